@@ -16,11 +16,15 @@ training mode; the loss compares against the clean input.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Callable, Iterable, Literal, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,264 @@ class AutoencoderOutput(NamedTuple):
     code: torch.Tensor
     loss: torch.Tensor
     parts: dict[str, torch.Tensor]
+
+
+# --------------------------------------------------------------------------- building blocks
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh, "silu": nn.SiLU,
+}
+CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
+LOSSES = ("mse", "bce")
+IMAGE_ONLY = ("conv", "conv-vae")  # families that need a (C, H, W) input
+
+
+def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str, image: bool) -> torch.Tensor:
+    """Mean over every value. bce works on the decoder's pre-sigmoid output: log-sum-exp stays finite."""
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(logits, x)
+    return F.mse_loss(torch.sigmoid(logits) if image else logits, x)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) for a diagonal Gaussian posterior.
+
+    See Appendix B of Kingma and Welling, Auto-Encoding Variational Bayes, ICLR 2014,
+    https://arxiv.org/abs/1312.6114: -KL = 0.5 * sum(1 + log(sigma^2) - mu^2 - sigma^2).
+    pytorch/examples sums both the reconstruction and this term over everything; we divide both
+    by the number of input values instead, which keeps their ratio (the ELBO) and makes the loss
+    read on the same per-value scale for every family and batch size.
+    """
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.numel()
+
+
+class Crop(nn.Module):
+    """Transposed convs overshoot sizes that are not powers of two: cut back to the input size."""
+
+    def __init__(self, height: int, width: int):
+        super().__init__()
+        self.height, self.width = height, width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., : self.height, : self.width]
+
+
+def to_sequence(x: torch.Tensor) -> torch.Tensor:
+    """Images are read row by row: (N, C, H, W) -> (N, H, C*W); a table value by value: (N, D) -> (N, D, 1)."""
+    if x.dim() == 4:
+        n, c, h, w = x.shape
+        return x.permute(0, 2, 1, 3).reshape(n, h, c * w)
+    return x.unsqueeze(-1)
+
+
+def from_sequence(seq: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    if len(shape) == 3:
+        c, h, w = shape
+        return seq.reshape(len(seq), h, c, w).permute(0, 2, 1, 3)
+    return seq.squeeze(-1)
+
+
+class SequenceEncoder(nn.Module):
+    def __init__(self, config: ModelConfig, shape: tuple[int, ...]):
+        super().__init__()
+        features = to_sequence(torch.zeros(1, *shape)).shape[-1]
+        self.rnn = CELLS[config.cell](features, config.width, num_layers=config.depth, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(to_sequence(x))
+        return out[:, -1]  # the top layer's state after reading the whole sequence
+
+
+class SequenceDecoder(nn.Module):
+    """The code is fed at every time step; the RNN unrolls it back into rows (or values)."""
+
+    def __init__(self, config: ModelConfig, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = shape
+        self.steps, features = to_sequence(torch.zeros(1, *shape)).shape[1:]
+        self.rnn = CELLS[config.cell](config.latent_dim, config.width, num_layers=config.depth, batch_first=True)
+        self.out = nn.Linear(config.width, features)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(z.unsqueeze(1).expand(-1, self.steps, -1))
+        return from_sequence(self.out(out), self.shape)
+
+
+# --------------------------------------------------------------------------- encoder / decoder bodies
+# Each returns (encoder: x -> (N, features), features, decoder: code -> logits shaped like x).
+
+Parts = tuple[nn.Module, int, nn.Module]
+
+
+def dense_parts(config: ModelConfig, shape: tuple[int, ...]) -> Parts:
+    act, size = ACTIVATIONS[config.activation], math.prod(shape)
+    encoder: list[nn.Module] = [nn.Flatten()]
+    decoder: list[nn.Module] = []
+    for i in range(config.depth):
+        encoder += [nn.Linear(size if i == 0 else config.width, config.width), act()]
+        decoder += [nn.Linear(config.latent_dim if i == 0 else config.width, config.width), act()]
+    decoder += [nn.Linear(config.width, size), nn.Unflatten(1, shape)]
+    return nn.Sequential(*encoder), config.width, nn.Sequential(*decoder)
+
+
+def conv_blocks(depth: int, side: int) -> int:
+    """`depth` stride-2 blocks, but never so many that the smaller side drops below 2 pixels."""
+    blocks = 1
+    while blocks < depth and math.ceil(side / 2 ** (blocks + 1)) >= 2:
+        blocks += 1
+    return blocks
+
+
+def conv_parts(config: ModelConfig, shape: tuple[int, ...]) -> Parts:
+    act, (c, h, w) = ACTIVATIONS[config.activation], shape
+    blocks = conv_blocks(config.depth, min(h, w))
+    channels = [c] + [max(1, config.width // 8) * 2**i for i in range(blocks)]
+    pairs = list(zip(channels, channels[1:]))
+    # Stride 2 with padding 1 halves each side, rounding up, for any size.
+    body = nn.Sequential(*[m for c_in, c_out in pairs for m in (nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), act())])
+    with torch.no_grad():  # dry run: the feature map's exact shape for this input size
+        fmap = tuple(body(torch.zeros(1, *shape)).shape[1:])
+    features = math.prod(fmap)
+    decoder: list[nn.Module] = [nn.Linear(config.latent_dim, features), act(), nn.Unflatten(1, fmap)]
+    for i, (c_out, c_in) in enumerate(reversed(pairs)):
+        decoder.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1))  # exactly doubles each side
+        if i < len(pairs) - 1:  # no activation on the output logits
+            decoder.append(act())
+    decoder.append(Crop(h, w))
+    return nn.Sequential(body, nn.Flatten()), features, nn.Sequential(*decoder)
+
+
+def recurrent_parts(config: ModelConfig, shape: tuple[int, ...]) -> Parts:
+    return SequenceEncoder(config, shape), config.width, SequenceDecoder(config, shape)
+
+
+# --------------------------------------------------------------------------- the models
+
+
+class Autoencoder(nn.Module):
+    """x -> encoder -> features -> code -> decoder -> x_hat. The families differ only in their bodies."""
+
+    is_variational = False
+
+    def __init__(self, config: ModelConfig, input_shape: tuple[int, ...], encoder: nn.Module, features: int, decoder: nn.Module):
+        super().__init__()
+        self.config = config
+        self.input_shape = tuple(input_shape)
+        self.is_image = len(self.input_shape) == 3  # images live in [0, 1]: sigmoid output; tables are unbounded
+        self.encoder = encoder
+        self.decoder = decoder
+        self.build_head(features)
+
+    def build_head(self, features: int) -> None:
+        self.to_code = nn.Linear(features, self.config.latent_dim)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_code(self.encoder(x))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.to_data(self.decoder(z))
+
+    def to_data(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits) if self.is_image else logits
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        """Denoising (Vincent et al., 2008): a noisy input in training, the clean one as the target."""
+        if not (self.training and self.config.noise > 0):
+            return x
+        noisy = x + self.config.noise * torch.randn_like(x)
+        return noisy.clamp(0, 1) if self.is_image else noisy
+
+    def forward(self, x: torch.Tensor) -> AutoencoderOutput:
+        z = self.encode(self.corrupt(x))
+        return self.output(x, z, self.decoder(z))
+
+    def output(self, x: torch.Tensor, code: torch.Tensor, logits: torch.Tensor, kl: torch.Tensor | None = None) -> AutoencoderOutput:
+        """The recon and the weighted loss terms; `parts` holds each term before weighting."""
+        cfg = self.config
+        parts = {"recon": reconstruction_loss(logits, x, cfg.loss, self.is_image)}
+        loss = parts["recon"]
+        if kl is not None:
+            parts["kl"] = kl
+            loss = loss + cfg.beta * kl
+        if cfg.sparsity > 0:
+            parts["sparsity"] = code.abs().mean()  # L1 on the code: most units silent for any one input
+            loss = loss + cfg.sparsity * parts["sparsity"]
+        return AutoencoderOutput(self.to_data(logits), code, loss, parts)
+
+
+class VariationalAutoencoder(Autoencoder):
+    """Kingma & Welling (2014): the encoder gives a Gaussian q(z|x); the code is drawn from it."""
+
+    is_variational = True
+
+    def build_head(self, features: int) -> None:
+        self.to_mu = nn.Linear(features, self.config.latent_dim)
+        self.to_logvar = nn.Linear(features, self.config.latent_dim)
+
+    def encode_gaussian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_mu(self.encoder(x))  # the posterior mean: maps and clusters need deterministic codes
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        if not self.training:  # evaluation: the mean, so val loss and reconstructions are deterministic
+            return mu
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn_like(std)
+        return mu + eps * std
+
+    def forward(self, x: torch.Tensor) -> AutoencoderOutput:
+        mu, logvar = self.encode_gaussian(self.corrupt(x))
+        z = self.reparameterize(mu, logvar)
+        return self.output(x, mu, self.decoder(z), kl=kl_divergence(mu, logvar, x))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n new data points: codes drawn from the prior N(0, I), decoded."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.config.latent_dim, generator=generator, device=generator.device if generator else device)
+        return self.decode(z.to(device))
+
+
+# --------------------------------------------------------------------------- registry
+
+Builder = Callable[[ModelConfig, tuple[int, ...]], Autoencoder]
+FAMILIES: dict[str, Builder] = {
+    "dense": lambda config, shape: Autoencoder(config, shape, *dense_parts(config, shape)),
+    "conv": lambda config, shape: Autoencoder(config, shape, *conv_parts(config, shape)),
+    "recurrent": lambda config, shape: Autoencoder(config, shape, *recurrent_parts(config, shape)),
+    "vae": lambda config, shape: VariationalAutoencoder(config, shape, *dense_parts(config, shape)),
+    "conv-vae": lambda config, shape: VariationalAutoencoder(config, shape, *conv_parts(config, shape)),
+}
+
+
+def check_model_config(config: ModelConfig, input_shape: tuple[int, ...]) -> None:
+    """ConfigError, with what to do, for any setting this input cannot be built with."""
+
+    def choose(what: str, value: Any, names: Iterable[str]) -> None:
+        if value not in names:
+            raise ConfigError(f"Unknown {what} {value!r}; choose one of {', '.join(names)}.")
+
+    choose("model family", config.family, FAMILIES)
+    choose("activation", config.activation, ACTIVATIONS)
+    choose("recurrent cell", config.cell, CELLS)
+    choose("loss", config.loss, LOSSES)
+    for name, low in (("latent_dim", 1), ("width", 1), ("depth", 1), ("noise", 0), ("sparsity", 0), ("beta", 0)):
+        value = getattr(config, name)
+        if not value >= low:  # also catches NaN
+            raise ConfigError(f"{name} must be at least {low} (got {value}).")
+    if len(input_shape) not in (1, 3) or min(input_shape, default=0) < 1:
+        raise ConfigError(f"Inputs must be images (C, H, W) or table rows (D,); got shape {tuple(input_shape)}.")
+    if len(input_shape) == 1:
+        if config.family in IMAGE_ONLY:
+            raise ConfigError(f"The {config.family} family reads images; for a table use dense, recurrent or vae.")
+        if config.loss == "bce":
+            raise ConfigError("bce needs values in [0, 1] and tables are standardised; use the mse loss for tables.")
+
+
+def build_model(config: ModelConfig, input_shape: tuple[int, ...]) -> Autoencoder:
+    """The family's autoencoder for inputs shaped `input_shape` ((C, H, W) images or (D,) table rows)."""
+    shape = tuple(int(s) for s in input_shape)
+    check_model_config(config, shape)
+    return FAMILIES[config.family](config, shape)
