@@ -8,17 +8,41 @@ CONTRACT (keep these names and signatures; the CLI, the job registry and the das
         ...
     for event in execute(store.open(run_id), resume=True): ...   # continue from the last checkpoint
 
-    trained = load_trained(run)     # TrainedRun(config, dataset, splits, model) on the CPU, eval mode
+    trained = load_trained(run)     # TrainedRun(run, config, dataset, splits, model) on the CPU, eval mode
+
+Lifecycle of a run's status: created -> running -> finished | stopped | failed; a trainer that
+dies without a word shows as "interrupted" (see core.runs). stopped / interrupted / failed runs
+resume from their last checkpoint; finished ones refuse.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import socket
+import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterator
 
-from core.data import DataSpec
+import numpy as np
+import torch
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
+
+from core.data import Dataset, DataSpec, Splits, make_splits
+from core.devices import resolve_device
+from core.errors import ConfigError, LatentboardError, RunError
 from core.models import ModelConfig
-from core.training import TrainConfig
+from core.training import Progress, TrainConfig
+
+if TYPE_CHECKING:  # core.runs imports this module for RunConfig
+    from core.models import Autoencoder
+    from core.runs import Run, RunStore
+
+SPLITS_FILE = "splits.safetensors"
+_SEEDING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -54,3 +78,206 @@ class RunConfig:
             split=SplitConfig(**values.get("split", {})),
             name=values.get("name", ""),
         )
+
+
+# --------------------------------------------------------------------------- running a config
+
+
+@dataclass(frozen=True, eq=False)
+class TrainedRun:
+    """A finished (or stopped) run, ready to encode: everything on the CPU, the model in eval mode."""
+
+    run: "Run"
+    config: RunConfig
+    dataset: Dataset
+    splits: Splits
+    model: "Autoencoder"
+
+
+def check_config(config: RunConfig) -> RunConfig:
+    """Catch a typo before a run folder exists: unknown names and out-of-range numbers.
+
+    The cheap early pass (the parts' own checks, run without loading any data), so that
+    `latentboard train --model cnov` fails in a second instead of leaving a failed run behind.
+    Checks that need the real input shape run again when the model is built.
+    """
+    from core.data import SOURCES
+    from core.models import check_model_config
+    from core.training import check_train_config
+
+    source = SOURCES.get(config.data.source)
+    if source is None:
+        raise ConfigError(f"Unknown dataset {config.data.source!r}; choose one of {', '.join(SOURCES)}.")
+    if source.needs_path and not config.data.path:
+        raise ConfigError(f"The {config.data.source!r} dataset reads your own files: give their location with --data-dir.")
+    check_model_config(config.model, (3,) if source.kind == "table" else (1, 8, 8))  # stand-in shape of its kind
+    check_train_config(config.train)
+    for name in ("max_samples", "image_size"):
+        value = getattr(config.data, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be at least 1 (got {value}).")
+    split = config.split
+    if not (0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1):
+        raise ConfigError("Validation and test fractions must each be in [0, 1) and sum to less than 1 "
+                          f"(got val={split.val_fraction}, test={split.test_fraction}).")
+    resolve_device(config.train.device)
+    return config
+
+
+def start_run(store: "RunStore", config: RunConfig) -> "Run":
+    """Check `config` and create its run folder (status "created"); `execute(run)` trains it."""
+    return store.create(check_config(config))
+
+
+def execute(run: "Run", stop: threading.Event | None = None, resume: bool = False) -> Iterator[Progress]:
+    """Train `run`, writing metrics, checkpoints and status as it goes; yields every Progress.
+
+    `stop` is checked between batches; when set, what was learned so far is checkpointed and the
+    run ends "stopped". `resume=True` continues a stopped, interrupted or failed run from its last
+    checkpoint (epoch numbers continue). The run's lock is held throughout, so a second trainer
+    of the same run fails with RunError instead of interleaving.
+    """
+    stop = stop if stop is not None else threading.Event()
+    with run.training_lock():
+        yield from _execute_locked(run, stop, resume)
+
+
+def _execute_locked(run: "Run", stop: threading.Event, resume: bool) -> Iterator[Progress]:
+    from core.data import load_dataset
+    from core.models import build_model
+    from core.training import Trainer
+
+    config = run.config
+    before = run.info()
+    recorded = before["recorded_state"]
+    if resume and recorded == "finished":
+        raise RunError(f"Run {run.id} already finished its {config.train.epochs} epochs; there is nothing to resume.")
+    if not resume and recorded != "created":
+        raise RunError(f"Run {run.id} was already started ({before['state']}); continue it with `latentboard train --resume {run.id}`.")
+
+    began = time.monotonic()
+    spent_before = float(before.get("train_seconds") or 0.0)
+    run.set_status(
+        "running", None, pid=os.getpid(), host=socket.gethostname(), started=_now_iso(),
+        epochs=config.train.epochs, epochs_done=int(before.get("epochs_done") or 0),
+    )
+    model = trainer = None
+    input_shape: tuple[int, ...] = ()
+    try:
+        dataset = load_dataset(config.data)
+        input_shape = dataset.input_shape
+        splits = load_splits(run, dataset) if (run.path / SPLITS_FILE).exists() else save_splits(run, make_splits(
+            dataset, config.split.val_fraction, config.split.test_fraction, config.split.seed))
+        with _SEEDING:  # the global RNG is shared by every job thread: seed + init as one step
+            torch.manual_seed(config.train.seed)
+            model = build_model(config.model, input_shape)
+            trainer = Trainer(model, config.train)
+        if resume and run.has_checkpoint:
+            state, trainer_tensors, meta = run.load_checkpoint()
+            model.load_state_dict(state)
+            trainer.load_state_tensors(trainer_tensors, meta.get("trainer", {}))
+        if resume:
+            run.truncate_metrics(after_epoch=trainer.epoch)  # work done after the checkpoint was lost
+        train_x = dataset.x[torch.as_tensor(splits.train)]
+        val_x = dataset.x[torch.as_tensor(splits.val)] if len(splits.val) else None
+
+        last: Progress | None = None
+        for event in trainer.fit(train_x, val_x, stop=stop):
+            run.append_metrics(event)
+            if event.kind == "epoch":
+                last = event
+                run.save_checkpoint(model, trainer, input_shape)
+                run.set_status("running", None, **_epoch_fields(run, trainer, event, spent_before + time.monotonic() - began))
+            yield event
+
+        seconds = spent_before + time.monotonic() - began
+        if trainer.epoch < config.train.epochs and stop.is_set():
+            run.save_checkpoint(model, trainer, input_shape)
+            run.set_status("stopped", f"Stopped after {trainer.epoch} of {config.train.epochs} epochs.",
+                           epochs_done=trainer.epoch, train_seconds=seconds)
+        else:  # all epochs done, or early stopping (its event says why)
+            message = (last.message if last is not None and last.message else None) or f"Finished {trainer.epoch} epochs."
+            run.set_status("finished", message, epochs_done=trainer.epoch, train_seconds=seconds)
+    except GeneratorExit:  # the consumer stopped listening: keep what was learned, as for stop
+        _save_quietly(run, model, trainer, input_shape)
+        run.set_status("stopped", "Stopped: nobody was watching the training any more.",
+                       epochs_done=getattr(trainer, "epoch", 0))
+        raise
+    except KeyboardInterrupt:  # weights may be half-updated: keep the last epoch's checkpoint instead
+        run.set_status("stopped", "Interrupted (Ctrl-C); the last epoch's checkpoint is kept.")
+        raise
+    except LatentboardError as exc:  # TrainingDiverged, DataError, ConfigError, RunError
+        run.set_status("failed", str(exc))
+        raise
+    except Exception as exc:
+        run.set_status("failed", f"Unexpected error: {type(exc).__name__}: {exc}")
+        raise
+
+
+def _epoch_fields(run: "Run", trainer: Any, event: Progress, seconds: float) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "epochs_done": int(trainer.epoch),
+        "train_loss": event.train_loss,
+        "val_loss": event.val_loss,
+        "train_seconds": seconds,
+    }
+    best = run.info().get("best_val_loss")
+    if event.val_loss is not None and math.isfinite(event.val_loss) and (best is None or event.val_loss < best):
+        fields.update(best_val_loss=event.val_loss, best_epoch=event.epoch)
+    device = getattr(trainer, "device", None)
+    if device is not None:
+        fields["device"] = str(device)
+    return fields
+
+
+def _save_quietly(run: "Run", model: Any, trainer: Any, input_shape: tuple[int, ...]) -> None:
+    if model is None or trainer is None:
+        return
+    try:
+        run.save_checkpoint(model, trainer, input_shape)
+    except Exception:  # already on the way out; the previous checkpoint stays
+        pass
+
+
+def save_splits(run: "Run", splits: Splits) -> Splits:
+    """The run's train / val / test row indices, so evaluation later uses the very same rows."""
+    tensors = {name: torch.as_tensor(getattr(splits, name), dtype=torch.int64) for name in ("train", "val", "test")}
+    from core.runs import atomic_write_bytes
+
+    atomic_write_bytes(run.path / SPLITS_FILE, safetensors_save(tensors))
+    return splits
+
+
+def load_splits(run: "Run", dataset: Dataset | None = None) -> Splits:
+    """The indices written when the run first trained; RunError if absent or not fitting `dataset`."""
+    path = run.path / SPLITS_FILE
+    if not path.exists():
+        raise RunError(f"Run {run.id} has no saved splits: it never started training.")
+    try:
+        tensors = safetensors_load(path.read_bytes())
+        splits = Splits(**{name: tensors[name].numpy().astype(np.int64) for name in ("train", "val", "test")})
+    except Exception as exc:
+        raise RunError(f"Split file of run {run.id} is damaged ({exc}).") from exc
+    if dataset is not None:
+        top = max((int(part.max()) for part in (splits.train, splits.val, splits.test) if len(part)), default=-1)
+        if top >= len(dataset):
+            raise RunError(f"Run {run.id} was trained on a dataset with more rows than {dataset.name} has now; "
+                           "the data changed since, so its splits no longer apply.")
+    return splits
+
+
+def load_trained(run: "Run") -> TrainedRun:
+    """Dataset, the run's own splits, and the trained model (CPU, eval) in one bundle."""
+    from core.data import load_dataset
+
+    model = run.load_model()
+    dataset = load_dataset(run.config.data)
+    trained_shape = tuple(run.checkpoint_metadata().get("input_shape") or ())
+    if trained_shape != dataset.input_shape:
+        raise RunError(f"Run {run.id} was trained on inputs shaped {trained_shape}, "
+                       f"but its dataset now gives {dataset.input_shape}; the data changed since.")
+    return TrainedRun(run=run, config=run.config, dataset=dataset, splits=load_splits(run, dataset), model=model)
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")

@@ -1,0 +1,581 @@
+"""Runs on disk: one folder per run, written so that a crash never leaves it half-readable.
+
+    store = RunStore()                      # default: core.paths.default_runs_dir()
+    run = store.create(config)              # <root>/20261124-143012-a1b2/
+    run.status()                            # created / running / finished / stopped / failed / interrupted
+
+A run folder holds:
+
+    config.json              RunConfig.to_dict() + id, created time, latentboard version
+    status.json              state, message, pid, host, times, epochs done, latest losses
+    metrics.jsonl            append-only, one Progress.to_dict() per line
+    checkpoint.safetensors   model weights ("model.*") + trainer state ("trainer.*"), JSON metadata
+    splits.safetensors       train / val / test row indices (written by core.experiment)
+    lock                     flock'ed while a process trains the run
+    cache/                   projections and other derived results other modules keep
+
+Every file except metrics.jsonl is written to a temporary name in the same folder, fsync'd and
+renamed over the old one, so a reader sees the old version or the new one, never half of either.
+metrics.jsonl is only appended to; a reader skips a torn last line.
+
+A process that dies while training cannot update status.json, so "running" alone is not proof of
+life: the trainer holds an flock on `lock` for as long as it trains, the kernel drops it when the
+process dies, and `status()` reports "interrupted" when status.json says running but nobody holds
+the lock. Checkpoints are safetensors files, so loading a run never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_save
+
+from core.errors import RunError
+from core.experiment import RunConfig
+from core.paths import default_runs_dir
+from core.training import Progress
+
+try:  # POSIX; on Windows we fall back to asking whether the owning pid is alive
+    import fcntl
+except ImportError:  # pragma: no cover - exercised only on platforms without fcntl
+    fcntl = None
+
+if TYPE_CHECKING:
+    from core.models import Autoencoder
+    from core.training import Trainer
+
+STATES = ("created", "running", "finished", "stopped", "failed", "interrupted")
+CONFIG_FILE = "config.json"
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+LOCK_FILE = "lock"
+CACHE_DIR = "cache"
+_METADATA_KEY = "latentboard"
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def latentboard_version() -> str:
+    # Not `core.__version__`: under pytest `core` can resolve to the tests/core namespace folder.
+    try:
+        from importlib.metadata import version
+
+        return version("latentboard")
+    except Exception:
+        return "unknown"
+
+
+# --------------------------------------------------------------------------- atomic files
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old file or the new one, never a mix."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; a run folder is for anyone who may read it
+                os.fchmod(f.fileno(), 0o644)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=True) + "\n").encode("utf-8"))
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable; not possible (nor needed) on Windows.
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+# --------------------------------------------------------------------------- the training lock
+
+
+class _HeldLock:
+    """An exclusive lock on a run folder, held for as long as one process trains it."""
+
+    _held_here: set[str] = set()  # fallback bookkeeping (no fcntl): runs locked by this process
+    _guard = threading.Lock()
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        if fcntl is None:  # pragma: no cover
+            with self._guard:
+                if str(self.path) in self._held_here:
+                    return False
+                self._held_here.add(str(self.path))
+                self._fd = -1
+                return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        if fcntl is None:  # pragma: no cover
+            with self._guard:
+                self._held_here.discard(str(self.path))
+        else:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+        self._fd = None
+
+
+def _lock_is_free(lock_path: Path, status: dict[str, Any]) -> bool:
+    """True when nobody trains the run: the lock can be taken (and is released at once)."""
+    if fcntl is None:  # pragma: no cover
+        if str(lock_path) in _HeldLock._held_here:
+            return False
+        if status.get("host") not in (None, socket.gethostname()):
+            return False  # another machine's process; we cannot tell, so trust status.json
+        return not _pid_alive(status.get("pid"))
+    if not lock_path.exists():
+        return True
+    probe = _HeldLock(lock_path)
+    if probe.try_acquire():
+        probe.release()
+        return True
+    return False
+
+
+def _pid_alive(pid: Any) -> bool:  # pragma: no cover - only used without fcntl
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        ctypes.windll.kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of `latentboard runs` / the dashboard's run picker, read without loading metrics."""
+
+    id: str
+    name: str
+    status: str  # one of STATES, or "damaged" when the folder cannot be read
+    created: str  # ISO 8601, UTC
+    dataset: str
+    family: str
+    epochs_done: int
+    epochs: int
+    train_loss: float | None
+    val_loss: float | None
+    message: str | None
+
+
+class Run:
+    """One run folder. Cheap to construct; every accessor reads the disk, so it is never stale."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.id = self.path.name
+        try:
+            raw = _read_json(self.path / CONFIG_FILE)
+            self.config = RunConfig.from_dict(raw)
+        except (OSError, ValueError, TypeError) as exc:
+            raise RunError(f"Run {self.id} in {self.path.parent} is damaged: cannot read {CONFIG_FILE} ({exc}).") from exc
+        self.created: str = raw.get("created", "")
+        self._lock: _HeldLock | None = None
+
+    def __repr__(self) -> str:
+        return f"Run({self.id!r}, {str(self.path)!r})"
+
+    # -- status ------------------------------------------------------------------------------
+
+    def _raw_status(self) -> dict[str, Any]:
+        try:
+            status = _read_json(self.path / STATUS_FILE)
+            return status if isinstance(status, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def status(self) -> str:
+        """created / running / finished / stopped / failed, or interrupted if its trainer died."""
+        status = self._raw_status()
+        state = status.get("state", "created")
+        if state == "running" and self._lock is None and _lock_is_free(self.path / LOCK_FILE, status):
+            return "interrupted"
+        return state
+
+    def info(self) -> dict[str, Any]:
+        """status.json plus `id`, `path` and the derived `state` (which may say interrupted)."""
+        info = self._raw_status()
+        info.setdefault("state", "created")
+        info["recorded_state"] = info["state"]
+        info["state"] = self.status()
+        info["id"] = self.id
+        info["path"] = str(self.path)
+        info.setdefault("epochs", self.config.train.epochs)
+        info.setdefault("epochs_done", 0)
+        return info
+
+    def set_status(self, state: str, message: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Rewrite status.json atomically, keeping fields not given; `updated` is always refreshed."""
+        if state not in STATES:
+            raise ValueError(f"Unknown run state {state!r}; choose one of {', '.join(STATES)}.")
+        status = self._raw_status()
+        status.update(fields)
+        status["state"] = state
+        status["message"] = message
+        status["updated"] = _now_iso()
+        atomic_write_json(self.path / STATUS_FILE, status)
+        return status
+
+    @contextlib.contextmanager
+    def training_lock(self, wait: float = 1.0) -> Iterator[None]:
+        """Hold the run's lock while training; RunError if another trainer holds it.
+
+        A status() probe from another process holds the lock for microseconds, so we retry
+        briefly before concluding that someone is training.
+        """
+        lock = _HeldLock(self.path / LOCK_FILE)
+        deadline = time.monotonic() + wait
+        while not lock.try_acquire():
+            if time.monotonic() >= deadline:
+                pid = self._raw_status().get("pid")
+                who = f" (pid {pid})" if pid else ""
+                raise RunError(f"Run {self.id} is already being trained by another process{who}; wait for it or stop it first.")
+            time.sleep(0.05)
+        self._lock = lock
+        try:
+            yield
+        finally:
+            self._lock = None
+            lock.release()
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    def append_metrics(self, event: Progress) -> None:
+        """Append one event as one JSON line and flush it to the OS."""
+        line = (json.dumps(event.to_dict(), allow_nan=True) + "\n").encode("utf-8")
+        with open(self.metrics_path, "a+b") as f:
+            # A process killed mid-write leaves a torn last line; start ours on a fresh one.
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = b"\n" + line
+            f.write(line)
+            f.flush()
+
+    def metrics(self) -> list[Progress]:
+        """Every event logged so far, oldest first; a torn or damaged line is skipped."""
+        try:
+            data = self.metrics_path.read_bytes()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                values = json.loads(line)
+                events.append(Progress.from_dict(values))
+            except (ValueError, TypeError):
+                continue  # a torn last line after a crash
+        return events
+
+    def epoch_metrics(self) -> list[Progress]:
+        return [e for e in self.metrics() if e.kind == "epoch"]
+
+    def truncate_metrics(self, after_epoch: int) -> int:
+        """Drop events of epochs later than `after_epoch` (work a crash lost); returns how many.
+
+        Used on resume so the log describes the weights in the checkpoint, and epoch numbers
+        continue without duplicates.
+        """
+        try:
+            data = self.metrics_path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        kept, dropped = [], 0
+        for line in data.splitlines():
+            try:
+                event = Progress.from_dict(json.loads(line))
+            except (ValueError, TypeError):
+                dropped += bool(line.strip())
+                continue
+            if event.epoch > after_epoch:
+                dropped += 1
+            else:
+                kept.append(line + b"\n")
+        if dropped:
+            atomic_write_bytes(self.metrics_path, b"".join(kept))
+        return dropped
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT_FILE
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.exists()
+
+    def save_checkpoint(
+        self,
+        model: torch.nn.Module,
+        trainer: "Trainer",
+        input_shape: tuple[int, ...] | None = None,
+        **metadata: Any,
+    ) -> None:
+        """Model weights + trainer state in one safetensors file, replaced atomically.
+
+        `input_shape` (needed to rebuild the model) defaults to `model.input_shape` if it has one.
+        Extra keyword metadata must be JSON-able.
+        """
+        if input_shape is None:
+            input_shape = getattr(model, "input_shape", None)
+        trainer_tensors, trainer_meta = trainer.state_tensors()
+        tensors: dict[str, torch.Tensor] = {}
+        # clone(): safetensors refuses tensors that share storage (tied weights, views).
+        for key, value in model.state_dict().items():
+            tensors[f"model.{key}"] = value.detach().to("cpu").contiguous().clone()
+        for key, value in trainer_tensors.items():
+            tensors[f"trainer.{key}"] = value.detach().to("cpu").contiguous().clone()
+        meta = {
+            "epoch": int(trainer.epoch),
+            "trainer": trainer_meta,
+            "input_shape": None if input_shape is None else [int(s) for s in input_shape],
+            "latentboard_version": latentboard_version(),
+            "saved": _now_iso(),
+            **metadata,
+        }
+        data = safetensors_save(tensors, metadata={_METADATA_KEY: json.dumps(meta, allow_nan=True)})
+        atomic_write_bytes(self.checkpoint_path, data)
+
+    def load_checkpoint(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+        """(model state_dict, trainer tensors, metadata) from the checkpoint, on the CPU."""
+        if not self.has_checkpoint:
+            raise RunError(f"Run {self.id} has no checkpoint yet: it never finished an epoch.")
+        model_state: dict[str, torch.Tensor] = {}
+        trainer_tensors: dict[str, torch.Tensor] = {}
+        try:
+            with safe_open(str(self.checkpoint_path), framework="pt", device="cpu") as f:
+                meta = json.loads((f.metadata() or {}).get(_METADATA_KEY, "{}"))
+                for key in f.keys():
+                    prefix, _, name = key.partition(".")
+                    if prefix == "model":
+                        model_state[name] = f.get_tensor(key)
+                    elif prefix == "trainer":
+                        trainer_tensors[name] = f.get_tensor(key)
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise RunError(f"Checkpoint of run {self.id} is damaged ({exc}); delete the run or train it again.") from exc
+        return model_state, trainer_tensors, meta
+
+    def checkpoint_metadata(self) -> dict[str, Any]:
+        """The checkpoint's JSON metadata (epoch, input_shape, trainer state) without its tensors."""
+        if not self.has_checkpoint:
+            raise RunError(f"Run {self.id} has no checkpoint yet: it never finished an epoch.")
+        try:
+            with safe_open(str(self.checkpoint_path), framework="pt", device="cpu") as f:
+                return json.loads((f.metadata() or {}).get(_METADATA_KEY, "{}"))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise RunError(f"Checkpoint of run {self.id} is damaged ({exc}); delete the run or train it again.") from exc
+
+    def load_model(self) -> "Autoencoder":
+        """The trained autoencoder, built from the run's config, on the CPU, in eval mode."""
+        from core.models import build_model
+
+        state, _, meta = self.load_checkpoint()
+        shape = meta.get("input_shape")
+        if not shape:
+            raise RunError(f"Checkpoint of run {self.id} does not record the input shape; train it again.")
+        model = build_model(self.config.model, tuple(shape))
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise RunError(f"Checkpoint of run {self.id} does not fit its model config ({exc}).") from exc
+        return model.to("cpu").eval()
+
+    # -- other files -------------------------------------------------------------------------
+
+    def _file(self, name: str) -> Path:
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise ValueError(f"{name!r} is not a plain file name inside the run folder.")
+        return self.path / rel
+
+    def read_json(self, name: str, default: Any = None) -> Any:
+        """A JSON file inside the run folder (e.g. "evaluation.json"), or `default` if absent."""
+        path = self._file(name)
+        try:
+            return _read_json(path)
+        except FileNotFoundError:
+            return default
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{name} in run {self.id} is damaged ({exc}).") from exc
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        path = self._file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, obj)
+        return path
+
+    @property
+    def cache_dir(self) -> Path:
+        """A folder for derived results (projections, codes) that may be deleted at any time."""
+        path = self.path / CACHE_DIR
+        path.mkdir(exist_ok=True)
+        return path
+
+    def summary(self) -> RunSummary:
+        info = self.info()
+        return RunSummary(
+            id=self.id,
+            name=self.config.name,
+            status=info["state"],
+            created=self.created,
+            dataset=self.config.data.source,
+            family=self.config.model.family,
+            epochs_done=int(info.get("epochs_done") or 0),
+            epochs=int(info.get("epochs") or self.config.train.epochs),
+            train_loss=info.get("train_loss"),
+            val_loss=info.get("val_loss"),
+            message=info.get("message"),
+        )
+
+
+class RunStore:
+    """The folder of runs: create, open, list, delete."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_runs_dir()
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.root)!r})"
+
+    def create(self, config: RunConfig) -> Run:
+        """A new, empty run folder holding `config`; its status is "created"."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        while True:
+            run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
+            path = self.root / run_id
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+        created = _now_iso()
+        atomic_write_json(
+            path / CONFIG_FILE,
+            {**config.to_dict(), "id": run_id, "created": created, "latentboard_version": latentboard_version()},
+        )
+        atomic_write_json(
+            path / STATUS_FILE,
+            {"state": "created", "message": None, "created": created, "updated": created,
+             "epochs_done": 0, "epochs": config.train.epochs},
+        )
+        return Run(path)
+
+    def _path(self, run_id: str) -> Path:
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+            raise RunError(f"{run_id!r} is not a run id; `latentboard runs` lists them.")
+        return self.root / run_id
+
+    def open(self, run_id: str) -> Run:
+        path = self._path(run_id)
+        if not (path / CONFIG_FILE).exists():
+            raise RunError(f"No run {run_id} in {self.root}; `latentboard runs` lists them.")
+        return Run(path)
+
+    def list(self) -> list[RunSummary]:
+        """Every run, newest first; a folder that cannot be read is listed as "damaged"."""
+        if not self.root.is_dir():
+            return []
+        rows = []
+        for path in self.root.iterdir():
+            if not path.is_dir() or path.name.startswith(".") or not _RUN_ID.match(path.name):
+                continue
+            if not (path / CONFIG_FILE).exists() and not (path / STATUS_FILE).exists():
+                continue  # not a run folder
+            try:
+                rows.append(Run(path).summary())
+            except Exception as exc:  # a damaged folder must not hide the others
+                rows.append(RunSummary(path.name, "", "damaged", "", "", "", 0, 0, None, None, str(exc)))
+        rows.sort(key=lambda r: (r.created, r.id), reverse=True)
+        return rows
+
+    def ids(self) -> list[str]:
+        return [row.id for row in self.list()]
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run folder; refused while it is training."""
+        path = self._path(run_id)
+        if not path.is_dir():
+            raise RunError(f"No run {run_id} in {self.root}; `latentboard runs` lists them.")
+        if (path / CONFIG_FILE).exists() and Run(path).status() == "running":
+            raise RunError(f"Run {run_id} is training; stop it before deleting it.")
+        shutil.rmtree(path)

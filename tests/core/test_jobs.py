@@ -1,0 +1,90 @@
+"""Background jobs: real training on digits in threads, watched through the run folder."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.data import DataSpec
+from core.errors import ConfigError, RunError
+from core.experiment import RunConfig
+from core.jobs import JobRegistry
+from core.models import ModelConfig
+from core.runs import RunStore
+from core.training import TrainConfig
+
+
+def config(epochs: int, seed: int = 0, **data) -> RunConfig:
+    return RunConfig(
+        data=DataSpec(**{"source": "digits", "max_samples": 300, **data}),
+        model=ModelConfig("dense", latent_dim=4, width=32, depth=1),
+        train=TrainConfig(epochs=epochs, batch_size=64, seed=seed, device="cpu"),
+    )
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def registry(tmp_path):
+    registry = JobRegistry(RunStore(tmp_path / "runs"))
+    yield registry
+    registry.shutdown()
+
+
+def test_stop_leaves_a_stopped_run_with_a_checkpoint_and_resume_finishes_it(registry):
+    run_id = registry.start(config(epochs=10_000))
+    run = registry.store.open(run_id)
+    job = registry.get(run_id)
+    wait_for(lambda: len(run.epoch_metrics()) >= 1)
+    assert run.status() == "running" and job in registry.active()
+
+    assert registry.stop(run_id)
+    assert job.wait(30) and job.error is None
+    assert run.status() == "stopped" and run.has_checkpoint
+    assert job.latest is not None and registry.active() == []
+    done = run.info()["epochs_done"]
+    assert 1 <= done < 10_000
+    assert not registry.stop(run_id)  # nothing left to stop
+
+    # Resuming continues the epoch count; a run cannot train twice at once.
+    registry.resume(run_id)
+    with pytest.raises(RunError, match="already training"):
+        registry.resume(run_id)
+    wait_for(lambda: run.info()["epochs_done"] >= done + 2)
+    registry.stop(run_id)
+    registry.get(run_id).wait(30)
+    epochs = [e.epoch for e in run.epoch_metrics()]
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= done + 2
+
+
+def test_two_jobs_keep_their_metrics_apart(registry):
+    first, second = registry.start(config(epochs=3, seed=1)), registry.start(config(epochs=2, seed=2))
+    for run_id in (first, second):
+        assert registry.get(run_id).wait(60)
+        assert registry.get(run_id).error is None
+    a, b = registry.store.open(first), registry.store.open(second)
+    assert [e.epoch for e in a.epoch_metrics()] == [1, 2, 3]
+    assert [e.epoch for e in b.epoch_metrics()] == [1, 2]
+    assert a.epoch_metrics()[-1] == registry.get(first).latest
+    assert b.epoch_metrics()[-1] == registry.get(second).latest
+    assert a.status() == b.status() == "finished"
+    with pytest.raises(RunError, match="nothing to resume"):
+        registry.resume(first)
+
+
+def test_bad_config_fails_before_a_folder_exists_and_data_errors_reach_the_job(registry, tmp_path):
+    with pytest.raises(ConfigError, match="Unknown dataset"):
+        registry.start(config(epochs=1, source="no-such-data"))
+    assert registry.store.list() == []
+
+    run_id = registry.start(config(epochs=1, source="folder", path=str(tmp_path / "missing")))
+    job = registry.get(run_id)
+    assert job.wait(30)
+    assert job.error and "does not exist" in job.error
+    assert registry.store.open(run_id).status() == "failed"
