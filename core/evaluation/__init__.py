@@ -1,0 +1,48 @@
+"""How good are the codes? Clustering against labels, probes, baselines, reconstruction quality.
+
+Arrays in, plain dicts out, `random_state` wherever there is randomness:
+
+    from core.evaluation import cluster_accuracy, clustering_scores, n2d_cluster, probe_scores
+    from core.evaluation import evaluate_run, load_evaluation, classify_images
+
+Modules: clustering (metrics, N2D, baselines), probes, reconstruction, run_evaluation (one run,
+stored as evaluation-<split>.json), classify (new images), text (the CLI's table).
+"""
+
+from core.evaluation.classify import Classification, Neighbor, classify_images, preprocess_image
+from core.evaluation.clustering import (
+    PIPELINES,
+    cluster_accuracy,
+    cluster_with,
+    clustering_baselines,
+    clustering_scores,
+    compare_clusterings,
+    confusion,
+    majority_labels,
+    n2d_cluster,
+)
+from core.evaluation.probes import PROBES, probe_cv_scores, probe_scores
+from core.evaluation.reconstruction import (
+    per_sample_quality,
+    reconstruct,
+    reconstruction_errors,
+    reconstruction_quality,
+)
+from core.evaluation.run_evaluation import (
+    default_n_clusters,
+    evaluate_run,
+    load_evaluation,
+    run_clusters,
+    trustworthiness_of_map,
+)
+from core.evaluation.text import format_evaluation
+
+__all__ = [
+    "Classification", "Neighbor", "classify_images", "preprocess_image",
+    "PIPELINES", "cluster_accuracy", "cluster_with", "clustering_baselines", "clustering_scores",
+    "compare_clusterings", "confusion", "majority_labels", "n2d_cluster",
+    "PROBES", "probe_cv_scores", "probe_scores",
+    "per_sample_quality", "reconstruct", "reconstruction_errors", "reconstruction_quality",
+    "default_n_clusters", "evaluate_run", "load_evaluation", "run_clusters", "trustworthiness_of_map",
+    "format_evaluation",
+]

@@ -1,0 +1,166 @@
+"""Put new images on the map: reconstruction, cluster, likely label and nearest training neighbours.
+
+The clusters are the evaluation's: the chosen pipeline (N2D by default) clusters the codes of the
+train split once, and the labels are cached in the run folder as a plain .npy array. A new image
+joins the cluster most of its k nearest training neighbours (in code space) belong to — N2D's
+UMAP cannot be stored without pickling, neighbours can. Its likely label is the label most
+training images of that cluster carry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.embedding import encode, run_codes
+from core.errors import ConfigError, DataError
+from core.evaluation.clustering import majority_labels
+from core.evaluation.reconstruction import mse_per_sample, reconstruct
+from core.evaluation.run_evaluation import run_clusters
+
+if TYPE_CHECKING:
+    from core.experiment import TrainedRun
+
+ImageInput = Image.Image | str | Path
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    index: int  # row of the run's dataset
+    label: str | None  # its class name, when the dataset has labels
+    distance: float  # euclidean distance in code space
+
+
+@dataclass(frozen=True, eq=False)
+class Classification:
+    source: str  # the path given, or "image <i>" for an in-memory image
+    input: np.ndarray  # uint8 (H, W, C): the image as the model saw it (resized, gray / RGB)
+    recon: np.ndarray  # uint8 (H, W, C): its reconstruction
+    cluster: int
+    cluster_label: str | None  # the label most training images of that cluster carry
+    neighbors: tuple[Neighbor, ...]
+    error: float  # reconstruction MSE, in the model's [0, 1] pixel scale
+
+
+def _open(image: ImageInput, i: int) -> tuple[Image.Image, str]:
+    if isinstance(image, Image.Image):
+        return image, f"image {i}"
+    path = Path(image).expanduser()
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return ImageOps.exif_transpose(img), str(image)
+    except FileNotFoundError:
+        raise DataError(f"Cannot classify '{image}': no such file.") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"Cannot classify '{image}': not a readable image ({exc}).") from None
+
+
+def _on_white(img: Image.Image) -> Image.Image:
+    """Any PIL mode -> RGB; transparent parts laid on white (as the folder loader does)."""
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if values.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
+        img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
+    return img.convert("RGB")
+
+
+def preprocess_image(image: Image.Image, input_shape: tuple[int, ...], source: str) -> np.ndarray:
+    """One image as the run's dataset holds its rows: float32 (C, H, W) in [0, 1].
+
+    Folder datasets centre-crop to the square and resize (as the folder loader does); the built-in
+    datasets are plain resizes. One channel means ITU-R 601 luma, like PIL's convert("L").
+    """
+    channels, height, width = input_shape
+    rgb = _on_white(image)
+    if source == "folder":
+        rgb = ImageOps.fit(rgb, (width, height), Image.Resampling.BICUBIC)
+    else:
+        rgb = rgb.resize((width, height), Image.Resampling.BICUBIC if min(rgb.size) < 4 * width else Image.Resampling.LANCZOS)
+    pixels = np.asarray(rgb.convert("L") if channels == 1 else rgb, dtype=np.float32) / 255.0
+    if pixels.ndim == 2:
+        pixels = pixels[None]
+    else:
+        pixels = pixels.transpose(2, 0, 1)
+    return np.clip(pixels, 0.0, 1.0)
+
+
+def classify_images(trained: "TrainedRun", images: Sequence[ImageInput], k: int = 5, method: str = "n2d",
+                    n_clusters: int | None = None, random_state: int | None = 0) -> list[Classification]:
+    """Encode new images with the run's model and place each among the training codes.
+
+    `images`: PIL images or paths. Unreadable files raise DataError naming the file; a run on a
+    table raises ConfigError.
+    """
+    dataset = trained.dataset
+    if dataset.kind != "image" or len(dataset.input_shape) != 3:
+        raise ConfigError(f"Run {trained.run.id} was trained on a table; only image runs can classify images.")
+    if k < 1:
+        raise ConfigError(f"k (the number of neighbours) must be at least 1 (got {k}).")
+    train_index = np.asarray(trained.splits.train)
+    if len(train_index) == 0:
+        raise ConfigError(f"Run {trained.run.id} has no training rows to compare with.")
+    opened = [_open(image, i) for i, image in enumerate(images)]
+    if not opened:
+        return []
+    x = np.stack([preprocess_image(img, dataset.input_shape, dataset.spec.source) for img, _ in opened])
+    codes = encode(trained.model, torch.from_numpy(x))
+    x_hat = reconstruct(trained.model, x)
+    errors = mse_per_sample(x, x_hat)
+
+    from sklearn.neighbors import NearestNeighbors
+
+    train_codes = run_codes(trained, "train")
+    train_clusters = run_clusters(trained, "train", method, n_clusters, random_state)
+    k = min(k, len(train_index))
+    distances, rows = NearestNeighbors(n_neighbors=k).fit(train_codes).kneighbors(codes)
+    y_train = None if dataset.y is None else dataset.y.numpy()[train_index]
+    majority = {} if y_train is None else majority_labels(y_train, train_clusters)
+    names = dataset.label_names
+
+    results = []
+    for i, (_, source) in enumerate(opened):
+        neighbour_clusters = train_clusters[rows[i]]
+        cluster_id = _vote(neighbour_clusters, distances[i])
+        neighbors = tuple(
+            Neighbor(
+                index=int(train_index[r]),
+                label=None if y_train is None else names(np.array([y_train[r]]))[0],
+                distance=float(d),
+            )
+            for r, d in zip(rows[i], distances[i])
+        )
+        label = majority.get(cluster_id)
+        results.append(Classification(
+            source=source,
+            input=dataset.to_display(x[i:i + 1])[0],
+            recon=dataset.to_display(x_hat[i:i + 1])[0],
+            cluster=cluster_id,
+            cluster_label=None if label is None else names(np.array([label]))[0],
+            neighbors=neighbors,
+            error=float(errors[i]),
+        ))
+    return results
+
+
+def _vote(clusters: np.ndarray, distances: np.ndarray) -> int:
+    """The most common cluster among the neighbours; ties go to the one with the closest member.
+
+    Noise (-1, HDBSCAN) only wins when every neighbour is noise.
+    """
+    real = clusters >= 0
+    if not real.any():
+        return -1
+    values, counts = np.unique(clusters[real], return_counts=True)
+    best = values[counts == counts.max()]
+    if len(best) == 1:
+        return int(best[0])
+    closest = {int(c): float(distances[real][clusters[real] == c].min()) for c in best}
+    return min(closest, key=closest.get)

@@ -1,0 +1,239 @@
+"""Every number for one trained run, in one plain dict, stored next to the run.
+
+    result = evaluate_run(trained, split="test")    # also written to <run>/evaluation-test.json
+    load_evaluation(run, "test")                     # the stored dict, or None
+
+Protocol: clusterings and baselines run on the evaluated split only. Probes fit on the train split
+and are scored on the evaluated split; when the evaluated split contains the training rows
+(train / all), probe accuracies are cross-validated on it instead, and `probe_protocol` says so.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from core.embedding import cached_array, checkpoint_fingerprint, run_codes, run_projection
+from core.errors import ConfigError
+from core.evaluation.clustering import (
+    N2D_NEIGHBORS,
+    PIPELINES,
+    cluster_with,
+    clustering_baselines,
+    n2d_cluster,
+    labelled_clusterings,
+    pca_features,
+)
+from core.evaluation.probes import probe_cv_scores, probe_scores
+from core.evaluation.reconstruction import reconstruct, reconstruction_quality
+
+if TYPE_CHECKING:
+    from core.experiment import TrainedRun
+    from core.runs import Run
+
+SPLITS = ("test", "val", "train", "all")
+TRUSTWORTHINESS_MAX = 2000
+TRUSTWORTHINESS_NEIGHBORS = 5
+DEFAULT_CLUSTERS = 10  # for unlabelled data
+
+
+def default_n_clusters(dataset: Any) -> int:
+    """The number of classes when the dataset has labels, else 10."""
+    if dataset.y is None:
+        return DEFAULT_CLUSTERS
+    return max(len(dataset.classes), len(np.unique(dataset.y.numpy()))) or DEFAULT_CLUSTERS
+
+
+def split_index(trained: "TrainedRun", split: str) -> np.ndarray:
+    if split not in SPLITS:
+        raise ConfigError(f"Unknown split {split!r}; choose one of {', '.join(SPLITS)}.")
+    index = np.asarray(trained.splits.get(split))
+    if len(index) == 0:
+        raise ConfigError(f"Run {trained.run.id} has an empty {split} split; evaluate another split (e.g. --split all).")
+    return index
+
+
+def flat_inputs(trained: "TrainedRun", index: np.ndarray) -> np.ndarray:
+    return trained.dataset.x[torch.as_tensor(index)].reshape(len(index), -1).numpy().astype(np.float32)
+
+
+def trustworthiness_of_map(codes: np.ndarray, embedding: np.ndarray, random_state: int | None = 0,
+                           max_samples: int = TRUSTWORTHINESS_MAX) -> float | None:
+    """How well the map keeps neighbours of the codes (sklearn's trustworthiness, k=5), on a sample."""
+    from sklearn.manifold import trustworthiness
+
+    n = len(codes)
+    k = min(TRUSTWORTHINESS_NEIGHBORS, n // 2 - 1)
+    if k < 1:
+        return None
+    if n > max_samples:
+        index = np.sort(np.random.default_rng(random_state).choice(n, max_samples, replace=False))
+        codes, embedding = codes[index], embedding[index]
+    return float(trustworthiness(codes, embedding, n_neighbors=k))
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN / inf to None, recursively."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int | None = 0,
+                 n_clusters: int | None = None, save: bool = True,
+                 n2d_neighbors: int = N2D_NEIGHBORS) -> dict[str, Any]:
+    """Clusterings of the codes, baselines, probes, reconstruction quality and map trustworthiness.
+
+    Returns (and, with `save`, writes to `evaluation-<split>.json` in the run folder) a dict:
+    split, n, n_clusters, seconds, clustering {method: {acc, nmi, ari, silhouette, seconds, ...}},
+    baselines {kmeans_raw | kmeans_pca | umap_gmm_raw: {...}}, probes {codes | raw | pca: {knn,
+    logistic, random_forest}}, probes_cv (same shape), probe_protocol, reconstruction {mse, psnr,
+    ssim}, trustworthiness. Without labels acc / nmi / ari and the probes are None.
+    """
+    began = time.perf_counter()
+    dataset = trained.dataset
+    index = split_index(trained, split)
+    n_clusters = int(n_clusters or default_n_clusters(dataset))
+    if n_clusters < 1:
+        raise ConfigError(f"The number of clusters must be at least 1 (got {n_clusters}).")
+    y_all = None if dataset.y is None else dataset.y.numpy()
+    y = None if y_all is None else y_all[index]
+    timings: dict[str, float] = {}
+
+    def timed(name: str, began_at: float) -> None:
+        timings[name] = time.perf_counter() - began_at
+
+    t = time.perf_counter()
+    codes = run_codes(trained, split)
+    timed("encode", t)
+
+    t = time.perf_counter()
+    clustering, labels = labelled_clusterings(codes, y, n_clusters, random_state, n2d_neighbors=n2d_neighbors)
+    for method, pred in labels.items():  # the dashboard's run_clusters() then shows these very labels
+        _cache_clusters(trained, method, split, n_clusters, random_state, n2d_neighbors, lambda p=pred: p)
+    timed("clustering", t)
+
+    raw = flat_inputs(trained, index)
+    train_index = np.asarray(trained.splits.train)
+    raw_train = flat_inputs(trained, train_index) if len(train_index) else raw
+    t = time.perf_counter()
+    baselines = clustering_baselines(raw, y, n_clusters, codes.shape[1], random_state, pca_fit=raw_train)
+    timed("baselines", t)
+
+    t = time.perf_counter()
+    probes, probes_cv, protocol = _probes(trained, split, codes, raw, raw_train, y, y_all, train_index, random_state)
+    timed("probes", t)
+
+    t = time.perf_counter()
+    x = dataset.x[torch.as_tensor(index)].numpy()
+    reconstruction = reconstruction_quality(x, reconstruct(trained.model, x), dataset.kind)
+    timed("reconstruction", t)
+
+    t = time.perf_counter()
+    embedding = run_projection(trained, split, "umap", 2, random_state)
+    trust = trustworthiness_of_map(codes, embedding, random_state)
+    timed("map", t)
+
+    result = _clean({
+        "run_id": trained.run.id,
+        "dataset": dataset.name,
+        "split": split,
+        "n": int(len(index)),
+        "n_clusters": n_clusters,
+        "latent_dim": int(codes.shape[1]),
+        "has_labels": y is not None,
+        "random_state": random_state,
+        "n2d_neighbors": n2d_neighbors,
+        "checkpoint": checkpoint_fingerprint(trained),
+        "epochs_done": int(trained.run.info().get("epochs_done") or 0),
+        "seconds": time.perf_counter() - began,
+        "timings": timings,
+        "clustering": clustering,
+        "baselines": baselines,
+        "probes": probes,
+        "probes_cv": probes_cv,
+        "probe_protocol": protocol,
+        "reconstruction": reconstruction,
+        "trustworthiness": trust,
+    })
+    if save:
+        trained.run.write_json(f"evaluation-{split}.json", result)
+    return result
+
+
+def _probes(trained: "TrainedRun", split: str, codes: np.ndarray, raw: np.ndarray, raw_train: np.ndarray,
+            y: np.ndarray | None, y_all: np.ndarray | None, train_index: np.ndarray,
+            random_state: int | None) -> tuple[dict, dict, str]:
+    feature_sets = ("codes", "raw", "pca")
+    if y is None:
+        empty = {name: {"knn": None, "logistic": None, "random_forest": None} for name in feature_sets}
+        return empty, empty, "no labels: probes need labels"
+    dims = codes.shape[1]
+    if split in ("val", "test") and len(train_index):
+        codes_train = run_codes(trained, "train")
+        y_train = y_all[train_index]
+        pca_train, pca_eval = pca_features(raw_train, [raw], dims, random_state)
+        train_sets = {"codes": codes_train, "raw": raw_train, "pca": pca_train}
+        eval_sets = {"codes": codes, "raw": raw, "pca": pca_eval}
+        probes = {name: probe_scores(train_sets[name], y_train, eval_sets[name], y, random_state) for name in feature_sets}
+        probes_cv = {name: probe_cv_scores(train_sets[name], y_train, random_state) for name in feature_sets}
+        return probes, probes_cv, f"fit on train ({len(train_index)} rows), scored on {split}; probes_cv: cross-validated on train"
+    # The split holds the training rows: a held-out score is impossible, so cross-validate on it.
+    (pca_eval,) = pca_features(raw, [], dims, random_state)
+    sets = {"codes": codes, "raw": raw, "pca": pca_eval}
+    probes_cv = {name: probe_cv_scores(sets[name], y, random_state) for name in feature_sets}
+    return probes_cv, probes_cv, f"cross-validated on {split} (it contains the training rows)"
+
+
+def load_evaluation(run: "Run", split: str = "test") -> dict[str, Any] | None:
+    """The stored evaluation of `split`, or None if there is none or the checkpoint changed since."""
+    if split not in SPLITS:
+        raise ConfigError(f"Unknown split {split!r}; choose one of {', '.join(SPLITS)}.")
+    result = run.read_json(f"evaluation-{split}.json")
+    if not isinstance(result, dict):
+        return None
+    try:
+        stat = run.checkpoint_path.stat()
+    except OSError:
+        return None
+    if result.get("checkpoint") != f"{stat.st_size}-{stat.st_mtime_ns}":
+        return None  # numbers of older weights
+    return result
+
+
+def run_clusters(trained: "TrainedRun", split: str = "all", method: str = "n2d", n_clusters: int | None = None,
+                 random_state: int | None = 0, n2d_neighbors: int = N2D_NEIGHBORS) -> np.ndarray:
+    """Cluster labels of a split's codes with any pipeline (kmeans, gmm, hdbscan, agglomerative, n2d).
+
+    Cached in the run folder; evaluate_run stores the labels it scored, so these are the same ones.
+    """
+    if method not in PIPELINES:
+        raise ConfigError(f"Unknown clustering method {method!r}; choose one of {', '.join(PIPELINES)}.")
+    split_index(trained, split)
+    k = int(n_clusters or default_n_clusters(trained.dataset))
+
+    def compute() -> np.ndarray:
+        codes = run_codes(trained, split)
+        if method == "n2d":
+            return n2d_cluster(codes, k, random_state, n_neighbors=n2d_neighbors)
+        return cluster_with(method, codes, k, random_state)
+
+    return _cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute)
+
+
+def _cache_clusters(trained: "TrainedRun", method: str, split: str, n_clusters: int, random_state: int | None,
+                    n2d_neighbors: int, compute: Any) -> np.ndarray:
+    params: dict[str, Any] = {"n_clusters": n_clusters, "random_state": random_state}
+    if method == "n2d":
+        params["n_neighbors"] = n2d_neighbors
+    return cached_array(trained, f"clusters-{method}-{split}", compute, **params)

@@ -1,0 +1,324 @@
+"""Evaluation: metrics against trusted references, real pipelines on data the test builds itself,
+and one tiny digits run trained through core.experiment for the run-level functions and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.datasets import make_blobs
+from skimage.metrics import structural_similarity
+
+from core import cli
+from core.data import DataSpec
+from core.errors import ConfigError, DataError
+from core.evaluation import (
+    Classification,
+    classify_images,
+    cluster_accuracy,
+    clustering_scores,
+    compare_clusterings,
+    confusion,
+    evaluate_run,
+    format_evaluation,
+    load_evaluation,
+    n2d_cluster,
+    probe_cv_scores,
+    probe_scores,
+    reconstruction_errors,
+    reconstruction_quality,
+    run_clusters,
+)
+from core.evaluation.reconstruction import per_sample_quality, ssim_window
+from core.experiment import RunConfig, execute, load_trained, start_run
+from core.models import ModelConfig
+from core.runs import RunStore
+from core.training import TrainConfig
+
+# --------------------------------------------------------------------------- a tiny trained run
+
+_RUNS: dict[str, object] = {}
+
+
+def tiny_digits_run(root) -> object:
+    """A dense AE trained 2 epochs on digits through the real pipeline; built once per session."""
+    if "digits" not in _RUNS:
+        config = RunConfig(
+            data=DataSpec("digits"),
+            model=ModelConfig("dense", latent_dim=8, width=64),
+            train=TrainConfig(epochs=2, batch_size=64, device="cpu"),
+        )
+        run = start_run(RunStore(root), config)
+        for _ in execute(run):
+            pass
+        _RUNS["digits"] = load_trained(run)
+    return _RUNS["digits"]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    return tiny_digits_run(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="session")
+def evaluation(trained):
+    return evaluate_run(trained, split="test")
+
+
+def blobs(n=400, centers=4, seed=0):
+    x, y = make_blobs(n, n_features=6, centers=centers, cluster_std=0.6, random_state=seed)
+    return x.astype(np.float32), y
+
+
+# --------------------------------------------------------------------------- clustering metrics
+
+
+class TestClusterAccuracy:
+    def test_permuted_labelling_is_perfect(self):
+        y = np.repeat(np.arange(5), 20)
+        assert cluster_accuracy(y, np.array([3, 0, 4, 1, 2])[y]) == 1.0
+
+    def test_more_clusters_than_labels(self):
+        y = np.repeat([0, 1], 10)
+        pred = np.r_[np.zeros(10), np.ones(6), np.full(4, 2)]  # label 1 split 6 / 4
+        assert cluster_accuracy(y, pred) == pytest.approx(16 / 20)
+
+    def test_fewer_clusters_than_labels(self):
+        y = np.repeat([0, 1, 2], 10)
+        pred = np.r_[np.zeros(20), np.ones(10)]  # labels 0 and 1 merged
+        assert cluster_accuracy(y, pred) == pytest.approx(20 / 30)
+
+    def test_noise_is_never_correct(self):
+        y = np.repeat([0, 1], 5)
+        pred = np.array([-1, 0, 0, 0, 0, 1, 1, 1, 1, -1])
+        assert cluster_accuracy(y, pred) == pytest.approx(8 / 10)
+
+    def test_confusion_is_diagonal_after_matching(self):
+        y = np.repeat(np.arange(4), 5)
+        matrix, order = confusion(y, np.array([2, 3, 0, 1])[y])
+        assert np.array_equal(matrix, np.eye(4, dtype=int) * 5)
+        assert order.tolist() == [2, 3, 0, 1]
+
+    def test_scores_without_labels_and_single_cluster(self):
+        x, _ = blobs()
+        scores = clustering_scores(x, None, np.zeros(len(x), dtype=int))
+        assert scores["acc"] is None and scores["nmi"] is None and scores["ari"] is None
+        assert scores["silhouette"] is None
+
+
+def test_every_pipeline_finds_well_separated_blobs():
+    x, y = blobs()
+    results = compare_clusterings(x, y, n_clusters=4, random_state=0)
+    assert set(results) == {"kmeans", "gmm", "hdbscan", "agglomerative", "n2d"}
+    for method, scores in results.items():
+        assert scores["acc"] >= 0.99, method
+        assert scores["nmi"] >= 0.97 and scores["silhouette"] > 0.5, method
+        assert scores["seconds"] >= 0
+
+
+def test_n2d_is_seeded():
+    x, _ = blobs(300, centers=3)
+    assert np.array_equal(n2d_cluster(x, 3, random_state=1), n2d_cluster(x, 3, random_state=1))
+
+
+def test_unknown_clustering_method_lists_the_valid_ones(trained):
+    with pytest.raises(ConfigError, match="kmeans.*n2d"):
+        run_clusters(trained, "test", method="dbscan")
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def test_probes_read_blobs_perfectly():
+    x, y = blobs(300)
+    scores = probe_scores(x[:200], y[:200], x[200:], y[200:], random_state=0)
+    assert scores == {"knn": 1.0, "logistic": 1.0, "random_forest": 1.0}
+    cv = probe_cv_scores(x, y, random_state=0)
+    assert set(cv) == {"knn", "logistic", "random_forest"} and min(cv.values()) >= 0.99
+
+
+def test_probe_cv_is_none_when_a_class_is_too_small():
+    x, y = blobs(40, centers=2)
+    y[0] = 2  # a class of one row cannot be stratified over two folds
+    assert set(probe_cv_scores(x, y).values()) == {None}
+
+
+# --------------------------------------------------------------------------- reconstruction
+
+
+def test_perfect_reconstruction():
+    x = np.random.default_rng(0).random((6, 1, 8, 8)).astype(np.float32)
+    quality = reconstruction_quality(x, x, "image")
+    assert quality["mse"] == 0.0 and quality["ssim"] == pytest.approx(1.0) and quality["psnr"] == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("shape", [(5, 1, 8, 8), (3, 3, 16, 16), (2, 1, 28, 28)])
+def test_ssim_matches_skimage_per_image(shape):
+    rng = np.random.default_rng(1)
+    x = rng.random(shape)
+    x_hat = np.clip(x + 0.1 * rng.normal(size=shape), 0, 1)
+    ours = per_sample_quality(x, x_hat, "image")["ssim"]
+    win = ssim_window(*shape[2:])
+    reference = [structural_similarity(a.transpose(1, 2, 0), b.transpose(1, 2, 0), data_range=1.0,
+                                       channel_axis=-1, win_size=win) for a, b in zip(x, x_hat)]
+    np.testing.assert_allclose(ours, reference, atol=1e-10)
+
+
+def test_tables_get_mse_only():
+    x = np.random.default_rng(0).normal(size=(10, 4))
+    quality = reconstruction_quality(x, x + 0.5, "table")
+    assert quality["mse"] == pytest.approx(0.25) and quality["psnr"] is None and quality["ssim"] is None
+
+
+def test_reconstruction_errors_match_the_model(trained):
+    x = trained.dataset.x[:7]
+    with torch.no_grad():
+        expected = ((trained.model.decode(trained.model.encode(x)) - x) ** 2).flatten(1).mean(1).numpy()
+    np.testing.assert_allclose(reconstruction_errors(trained.model, x), expected, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- a whole run
+
+
+def test_evaluate_run_reports_everything(trained, evaluation):
+    r = evaluation
+    assert r["split"] == "test" and r["n"] == len(trained.splits.test) and r["n_clusters"] == 10
+    assert set(r["clustering"]) == {"kmeans", "gmm", "hdbscan", "agglomerative", "n2d"}
+    for scores in [*r["clustering"].values(), *r["baselines"].values()]:
+        assert {"acc", "nmi", "ari", "silhouette", "seconds"} <= set(scores)
+        assert 0 <= scores["acc"] <= 1
+    assert set(r["baselines"]) == {"kmeans_raw", "kmeans_pca", "umap_gmm_raw"}
+    for features in ("codes", "raw", "pca"):
+        assert set(r["probes"][features]) == {"knn", "logistic", "random_forest"}
+        assert all(0 < v <= 1 for v in r["probes"][features].values())
+        assert all(0 < v <= 1 for v in r["probes_cv"][features].values())
+    assert r["probes"]["raw"]["logistic"] > 0.9  # digits are easy for a linear probe on pixels
+    assert 0 < r["reconstruction"]["mse"] < 0.2 and 0 < r["reconstruction"]["ssim"] <= 1
+    assert 0.5 < r["trustworthiness"] <= 1
+    assert r["seconds"] < 60
+    json.dumps(r, allow_nan=False)  # plain JSON, no NaN
+    assert "N2D" in format_evaluation(r)
+
+
+def test_stored_evaluation_follows_the_checkpoint(trained, evaluation):
+    assert load_evaluation(trained.run, "test") == evaluation
+    assert load_evaluation(trained.run, "val") is None
+    # The cluster labels the evaluation scored are the ones the dashboard gets back.
+    labels = run_clusters(trained, "test", "n2d")
+    y = trained.dataset.y.numpy()[trained.splits.test]
+    assert cluster_accuracy(y, labels) == pytest.approx(evaluation["clustering"]["n2d"]["acc"])
+    stat = trained.run.checkpoint_path.stat()
+    try:
+        os.utime(trained.run.checkpoint_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+        assert load_evaluation(trained.run, "test") is None  # numbers of other weights
+    finally:
+        os.utime(trained.run.checkpoint_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_bad_split_and_cluster_count(trained):
+    with pytest.raises(ConfigError, match="test, val, train, all"):
+        evaluate_run(trained, split="holdout")
+    with pytest.raises(ConfigError, match="at least 1"):
+        evaluate_run(trained, n_clusters=-3)
+
+
+# --------------------------------------------------------------------------- classifying new images
+
+
+def _digit_image(trained, row: int, size: int = 32) -> Image.Image:
+    pixels = (trained.dataset.x[row, 0].numpy() * 255).astype(np.uint8)
+    return Image.fromarray(pixels).resize((size, size), Image.Resampling.NEAREST)
+
+
+def test_classify_images(trained, tmp_path):
+    row = int(trained.splits.train[0])
+    path = tmp_path / "digit.png"
+    _digit_image(trained, row).convert("RGBA").save(path)
+    results = classify_images(trained, [_digit_image(trained, row), str(path)], k=3)
+    assert len(results) == 2 and all(isinstance(r, Classification) for r in results)
+    first, second = results
+    assert first.source == "image 0" and second.source == str(path)
+    assert first.recon.shape == (8, 8, 1) and first.recon.dtype == np.uint8
+    assert len(first.neighbors) == 3 and first.neighbors[0].distance <= first.neighbors[2].distance
+    assert all(n.index in set(trained.splits.train.tolist()) for n in first.neighbors)
+    assert first.cluster >= 0 and first.cluster_label in trained.dataset.classes
+    assert first.error >= 0
+    assert first.cluster == second.cluster  # a PIL image and its file on disk are the same input
+
+
+def test_classify_rejects_unreadable_files(trained, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    with pytest.raises(DataError, match="notes.png"):
+        classify_images(trained, [bad])
+    with pytest.raises(DataError, match="no such file"):
+        classify_images(trained, [tmp_path / "missing.png"])
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_cli_evaluate_json(trained, capsys):
+    code = cli.main(["evaluate", trained.run.id, "--runs-dir", str(trained.run.path.parent), "--split", "val", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    result = json.loads(out)  # exactly one JSON object on stdout
+    for method in ("kmeans", "gmm", "hdbscan", "agglomerative", "n2d"):
+        assert {"acc", "nmi", "ari", "silhouette"} <= set(result["clustering"][method])
+    for features in ("codes", "raw", "pca"):
+        for probe in ("knn", "logistic", "random_forest"):
+            assert isinstance(result["probes"][features][probe], float)
+    assert result["split"] == "val"
+
+
+def test_cli_classify_prints_one_line_per_image(trained, tmp_path, capsys):
+    paths = []
+    for i, row in enumerate(trained.splits.train[:2]):
+        paths.append(tmp_path / f"d{i}.png")
+        _digit_image(trained, int(row)).save(paths[-1])
+    code = cli.main(["classify", trained.run.id, *map(str, paths), "--runs-dir", str(trained.run.path.parent)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and len(lines) == 2
+    assert lines[0].startswith(str(paths[0])) and "cluster" in lines[0] and "likely label" in lines[0]
+
+
+def test_cli_bad_inputs_give_one_line(trained, tmp_path, capsys):
+    runs = str(trained.run.path.parent)
+    assert cli.main(["evaluate", "no-such-run", "--runs-dir", runs]) == 2
+    assert "No run no-such-run" in capsys.readouterr().err
+    bad = tmp_path / "x.png"
+    bad.write_bytes(b"\x89PNG broken")
+    assert cli.main(["classify", trained.run.id, str(bad), "--runs-dir", runs]) == 2
+    err = capsys.readouterr().err
+    assert "x.png" in err and len(err.strip().splitlines()) == 1
+    untrained = start_run(RunStore(runs), RunConfig(data=DataSpec("digits")))
+    assert cli.main(["report", untrained.id, "--runs-dir", runs]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint" in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- a table without labels
+
+
+def test_unlabelled_table_run(tmp_path):
+    x, _ = blobs(240, centers=3)
+    csv = tmp_path / "points.csv"
+    np.savetxt(csv, x, delimiter=",", header=",".join(f"f{i}" for i in range(x.shape[1])), comments="")
+    config = RunConfig(data=DataSpec("table", path=str(csv)), model=ModelConfig("dense", latent_dim=2, width=16),
+                       train=TrainConfig(epochs=1, device="cpu"))
+    run = start_run(RunStore(tmp_path / "runs"), config)
+    for _ in execute(run):
+        pass
+    table = load_trained(run)
+    r = evaluate_run(table, split="all", n_clusters=3)
+    assert r["has_labels"] is False and r["n"] == 240
+    assert all(s["acc"] is None and s["nmi"] is None for s in r["clustering"].values())
+    assert r["probes"]["codes"]["knn"] is None
+    assert r["reconstruction"]["mse"] > 0 and r["reconstruction"]["ssim"] is None
+    assert "no labels" in format_evaluation(r)
+    with pytest.raises(ConfigError, match="table"):
+        classify_images(table, [Image.new("L", (8, 8))])
