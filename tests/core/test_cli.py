@@ -1,0 +1,209 @@
+"""The `latentboard` console script, run for real on digits: train, crash, resume, list, serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core import cli
+from core.runs import RunStore
+
+SCRIPT = Path(sys.executable).with_name("latentboard")
+
+
+def latentboard(*args: str) -> list[str]:
+    # The installed console script when there is one (it is what users run), else the module.
+    return [str(SCRIPT), *args] if SCRIPT.exists() else [sys.executable, "-m", "core.cli", *args]
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def losses(run) -> list[tuple]:
+    return [(e.kind, e.epoch, e.step, e.train_loss, e.val_loss) for e in run.metrics()]
+
+
+def wait_for(predicate, timeout: float, process=None) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process ended early:\n{process.stdout.read()}\n{process.stderr.read()}")
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def only_run(runs_dir: Path):
+    runs = RunStore(runs_dir).list()
+    assert len(runs) == 1
+    return RunStore(runs_dir).open(runs[0].id)
+
+
+class TestTrain:
+    @pytest.mark.slow
+    def test_five_conv_epochs_on_digits_leave_a_complete_run(self, tmp_path):
+        runs_dir = tmp_path / "runs"
+        began = time.monotonic()
+        done = subprocess.run(
+            latentboard("train", "--dataset", "digits", "--model", "conv", "--epochs", "5", "--runs-dir", str(runs_dir)),
+            capture_output=True, text=True, timeout=120,
+        )
+        seconds = time.monotonic() - began
+        assert done.returncode == 0, done.stderr
+        run = only_run(runs_dir)
+        assert seconds < 60
+        assert run.id in done.stdout and str(run.path) in done.stdout
+        assert [line for line in done.stdout.splitlines() if line.startswith("epoch")][-1].startswith("epoch 5/5")
+        for name in ("config.json", "status.json", "metrics.jsonl", "checkpoint.safetensors", "splits.safetensors"):
+            assert (run.path / name).is_file(), name
+        assert not [p for p in run.path.iterdir() if p.name.endswith(".tmp")]
+        info = run.info()
+        assert info["state"] == "finished" and info["epochs_done"] == 5
+        assert [e.epoch for e in run.epoch_metrics()] == [1, 2, 3, 4, 5]
+        assert json.loads((run.path / "config.json").read_text())["model"]["family"] == "conv"
+        assert run.checkpoint_metadata()["epoch"] == 5
+
+    def test_same_seed_gives_identical_losses(self, tmp_path, capsys):
+        dirs = [tmp_path / "a", tmp_path / "b"]
+        for runs_dir in dirs:
+            code, _, err = run_cli(capsys, "train", "--dataset", "digits", "--max-samples", "300", "--latent-dim", "3",
+                                   "--epochs", "2", "--seed", "7", "--runs-dir", str(runs_dir))
+            assert code == 0, err
+        a, b = (only_run(d) for d in dirs)
+        assert losses(a) == losses(b) and len(a.epoch_metrics()) == 2
+
+    def test_preset_then_flags(self, tmp_path):
+        args = cli.build_parser().parse_args(
+            ["train", "--dataset", "folder", "--data-dir", "imgs", "--preset", "best-quality", "--epochs", "3", "--seed", "4"])
+        config = cli.config_from_args(args)
+        assert config.model.family == "conv" and config.model.noise == 0.1  # from the preset
+        assert config.train.epochs == 3  # the flag wins
+        assert config.train.seed == config.split.seed == config.data.seed == 4
+        assert Path(config.data.path).is_absolute()
+
+
+@pytest.mark.slow
+class TestCrashAndResume:
+    def test_sigkill_mid_run_lists_as_interrupted_and_resume_completes(self, tmp_path, capsys):
+        runs_dir = tmp_path / "runs"
+        process = subprocess.Popen(
+            # conv epochs take long enough (~0.2 s) that the kill lands well before the last one
+            latentboard("train", "--dataset", "digits", "--model", "conv", "--epochs", "6", "--max-samples", "900",
+                        "--runs-dir", str(runs_dir)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            wait_for(lambda: any(runs_dir.glob("*/checkpoint.safetensors")), 90, process)
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.wait(30)
+        run = only_run(runs_dir)
+        done_before = run.checkpoint_metadata()["epoch"]
+        assert 1 <= done_before < 6, "the kill came too late to test anything"
+
+        code, out, _ = run_cli(capsys, "runs", "--runs-dir", str(runs_dir))
+        assert code == 0
+        row = next(line for line in out.splitlines() if line.startswith(run.id))
+        assert "interrupted" in row.split()
+
+        code, out, err = run_cli(capsys, "train", "--resume", run.id, "--runs-dir", str(runs_dir))
+        assert code == 0, err
+        assert run.status() == "finished" and run.info()["epochs_done"] == 6
+        assert [e.epoch for e in run.epoch_metrics()] == list(range(1, 7))  # continued, no repeats
+        assert "epoch 6/6" in out and f"epoch {done_before}/6" not in out
+
+        code, _, err = run_cli(capsys, "train", "--resume", run.id, "--runs-dir", str(runs_dir))
+        assert code == 2 and "nothing to resume" in err
+
+    def test_ctrl_c_stops_cleanly_and_says_how_to_resume(self, tmp_path):
+        runs_dir = tmp_path / "runs"
+        process = subprocess.Popen(
+            latentboard("train", "--dataset", "digits", "--epochs", "100000", "--max-samples", "300", "--runs-dir", str(runs_dir)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        wait_for(lambda: any(runs_dir.glob("*/checkpoint.safetensors")), 90, process)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        run = only_run(runs_dir)
+        assert process.returncode == 2
+        assert run.status() == "stopped" and run.has_checkpoint
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("latentboard: error: interrupted") and f"--resume {run.id}" in last
+        assert run.id in out
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        "args, words",
+        [
+            (["train", "--dataset", "nope"], "Unknown dataset 'nope'"),
+            (["train", "--dataset", "digits", "--model", "nope"], "Unknown model family 'nope'"),
+            (["train", "--dataset", "folder"], "--data-dir"),
+            (["train", "--dataset", "digits", "--epochs", "-3"], "at least 1"),
+            (["train", "--resume", "20200101-000000-dead"], "No run 20200101-000000-dead"),
+            (["train", "--resume", "x", "--epochs", "3"], "leave out --epochs"),
+            (["train"], "--dataset"),
+            (["train", "--dataset", "digits", "--preset", "nope"], "Unknown preset"),
+            (["train", "--dataset", "digits", "--loss", "nope"], "invalid choice"),
+            (["frobnicate"], "invalid choice"),
+        ],
+    )
+    def test_bad_input_is_one_line_and_exit_2(self, args, words, tmp_path, capsys):
+        code, _, err = run_cli(capsys, *args, "--runs-dir", str(tmp_path / "runs")) if args[0] == "train" else run_cli(capsys, *args)
+        assert code == 2
+        assert err.startswith("latentboard: error:") and err.count("\n") == 1, err
+        assert words in err
+        assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no junk runs
+
+    def test_unknown_dataset_through_the_console_script(self, tmp_path):
+        done = subprocess.run(latentboard("train", "--dataset", "nope", "--runs-dir", str(tmp_path)),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and done.stderr.startswith("latentboard: error: Unknown dataset")
+
+
+class TestRunsAndServe:
+    def test_runs_table_empty(self, tmp_path, capsys):
+        code, out, _ = run_cli(capsys, "runs", "--runs-dir", str(tmp_path / "none"))
+        assert code == 0 and "No runs" in out
+
+    def test_serve_without_dashboard_is_a_clear_error(self, tmp_path, capsys, monkeypatch):
+        monkeypatch.setattr(cli, "dashboard_app_path", lambda: tmp_path / "dashboard" / "app.py")
+        code, _, err = run_cli(capsys, "serve", "--port", "1")
+        assert code == 2 and "dashboard is missing" in err
+
+    @pytest.mark.slow
+    @pytest.mark.skipif(not cli.dashboard_app_path().exists(), reason="dashboard/app.py not written yet")
+    def test_serve_answers_http(self, tmp_path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        process = subprocess.Popen(
+            latentboard("serve", "--port", str(port), "--no-browser", "--runs-dir", str(tmp_path / "runs")),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
+                    return reply.status == 200
+            except OSError:
+                return False
+
+        try:
+            wait_for(healthy, 90, process)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as reply:
+                assert reply.status == 200
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)
