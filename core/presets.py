@@ -15,7 +15,7 @@ from core.experiment import RunConfig
 PRESETS: dict[str, dict[str, dict]] = {
     "quick-demo": {
         "model": {"family": "dense", "latent_dim": 10, "width": 256, "depth": 2},
-        "train": {"epochs": 8, "batch_size": 128, "lr": 2e-3},
+        "train": {"epochs": 20, "batch_size": 64, "lr": 2e-3},
     },
     "best-quality": {
         "model": {"family": "conv", "latent_dim": 10, "width": 256, "depth": 2, "noise": 0.1},

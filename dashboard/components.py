@@ -1,0 +1,136 @@
+"""Widgets the pages share: error boxes, image grids, sample tables and the run picker."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.errors import LatentboardError
+from dashboard import state
+from dashboard.figures import compose_grid
+
+SPLITS = ("test", "val", "train", "all")
+SPLIT_NAMES = {"test": "test", "val": "validation", "train": "train", "all": "all rows"}
+
+
+@contextmanager
+def user_errors(action: str = "") -> Iterator[None]:
+    """Show a LatentboardError as a readable st.error; anything else too, with details tucked away."""
+    try:
+        yield
+    except LatentboardError as error:
+        st.error(str(error), icon=":material/error:")
+    except Exception as error:  # a bug, but the page should still say what happened
+        prefix = f"{action} failed: " if action else ""
+        st.error(f"{prefix}{type(error).__name__}: {error}", icon=":material/error:")
+        with st.expander("Details"):
+            st.code("".join(traceback.format_exception(error)), language="text")
+
+
+def image_grid(images: np.ndarray, captions: Sequence[str] | None = None, *, columns: int = 10, tile: int = 64, scale: int | None = None) -> None:
+    """uint8 (N, H, W, C) images as one composed picture (fast even for hundreds of tiles)."""
+    if len(images) == 0:
+        st.caption("Nothing to show.")
+        return
+    picture = compose_grid(images, captions, columns=columns, tile=tile, scale=scale)
+    st.image(picture, width=min(picture.width, 1400))
+
+
+def table_rows(dataset: Any, values: np.ndarray, extra: dict[str, Sequence[Any]] | None = None) -> pd.DataFrame:
+    """Table rows in original units with the dataset's feature names, plus extra leading columns."""
+    names = list(dataset.feature_names) or [f"x{i}" for i in range(values.shape[1])]
+    frame = pd.DataFrame(np.asarray(values), columns=names[: values.shape[1]])
+    for i, (column, data) in enumerate((extra or {}).items()):
+        frame.insert(i, column, list(data))
+    return frame
+
+
+def show_samples(dataset: Any, x: Any, captions: Sequence[str] | None = None, *, columns: int = 10, tile: int = 64, extra: dict[str, Sequence[Any]] | None = None) -> None:
+    """Images as a grid with captions, or table rows as a dataframe."""
+    shown = dataset.to_display(x)
+    if dataset.kind == "image":
+        image_grid(shown, captions, columns=columns, tile=tile)
+    else:
+        extra = dict(extra or {})
+        if captions is not None and not extra:
+            extra = {"label": captions}
+        st.dataframe(table_rows(dataset, shown, extra), hide_index=True, width="stretch")
+
+
+def no_runs_yet() -> None:
+    st.info("No trained runs yet. Train one on the **Train** page (the quick demo takes under a minute).", icon=":material/info:")
+    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+
+
+def run_label(summary: Any) -> str:
+    name = summary.name or summary.id
+    epochs = f"{summary.epochs_done}/{summary.epochs} ep"
+    return f"{name} · {summary.dataset} · {summary.family} · {epochs} · {summary.status}"
+
+
+def run_picker(key: str, *, label: str = "Run", need_checkpoint: bool = True, container: Any = st) -> Any | None:
+    """Select box over the runs on disk, defaulting to the run this session follows.
+
+    Picking a run makes it the session's run (so other pages follow it too); merely showing the
+    newest run to a session that follows none does not. Returns the opened Run, or None (with a
+    hint) when there is nothing to pick.
+    """
+    try:
+        summaries = state.store().list()
+    except Exception as error:  # a broken runs dir should not take the page down
+        st.error(f"Could not list the runs in {state.runs_dir()}: {error}")
+        return None
+    if need_checkpoint:
+        summaries = [s for s in summaries if _has_checkpoint(s.id)]
+    if not summaries:
+        no_runs_yet()
+        return None
+    ids = [s.id for s in summaries]
+    labels = {s.id: run_label(s) for s in summaries}
+    current = state.current_run_id()
+    widget_key = f"{key}.run_picker"
+    if st.session_state.get(widget_key) not in ids:
+        st.session_state[widget_key] = current if current in ids else ids[0]
+    chosen = container.selectbox(label, ids, format_func=labels.get, key=widget_key,
+                                 on_change=lambda: state.set_current_run(st.session_state[widget_key]))
+    return state.open_run(chosen)
+
+
+def _has_checkpoint(run_id: str) -> bool:
+    try:
+        return bool(state.open_run(run_id).has_checkpoint)
+    except Exception:
+        return False
+
+
+def split_picker(key: str, *, container: Any = st, default: str = "test") -> str:
+    return container.selectbox("Split", SPLITS, index=SPLITS.index(default), format_func=SPLIT_NAMES.get, key=f"{key}.split")
+
+
+def trained_or_error(run: Any) -> Any | None:
+    """load_trained for the run (cached), or None after showing why it cannot be loaded."""
+    with st.spinner("Loading the model and its data…"):
+        with user_errors("Loading the run"):
+            return state.trained(run)
+    return None
+
+
+def sidebar_status() -> None:
+    """Which run this session follows, so moving between pages never loses it."""
+    run_id = state.current_run_id()
+    if run_id is None:
+        return
+    try:
+        summary = state.open_run(run_id).summary()
+    except Exception:
+        return
+    live = state.is_running(run_id) or summary.status == "running"
+    icon = ":material/autorenew:" if live else ":material/check_circle:" if summary.status == "finished" else ":material/pause_circle:"
+    st.sidebar.caption(f"{icon} Your run: **{summary.name or summary.id}** · {summary.epochs_done}/{summary.epochs} epochs · "
+                       f"{'training' if live else summary.status}")

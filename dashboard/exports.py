@@ -1,0 +1,42 @@
+"""A run's latent codes as a table to download (CSV or Parquet); no Streamlit here.
+
+The download buttons call these only when clicked, outside the script run, so they use core
+directly; core's on-disk cache makes the codes and clusters cheap after the first time.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+
+def codes_frame(trained) -> pd.DataFrame:
+    """Every row's code with its split, label and k-means cluster (k = number of classes, else 10)."""
+    from core.embedding import run_codes
+    from core.evaluation import run_clusters
+
+    ds = trained.dataset
+    rows = trained.splits.get("all")
+    z = np.asarray(run_codes(trained, "all"))
+    split_of = np.empty(len(ds), dtype=object)
+    for name in ("train", "val", "test"):
+        split_of[trained.splits.get(name)] = name
+    frame = pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])
+    frame.insert(0, "row", rows)
+    frame.insert(1, "split", split_of[rows])
+    if ds.has_labels:
+        frame.insert(2, "label", ds.label_names(ds.y[rows]))
+    frame.insert(frame.columns.get_loc("z0"), "cluster", run_clusters(trained, "all", "kmeans", random_state=0))
+    return frame
+
+
+def codes_csv(trained) -> bytes:
+    return codes_frame(trained).to_csv(index=False).encode("utf-8")
+
+
+def codes_parquet(trained) -> bytes:
+    buffer = io.BytesIO()
+    codes_frame(trained).to_parquet(buffer, index=False)
+    return buffer.getvalue()

@@ -1,0 +1,36 @@
+"""Small model calls the pages need beyond core: batched reconstruction, interpolation, prior samples.
+
+Plain torch, no Streamlit; every function runs the model in eval mode without gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+BATCH = 1024
+
+
+@torch.no_grad()
+def reconstruct(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """decode(encode(x)) in batches: the deterministic reconstruction (a VAE uses its posterior mean)."""
+    model.eval()
+    parts = [model.decode(model.encode(x[i : i + BATCH])) for i in range(0, len(x), BATCH)]
+    return torch.cat(parts) if parts else x[:0]
+
+
+@torch.no_grad()
+def interpolate(model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, steps: int) -> tuple[torch.Tensor, np.ndarray]:
+    """Decoded points on the straight line between the codes of samples a and b (ends included)."""
+    model.eval()
+    z = model.encode(torch.stack([a, b]))
+    t = torch.linspace(0.0, 1.0, steps, dtype=z.dtype).unsqueeze(1)
+    path = (1 - t) * z[0] + t * z[1]
+    return model.decode(path), t.squeeze(1).numpy()
+
+
+@torch.no_grad()
+def prior_samples(model: torch.nn.Module, n: int, seed: int) -> torch.Tensor:
+    """n new samples from a variational model's prior, reproducible for a given seed."""
+    model.eval()
+    return model.sample(n, generator=torch.Generator().manual_seed(seed))

@@ -1,0 +1,241 @@
+"""What the pages share: the run store and job registry (one per runs dir, per server), the
+session's chosen dataset and run, and caches around core's loaders.
+
+A session follows exactly one run id, kept in `st.session_state` and mirrored into the URL
+(`?run=ID`), so a refresh or a second tab re-attaches and two people training at once never see
+each other's runs mixed up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from core.data import DataSpec, load_dataset
+from core.paths import default_runs_dir
+
+RUN_KEY = "run"  # the query parameter and session key holding the followed run id
+SPEC_KEY = "data_spec"
+
+
+# --- server-wide resources -------------------------------------------------------------------------
+
+
+def runs_dir() -> str:
+    return str(default_runs_dir())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(root: str):
+    from core.runs import RunStore
+
+    return RunStore(Path(root))
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(root: str):
+    from core.jobs import JobRegistry
+
+    return JobRegistry(_store(root))
+
+
+def store():
+    """The RunStore for LATENTBOARD_RUNS_DIR (or the default), shared by every session."""
+    return _store(runs_dir())
+
+
+def registry():
+    """The JobRegistry training runs in background threads; keyed by runs dir like the store."""
+    return _registry(runs_dir())
+
+
+@st.cache_resource(show_spinner=False)
+def start_umap_warm_up() -> threading.Thread | None:
+    """Compile UMAP's numba code once per server, in the background, so the first map is quick."""
+    try:
+        from core.embedding import warm_up_umap
+    except ImportError:
+        return None
+    def low_priority_warm_up() -> None:
+        try:  # Linux nices single threads: a quick demo started meanwhile gets the CPU first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
+        warm_up_umap()
+
+    thread = threading.Thread(target=low_priority_warm_up, name="umap-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+# --- the session's dataset -------------------------------------------------------------------------
+
+
+def data_spec() -> DataSpec:
+    """The DataSpec chosen on the Data page; the embedded digits until the user picks another."""
+    spec = st.session_state.get(SPEC_KEY)
+    return spec if isinstance(spec, DataSpec) else DataSpec(source="digits")
+
+
+def set_data_spec(spec: DataSpec) -> None:
+    st.session_state[SPEC_KEY] = spec
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_dataset(spec_json: str):
+    return load_dataset(DataSpec.from_dict(json.loads(spec_json)))
+
+
+def dataset(spec: DataSpec):
+    """load_dataset, kept in memory per spec (shared read-only across sessions)."""
+    return _load_dataset(json.dumps(spec.to_dict(), sort_keys=True))
+
+
+# --- the session's run -----------------------------------------------------------------------------
+
+
+def current_run_id() -> str | None:
+    """The run this session follows: session state first, else `?run=` from the URL (a refresh)."""
+    run_id = st.session_state.get(RUN_KEY)
+    from_url = st.query_params.get(RUN_KEY)
+    if run_id is None and from_url:
+        run_id = from_url
+        st.session_state[RUN_KEY] = run_id
+    if run_id is not None and not run_exists(run_id):
+        forget_run()
+        return None
+    if run_id is not None and from_url != run_id:
+        st.query_params[RUN_KEY] = run_id  # navigation drops the query string; put it back
+    return run_id
+
+
+def set_current_run(run_id: str | None) -> None:
+    if run_id is None:
+        forget_run()
+        return
+    st.session_state[RUN_KEY] = run_id
+    st.query_params[RUN_KEY] = run_id
+
+
+def forget_run() -> None:
+    st.session_state.pop(RUN_KEY, None)
+    if RUN_KEY in st.query_params:
+        del st.query_params[RUN_KEY]
+
+
+def run_exists(run_id: str) -> bool:
+    try:
+        store().open(run_id)
+    except Exception:
+        return False
+    return True
+
+
+def open_run(run_id: str):
+    return store().open(run_id)
+
+
+def run_stamp(run) -> float:
+    """Changes whenever the run's checkpoint is rewritten, so cached models refresh."""
+    try:
+        return Path(run.checkpoint_path).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=3)
+def _trained(root: str, run_id: str, stamp: float):
+    from core.experiment import load_trained
+
+    return load_trained(_store(root).open(run_id))
+
+
+def trained(run):
+    """core.experiment.load_trained, cached per run and checkpoint version."""
+    return _trained(runs_dir(), run.id, run_stamp(run))
+
+
+def job_for(run_id: str):
+    """The live job for a run started (or resumed) by this server, or None."""
+    try:
+        return registry().get(run_id)
+    except Exception:
+        return None
+
+
+def is_running(run_id: str) -> bool:
+    job = job_for(run_id)
+    if job is not None:
+        return not job.done
+    return False
+
+
+def session_value(key: str, default: Any) -> Any:
+    return st.session_state.setdefault(key, default)
+
+
+# --- derived arrays, cached per run version ---------------------------------------------------------
+# Streamlit's cache keys on the arguments, so each takes the run id and its checkpoint stamp; the
+# heavy lifting (and the on-disk cache in the run folder) stays in core.embedding / core.evaluation.
+
+
+def rows(run, split: str):
+    """Row indices of a split of the run's dataset."""
+    return trained(run).splits.get(split)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _codes(root: str, run_id: str, stamp: float, split: str):
+    from core.embedding import run_codes
+
+    return run_codes(_trained(root, run_id, stamp), split)
+
+
+def codes(run, split: str):
+    return _codes(runs_dir(), run.id, run_stamp(run), split)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _projection(root: str, run_id: str, stamp: float, split: str, method: str, dims: int, params_json: str):
+    from core.embedding import run_projection
+
+    return run_projection(_trained(root, run_id, stamp), split, method, dims, random_state=0, **json.loads(params_json))
+
+
+# project()'s defaults: left out of the key so the Evaluate page's map and this one share a cache file.
+PROJECTION_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1}
+
+
+def projection(run, split: str, method: str, dims: int, params: dict):
+    params = {k: v for k, v in params.items() if PROJECTION_DEFAULTS.get(k, object()) != v}
+    return _projection(runs_dir(), run.id, run_stamp(run), split, method, dims, json.dumps(params, sort_keys=True))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _clusters(root: str, run_id: str, stamp: float, split: str, method: str, n_clusters: int | None):
+    from core.evaluation import run_clusters
+
+    return run_clusters(_trained(root, run_id, stamp), split, method, n_clusters, random_state=0)
+
+
+def clusters(run, split: str, method: str, n_clusters: int | None = None):
+    """Cluster labels of a split's codes (any pipeline, n2d included): the evaluation's own labels."""
+    return _clusters(runs_dir(), run.id, run_stamp(run), split, method, n_clusters)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _errors(root: str, run_id: str, stamp: float, split: str):
+    from core.evaluation import reconstruction_errors
+
+    t = _trained(root, run_id, stamp)
+    return reconstruction_errors(t.model, t.dataset.x[t.splits.get(split)])
+
+
+def errors(run, split: str):
+    """Per-sample reconstruction error of a split, in the split's row order."""
+    return _errors(runs_dir(), run.id, run_stamp(run), split)

@@ -1,0 +1,142 @@
+"""Data: pick a source (or upload one), see samples, class balance, shape and what cleaning did."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import streamlit as st
+
+from core.data import SOURCES, DataSpec
+from core.experiment import SplitConfig
+from core.paths import default_data_dir
+from dashboard import state
+from dashboard.components import show_samples, user_errors
+from dashboard.figures import class_balance_figure
+from dashboard.uploads import save_upload
+
+# What each path-based source accepts as an upload (and what its path box expects).
+UPLOAD_TYPES = {"folder": ["zip"], "table": ["csv", "parquet"], "npz": ["npz"]}
+PATH_HINTS = {
+    "folder": "a folder of images (one sub-folder per class) or a .zip of one",
+    "table": "a .csv or .parquet file",
+    "npz": "an .npz file with arrays x (and optionally y)",
+}
+PREVIEW_PER_CLASS = 4
+
+
+def downloads(name: str) -> bool:
+    """Sources read through torchvision keep a download cache the user may point elsewhere."""
+    load = SOURCES[name].load
+    return getattr(getattr(load, "func", load), "__module__", "").endswith("torchvision_sources")
+
+
+def source_description(name: str) -> str:
+    return getattr(SOURCES[name], "description", "")
+
+
+def choose_spec(current: DataSpec) -> DataSpec | None:
+    """The settings column: returns the DataSpec the widgets describe, or None while incomplete."""
+    names = list(SOURCES)
+    source = st.selectbox(
+        "Source", names, index=names.index(current.source) if current.source in names else 0,
+        key="data.source", help="digits is built in and loads instantly; the others read a file or a download cache.",
+    )
+    st.caption(source_description(source))
+    same = current.source == source
+    spec = DataSpec(source=source, seed=current.seed)
+    needs_path = bool(getattr(SOURCES[source], "needs_path", source in UPLOAD_TYPES))
+
+    if source == "table":
+        label = st.text_input("Label column (optional)", value=(current.label_column or "") if same else "", key="data.label_column",
+                              help="Used only to colour maps and score clusters, never for training.")
+        missing = st.radio("Rows with missing values", ["drop", "impute"], horizontal=True, index=0 if current.missing == "drop" else 1, key="data.missing")
+        spec = dataclasses.replace(spec, label_column=label.strip() or None, missing=missing)
+    if source == "folder":
+        size = st.number_input("Resize images to (pixels)", 8, 256, value=(current.image_size or 32) if same else 32, step=4, key="data.image_size")
+        grey = st.selectbox("Colour", ["keep", "grayscale", "rgb"], key="data.grayscale")
+        spec = dataclasses.replace(spec, image_size=int(size), grayscale={"keep": None, "grayscale": True, "rgb": False}[grey])
+    limit = st.number_input(
+        "Use at most this many samples (0 = all)", min_value=0, value=int(current.max_samples or 0) if same else 0, step=500, key=f"data.max.{source}",
+        help="A stratified subsample, so every class keeps its share.",
+    )
+    spec = dataclasses.replace(spec, max_samples=int(limit) or None)
+
+    if needs_path:
+        how = st.radio("From", ["Upload a file", "A path on the server"], horizontal=True, key=f"data.how.{source}")
+        if how == "Upload a file":
+            upload = st.file_uploader(f"Upload {PATH_HINTS.get(source, 'a file')}", type=UPLOAD_TYPES.get(source), key=f"data.upload.{source}")
+            if upload is None:
+                st.caption("Uploads are kept under the data folder so a run can rebuild its dataset later.")
+                return None
+            path = None
+            with user_errors("Saving the upload"):
+                path = save_upload(upload.name, upload.getvalue())
+            return None if path is None else dataclasses.replace(spec, path=str(path))
+        path = st.text_input(f"Path to {PATH_HINTS.get(source, 'the data')}", value=current.path if same and current.path else "", key=f"data.path.{source}")
+        return dataclasses.replace(spec, path=path.strip()) if path.strip() else None
+    if downloads(source):
+        folder = st.text_input("Data folder (download cache)", value=(current.path if same and current.path else str(default_data_dir())), key=f"data.dir.{source}")
+        download = st.checkbox("Download if missing", value=False, key=f"data.download.{source}",
+                               help="Needs internet; otherwise point the data folder at a copy you already have.")
+        spec = dataclasses.replace(spec, path=folder.strip() or None, download=download)
+    return spec
+
+
+def preview_rows(y: np.ndarray | None, n: int) -> np.ndarray:
+    """A few samples of every class (or the first rows when unlabelled), in class order."""
+    if y is None:
+        return np.arange(min(n, 40))
+    rows = [np.flatnonzero(y == c)[:PREVIEW_PER_CLASS] for c in np.unique(y)[:25]]
+    return np.concatenate(rows) if rows else np.arange(0)
+
+
+def show_dataset(ds) -> None:
+    x = ds.x
+    y = None if ds.y is None else ds.y.numpy()
+    split = SplitConfig()
+    n_test = int(round(len(ds) * split.test_fraction))
+    n_val = int(round(len(ds) * split.val_fraction))
+    cols = st.columns(4)
+    cols[0].metric("Samples", f"{len(ds):,}")
+    cols[1].metric("Shape of one sample", " × ".join(str(s) for s in ds.input_shape))
+    cols[2].metric("Classes", len(ds.classes) if ds.has_labels else "unlabelled")
+    cols[3].metric("Value range", f"{float(x.min()):.3g} to {float(x.max()):.3g}",
+                   help="Of the model's inputs: pixels scaled to [0, 1]; table columns standardised.")
+    st.caption(
+        f"{ds.kind.capitalize()} data. Training uses about {len(ds) - n_test - n_val:,} samples, validates on {n_val:,} and keeps "
+        f"{n_test:,} aside for testing. Labels are never used for training, only to colour maps and score clusters."
+    )
+    if ds.notes:
+        st.info("**What loading did**\n\n" + "\n".join(f"- {note}" for note in ds.notes), icon=":material/cleaning_services:")
+    left, right = st.columns([3, 2]) if ds.has_labels else (st.container(), None)
+    with left:
+        st.subheader("Samples")
+        rows = preview_rows(y, len(ds))
+        captions = ds.label_names(y[rows]) if y is not None else [f"#{r}" for r in rows]
+        show_samples(ds, x[rows], captions, columns=PREVIEW_PER_CLASS * 2, tile=56)
+    if right is not None:
+        with right:
+            st.plotly_chart(class_balance_figure(ds.label_names()), width="stretch", key="data.balance")
+
+
+st.title("Data")
+st.markdown("**Latentboard** trains an autoencoder without labels and shows what it learned. The built-in handwritten digits "
+            "are ready below: go to **Train**, press **Start training** (the quick demo takes seconds), then look at the "
+            "**Reconstructions** and the **Latent space** map. Or pick your own data here.")
+current = state.data_spec()
+settings, preview = st.columns([1, 2.6], gap="large")
+with settings:
+    candidate = choose_spec(current)
+with preview:
+    if candidate is None:
+        st.info("Upload a file or type a path on the left to load it. Until then the Train page uses "
+                f"**{current.source}**.", icon=":material/upload_file:")
+    else:
+        loaded = None
+        with st.spinner(f"Loading {candidate.source}…"), user_errors(f"Loading {candidate.source}"):
+            loaded = state.dataset(candidate)
+        if loaded is not None:
+            state.set_data_spec(candidate)
+            show_dataset(loaded)
+            st.page_link("views/train.py", label=f"Train an autoencoder on {loaded.name}", icon=":material/arrow_forward:")

@@ -1,0 +1,209 @@
+"""Evaluate: how good are the codes? Clustering and probe scores beside honest baselines, a
+confusion matrix, your own image classified and placed on the map, and the HTML report."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from dashboard import state
+from dashboard.components import image_grid, run_picker, show_samples, split_picker, trained_or_error, user_errors
+from dashboard.figures import clustering_table, confusion_figure, probes_table, scatter_figure
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
+
+
+def headline(metrics: dict) -> None:
+    """Three numbers a stakeholder reads first."""
+    cols = st.columns(4)
+    clustering = metrics.get("clustering") or {}
+    best = max(clustering.items(), key=lambda kv: _num(kv[1].get("acc")), default=None) if clustering else None
+    if best is not None and _num(best[1].get("acc")) > -1:
+        cols[0].metric(f"Cluster accuracy ({best[0]})", _fmt(best[1].get("acc")))
+        cols[1].metric("NMI", _fmt(best[1].get("nmi")))
+    probes = metrics.get("probes") or {}
+    codes, raw = probes.get("codes") or {}, probes.get("raw") or {}
+    if codes:
+        key = "logistic" if "logistic" in codes else next(iter(codes))
+        delta = None
+        if key in raw and _num(raw[key]) > -1:
+            delta = f"{_num(codes[key]) - _num(raw[key]):+.3f} vs raw"
+        cols[2].metric(f"Probe accuracy ({key})", _fmt(codes[key]), delta=delta)
+    recon = metrics.get("reconstruction") or {}
+    if recon:
+        key = "psnr" if "psnr" in recon else next(iter(recon))
+        cols[3].metric(f"Reconstruction {key.upper()}", _fmt(recon[key]))
+
+
+def metric_tables(metrics: dict) -> None:
+    st.markdown("**Clustering the codes, beside the baselines**")
+    st.caption("acc: accuracy after matching clusters to labels (Hungarian); NMI and ARI: agreement with the labels (1 is perfect, "
+               "0 is chance); silhouette: how well separated the clusters are. Baselines cluster the raw inputs or their PCA, "
+               "without any autoencoder: the codes should beat them.")
+    from core.evaluation.text import BASELINE_NAMES, CLUSTERING_NAMES, FEATURE_NAMES, PROBE_NAMES
+
+    table = clustering_table(metrics, CLUSTERING_NAMES, BASELINE_NAMES)
+    if not table.empty:
+        st.dataframe(table, width="stretch", column_config=_number_columns(table))
+    probes = probes_table(metrics.get("probes"), {**FEATURE_NAMES, "codes": "autoencoder codes", "pca": "PCA (as many dims as the code)"}, PROBE_NAMES)
+    if not probes.empty and probes.notna().any().any():
+        st.markdown("**Probes: how well a small classifier predicts the labels from each representation**")
+        if metrics.get("probe_protocol"):
+            st.caption(str(metrics["probe_protocol"]).capitalize() + ".")
+        st.dataframe(probes, width="stretch", column_config=_number_columns(probes))
+    recon = metrics.get("reconstruction") or {}
+    extra = {k.upper() if k != "ssim" else "SSIM": v for k, v in recon.items() if isinstance(v, (int, float))}
+    if isinstance(metrics.get("trustworthiness"), (int, float)):
+        extra["map trustworthiness"] = metrics["trustworthiness"]
+    if extra:
+        st.markdown("**Reconstruction and map**")
+        frame = pd.DataFrame([extra])
+        st.dataframe(frame, hide_index=True, width="stretch", column_config=_number_columns(frame))
+        st.caption("MSE / PSNR / SSIM compare reconstructions with the originals; trustworthiness (0–1) says how faithfully "
+                   "the 2-D map keeps each sample's nearest neighbours.")
+    details = [f"{metrics.get('n', '?')} samples of the {metrics.get('split', '')} split", f"{metrics.get('n_clusters', '?')} clusters"]
+    if isinstance(metrics.get("seconds"), (int, float)):
+        details.append(f"computed in {metrics['seconds']:.0f} s")
+    st.caption(" · ".join(details))
+
+
+def _number_columns(frame: pd.DataFrame) -> dict:
+    return {c: st.column_config.NumberColumn(format="%.3f") for c in frame.columns if pd.api.types.is_float_dtype(frame[c]) and c != "clusters"}
+
+
+def _num(value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return -math.inf
+    return value if math.isfinite(value) else -math.inf
+
+
+def _fmt(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
+
+
+def confusion_section(run, trained, split: str, metrics: dict) -> None:
+    from core.evaluation import confusion
+
+    ds = trained.dataset
+    if not ds.has_labels:
+        st.caption("This dataset has no labels, so there is nothing to compare the clusters with.")
+        return
+    scored = metrics.get("clustering") or {}
+    methods = list(scored) or ["kmeans"]
+    best = max(methods, key=lambda m: _num((scored.get(m) or {}).get("acc")))
+    method = st.selectbox("Clusters from", methods, index=methods.index(best), key="eval.confusion_method",
+                          format_func=lambda m: f"{m} (best)" if m == best else m)
+    rows = state.rows(run, split)
+    predicted = state.clusters(run, split, method, metrics.get("n_clusters"))
+    y = ds.y[rows].numpy()
+    matrix, order = confusion(y, predicted)
+    names = ds.label_names(np.unique(y))
+    columns = ["noise" if c < 0 else str(c) for c in order]
+    st.plotly_chart(confusion_figure(matrix, names, columns, title=f"{method} clusters vs labels ({split} split)"),
+                    width="stretch", key="eval.confusion")
+
+
+def classify_section(run, trained) -> None:
+    from core.evaluation import classify_images
+
+    ds = trained.dataset
+    if ds.kind != "image":
+        st.caption("Classifying your own file works for runs trained on images.")
+        return
+    upload = st.file_uploader("Your own image", type=IMAGE_TYPES, key="eval.upload",
+                              help="It is resized and converted to match the dataset, encoded, and compared with the training codes.")
+    if upload is None:
+        st.caption("Upload a picture to see how the model reconstructs it, which cluster it joins, its likely label and its nearest neighbours.")
+        return
+    try:
+        picture = Image.open(io.BytesIO(upload.getvalue()))
+        picture.load()
+    except Exception as error:
+        st.error(f"Could not read {upload.name} as an image ({error}).", icon=":material/error:")
+        return
+    with st.spinner("Encoding your image…"):
+        result = classify_images(trained, [picture], k=5)[0]
+    a, b = st.columns([1, 2])
+    with a:
+        image_grid(np.stack([result.input, result.recon]), ["yours", "reconstruction"], columns=2, tile=112)
+    with b:
+        st.metric("Likely label", result.cluster_label or "–", help="The label most training images of its cluster carry.")
+        unusual = _unusual(run, result.error)
+        st.caption(f"Cluster {result.cluster} · reconstruction error {result.error:.4g}"
+                   + (" — higher than 99% of the training images: it looks unlike what the model learned." if unusual else ""))
+        st.markdown("**Nearest neighbours in the training data**")
+        neighbours = np.asarray([n.index for n in result.neighbors], dtype=np.int64)
+        captions = [f"{n.label or '#' + str(n.index)} · {n.distance:.2g}" for n in result.neighbors]
+        show_samples(ds, ds.x[neighbours], captions, columns=len(neighbours), tile=64)
+    map_with_marker(run, trained, neighbours, "yours")
+
+
+def _unusual(run, error: float) -> bool:
+    errors = state.errors(run, "train")
+    return bool(len(errors)) and error > float(np.quantile(errors, 0.99))
+
+
+def map_with_marker(run, trained, neighbours: np.ndarray, label: str) -> None:
+    """The training split's UMAP map with the upload placed at the centre of its nearest neighbours."""
+    rows = state.rows(run, "train")
+    with st.spinner("Drawing the map…"):
+        coords = state.projection(run, "train", "umap", 2, {})
+    position = {int(r): i for i, r in enumerate(rows)}
+    centre = coords[[position[int(n)] for n in neighbours if int(n) in position]].mean(axis=0)
+    ds = trained.dataset
+    colour = ds.label_names(ds.y[rows]) if ds.has_labels else ["sample"] * len(rows)
+    fig, _ = scatter_figure(coords, colour, categorical=True, colour_title="label", title="Where your image lands (UMAP of the training codes)",
+                            highlight={"x": float(centre[0]), "y": float(centre[1]), "label": label}, height=480)
+    st.plotly_chart(fig, width="stretch", key="eval.map")
+
+
+def report_button(trained) -> None:
+    from core.report import render_report
+
+    st.download_button("Download the HTML report", data=lambda: render_report(trained).encode("utf-8"), file_name=f"{trained.run.id}-report.html",
+                       mime="text/html", icon=":material/description:", key="eval.report", on_click="ignore", type="primary",
+                       help="One self-contained file: settings, loss curves, reconstructions, the map and these scores.")
+
+
+st.title("Evaluate")
+st.caption("Numbers that say how good the codes are, against baselines that use no autoencoder at all. Labels are used only here, for scoring.")
+bar = st.columns([3, 1])
+run = run_picker("eval", container=bar[0])
+if run is not None:
+    split = split_picker("eval", container=bar[1])
+    trained = trained_or_error(run)
+    if trained is not None:
+        from core.evaluation import evaluate_run, load_evaluation
+
+        metrics = None
+        with user_errors("Reading the evaluation"):
+            metrics = load_evaluation(run, split)
+        a, b = st.columns([1, 3])
+        label = "Recompute" if metrics else "Compute the evaluation"
+        if a.button(label, type="secondary" if metrics else "primary", key="eval.compute", icon=":material/calculate:"):
+            done = None
+            with st.spinner("Clustering, probing and scoring (a minute on big datasets)…"), user_errors("Evaluating"):
+                done = evaluate_run(trained, split)  # stored in the run folder as evaluation-<split>.json
+            if done is not None:
+                st.rerun()  # redraw from the stored result (the button now says Recompute)
+        with b:
+            report_button(trained)
+        if metrics:
+            headline(metrics)
+            left, right = st.columns([3, 2], gap="large")
+            with left:
+                metric_tables(metrics)
+            with right, user_errors("Building the confusion matrix"):
+                confusion_section(run, trained, split, metrics)
+        else:
+            st.info("Not evaluated yet for this split: press **Compute the evaluation** (it is stored in the run folder).", icon=":material/info:")
+        st.subheader("Classify your own image")
+        with user_errors("Classifying"):
+            classify_section(run, trained)

@@ -1,0 +1,156 @@
+"""Latent space: the codes as a UMAP / PCA / t-SNE map coloured by label, cluster or error;
+select points (click, box or lasso) to see their images and the mix of labels among them."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dashboard import state
+from dashboard.components import run_picker, show_samples, split_picker, trained_or_error, user_errors
+from dashboard.figures import cluster_names, label_mix_figure, natural_sort, scatter_figure, selected_rows
+
+PROJECTION_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+CLUSTER_NAMES = {"kmeans": "k-means", "gmm": "Gaussian mixture", "hdbscan": "HDBSCAN", "agglomerative": "Agglomerative",
+                 "n2d": "N2D (UMAP + GMM)"}
+SHOW_SELECTED = 60
+EXAMPLES_PER_GROUP = 8
+
+
+def projections() -> list[str]:
+    from core.embedding import PROJECTIONS
+
+    return list(PROJECTIONS)
+
+
+def clusterers() -> list[str]:
+    """Every clustering pipeline the evaluation scores (core.embedding's CLUSTERERS plus N2D)."""
+    from core.evaluation import PIPELINES
+
+    return list(PIPELINES)
+
+
+def controls(ds) -> dict:
+    a, b, c, d = st.columns(4)
+    methods = projections()
+    method = a.selectbox("Projection", methods, format_func=lambda m: PROJECTION_NAMES.get(m, m), key="latent.method")
+    dims = b.radio("Dimensions", [2, 3], horizontal=True, format_func=lambda d: f"{d}-D", key="latent.dims")
+    colourings = (["label"] if ds.has_labels else []) + ["cluster", "error"]
+    colour = c.selectbox("Colour by", colourings, format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get, key="latent.colour")
+    settings = {"method": method, "dims": dims, "colour": colour, "params": {}}
+    settings["clusterer"] = d.selectbox("Clusters", clusterers(), format_func=lambda m: CLUSTER_NAMES.get(m, m), key="latent.clusterer",
+                                        help="Clusters are found in the full latent code, not in the 2-D map.")
+    default_k = max(2, min(len(ds.classes), 30)) if ds.has_labels and ds.classes else 10
+    settings["n_clusters"] = 10
+    with st.expander("Map and cluster settings"):
+        e, f, g = st.columns(3)
+        if settings["clusterer"] != "hdbscan":
+            settings["n_clusters"] = int(e.number_input("Number of clusters", 2, 100, default_k, key="latent.k"))
+        else:
+            e.caption("HDBSCAN finds the number of clusters itself; points it cannot place are 'noise'.")
+        if method == "umap":
+            settings["params"] = {
+                "n_neighbors": int(f.slider("UMAP neighbours", 5, 100, 15, key="latent.nn", help="Larger: more global structure.")),
+                "min_dist": float(g.slider("UMAP min distance", 0.0, 0.99, 0.1, step=0.05, key="latent.md", help="Smaller: tighter clumps.")),
+            }
+    return settings
+
+
+def colour_values(run, split: str, ds, rows: np.ndarray, settings: dict) -> tuple[list | np.ndarray, bool, str]:
+    if settings["colour"] == "label":
+        return ds.label_names(ds.y[rows]), True, "label"
+    if settings["colour"] == "cluster":
+        labels = state.clusters(run, split, settings["clusterer"], settings["n_clusters"])
+        return cluster_names(labels), True, CLUSTER_NAMES.get(settings["clusterer"], settings["clusterer"])
+    return np.asarray(state.errors(run, split)), False, "error"
+
+
+def hover_texts(ds, rows: np.ndarray, colour: list | np.ndarray, categorical: bool, errors: np.ndarray | None) -> list[str]:
+    labels = ds.label_names(ds.y[rows]) if ds.has_labels else None
+    out = []
+    for k, row in enumerate(rows):
+        parts = [f"row {int(row)}"]
+        if labels is not None:
+            parts.append(f"label {labels[k]}")
+        if categorical and (labels is None or colour[k] != labels[k]):
+            parts.append(str(colour[k]))
+        if errors is not None:
+            parts.append(f"error {errors[k]:.3g}")
+        out.append("<br>".join(parts))
+    return out
+
+
+def selection_panel(ds, rows: np.ndarray, picked: np.ndarray, colour) -> None:
+    """Images (or table rows) of the selected points, and the mix of labels among them."""
+    st.subheader(f"{len(picked):,} selected")
+    labels = ds.label_names(ds.y[rows[picked]]) if ds.has_labels else None
+    if labels is not None:
+        st.plotly_chart(label_mix_figure(labels), width="stretch", key="latent.mix")
+    shown = picked[:SHOW_SELECTED]
+    captions = labels[: len(shown)] if labels is not None else [f"#{int(r)}" for r in rows[shown]]
+    if len(picked) > len(shown):
+        st.caption(f"Showing the first {len(shown)} of them.")
+    show_samples(ds, ds.x[rows[shown]], captions, columns=6, tile=48, extra={"row": rows[shown], "colour": [colour[i] for i in shown]} if ds.kind == "table" else None)
+
+
+def examples_panel(ds, rows: np.ndarray, colour, categorical: bool) -> None:
+    """Without a selection: a few samples of every colour group, so the map means something at a glance."""
+    if not categorical:
+        st.caption("Select points on the map (click, or drag a box / lasso) to see their images here.")
+        return
+    colour = np.asarray([str(c) for c in colour], dtype=object)
+    groups = natural_sort(set(colour.tolist()))[:12]
+    st.caption("Select points on the map (click, or drag a box / lasso) to see them here. Meanwhile, a few of each colour:")
+    picked, captions = [], []
+    for group in groups:
+        members = np.flatnonzero(colour == group)[:EXAMPLES_PER_GROUP // 2 if ds.kind == "image" else 2]
+        picked.extend(members.tolist())
+        captions.extend([group] * len(members))
+    picked = np.asarray(picked, dtype=np.int64)
+    show_samples(ds, ds.x[rows[picked]], captions, columns=EXAMPLES_PER_GROUP // 2, tile=44, extra={"group": captions} if ds.kind == "table" else None)
+
+
+st.title("Latent space")
+st.caption("Each point is one sample's code, squeezed to 2-D or 3-D. Samples the model finds similar sit together.")
+bar = st.columns([3, 1])
+run = run_picker("latent", container=bar[0])
+if run is not None:
+    split = split_picker("latent", container=bar[1])
+    trained = trained_or_error(run)
+    if trained is not None:
+        ds = trained.dataset
+        settings = controls(ds)
+        rows = state.rows(run, split)
+        method_name = PROJECTION_NAMES.get(settings["method"], settings["method"])
+        coords = None
+        working = st.empty()  # a status box only while computing; cached maps appear at once
+        with user_errors(f"{method_name} projection"):
+            with working.status(f"Projecting {len(rows):,} codes with {method_name}…", expanded=True) as status:
+                if settings["method"] == "umap":
+                    status.write("The first UMAP map of a server compiles its code once (up to half a minute); later maps are quick.")
+                coords = state.projection(run, split, settings["method"], settings["dims"], settings["params"])
+                if settings["colour"] == "cluster":
+                    status.write(f"Clustering the codes with {CLUSTER_NAMES.get(settings['clusterer'], settings['clusterer'])}…")
+                colour, categorical, colour_title = colour_values(run, split, ds, rows, settings)
+                errors = state.errors(run, split) if settings["colour"] == "error" or len(rows) <= 20000 else None
+            working.empty()
+        if coords is not None:
+            map_col, side = st.columns([3, 2], gap="medium")
+            with map_col:
+                fig, trace_rows = scatter_figure(
+                    coords, colour, categorical=categorical, index=np.arange(len(rows)), hover=hover_texts(ds, rows, colour, categorical, errors),
+                    colour_title=colour_title, title=f"{method_name} of the codes ({split}, coloured by {colour_title})", height=620,
+                )
+                if settings["dims"] == 2:
+                    event = st.plotly_chart(fig, key=f"latent.map.{run.id}.{split}", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch")
+                    points = (event.get("selection") or {}).get("points", []) if event else []
+                else:
+                    st.plotly_chart(fig, key=f"latent.map3d.{run.id}.{split}", width="stretch")
+                    st.caption("Drag to turn the 3-D map; switch to 2-D to select points.")
+                    points = []
+            with side:
+                picked = selected_rows(points, trace_rows)
+                if len(picked):
+                    selection_panel(ds, rows, picked, colour)
+                else:
+                    examples_panel(ds, rows, colour, categorical)

@@ -1,0 +1,250 @@
+"""Train: pick a family and its settings (or a preset), start a background job, watch it live."""
+
+from __future__ import annotations
+
+
+import streamlit as st
+
+from core.devices import DEVICE_CHOICES
+from core.experiment import RunConfig
+from core.models import FAMILIES, ModelConfig
+from core.presets import PRESETS, apply_preset
+from core.training import TrainConfig
+from dashboard import state
+from dashboard.components import run_label, user_errors
+from dashboard.figures import format_seconds, loss_figure, progress_numbers
+
+ACTIVATIONS = ("relu", "gelu", "elu", "leaky_relu", "tanh", "silu")
+PRESET_BUTTONS = {"quick-demo": "Quick demo", "best-quality": "Best quality"}
+DEFAULT_PRESET = "quick-demo"  # a newcomer's first click should finish in well under a minute
+LIVE_EVERY = 1.0  # seconds between redraws of the live panel
+
+MODEL_KEYS = ("family", "latent_dim", "width", "depth", "activation", "cell", "beta", "noise", "sparsity", "loss")
+TRAIN_KEYS = ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "patience", "seed", "device")
+
+
+# --- settings --------------------------------------------------------------------------------------
+
+
+def widget_values(config: RunConfig) -> dict[str, object]:
+    values = {f"m.{k}": getattr(config.model, k) for k in MODEL_KEYS}
+    values.update({f"t.{k}": getattr(config.train, k) for k in TRAIN_KEYS})
+    values["t.patience"] = config.train.patience or 0
+    values["t.lr"] = float(config.train.lr)
+    return values
+
+
+def use_preset(name: str) -> None:
+    """Button callback: every setting back to its default, then the preset laid over it."""
+    for key, value in widget_values(apply_preset(RunConfig(), name)).items():
+        st.session_state[key] = value
+    st.session_state["train.preset"] = name
+
+
+def family_help(name: str) -> str:
+    entry = FAMILIES.get(name)
+    text = getattr(entry, "description", None) or (getattr(entry, "__doc__", None) or "")
+    return text.strip().splitlines()[0] if text and text.strip() else ""
+
+
+def settings() -> RunConfig:
+    s = st.session_state
+    if "m.family" not in s:
+        # Streamlit forgets a widget's value when its page is left; bring back what was set, or the preset.
+        saved = s.get("train.saved")
+        followed = state.current_run_id()
+        if saved:
+            s.update(saved)
+        elif followed is not None:  # re-attached from the URL: show the settings that run used
+            s.update(widget_values(state.open_run(followed).config))
+        else:
+            use_preset(DEFAULT_PRESET)
+    cols = st.columns(len(PRESET_BUTTONS))
+    for col, (name, label) in zip(cols, PRESET_BUTTONS.items()):
+        col.button(label, key=f"preset.{name}", on_click=use_preset, args=(name,), width="stretch",
+                   type="primary" if s.get("train.preset") == name else "secondary",
+                   help=_preset_help(name))
+
+    families = list(FAMILIES)
+    st.selectbox("Model family", families, key="m.family", help="dense: fully connected; conv: convolutional (images); "
+                 "recurrent: reads images row by row; vae / conv-vae: variational, can generate new samples.")
+    family = s["m.family"]
+    if family_help(family):
+        st.caption(family_help(family))
+    a, b, c = st.columns(3)
+    a.number_input("Code size", 2, 512, key="m.latent_dim", help="Dimensions of the latent code (the bottleneck).")
+    b.number_input("Width", 8, 4096, step=32, key="m.width", help="Hidden units (dense, recurrent) or channel budget (conv).")
+    c.number_input("Depth", 1, 8, key="m.depth", help="Hidden layers (dense), conv blocks (conv), stacked RNN layers.")
+    a, b = st.columns(2)
+    a.selectbox("Activation", ACTIVATIONS, key="m.activation")
+    b.selectbox("Reconstruction loss", ("mse", "bce"), key="m.loss", help="bce only for images scaled to [0, 1].")
+    if family == "recurrent":
+        st.selectbox("Recurrent cell", ("gru", "lstm"), key="m.cell")
+    if "vae" in family:
+        st.number_input("β (weight of the KL term)", 0.0, 100.0, step=0.1, key="m.beta")
+    a, b = st.columns(2)
+    a.number_input("Denoising noise (std)", 0.0, 2.0, step=0.05, key="m.noise", help="0 = plain autoencoder.")
+    b.number_input("Sparsity penalty (L1)", 0.0, 10.0, step=0.001, format="%.3f", key="m.sparsity", help="0 = off.")
+
+    a, b, c = st.columns(3)
+    a.number_input("Epochs", 1, 1000, key="t.epochs")
+    b.number_input("Batch size", 1, 8192, step=32, key="t.batch_size")
+    c.number_input("Learning rate", 1e-6, 1.0, step=1e-4, format="%.1e", key="t.lr")
+    with st.expander("More training settings"):
+        a, b = st.columns(2)
+        a.selectbox("Optimizer", ("adam", "adamw", "sgd"), key="t.optimizer")
+        b.selectbox("Schedule", ("none", "cosine", "plateau"), key="t.schedule")
+        a.number_input("Weight decay", 0.0, 1.0, step=1e-4, format="%.1e", key="t.weight_decay")
+        b.number_input("Early stopping patience (0 = off)", 0, 1000, key="t.patience")
+        a.number_input("Seed", 0, 2**31 - 1, key="t.seed")
+        b.selectbox("Device", DEVICE_CHOICES, key="t.device")
+    name = st.text_input("Run name (optional)", key="train.name", placeholder="e.g. digits dense 10-d")
+
+    s["train.saved"] = {k: s[k] for k in (*(f"m.{k}" for k in MODEL_KEYS), *(f"t.{k}" for k in TRAIN_KEYS), "train.name") if k in s}
+    model = ModelConfig(**{k: s[f"m.{k}"] for k in MODEL_KEYS})
+    train = {k: s[f"t.{k}"] for k in TRAIN_KEYS}
+    train["patience"] = int(train["patience"]) or None
+    train["lr"] = float(train["lr"])
+    return RunConfig(data=state.data_spec(), model=model, train=TrainConfig(**train), name=name.strip())
+
+
+def _preset_help(name: str) -> str:
+    preset = PRESETS.get(name, {})
+    parts = [f"{k}={v}" for group in ("model", "train") for k, v in preset.get(group, {}).items()]
+    return ", ".join(parts)
+
+
+# --- the live panel --------------------------------------------------------------------------------
+
+
+def running(run_id: str) -> bool:
+    job = state.job_for(run_id)
+    if job is not None and not job.done:
+        return True
+    try:
+        return state.open_run(run_id).status() == "running"
+    except Exception:
+        return False
+
+
+def live_panel(run_id: str) -> None:
+    live = running(run_id)
+
+    @st.fragment(run_every=LIVE_EVERY if live else None)
+    def panel() -> None:
+        try:
+            run = state.open_run(run_id)
+        except Exception as error:
+            st.warning(f"Run {run_id} is gone ({error}).")
+            return
+        job = state.job_for(run_id)
+        status = run.status()
+        events = run.metrics()
+        latest = (job.latest if job is not None and job.latest is not None else None) or (events[-1] if events else None)
+        now_live = (job is not None and not job.done) or status == "running"
+
+        head, button = st.columns([4, 1])
+        summary = run.summary()
+        head.markdown(f"**{run_label(summary)}**" + (f"  \n`{run.id}`" if summary.name else ""))
+        if now_live:
+            if job is not None and job.stop_event.is_set():
+                button.button("Stopping…", disabled=True, key="train.stopping", width="stretch")
+            elif job is not None:
+                button.button("Stop", type="primary", key="train.stop", on_click=state.registry().stop, args=(run_id,), width="stretch",
+                              help="Ends after the current batch and keeps what was learned (a checkpoint).")
+        elif status in ("stopped", "interrupted", "failed") and run.has_checkpoint:
+            button.button("Resume", key="train.resume", on_click=_resume, args=(run_id,), width="stretch",
+                          help="Continue from the last checkpoint.")
+
+        numbers = progress_numbers(latest)
+        if summary.epochs_done and not now_live:
+            numbers["fraction"] = min(1.0, summary.epochs_done / max(summary.epochs, 1))
+        st.progress(numbers["fraction"], text=_progress_text(status, numbers, now_live))
+        a, b, c, d = st.columns(4)
+        a.metric("Epoch", f"{numbers['epoch']} / {numbers['epochs'] or summary.epochs}")
+        b.metric("Elapsed", format_seconds(numbers["elapsed"]))
+        c.metric("Remaining", format_seconds(numbers["remaining"]) if now_live else "–")
+        d.metric("Samples / s", f"{numbers['samples_per_second']:,.0f}")
+        if events:
+            st.plotly_chart(loss_figure(events, title="Loss"), key="train.loss", width="stretch")
+        else:
+            st.info("Preparing data and model… the first points appear after a few batches.", icon=":material/hourglass_top:")
+
+        error = (job.error if job is not None else None) or (summary.message if status == "failed" else None)
+        if error:
+            st.error(error, icon=":material/error:")
+        elif summary.message and not now_live:
+            st.caption(summary.message)
+        if not now_live and run.has_checkpoint:
+            st.success("What next? Look at what it learned:", icon=":material/check_circle:")
+            a, b, c = st.columns(3)
+            a.page_link("views/reconstructions.py", label="Reconstructions", icon=":material/compare:")
+            b.page_link("views/latent.py", label="Latent space", icon=":material/scatter_plot:")
+            c.page_link("views/evaluate.py", label="Evaluate", icon=":material/analytics:")
+        if live != now_live:
+            # Training ended (or a resume began): redraw the whole page once, so the timer stops
+            # (or starts) and the buttons on the left follow.
+            st.rerun(scope="app")
+
+    panel()
+
+
+def _progress_text(status: str, numbers: dict, live: bool) -> str:
+    percent = f"{100 * numbers['fraction']:.0f}%"
+    if live:
+        return f"Training… {percent}"
+    return {"finished": "Finished", "stopped": f"Stopped at {percent}; the checkpoint keeps what was learned",
+            "interrupted": f"Interrupted at {percent} (the server stopped); resume to continue",
+            "failed": "Failed", "created": "Waiting to start"}.get(status, status)
+
+
+def _resume(run_id: str) -> None:
+    try:
+        state.registry().resume(run_id)
+    except Exception as error:
+        st.session_state["train.error"] = str(error)
+
+
+def _start(config: RunConfig) -> None:
+    try:
+        run_id = state.registry().start(config)
+    except Exception as error:
+        st.session_state["train.error"] = str(error)
+        return
+    state.set_current_run(run_id)
+
+
+# --- the page --------------------------------------------------------------------------------------
+
+st.title("Train")
+spec = state.data_spec()
+run_id = state.current_run_id()
+left, right = st.columns([2, 3], gap="large")
+with left:
+    st.markdown(f"Dataset: **{spec.source}**" + (f" (`{spec.path}`)" if spec.path else "") + " — change it on the Data page.")
+    config = None
+    with user_errors("Reading the settings"):
+        config = settings()
+    busy = run_id is not None and running(run_id)
+    if config is not None:
+        st.button("Start training", type="primary", icon=":material/play_arrow:", key="train.start", on_click=_start, args=(config,),
+                  disabled=busy, width="stretch", help="Already training: stop it first, or wait." if busy else None)
+    if "train.error" in st.session_state:
+        st.error(st.session_state.pop("train.error"), icon=":material/error:")
+with right:
+    if run_id is None:
+        st.info("Pick settings (the **Quick demo** finishes in well under a minute on a laptop) and press **Start training**. "
+                "The loss curves will grow here while it trains.", icon=":material/model_training:")
+        earlier = [s for s in state.store().list()]
+        if earlier:
+            with st.expander(f"Or open one of {len(earlier)} earlier run{'s' if len(earlier) != 1 else ''}"):
+                labels = {s.id: run_label(s) for s in earlier}
+                chosen = st.selectbox("Run", list(labels), index=None, format_func=labels.get, key="train.open", placeholder="choose a run")
+                if chosen:
+                    state.set_current_run(chosen)
+                    st.rerun()
+    else:
+        live_panel(run_id)
+        if not running(run_id) and st.button("New run", key="train.clear", help="Stop following this run (it stays on disk)."):
+            state.forget_run()
+            st.rerun()

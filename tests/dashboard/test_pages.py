@@ -1,0 +1,271 @@
+"""Every dashboard page runs under Streamlit's AppTest on real data (digits) without an exception.
+
+One small run (a dense autoencoder, 2 epochs) is trained once per module with core.experiment and
+shared by the pages that need a run; each test points LATENTBOARD_RUNS_DIR at it.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core.data import DataSpec
+from core.experiment import RunConfig, execute
+from core.models import ModelConfig
+from core.runs import RunStore
+from core.training import TrainConfig
+from dashboard import figures
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+TIMEOUT = 120  # seconds per script run: generous, the first model load and projections take a few
+
+
+def small_config(epochs: int = 2) -> RunConfig:
+    return RunConfig(
+        data=DataSpec(source="digits"),
+        model=ModelConfig(family="dense", latent_dim=4, width=32, depth=1),
+        train=TrainConfig(epochs=epochs, batch_size=128, lr=3e-3, device="cpu"),
+        name="test run",
+    )
+
+
+@pytest.fixture(scope="module")
+def trained_runs_dir(tmp_path_factory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("runs")
+    run = RunStore(root).create(small_config())
+    for _ in execute(run, stop=threading.Event()):
+        pass
+    assert run.status() == "finished"
+    return root, run.id
+
+
+@pytest.fixture
+def with_run(trained_runs_dir, monkeypatch) -> str:
+    root, run_id = trained_runs_dir
+    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
+    return run_id
+
+
+def app(page: str | None = None, run_id: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if run_id:
+        at.query_params["run"] = run_id
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [str(m.label) + str(m.value) for m in at.metric]
+    return "\n".join(str(p) for p in parts)
+
+
+# --- Data ------------------------------------------------------------------------------------------
+
+
+def test_data_page_opens_on_digits():
+    at = app()
+    assert not at.error
+    samples = {m.label: m.value for m in at.metric}
+    assert samples["Samples"] == "1,797"
+    assert samples["Classes"] == "10"
+    assert len(at.image) >= 1  # the preview grid
+    assert at.session_state["data_spec"] == DataSpec(source="digits")
+
+
+def test_bad_upload_shows_a_readable_error():
+    at = app()
+    at.selectbox(key="data.source").set_value("npz").run()
+    at.file_uploader(key="data.upload.npz").upload("broken.npz", b"this is not an npz file").run()
+    assert not at.exception
+    assert at.error, "a broken upload should show st.error"
+    assert "Traceback" not in at.error[0].value
+    assert at.session_state["data_spec"].source == "digits"  # the previous choice stays in force
+
+
+def test_zipped_image_folder_upload():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for label, value in (("dark", 30), ("light", 220)):
+            for i in range(4):
+                picture = io.BytesIO()
+                Image.new("L", (12, 12), value + i).save(picture, format="PNG")
+                archive.writestr(f"shapes/{label}/{i}.png", picture.getvalue())
+    at = app()
+    at.selectbox(key="data.source").set_value("folder").run()
+    at.file_uploader(key="data.upload.folder").upload("shapes.zip", buffer.getvalue(), "application/zip").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["Samples"] == "8"
+    assert at.session_state["data_spec"].source == "folder"
+
+
+def test_table_upload_becomes_the_dataset():
+    at = app()
+    at.selectbox(key="data.source").set_value("table").run()
+    csv = "a,b,c,kind\n" + "\n".join(f"{i},{i % 7},{(i * 3) % 5},{'xy'[i % 2]}" for i in range(60))
+    at.text_input(key="data.label_column").set_value("kind").run()
+    at.file_uploader(key="data.upload.table").upload("small.csv", csv.encode(), "text/csv").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    spec = at.session_state["data_spec"]
+    assert spec.source == "table" and spec.label_column == "kind"
+    assert Path(spec.path).is_file() and "uploads" in Path(spec.path).parts  # rebuildable later
+    assert at.dataframe, "table preview"
+
+
+# --- Train -----------------------------------------------------------------------------------------
+
+
+def test_train_page_starts_a_run_and_follows_it():
+    at = app("train")
+    assert at.session_state["m.family"] == "dense"  # the quick demo preset is the default
+    at.button(key="preset.best-quality").click().run()
+    assert at.session_state["m.family"] == "conv"
+    at.button(key="preset.quick-demo").click().run()
+    at.number_input(key="t.epochs").set_value(2).run()
+    at.number_input(key="m.width").set_value(32).run()
+    at.button(key="train.start").click().run()
+    assert not at.exception, at.exception
+    run_id = at.query_params.get("run")
+    assert run_id, "starting puts the run id in the URL"
+    other = app("train")  # a second person's session: it follows nothing until it starts its own
+    assert "run" not in other.session_state
+    assert other.query_params.get("run") is None
+    run = RunStore().open(run_id)
+    deadline = time.monotonic() + 120
+    while run.status() in ("created", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert run.status() == "finished", run.info()
+    at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 1  # the loss chart, redrawn from run.metrics()
+    # A fresh session with ?run= re-attaches (a refresh, or a second tab).
+    again = app("train", run_id=run_id)
+    assert again.session_state["run"] == run_id
+    assert len(again.get("plotly_chart")) >= 1
+
+
+# --- pages that need a run -------------------------------------------------------------------------
+
+
+def test_reconstructions_page(with_run):
+    at = app("reconstructions", with_run)
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.image) >= 2  # pairs and interpolation
+
+
+def test_vae_run_draws_samples_from_the_prior(monkeypatch, tmp_path):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
+    config = small_config(epochs=1)
+    config = RunConfig(data=config.data, model=ModelConfig(family="vae", latent_dim=2, width=32, depth=1), train=config.train)
+    run = RunStore(root).create(config)
+    for _ in execute(run, stop=threading.Event()):
+        pass
+    at = app("reconstructions", run.id)
+    assert not at.error, [e.value for e in at.error]
+    assert "Samples from the prior" in [t.label for t in at.tabs]
+    at.button(key="recon.prior_draw").click().run()
+    assert not at.exception and at.session_state["recon.prior_seed"] == 1
+
+
+def test_latent_page_pca_and_clusters(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = with_run
+    at.session_state["latent.method"] = "pca"  # UMAP is driven by the browser test
+    at.run()
+    at.switch_page("views/latent.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) >= 1
+    at.selectbox(key="latent.colour").set_value("cluster").run()
+    assert not at.exception and not at.error
+    at.radio(key="latent.dims").set_value(3).run()
+    assert not at.exception and not at.error
+
+
+def digit_png() -> bytes:
+    picture = Image.new("L", (32, 32), 0)
+    picture.paste(255, (12, 4, 20, 28))  # a rough "1"
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_evaluate_page_computes_and_classifies(with_run):
+    at = app("evaluate", with_run)
+    at.button(key="eval.compute").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.dataframe, "metric tables"
+    assert len(at.get("plotly_chart")) >= 1  # confusion matrix
+    at.file_uploader(key="eval.upload").upload("mine.png", digit_png(), "image/png").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Likely label" in [m.label for m in at.metric]
+    # stored in the run folder: a new session shows it without recomputing
+    fresh = app("evaluate", with_run)
+    assert fresh.button(key="eval.compute").label == "Recompute"
+
+
+def test_runs_page_lists_and_compares(with_run):
+    at = app("runs", with_run)
+    assert not at.error
+    assert with_run in at.dataframe[0].value["id"].tolist()
+    assert len(at.get("plotly_chart")) >= 1  # the comparison chart
+
+
+def test_codes_export_has_labels_clusters_and_codes(trained_runs_dir, monkeypatch):
+    import pandas as pd
+
+    from core.experiment import load_trained
+    from dashboard.exports import codes_csv, codes_parquet
+
+    root, run_id = trained_runs_dir
+    trained = load_trained(RunStore(root).open(run_id))
+    frame = pd.read_parquet(io.BytesIO(codes_parquet(trained)))
+    assert len(frame) == 1797 and list(frame.columns[:4]) == ["row", "split", "label", "cluster"]
+    assert [c for c in frame.columns if c.startswith("z")] == ["z0", "z1", "z2", "z3"]
+    assert set(frame["split"]) == {"train", "val", "test"}
+    assert codes_csv(trained).decode().startswith("row,split,label,cluster,z0")
+
+
+def test_runs_page_delete(monkeypatch, tmp_path):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
+    run = RunStore(root).create(small_config(epochs=1))
+    at = app("runs", run.id)
+    at.button(key="runs.delete").click().run()
+    assert not at.exception
+    assert RunStore(root).list() == []
+    assert at.query_params.get("run") is None
+
+
+# --- pure helpers ----------------------------------------------------------------------------------
+
+
+def test_scatter_selection_maps_back_to_rows():
+    coords = np.random.default_rng(0).normal(size=(50, 2))
+    colour = ["a" if i % 3 else "b" for i in range(50)]
+    fig, trace_rows = figures.scatter_figure(coords, colour, categorical=True, index=np.arange(50) + 100)
+    assert [t.type for t in fig.data] == ["scattergl", "scattergl"]
+    points = [{"curve_number": 1, "point_index": 2}, {"customdata": 107}]
+    assert figures.selected_rows(points, trace_rows).tolist() == [int(trace_rows[1][2]), 107]
+
+
+def test_progress_numbers_and_grid():
+    class Event:
+        kind, epoch, epochs, step, steps_per_epoch, elapsed, samples_per_second = "step", 2, 4, 15, 10, 3.0, 500.0
+
+    numbers = figures.progress_numbers(Event())
+    assert numbers["fraction"] == pytest.approx(15 / 40)
+    assert numbers["remaining"] == pytest.approx(3.0 * 25 / 15)
+    grid = figures.compose_grid(np.zeros((12, 8, 8, 1), np.uint8), [str(i) for i in range(12)], columns=5, tile=32)
+    assert grid.size[0] > 5 * 32 and grid.mode == "RGB"

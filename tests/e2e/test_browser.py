@@ -1,0 +1,135 @@
+"""The dashboard in a real browser: open it, train a quick demo while the loss chart grows,
+then visit every page, checking what a newcomer sees and saving a screenshot of each.
+
+Screenshots go to assets/screenshots/ (the README shows them) and tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = (ROOT / "assets" / "screenshots", ROOT / "tests" / "artifacts")
+START = [0.0]
+TRAIN_TIMEOUT = 90  # seconds for the quick demo on 2 busy CPU cores
+
+# Points per plotly chart on the page: plotly.js's own count (_length), since numpy arrays arrive
+# base64-encoded and only the parsed traces have a length.
+COUNT_POINTS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(
+    el => (el._fullData || []).reduce((n, t) => n + (t._length ?? ((t.x && t.x.length) || 0)), 0))"""
+
+
+def script_state(page) -> str | None:
+    return page.evaluate("() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')")
+
+
+def wait_idle(page, timeout: float = 60.0, settle: float = 0.6) -> None:
+    """Until the app is connected, its script is not running and no 'Running…' widget shows."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        busy = script_state(page) == "running" or page.locator('[data-testid="stStatusWidget"]').filter(has_text="Running").count() > 0
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= settle:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the app did not become idle within {timeout} s (script state {script_state(page)!r})")
+
+
+def go(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    page.wait_for_selector(f'h1:has-text("{title}")')
+    wait_idle(page)
+
+
+def shot(page, name: str) -> None:
+    print(f"{name}: {time.monotonic() - START[0]:.1f} s")  # shown with pytest -s: where the time goes
+    page.evaluate("() => window.scrollTo(0, 0)")
+    for folder in SHOTS:
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def lasso(page, area) -> None:
+    """Drag a lasso loop through the middle of a plot area (the map's default drag mode)."""
+    box = area.bounding_box()
+    cx, cy, rx, ry = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * 0.3, box["height"] * 0.3
+    page.mouse.move(cx - rx, cy - ry)
+    page.mouse.down()
+    for fx, fy in ((1, -1), (1, 1), (-1, 1), (-1, -1)):
+        page.mouse.move(cx + fx * rx, cy + fy * ry, steps=8)
+    page.mouse.up()
+
+
+def plotted_points(page) -> list[int]:
+    return page.evaluate(COUNT_POINTS)
+
+
+def test_newcomer_trains_a_quick_demo_and_explores_it(server, page):
+    started = START[0] = time.monotonic()
+    page.goto(server)
+    wait_idle(page, timeout=90)  # the first load imports torch and friends
+    # The first screen is useful on its own: digits, their labels and class balance.
+    page.wait_for_selector('[data-testid="stImage"] img')
+    assert page.get_by_text("1,797").count() >= 1
+    page.wait_for_selector(".js-plotly-plot")
+    shot(page, "data")
+
+    go(page, "Train")
+    page.get_by_role("button", name="Quick demo").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Start training").click()
+    # The loss chart gains points while the run trains: watch it at several moments.
+    seen: list[int] = []
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while time.monotonic() < deadline:
+        counts = plotted_points(page)
+        if counts and counts[0] and (not seen or counts[0] != seen[-1]):
+            seen.append(counts[0])
+        if page.get_by_text("What next?").count():
+            break
+        time.sleep(0.25)
+    assert page.get_by_text("What next?").count(), f"training did not finish within {TRAIN_TIMEOUT} s"
+    print(f"trained: {time.monotonic() - START[0]:.1f} s; loss chart point counts seen: {seen}")
+    assert len(seen) >= 2 and seen == sorted(seen), f"the loss chart should grow while training; point counts seen: {seen}"
+    wait_idle(page)
+    assert "run=" in page.url
+    final = plotted_points(page)
+    page.reload()  # a refresh re-attaches to the run and redraws its chart from disk
+    wait_idle(page)
+    page.wait_for_function(f"({COUNT_POINTS})().length > 0")
+    assert plotted_points(page) == final
+    shot(page, "train")
+
+    go(page, "Reconstructions")
+    page.wait_for_selector('[data-testid="stImage"] img')
+    shot(page, "reconstructions")
+
+    go(page, "Latent space")
+    page.wait_for_function(f"({COUNT_POINTS})().some(n => n > 100)", timeout=90_000)
+    assert page.locator(".js-plotly-plot canvas").count() > 0  # WebGL scatter
+    wait_idle(page, timeout=90)
+    lasso(page, page.locator(".js-plotly-plot .nsewdrag").first)  # select a patch of the map...
+    page.get_by_text("selected").first.wait_for()  # ...and its images and label mix appear beside it
+    wait_idle(page)
+    shot(page, "latent")
+
+    go(page, "Evaluate")
+    page.get_by_role("button", name="Compute the evaluation").click()
+    page.get_by_text("Clustering the codes").first.wait_for(timeout=120_000)
+    wait_idle(page, timeout=120)
+    shot(page, "evaluate")
+
+    go(page, "Runs")
+    page.wait_for_selector('[data-testid="stDataFrame"]')
+    shot(page, "runs")
+    assert time.monotonic() - started < 180, "the whole tour should take under three minutes"
