@@ -37,8 +37,8 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def encode(model: torch.nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Codes of `x` as float32 (N, latent_dim): eval mode, no gradients, batched on the model's device.
+def batched_apply(model: torch.nn.Module, x: torch.Tensor | np.ndarray, fn, batch_size: int = 1024) -> list[np.ndarray]:
+    """fn(batch) for each batch of x as float32 numpy: eval mode, no gradients, on the model's device.
 
     The model's train/eval mode is restored afterwards, so a trainer's model can be probed mid-run.
     """
@@ -50,13 +50,18 @@ def encode(model: torch.nn.Module, x: torch.Tensor | np.ndarray, batch_size: int
     try:
         with torch.no_grad():
             for start in range(0, len(x), batch_size):
-                z = model.encode(x[start:start + batch_size].to(device))
-                parts.append(z.detach().float().cpu().numpy())
+                parts.append(fn(x[start:start + batch_size].to(device)).detach().float().cpu().numpy())
     finally:
         model.train(was_training)
+    return parts
+
+
+def encode(model: torch.nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Codes of `x` as float32 (N, latent_dim); for a VAE, the posterior mean."""
+    parts = batched_apply(model, x, model.encode, batch_size)
     if not parts:
         return np.zeros((0, 0), dtype=np.float32)
-    return np.concatenate(parts).astype(np.float32, copy=False)
+    return np.concatenate(parts)
 
 
 # --------------------------------------------------------------------------- projections

@@ -1,4 +1,4 @@
-"""Small model calls the pages need beyond core: batched reconstruction, interpolation, prior samples.
+"""Small model calls the pages need beyond core: interpolation and prior samples.
 
 Plain torch, no Streamlit; every function runs the model in eval mode without gradients.
 """
@@ -8,15 +8,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-BATCH = 1024
-
-
-@torch.no_grad()
-def reconstruct(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """decode(encode(x)) in batches: the deterministic reconstruction (a VAE uses its posterior mean)."""
-    model.eval()
-    parts = [model.decode(model.encode(x[i : i + BATCH])) for i in range(0, len(x), BATCH)]
-    return torch.cat(parts) if parts else x[:0]
 
 
 @torch.no_grad()

@@ -11,27 +11,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.embedding import model_device
+from core.embedding import batched_apply
 
 SSIM_CHUNK = 1024  # images per vectorised SSIM call (bounds memory)
 
 
 def reconstruct(model: torch.nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """decode(encode(x)) as float32, batched, eval mode, no gradients (deterministic even for VAEs)."""
-    x = torch.as_tensor(x, dtype=torch.float32)
-    device = model_device(model)
-    was_training = model.training
-    model.eval()
-    parts = []
-    try:
-        with torch.no_grad():
-            for start in range(0, len(x), batch_size):
-                batch = x[start:start + batch_size].to(device)
-                parts.append(model.decode(model.encode(batch)).float().cpu().numpy())
-    finally:
-        model.train(was_training)
+    """decode(encode(x)) as float32 (deterministic even for VAEs: encode gives the posterior mean)."""
+    parts = batched_apply(model, x, lambda batch: model.decode(model.encode(batch)), batch_size)
     if not parts:
-        return np.zeros((0, *x.shape[1:]), dtype=np.float32)
+        return np.zeros((0, *np.shape(x)[1:]), dtype=np.float32)
     return np.concatenate(parts)
 
 

@@ -6,10 +6,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.evaluation.reconstruction import reconstruct
 from dashboard import state
 from dashboard.components import image_grid, run_picker, show_samples, split_picker, table_rows, trained_or_error, user_errors
 from dashboard.figures import pair_tiles
-from dashboard.modelops import interpolate, prior_samples, reconstruct
+from dashboard.modelops import interpolate, prior_samples
 
 ORDERS = {
     "worst": "Worst first (likely anomalies)",
