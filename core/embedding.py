@@ -79,7 +79,7 @@ def _pad(y: np.ndarray, dims: int) -> np.ndarray:
     return y
 
 
-def _umap(z: np.ndarray, dims: int, random_state: int | None, n_neighbors: int = 15, min_dist: float = 0.1,
+def umap_project(z: np.ndarray, dims: int, random_state: int | None, n_neighbors: int = 15, min_dist: float = 0.1,
           n_epochs: int | None = None, **_: Any) -> np.ndarray:
     import umap
 
@@ -117,7 +117,7 @@ def _tsne(z: np.ndarray, dims: int, random_state: int | None, perplexity: float 
     return y.astype(np.float32)
 
 
-PROJECTIONS: dict[str, Callable[..., np.ndarray]] = {"umap": _umap, "pca": _pca, "tsne": _tsne}
+PROJECTIONS: dict[str, Callable[..., np.ndarray]] = {"umap": umap_project, "pca": _pca, "tsne": _tsne}
 
 
 def project(z: np.ndarray, method: str = "umap", dims: int = 2, random_state: int | None = 0,
@@ -146,7 +146,7 @@ def warm_up_umap() -> None:
         if _warmed:
             return
         rng = np.random.default_rng(0)
-        _umap(rng.normal(size=(64, 4)).astype(np.float32), 2, 0, n_neighbors=5, n_epochs=20)
+        umap_project(rng.normal(size=(64, 4)).astype(np.float32), 2, 0, n_neighbors=5, n_epochs=20)
         _warmed = True
 
 

@@ -133,7 +133,7 @@ def n2d_cluster(codes: np.ndarray, n_clusters: int, random_state: int | None = 0
     """
     from sklearn.mixture import GaussianMixture
 
-    from core.embedding import _umap
+    from core.embedding import umap_project
 
     codes = np.asarray(codes, dtype=np.float32)
     if int(n_clusters) < 1:
@@ -143,7 +143,7 @@ def n2d_cluster(codes: np.ndarray, n_clusters: int, random_state: int | None = 0
     if len(codes) <= dims + 2:  # too few points for a neighbour graph: a plain GMM on the codes
         embedded = codes
     else:
-        embedded = _umap(codes, dims, random_state, n_neighbors=n_neighbors, min_dist=0.0)
+        embedded = umap_project(codes, dims, random_state, n_neighbors=n_neighbors, min_dist=0.0)
     gmm = GaussianMixture(n_components=n_clusters, covariance_type="full", reg_covar=1e-5, n_init=N2D_GMM_INITS,
                           random_state=random_state)
     return gmm.fit(embedded).predict(embedded).astype(np.int64)

@@ -1,0 +1,119 @@
+"""How well does the "best-quality" preset cluster digits it never saw labels for?
+
+Trains the preset on each dataset (CPU unless --device says otherwise), then clusters the codes
+with N2D (UMAP + GMM; McConville et al., 2019) and k-means, beside three baselines that use no
+autoencoder: k-means on raw pixels, k-means on PCA (as many dims as the codes) and UMAP of raw
+pixels + GMM. Scored on the held-out test split and on all rows (N2D's own protocol clusters
+everything it trained on). Prints one table; never part of the tests' pass/fail.
+
+    python benchmarks/clustering.py                      # mnist-5k and digits, a few minutes on 2 cores
+    python benchmarks/clustering.py --datasets digits --splits test
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
+
+from core.data import DataSpec  # noqa: E402
+from core.embedding import encode  # noqa: E402
+from core.evaluation import cluster_with, clustering_baselines, clustering_scores, n2d_cluster  # noqa: E402
+from core.evaluation.clustering import N2D_NEIGHBORS  # noqa: E402
+from core.experiment import RunConfig, execute, load_trained, start_run  # noqa: E402
+from core.presets import PRESETS, apply_preset  # noqa: E402
+from core.runs import RunStore  # noqa: E402
+
+
+def train(store: RunStore, dataset: str, preset: str, device: str | None, seed: int):
+    config = apply_preset(RunConfig(data=DataSpec(dataset, seed=seed)), preset)
+    if device:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, device=device))
+    run = start_run(store, config)
+    began = time.perf_counter()
+    for event in execute(run):
+        if event.kind == "epoch":
+            print(f"  {dataset} epoch {event.epoch}/{event.epochs}: train {event.train_loss:.4f}"
+                  + (f", val {event.val_loss:.4f}" if event.val_loss is not None else ""), file=sys.stderr, flush=True)
+    return load_trained(run), time.perf_counter() - began
+
+
+def rows_for(trained, split: str, train_seconds: float, seed: int, n2d_neighbors: int) -> list[tuple]:
+    dataset = trained.dataset
+    index = trained.splits.get(split)
+    x = dataset.x[torch.as_tensor(index)]
+    y = dataset.y.numpy()[index]
+    k = len(dataset.classes)
+    rows = []
+
+    began = time.perf_counter()
+    codes = encode(trained.model, x)
+    encode_seconds = time.perf_counter() - began
+    for name, method in (("AE + N2D (UMAP + GMM)", "n2d"), ("AE + k-means", "kmeans")):
+        began = time.perf_counter()
+        if method == "n2d":
+            pred = n2d_cluster(codes, k, seed, n_neighbors=n2d_neighbors)
+        else:
+            pred = cluster_with(method, codes, k, seed)
+        seconds = time.perf_counter() - began + encode_seconds
+        s = clustering_scores(codes, y, pred, seed)
+        rows.append((name, s["acc"], s["nmi"], s["ari"], f"{seconds:.1f} (+{train_seconds:.0f} train)"))
+
+    raw = x.reshape(len(x), -1).numpy()
+    raw_train = dataset.x[torch.as_tensor(trained.splits.train)].reshape(len(trained.splits.train), -1).numpy()
+    names = {"kmeans_raw": "raw pixels + k-means", "kmeans_pca": f"PCA({codes.shape[1]}) + k-means",
+             "umap_gmm_raw": "raw pixels + UMAP + GMM"}
+    for key, s in clustering_baselines(raw, y, k, codes.shape[1], seed, pca_fit=raw_train).items():
+        rows.append((names[key], s["acc"], s["nmi"], s["ari"], f"{s['seconds']:.1f}"))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["mnist-5k", "digits"])
+    parser.add_argument("--splits", nargs="+", default=["test", "all"], choices=("test", "val", "train", "all"))
+    parser.add_argument("--preset", default="best-quality", choices=tuple(PRESETS))
+    parser.add_argument("--device", default=None, help="auto / cpu / cuda (default: the preset's, i.e. auto)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n2d-neighbors", type=int, default=N2D_NEIGHBORS)
+    parser.add_argument("--runs-dir", default=None, help="keep the runs here (default: a temporary folder)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, like a laptop / CI)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    with tempfile.TemporaryDirectory(prefix="latentboard-bench-") as tmp:
+        store = RunStore(args.runs_dir or tmp)
+        table = []
+        for dataset in args.datasets:
+            began = time.perf_counter()
+            trained, train_seconds = train(store, dataset, args.preset, args.device, args.seed)
+            for split in args.splits:
+                n = len(trained.splits.get(split))
+                for row in rows_for(trained, split, train_seconds, args.seed, args.n2d_neighbors):
+                    table.append((dataset, f"{split} ({n})", *row))
+            total = time.perf_counter() - began
+            print(f"{dataset}: run {trained.run.id}, trained in {train_seconds:.0f} s, "
+                  f"train + all clusterings {total:.0f} s", file=sys.stderr, flush=True)
+
+    header = ("dataset", "rows", "pipeline", "ACC", "NMI", "ARI", "seconds")
+    cells = [header] + [(d, s, p, f"{a:.3f}", f"{n:.3f}", f"{r:.3f}", t) for d, s, p, a, n, r, t in table]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\npreset {args.preset}: {PRESETS[args.preset]}")
+    print(f"N2D n_neighbors={args.n2d_neighbors}, seed {args.seed}, torch threads {args.threads}\n")
+    for j, row in enumerate(cells):
+        print("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
