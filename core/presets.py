@@ -18,8 +18,8 @@ PRESETS: dict[str, dict[str, dict]] = {
         "train": {"epochs": 20, "batch_size": 64, "lr": 2e-3},
     },
     "best-quality": {
-        "model": {"family": "conv", "latent_dim": 10, "width": 256, "depth": 2, "noise": 0.1},
-        "train": {"epochs": 30, "batch_size": 128, "lr": 1e-3},
+        "model": {"family": "conv", "latent_dim": 32, "width": 256, "depth": 2, "noise": 0.2},
+        "train": {"epochs": 100, "batch_size": 64, "lr": 1e-3},
     },
 }
 
