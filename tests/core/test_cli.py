@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from core import cli
+from core.presets import PRESETS
 from core.runs import RunStore
 
 SCRIPT = Path(sys.executable).with_name("latentboard")
@@ -87,7 +88,8 @@ class TestTrain:
         args = cli.build_parser().parse_args(
             ["train", "--dataset", "folder", "--data-dir", "imgs", "--preset", "best-quality", "--epochs", "3", "--seed", "4"])
         config = cli.config_from_args(args)
-        assert config.model.family == "conv" and config.model.noise == 0.1  # from the preset
+        preset = PRESETS["best-quality"]["model"]
+        assert (config.model.family, config.model.noise) == (preset["family"], preset["noise"])  # from the preset
         assert config.train.epochs == 3  # the flag wins
         assert config.train.seed == config.split.seed == config.data.seed == 4
         assert Path(config.data.path).is_absolute()
