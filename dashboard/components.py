@@ -113,6 +113,20 @@ def split_picker(key: str, *, container: Any = st, default: str = "test") -> str
     return container.selectbox("Split", SPLITS, index=SPLITS.index(default), format_func=SPLIT_NAMES.get, key=f"{key}.split")
 
 
+def page_header(title: str, caption: str, key: str) -> tuple[Any, Any, str] | None:
+    """Title, caption, run and split pickers, then the loaded run: (run, trained, split), or None
+    when there is no run to show (the reason is already on the page)."""
+    st.title(title)
+    st.caption(caption)
+    bar = st.columns([3, 1])
+    run = run_picker(key, container=bar[0])
+    if run is None:
+        return None
+    split = split_picker(key, container=bar[1])
+    trained = trained_or_error(run)
+    return None if trained is None else (run, trained, split)
+
+
 def trained_or_error(run: Any) -> Any | None:
     """load_trained for the run (cached), or None after showing why it cannot be loaded."""
     with st.spinner("Loading the model and its data…"):

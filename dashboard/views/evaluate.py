@@ -12,7 +12,7 @@ import streamlit as st
 from PIL import Image
 
 from dashboard import state
-from dashboard.components import image_grid, run_picker, show_samples, split_picker, trained_or_error, user_errors
+from dashboard.components import image_grid, page_header, show_samples, user_errors
 from dashboard.figures import clustering_table, confusion_figure, probes_table, scatter_figure
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
@@ -172,38 +172,33 @@ def report_button(trained) -> None:
                        help="One self-contained file: settings, loss curves, reconstructions, the map and these scores.")
 
 
-st.title("Evaluate")
-st.caption("Numbers that say how good the codes are, against baselines that use no autoencoder at all. Labels are used only here, for scoring.")
-bar = st.columns([3, 1])
-run = run_picker("eval", container=bar[0])
-if run is not None:
-    split = split_picker("eval", container=bar[1])
-    trained = trained_or_error(run)
-    if trained is not None:
-        from core.evaluation import evaluate_run, load_evaluation
+shown = page_header("Evaluate", "Numbers that say how good the codes are, against baselines that use no autoencoder at all. Labels are used only here, for scoring.", "eval")
+if shown is not None:
+    run, trained, split = shown
+    from core.evaluation import evaluate_run, load_evaluation
 
-        metrics = None
-        with user_errors("Reading the evaluation"):
-            metrics = load_evaluation(run, split)
-        a, b = st.columns([1, 3])
-        label = "Recompute" if metrics else "Compute the evaluation"
-        if a.button(label, type="secondary" if metrics else "primary", key="eval.compute", icon=":material/calculate:"):
-            done = None
-            with st.spinner("Clustering, probing and scoring (a minute on big datasets)…"), user_errors("Evaluating"):
-                done = evaluate_run(trained, split)  # stored in the run folder as evaluation-<split>.json
-            if done is not None:
-                st.rerun()  # redraw from the stored result (the button now says Recompute)
-        with b:
-            report_button(trained)
-        if metrics:
-            headline(metrics)
-            left, right = st.columns([3, 2], gap="large")
-            with left:
-                metric_tables(metrics)
-            with right, user_errors("Building the confusion matrix"):
-                confusion_section(run, trained, split, metrics)
-        else:
-            st.info("Not evaluated yet for this split: press **Compute the evaluation** (it is stored in the run folder).", icon=":material/info:")
-        st.subheader("Classify your own image")
-        with user_errors("Classifying"):
-            classify_section(run, trained)
+    metrics = None
+    with user_errors("Reading the evaluation"):
+        metrics = load_evaluation(run, split)
+    a, b = st.columns([1, 3])
+    label = "Recompute" if metrics else "Compute the evaluation"
+    if a.button(label, type="secondary" if metrics else "primary", key="eval.compute", icon=":material/calculate:"):
+        done = None
+        with st.spinner("Clustering, probing and scoring (a minute on big datasets)…"), user_errors("Evaluating"):
+            done = evaluate_run(trained, split)  # stored in the run folder as evaluation-<split>.json
+        if done is not None:
+            st.rerun()  # redraw from the stored result (the button now says Recompute)
+    with b:
+        report_button(trained)
+    if metrics:
+        headline(metrics)
+        left, right = st.columns([3, 2], gap="large")
+        with left:
+            metric_tables(metrics)
+        with right, user_errors("Building the confusion matrix"):
+            confusion_section(run, trained, split, metrics)
+    else:
+        st.info("Not evaluated yet for this split: press **Compute the evaluation** (it is stored in the run folder).", icon=":material/info:")
+    st.subheader("Classify your own image")
+    with user_errors("Classifying"):
+        classify_section(run, trained)

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import state
-from dashboard.components import run_picker, show_samples, split_picker, trained_or_error, user_errors
+from dashboard.components import page_header, show_samples, user_errors
 from dashboard.figures import cluster_names, label_mix_figure, natural_sort, scatter_figure, selected_rows
 
 PROJECTION_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
@@ -110,47 +110,42 @@ def examples_panel(ds, rows: np.ndarray, colour, categorical: bool) -> None:
     show_samples(ds, ds.x[rows[picked]], captions, columns=EXAMPLES_PER_GROUP // 2, tile=44, extra={"group": captions} if ds.kind == "table" else None)
 
 
-st.title("Latent space")
-st.caption("Each point is one sample's code, squeezed to 2-D or 3-D. Samples the model finds similar sit together.")
-bar = st.columns([3, 1])
-run = run_picker("latent", container=bar[0])
-if run is not None:
-    split = split_picker("latent", container=bar[1])
-    trained = trained_or_error(run)
-    if trained is not None:
-        ds = trained.dataset
-        settings = controls(ds)
-        rows = state.rows(run, split)
-        method_name = PROJECTION_NAMES.get(settings["method"], settings["method"])
-        coords = None
-        working = st.empty()  # a status box only while computing; cached maps appear at once
-        with user_errors(f"{method_name} projection"):
-            with working.status(f"Projecting {len(rows):,} codes with {method_name}…", expanded=True) as status:
-                if settings["method"] == "umap":
-                    status.write("The first UMAP map of a server compiles its code once (up to half a minute); later maps are quick.")
-                coords = state.projection(run, split, settings["method"], settings["dims"], settings["params"])
-                if settings["colour"] == "cluster":
-                    status.write(f"Clustering the codes with {CLUSTER_NAMES.get(settings['clusterer'], settings['clusterer'])}…")
-                colour, categorical, colour_title = colour_values(run, split, ds, rows, settings)
-                errors = state.errors(run, split) if settings["colour"] == "error" or len(rows) <= 20000 else None
-            working.empty()
-        if coords is not None:
-            map_col, side = st.columns([3, 2], gap="medium")
-            with map_col:
-                fig, trace_rows = scatter_figure(
-                    coords, colour, categorical=categorical, index=np.arange(len(rows)), hover=hover_texts(ds, rows, colour, categorical, errors),
-                    colour_title=colour_title, title=f"{method_name} of the codes ({split}, coloured by {colour_title})", height=620,
-                )
-                if settings["dims"] == 2:
-                    event = st.plotly_chart(fig, key=f"latent.map.{run.id}.{split}", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch")
-                    points = (event.get("selection") or {}).get("points", []) if event else []
-                else:
-                    st.plotly_chart(fig, key=f"latent.map3d.{run.id}.{split}", width="stretch")
-                    st.caption("Drag to turn the 3-D map; switch to 2-D to select points.")
-                    points = []
-            with side:
-                picked = selected_rows(points, trace_rows)
-                if len(picked):
-                    selection_panel(ds, rows, picked, colour)
-                else:
-                    examples_panel(ds, rows, colour, categorical)
+shown = page_header("Latent space", "Each point is one sample's code, squeezed to 2-D or 3-D. Samples the model finds similar sit together.", "latent")
+if shown is not None:
+    run, trained, split = shown
+    ds = trained.dataset
+    settings = controls(ds)
+    rows = state.rows(run, split)
+    method_name = PROJECTION_NAMES.get(settings["method"], settings["method"])
+    coords = None
+    working = st.empty()  # a status box only while computing; cached maps appear at once
+    with user_errors(f"{method_name} projection"):
+        with working.status(f"Projecting {len(rows):,} codes with {method_name}…", expanded=True) as status:
+            if settings["method"] == "umap":
+                status.write("The first UMAP map of a server compiles its code once (up to half a minute); later maps are quick.")
+            coords = state.projection(run, split, settings["method"], settings["dims"], settings["params"])
+            if settings["colour"] == "cluster":
+                status.write(f"Clustering the codes with {CLUSTER_NAMES.get(settings['clusterer'], settings['clusterer'])}…")
+            colour, categorical, colour_title = colour_values(run, split, ds, rows, settings)
+            errors = state.errors(run, split) if settings["colour"] == "error" or len(rows) <= 20000 else None
+        working.empty()
+    if coords is not None:
+        map_col, side = st.columns([3, 2], gap="medium")
+        with map_col:
+            fig, trace_rows = scatter_figure(
+                coords, colour, categorical=categorical, index=np.arange(len(rows)), hover=hover_texts(ds, rows, colour, categorical, errors),
+                colour_title=colour_title, title=f"{method_name} of the codes ({split}, coloured by {colour_title})", height=620,
+            )
+            if settings["dims"] == 2:
+                event = st.plotly_chart(fig, key=f"latent.map.{run.id}.{split}", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch")
+                points = (event.get("selection") or {}).get("points", []) if event else []
+            else:
+                st.plotly_chart(fig, key=f"latent.map3d.{run.id}.{split}", width="stretch")
+                st.caption("Drag to turn the 3-D map; switch to 2-D to select points.")
+                points = []
+        with side:
+            picked = selected_rows(points, trace_rows)
+            if len(picked):
+                selection_panel(ds, rows, picked, colour)
+            else:
+                examples_panel(ds, rows, colour, categorical)

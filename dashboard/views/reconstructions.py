@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.evaluation.reconstruction import reconstruct
 from dashboard import state
-from dashboard.components import image_grid, run_picker, show_samples, split_picker, table_rows, trained_or_error, user_errors
+from dashboard.components import image_grid, page_header, show_samples, table_rows, user_errors
 from dashboard.figures import pair_tiles
 from dashboard.modelops import interpolate, prior_samples
 
@@ -97,25 +97,20 @@ def prior_section(trained) -> None:
         show_samples(trained.dataset, prior_samples(trained.model, n, seed), None, columns=16, tile=48)
 
 
-st.title("Reconstructions")
-st.caption("What the autoencoder rebuilds from its code. Samples it rebuilds worst are often the odd ones out.")
-bar = st.columns([3, 1])
-run = run_picker("recon", container=bar[0])
-if run is not None:
-    split = split_picker("recon", container=bar[1])
-    trained = trained_or_error(run)
-    if trained is not None:
-        tabs = ["Originals and reconstructions", "Interpolate"]
-        variational = bool(getattr(trained.model, "is_variational", False))
-        if variational:
-            tabs.append("Samples from the prior")
-        parts = st.tabs(tabs)
-        with parts[0], st.spinner("Reconstructing…"), user_errors("Reconstructing"):
-            pairs_section(run, trained, split)
-        with parts[1], user_errors("Interpolating"):
-            st.caption("Walk in a straight line through the latent space from one sample's code to another's and decode each step.")
-            interpolation_section(run, trained, split)
-        if variational:
-            with parts[2], user_errors("Sampling"):
-                st.caption("New samples: codes drawn from the prior N(0, I) and decoded.")
-                prior_section(trained)
+shown = page_header("Reconstructions", "What the autoencoder rebuilds from its code. Samples it rebuilds worst are often the odd ones out.", "recon")
+if shown is not None:
+    run, trained, split = shown
+    tabs = ["Originals and reconstructions", "Interpolate"]
+    variational = bool(getattr(trained.model, "is_variational", False))
+    if variational:
+        tabs.append("Samples from the prior")
+    parts = st.tabs(tabs)
+    with parts[0], st.spinner("Reconstructing…"), user_errors("Reconstructing"):
+        pairs_section(run, trained, split)
+    with parts[1], user_errors("Interpolating"):
+        st.caption("Walk in a straight line through the latent space from one sample's code to another's and decode each step.")
+        interpolation_section(run, trained, split)
+    if variational:
+        with parts[2], user_errors("Sampling"):
+            st.caption("New samples: codes drawn from the prior N(0, I) and decoded.")
+            prior_section(trained)
