@@ -10,7 +10,9 @@ CONTRACT (helpers implement the families below this line; keep these names and s
 
 `parts` always has "recon"; VAEs add "kl"; sparsity > 0 adds "sparsity". `loss` is the scalar
 that training minimises (sum of weighted parts). Denoising noise is applied to the input only in
-training mode; the loss compares against the clean input.
+training mode; the loss compares against the clean input. So is `augment`, a random small
+rotation, shift and rescaling of each image: the decoder must rebuild the upright, centred digit
+from a tilted, shifted one, so the code keeps what the thing is and drops its pose.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class ModelConfig:
     cell: Literal["gru", "lstm"] = "gru"  # recurrent only
     beta: float = 1.0  # VAE: weight of the KL term
     noise: float = 0.0  # denoising: std of Gaussian noise added to inputs while training (0 = off)
+    augment: float = 0.0  # images: strength of random rotation / shift / scale while training (0 = off; tables: ignored)
     sparsity: float = 0.0  # sparse: weight of the L1 penalty on the code (0 = off)
     loss: Literal["mse", "bce"] = "mse"  # bce only for images in [0, 1]
 
@@ -64,6 +67,8 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 LOSSES = ("mse", "bce")
 IMAGE_ONLY = ("conv", "conv-vae")  # families that need a (C, H, W) input
+# augment=1: rotation up to +-15 degrees, shift up to +-10% of the side, scale up to +-10%.
+AUGMENT_DEGREES, AUGMENT_SHIFT, AUGMENT_SCALE = 15.0, 0.10, 0.10
 
 
 def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str, image: bool) -> torch.Tensor:
@@ -83,6 +88,23 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, x: torch.Tensor) -> to
     read on the same per-value scale for every family and batch size.
     """
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.numel()
+
+
+def random_pose(x: torch.Tensor, strength: float) -> torch.Tensor:
+    """Each image of (N, C, H, W) turned, shifted and rescaled at random (torch's global RNG), zeros outside.
+
+    Geometric "noise" for a denoising autoencoder: on mnist-5k, N2D clustering of the codes went
+    from 0.80 to 0.97 accuracy at the same 40 epochs (benchmarks/clustering.py has the figures).
+    """
+    n = x.shape[0]
+    uniform = lambda *shape: (torch.rand(*shape, device=x.device) * 2 - 1) * strength  # noqa: E731
+    angle = uniform(n) * math.radians(AUGMENT_DEGREES)
+    scale = 1 + uniform(n) * AUGMENT_SCALE
+    shift = uniform(n, 2) * 2 * AUGMENT_SHIFT  # affine_grid's coordinates run from -1 to 1: the side is 2
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 class Crop(nn.Module):
@@ -215,11 +237,15 @@ class Autoencoder(nn.Module):
         return torch.sigmoid(logits) if self.is_image else logits
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
-        """Denoising (Vincent et al., 2008): a noisy input in training, the clean one as the target."""
-        if not (self.training and self.config.noise > 0):
+        """Denoising (Vincent et al., 2008): a posed and/or noisy input in training, the clean one as the target."""
+        if not self.training:
             return x
-        noisy = x + self.config.noise * torch.randn_like(x)
-        return noisy.clamp(0, 1) if self.is_image else noisy
+        if self.config.augment > 0 and self.is_image:
+            x = random_pose(x, self.config.augment)
+        if self.config.noise > 0:
+            x = x + self.config.noise * torch.randn_like(x)
+            x = x.clamp(0, 1) if self.is_image else x
+        return x
 
     def forward(self, x: torch.Tensor) -> AutoencoderOutput:
         z = self.encode(self.corrupt(x))
@@ -297,7 +323,8 @@ def check_model_config(config: ModelConfig, input_shape: tuple[int, ...]) -> Non
     choose("activation", config.activation, ACTIVATIONS)
     choose("recurrent cell", config.cell, CELLS)
     choose("loss", config.loss, LOSSES)
-    for name, low in (("latent_dim", 1), ("width", 1), ("depth", 1), ("noise", 0), ("sparsity", 0), ("beta", 0)):
+    for name, low in (("latent_dim", 1), ("width", 1), ("depth", 1), ("noise", 0), ("augment", 0), ("sparsity", 0),
+                      ("beta", 0)):
         value = getattr(config, name)
         if not value >= low:  # also catches NaN
             raise ConfigError(f"{name} must be at least {low} (got {value}).")

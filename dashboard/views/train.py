@@ -19,7 +19,7 @@ PRESET_BUTTONS = {"quick-demo": "Quick demo", "best-quality": "Best quality"}
 DEFAULT_PRESET = "quick-demo"  # a newcomer's first click should finish in well under a minute
 LIVE_EVERY = 1.0  # seconds between redraws of the live panel
 
-MODEL_KEYS = ("family", "latent_dim", "width", "depth", "activation", "cell", "beta", "noise", "sparsity", "loss")
+MODEL_KEYS = ("family", "latent_dim", "width", "depth", "activation", "cell", "beta", "noise", "augment", "sparsity", "loss")
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "patience", "seed", "device")
 
 
@@ -82,9 +82,13 @@ def settings() -> RunConfig:
         st.selectbox("Recurrent cell", ("gru", "lstm"), key="m.cell")
     if "vae" in family:
         st.number_input("β (weight of the KL term)", 0.0, 100.0, step=0.1, key="m.beta")
-    a, b = st.columns(2)
+    a, b, c = st.columns(3)
     a.number_input("Denoising noise (std)", 0.0, 2.0, step=0.05, key="m.noise", help="0 = plain autoencoder.")
-    b.number_input("Sparsity penalty (L1)", 0.0, 10.0, step=0.001, format="%.3f", key="m.sparsity", help="0 = off.")
+    b.number_input("Pose augmentation", 0.0, 2.0, step=0.25, key="m.augment",
+                   help="Images only: train on randomly turned, shifted and rescaled copies (1 = up to 15°, 10% of the "
+                        "side) and rebuild the original, so codes group by what a thing is rather than its pose. "
+                        "0 = off; tables ignore it.")
+    c.number_input("Sparsity penalty (L1)", 0.0, 10.0, step=0.001, format="%.3f", key="m.sparsity", help="0 = off.")
 
     a, b, c = st.columns(3)
     a.number_input("Epochs", 1, 1000, key="t.epochs")

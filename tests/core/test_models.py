@@ -93,6 +93,36 @@ class TestRandomness:
         assert torch.equal(model(x).recon, model(x).recon)
         assert torch.equal(model(x).recon, model.decode(model.encode(x)))
 
+    def test_pose_augmentation_moves_the_input_only_in_training(self):
+        model = build_model(small("conv", augment=1.0), (1, 28, 28))
+        x = torch.zeros(8, 1, 28, 28)
+        x[:, :, 10:18, 12:16] = 1.0  # a bar in the middle: any turn or shift moves some of it
+        model.train()
+        torch.manual_seed(0)
+        posed = model.corrupt(x)
+        assert posed.shape == x.shape and 0 <= posed.min() and posed.max() <= 1
+        assert all(not torch.allclose(posed[i], x[i], atol=1e-3) for i in range(len(x)))
+        assert not torch.allclose(posed[0], posed[1], atol=1e-3)  # each image its own pose
+        out = model(x)
+        assert torch.allclose(out.parts["recon"], F.mse_loss(out.recon, x))  # rebuilds the upright original
+        model.eval()
+        assert torch.equal(model.corrupt(x), x)
+
+    def test_pose_augmentation_strength_scales_the_change(self):
+        x = torch.zeros(64, 1, 28, 28)
+        x[:, :, 6:22, 13:15] = 1.0
+        change = {}
+        for strength in (0.25, 1.0):
+            model = build_model(small("conv", augment=strength), (1, 28, 28)).train()
+            torch.manual_seed(0)
+            change[strength] = (model.corrupt(x) - x).abs().mean().item()
+        assert 0 < change[0.25] < change[1.0]
+
+    def test_pose_augmentation_leaves_table_rows_alone(self):
+        model = build_model(small("dense", augment=1.0), (13,)).train()
+        x = data((13,))
+        assert torch.equal(model.corrupt(x), x)
+
     def test_vae_eval_uses_the_mean(self):
         model = build_model(small("vae"), (13,)).eval()
         x = data((13,))
@@ -121,7 +151,7 @@ class TestConfigErrors:
         with pytest.raises(ConfigError, match="dense, recurrent or vae"):
             build_model(ModelConfig(family=family), (13,))
 
-    @pytest.mark.parametrize("change", [{"latent_dim": 0}, {"depth": 0}, {"noise": -1.0}, {"activation": "relu6"}, {"cell": "rnn"}])
+    @pytest.mark.parametrize("change", [{"latent_dim": 0}, {"depth": 0}, {"noise": -1.0}, {"augment": -0.5}, {"augment": float("nan")}, {"activation": "relu6"}, {"cell": "rnn"}])
     def test_bad_settings(self, change):
         with pytest.raises(ConfigError):
             build_model(ModelConfig(**change), (1, 8, 8))
