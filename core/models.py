@@ -93,8 +93,8 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, x: torch.Tensor) -> to
 def random_pose(x: torch.Tensor, strength: float) -> torch.Tensor:
     """Each image of (N, C, H, W) turned, shifted and rescaled at random (torch's global RNG), zeros outside.
 
-    Geometric "noise" for a denoising autoencoder: on mnist-5k, N2D clustering of the codes went
-    from 0.80 to 0.97 accuracy at the same 40 epochs (benchmarks/clustering.py has the figures).
+    Geometric "noise" for a denoising autoencoder: on mnist-5k, N2D clustering of a conv model's
+    codes went from 0.80 accuracy (Gaussian noise 0.2) to 0.97 at the same 40 epochs.
     """
     n = x.shape[0]
     uniform = lambda *shape: (torch.rand(*shape, device=x.device) * 2 - 1) * strength  # noqa: E731

@@ -1,8 +1,9 @@
 """Named starting points for a run: a flag or a button away, every value still overridable.
 
 "quick-demo" is for a live class: something visible in well under a minute on a laptop CPU.
-"best-quality" is tuned on mnist-5k and digits (never on a test split) for clustering quality
-within a laptop budget; benchmarks/clustering.py measures it.
+"best-quality" is tuned for clustering quality within a laptop budget by scoring N2D on all of
+mnist-5k and digits; benchmarks/clustering.py measures it, also on the 5,000 rows of mnist-10k
+that tuning never saw.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ PRESETS: dict[str, dict[str, dict]] = {
         "train": {"epochs": 20, "batch_size": 64, "lr": 2e-3},
     },
     "best-quality": {
-        "model": {"family": "conv", "latent_dim": 32, "width": 256, "depth": 2, "noise": 0.2},
-        "train": {"epochs": 100, "batch_size": 64, "lr": 1e-3},
+        # Pose augmentation is what moves the needle: N2D ACC on all of mnist-5k 0.80 -> 0.97 at 40 epochs;
+        # 80 epochs added 0.004, 20 lost 0.01: 60 keeps 10,000 images well inside 5 minutes on 2 cores.
+        "model": {"family": "conv", "latent_dim": 32, "width": 256, "depth": 2, "augment": 1.0, "noise": 0.0},
+        "train": {"epochs": 60, "batch_size": 64, "lr": 1e-3},
     },
 }
 

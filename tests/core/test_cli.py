@@ -89,10 +89,12 @@ class TestTrain:
             ["train", "--dataset", "folder", "--data-dir", "imgs", "--preset", "best-quality", "--epochs", "3", "--seed", "4"])
         config = cli.config_from_args(args)
         preset = PRESETS["best-quality"]["model"]
-        assert (config.model.family, config.model.noise) == (preset["family"], preset["noise"])  # from the preset
+        assert (config.model.family, config.model.augment) == (preset["family"], preset["augment"])  # from the preset
         assert config.train.epochs == 3  # the flag wins
         assert config.train.seed == config.split.seed == config.data.seed == 4
         assert Path(config.data.path).is_absolute()
+        args = cli.build_parser().parse_args(["train", "--preset", "best-quality", "--augment", "0", "--noise", "0.3"])
+        assert (cli.config_from_args(args).model.augment, cli.config_from_args(args).model.noise) == (0.0, 0.3)
 
 
 @pytest.mark.slow
