@@ -81,7 +81,9 @@ def _pad(y: np.ndarray, dims: int) -> np.ndarray:
 
 def umap_project(z: np.ndarray, dims: int, random_state: int | None, n_neighbors: int = 15, min_dist: float = 0.1,
           n_epochs: int | None = None, **_: Any) -> np.ndarray:
-    import umap
+    from core.umap_cache import import_umap
+
+    umap = import_umap()
 
     n = len(z)
     if n <= dims + 1:  # UMAP needs a neighbour graph; with this few points PCA says the same

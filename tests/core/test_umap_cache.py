@@ -1,0 +1,30 @@
+"""UMAP's numba kernels are cached on disk once core asks for umap (see core/umap_cache.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+PROBE = """
+import umap.umap_ as kernels
+before = kernels.smooth_knn_dist.stats.cache_path   # umap-learn itself does not cache this kernel
+from core.umap_cache import import_umap
+umap = import_umap()
+after = kernels.smooth_knn_dist.stats.cache_path
+print(repr(before), repr(after), umap is sys.modules["umap"])
+"""
+
+
+def test_import_umap_turns_on_disk_caching_for_kernels_umap_leaves_uncached():
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", "import sys\n" + PROBE],
+                          capture_output=True, text=True, timeout=120, check=True)
+    before, after, same_module = done.stdout.split()
+    assert before == "None"
+    assert after != "None"  # a folder: beside umap's sources, or NUMBA_CACHE_DIR
+    assert same_module == "True"
+
+
+def test_import_umap_is_idempotent():
+    from core.umap_cache import import_umap
+
+    assert import_umap() is import_umap()
