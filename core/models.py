@@ -90,14 +90,14 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, x: torch.Tensor) -> to
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.numel()
 
 
-def random_pose(x: torch.Tensor, strength: float) -> torch.Tensor:
-    """Each image of (N, C, H, W) turned, shifted and rescaled at random (torch's global RNG), zeros outside.
+def random_pose(x: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each image of (N, C, H, W) turned, shifted and rescaled at random, zeros outside.
 
     Geometric "noise" for a denoising autoencoder: on mnist-5k, N2D clustering of a conv model's
     codes went from 0.80 accuracy (Gaussian noise 0.2) to 0.97 at the same 40 epochs.
     """
     n = x.shape[0]
-    uniform = lambda *shape: (torch.rand(*shape, device=x.device) * 2 - 1) * strength  # noqa: E731
+    uniform = lambda *shape: (torch.rand(*shape, generator=generator, device=x.device) * 2 - 1) * strength  # noqa: E731
     angle = uniform(n) * math.radians(AUGMENT_DEGREES)
     scale = 1 + uniform(n) * AUGMENT_SCALE
     shift = uniform(n, 2) * 2 * AUGMENT_SHIFT  # affine_grid's coordinates run from -1 to 1: the side is 2
@@ -215,6 +215,11 @@ class Autoencoder(nn.Module):
 
     is_variational = False
 
+    # Where training draws its randomness (denoising noise, poses, VAE samples). The Trainer gives
+    # each run its own, so runs training side by side in one process stay reproducible;
+    # None (a model used on its own) means torch's global RNG.
+    generator: torch.Generator | None = None
+
     def __init__(self, config: ModelConfig, input_shape: tuple[int, ...], encoder: nn.Module, features: int, decoder: nn.Module):
         super().__init__()
         self.config = config
@@ -241,11 +246,14 @@ class Autoencoder(nn.Module):
         if not self.training:
             return x
         if self.config.augment > 0 and self.is_image:
-            x = random_pose(x, self.config.augment)
+            x = random_pose(x, self.config.augment, self.generator)
         if self.config.noise > 0:
-            x = x + self.config.noise * torch.randn_like(x)
+            x = x + self.config.noise * self.standard_normal(x)
             x = x.clamp(0, 1) if self.is_image else x
         return x
+
+    def standard_normal(self, like: torch.Tensor) -> torch.Tensor:
+        return torch.randn(like.shape, generator=self.generator, device=like.device, dtype=like.dtype)
 
     def forward(self, x: torch.Tensor) -> AutoencoderOutput:
         z = self.encode(self.corrupt(x))
@@ -285,7 +293,7 @@ class VariationalAutoencoder(Autoencoder):
         if not self.training:  # evaluation: the mean, so val loss and reconstructions are deterministic
             return mu
         std = torch.exp(0.5 * logvar)
-        eps = torch.randn_like(std)
+        eps = self.standard_normal(std)
         return mu + eps * std
 
     def forward(self, x: torch.Tensor) -> AutoencoderOutput:

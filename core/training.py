@@ -125,11 +125,14 @@ class Trainer:
         check_train_config(config)
         self.config = config
         self.device = resolve_device(config.device)
-        # Denoising noise and VAE draws come from torch's global RNG; shuffling has its own stream,
-        # so that the order of batches does not depend on what the model draws.
-        torch.manual_seed(config.seed)
+        # Two streams of this run's own, never torch's global one (other jobs draw from that):
+        # shuffling, and what the model draws (noise, poses, VAE samples), so that the order of
+        # batches does not depend on what the model draws.
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model = model.to(self.device)
+        self.model_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
+        if hasattr(self.model, "generator"):
+            self.model.generator = self.model_generator
         self.optimizer = OPTIMIZERS[config.optimizer](self.model.parameters(), config)
         self.scheduler = SCHEDULES[config.schedule](self.optimizer, config)
         self.epoch = 0  # epochs completed
@@ -260,7 +263,7 @@ class Trainer:
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Optimiser moments and RNG states as flat CPU tensors; everything else as JSON-able metadata.
 
-        Tensor keys: "optimizer.<param index>.<name>", "rng.shuffle", "rng.torch" (and "rng.cuda").
+        Tensor keys: "optimizer.<param index>.<name>", "rng.shuffle", "rng.model".
         Model weights are not included: save `model.state_dict()` beside these.
         """
         saved = self.optimizer.state_dict()
@@ -274,9 +277,7 @@ class Trainer:
                 else:
                     values[key] = value
         tensors["rng.shuffle"] = self.generator.get_state().clone()
-        tensors["rng.torch"] = torch.get_rng_state().clone()
-        if self.device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device).clone()
+        tensors["rng.model"] = self.model_generator.get_state().clone()
         metadata = {
             "epoch": self.epoch, "step": self.step, "best_val_loss": self.best_val_loss,
             "best_loss": self.best_loss, "bad_epochs": self.bad_epochs,
@@ -302,10 +303,8 @@ class Trainer:
             self.scheduler.load_state_dict(metadata["scheduler"])
         if "rng.shuffle" in tensors:
             self.generator.set_state(tensors["rng.shuffle"].to("cpu", torch.uint8).contiguous())
-        if "rng.torch" in tensors:
-            torch.set_rng_state(tensors["rng.torch"].to("cpu", torch.uint8).contiguous())
-        if "rng.cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng.cuda"].to("cpu", torch.uint8).contiguous(), self.device)
+        if "rng.model" in tensors:
+            self.model_generator.set_state(tensors["rng.model"].to("cpu", torch.uint8).contiguous())
         self.epoch = int(metadata.get("epoch", 0))
         self.step = int(metadata.get("step", 0))
         self.best_val_loss = metadata.get("best_val_loss")

@@ -116,10 +116,23 @@ def test_same_seed_same_losses():
     assert run(3) != run(4)
 
 
+def test_runs_training_side_by_side_draw_from_their_own_streams():
+    """Two jobs in one server: interleaving their steps must not change either one's losses."""
+    kw = dict(family="conv-vae", model_kw={"noise": 0.2, "augment": 1.0})
+    alone = [losses(make(**kw, seed=seed).fit(images(), images(16, seed=1))) for seed in (1, 2)]
+    fits = [make(**kw, seed=seed).fit(images(), images(16, seed=1)) for seed in (1, 2)]
+    together: list[list] = [[], []]
+    for first, second in zip(*fits):  # one event of each in turn, as two job threads would go
+        together[0].append(first)
+        together[1].append(second)
+    assert [losses(t) for t in together] == alone
+    assert alone[0] != alone[1]
+
+
 @pytest.mark.parametrize("optimizer,schedule", [("adam", "cosine"), ("sgd", "plateau"), ("adamw", "none")])
 def test_resume_equals_straight_run(optimizer, schedule):
     x, v = images(), images(16, seed=1)
-    kw = dict(family="conv-vae", model_kw={"noise": 0.1}, optimizer=optimizer, schedule=schedule, epochs=4, lr=3e-3)
+    kw = dict(family="conv-vae", model_kw={"noise": 0.1, "augment": 1.0}, optimizer=optimizer, schedule=schedule, epochs=4, lr=3e-3)
     straight = losses(make(**kw).fit(x, v))
 
     first = make(**kw)
