@@ -11,6 +11,7 @@ a load. The CLI's `evaluate` and every dashboard start gain most.
 from __future__ import annotations
 
 import sys
+import warnings
 from functools import cache
 from types import ModuleType
 
@@ -22,6 +23,11 @@ def import_umap() -> ModuleType:
     """The `umap` module, with disk caching on for every module-level numba function it brings."""
     import umap
     from numba.core.dispatcher import Dispatcher
+    from numba.core.errors import NumbaWarning
+
+    # A few kernels close over arrays numba cannot store; they compile as before, and saying so
+    # on every first fit would only worry a user.
+    warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
 
     for name, module in list(sys.modules.items()):
         if module is None or name.split(".")[0] not in CACHED_PACKAGES:
