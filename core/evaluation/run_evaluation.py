@@ -20,11 +20,10 @@ import torch
 from core.embedding import cached_array, checkpoint_fingerprint, run_codes, run_projection
 from core.errors import ConfigError
 from core.evaluation.clustering import (
+    MANIFOLD_PIPELINES,
     N2D_NEIGHBORS,
     PIPELINES,
-    cluster_with,
     clustering_baselines,
-    n2d_cluster,
     labelled_clusterings,
     pca_features,
 )
@@ -213,7 +212,7 @@ def load_evaluation(run: "Run", split: str = "test") -> dict[str, Any] | None:
 
 def run_clusters(trained: "TrainedRun", split: str = "all", method: str = "n2d", n_clusters: int | None = None,
                  random_state: int | None = 0, n2d_neighbors: int = N2D_NEIGHBORS) -> np.ndarray:
-    """Cluster labels of a split's codes with any pipeline (kmeans, gmm, hdbscan, agglomerative, n2d).
+    """Cluster labels of a split's codes with any pipeline (kmeans, ..., umap-hdbscan, ..., n2d).
 
     Cached in the run folder; evaluate_run stores the labels it scored, so these are the same ones.
     """
@@ -224,9 +223,9 @@ def run_clusters(trained: "TrainedRun", split: str = "all", method: str = "n2d",
 
     def compute() -> np.ndarray:
         codes = run_codes(trained, split)
-        if method == "n2d":
-            return n2d_cluster(codes, k, random_state, n_neighbors=n2d_neighbors)
-        return cluster_with(method, codes, k, random_state)
+        if method in MANIFOLD_PIPELINES:
+            return PIPELINES[method](codes, k, random_state, n_neighbors=n2d_neighbors)
+        return PIPELINES[method](codes, k, random_state)
 
     return _cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute)
 
@@ -234,6 +233,6 @@ def run_clusters(trained: "TrainedRun", split: str = "all", method: str = "n2d",
 def _cache_clusters(trained: "TrainedRun", method: str, split: str, n_clusters: int, random_state: int | None,
                     n2d_neighbors: int, compute: Any) -> np.ndarray:
     params: dict[str, Any] = {"n_clusters": n_clusters, "random_state": random_state}
-    if method == "n2d":
+    if method in MANIFOLD_PIPELINES:
         params["n_neighbors"] = n2d_neighbors
     return cached_array(trained, f"clusters-{method}-{split}", compute, **params)

@@ -9,6 +9,9 @@ CLUSTERING_NAMES = {
     "gmm": "GMM on codes",
     "hdbscan": "HDBSCAN on codes",
     "agglomerative": "agglomerative (Ward) on codes",
+    "umap-kmeans": "UMAP of codes + k-means",
+    "umap-hdbscan": "UMAP of codes + HDBSCAN",
+    "umap-agglomerative": "UMAP of codes + agglomerative",
     "n2d": "N2D: UMAP of codes + GMM",
 }
 BASELINE_NAMES = {

@@ -12,7 +12,8 @@ from dashboard.figures import cluster_names, label_mix_figure, natural_sort, sca
 
 PROJECTION_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 CLUSTER_NAMES = {"kmeans": "k-means", "gmm": "Gaussian mixture", "hdbscan": "HDBSCAN", "agglomerative": "Agglomerative",
-                 "n2d": "N2D (UMAP + GMM)"}
+                 "umap-kmeans": "UMAP + k-means", "umap-hdbscan": "UMAP + HDBSCAN",
+                 "umap-agglomerative": "UMAP + agglomerative", "n2d": "N2D (UMAP + GMM)"}
 SHOW_SELECTED = 60
 EXAMPLES_PER_GROUP = 8
 
@@ -44,7 +45,7 @@ def controls(ds) -> dict:
     settings["n_clusters"] = 10
     with st.expander("Map and cluster settings"):
         e, f, g = st.columns(3)
-        if settings["clusterer"] != "hdbscan":
+        if "hdbscan" not in settings["clusterer"]:
             settings["n_clusters"] = int(e.number_input("Number of clusters", 2, 100, default_k, key="latent.k"))
         else:
             e.caption("HDBSCAN finds the number of clusters itself; points it cannot place are 'noise'.")

@@ -33,6 +33,8 @@ from core.evaluation import (
     reconstruction_quality,
     run_clusters,
 )
+from core.evaluation import clustering as clustering_module
+from core.evaluation.clustering import MANIFOLD_PIPELINES, PIPELINES, labelled_clusterings
 from core.evaluation.reconstruction import per_sample_quality, ssim_window
 from core.experiment import RunConfig, execute, load_trained, start_run
 from core.models import ModelConfig
@@ -113,11 +115,28 @@ class TestClusterAccuracy:
 def test_every_pipeline_finds_well_separated_blobs():
     x, y = blobs()
     results = compare_clusterings(x, y, n_clusters=4, random_state=0)
-    assert set(results) == {"kmeans", "gmm", "hdbscan", "agglomerative", "n2d"}
+    assert set(results) == set(PIPELINES)
     for method, scores in results.items():
         assert scores["acc"] >= 0.99, method
         assert scores["nmi"] >= 0.97 and scores["silhouette"] > 0.5, method
         assert scores["seconds"] >= 0
+
+
+def test_pipelines_on_the_manifold_share_one_umap(monkeypatch):
+    x, y = blobs()
+    calls = []
+    real = clustering_module.umap_manifold
+    monkeypatch.setattr(clustering_module, "umap_manifold", lambda *a, **k: calls.append(1) or real(*a, **k))
+    scores, labels = labelled_clusterings(x, y, 4, random_state=0)
+    assert len(calls) == 1 and set(MANIFOLD_PIPELINES) == {"umap-kmeans", "umap-hdbscan", "umap-agglomerative", "n2d"}
+    assert all(scores[m]["acc"] >= 0.99 for m in MANIFOLD_PIPELINES)
+    assert np.array_equal(labels["n2d"], n2d_cluster(x, 4, random_state=0))  # the same labels as on its own
+
+
+def test_unknown_method_in_a_comparison_is_named():
+    x, y = blobs()
+    with pytest.raises(ConfigError, match="Unknown clustering method 'umap-dbscan'.*umap-hdbscan"):
+        labelled_clusterings(x, y, 4, methods=("kmeans", "umap-dbscan"))
 
 
 def test_n2d_is_seeded():
@@ -187,7 +206,7 @@ def test_reconstruction_errors_match_the_model(trained):
 def test_evaluate_run_reports_everything(trained, evaluation):
     r = evaluation
     assert r["split"] == "test" and r["n"] == len(trained.splits.test) and r["n_clusters"] == 10
-    assert set(r["clustering"]) == {"kmeans", "gmm", "hdbscan", "agglomerative", "n2d"}
+    assert set(r["clustering"]) == set(PIPELINES)
     for scores in [*r["clustering"].values(), *r["baselines"].values()]:
         assert {"acc", "nmi", "ari", "silhouette", "seconds"} <= set(scores)
         assert 0 <= scores["acc"] <= 1
@@ -267,7 +286,7 @@ def test_cli_evaluate_json(trained, capsys):
     out = capsys.readouterr().out
     assert code == 0
     result = json.loads(out)  # exactly one JSON object on stdout
-    for method in ("kmeans", "gmm", "hdbscan", "agglomerative", "n2d"):
+    for method in ("kmeans", "gmm", "hdbscan", "agglomerative", "umap-kmeans", "umap-hdbscan", "umap-agglomerative", "n2d"):
         assert {"acc", "nmi", "ari", "silhouette"} <= set(result["clustering"][method])
     for features in ("codes", "raw", "pca"):
         for probe in ("knn", "logistic", "random_forest"):
