@@ -130,8 +130,9 @@ def test_train_page_starts_a_run_and_follows_it():
     at = app("train")
     assert at.session_state["m.family"] == "dense"  # the quick demo preset is the default
     at.button(key="preset.best-quality").click().run()
-    assert at.session_state["m.family"] == "conv"
+    assert at.session_state["m.family"] == "conv" and at.number_input(key="m.augment").value == 1.0
     at.button(key="preset.quick-demo").click().run()
+    assert at.number_input(key="m.augment").value == 0.0  # a preset resets what it does not set
     at.number_input(key="t.epochs").set_value(2).run()
     at.number_input(key="m.width").set_value(32).run()
     at.button(key="train.start").click().run()
