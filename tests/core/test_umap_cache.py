@@ -29,8 +29,3 @@ def test_import_umap_turns_on_disk_caching_for_kernels_umap_leaves_uncached():
     assert "Cannot cache" not in done.stderr  # kernels numba cannot store compile quietly, as before
     assert "anything else still shows" in done.stderr
 
-
-def test_import_umap_is_idempotent():
-    from core.umap_cache import import_umap
-
-    assert import_umap() is import_umap()
