@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +28,7 @@ class DataSpec:
     grayscale: bool | None = None  # folder: None = keep RGB unless every image is grayscale
     label_column: str | None = None  # table: name of the label column, if any
     missing: Literal["drop", "impute"] = "drop"  # table: what to do with NaN / inf rows
+    bad_files: Literal["skip", "fail"] = "skip"  # folder: skip unreadable images (and say which), or stop at the first
     seed: int = 0  # drives the stratified subsample
     download: bool = True  # torchvision sources: try to download when files are absent
 
@@ -46,7 +48,9 @@ class Dataset:
     Images: `x` float32 (N, C, H, W) scaled to [0, 1]. Tables: `x` float32 (N, D), standardised
     with `feature_mean` / `feature_std` so values can be shown in original units.
     `y` is int64 (N,) or None; `classes[i]` names label i. `notes` says what loading did
-    (rows dropped, images resized, subsampled) in sentences a user can read.
+    (rows dropped, images resized, subsampled) in sentences a user can read. `files`, when the
+    rows came from image files, names each row's file: the original is what a person wants to see
+    and take home, and what a pretrained backbone reads at its own resolution.
     """
 
     name: str
@@ -59,6 +63,7 @@ class Dataset:
     feature_std: np.ndarray | None = None
     notes: tuple[str, ...] = ()
     spec: DataSpec = field(default_factory=DataSpec)
+    files: tuple[str, ...] = ()  # folder source: the file each row was read from (galleries, exports, features)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -73,9 +78,17 @@ class Dataset:
 
     def subset(self, index: np.ndarray | torch.Tensor) -> "Dataset":
         index = torch.as_tensor(np.asarray(index), dtype=torch.long)
+        files = tuple(self.files[i] for i in index.tolist()) if self.files else ()
         return dataclasses.replace(
-            self, x=self.x[index], y=None if self.y is None else self.y[index]
+            self, x=self.x[index], y=None if self.y is None else self.y[index], files=files
         )
+
+    def file_names(self, rows: np.ndarray | list[int]) -> list[str]:
+        """Short names for rows (the file relative to its class folder's parent), or '' without files."""
+        if not self.files:
+            return [""] * len(rows)
+        return [str(Path(*Path(self.files[i]).parts[-2:])) if self.y is not None else Path(self.files[i]).name
+                for i in np.asarray(rows).tolist()]
 
     def label_names(self, labels: np.ndarray | torch.Tensor | None = None) -> list[str]:
         """Class names for labels (default: this dataset's own), falling back to the number."""

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -110,7 +111,7 @@ def _find_files(root: Path, notes: list[str]) -> tuple[list[Path], np.ndarray | 
     return files, labels, [name for name, _ in per_class]
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def to_rgb(img: Image.Image) -> Image.Image:
     """Any PIL mode -> RGB; 16-bit grayscale is rescaled, transparency is laid on white."""
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
         values = np.asarray(img, dtype=np.float64)
@@ -121,35 +122,64 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+MIN_IMAGE_SIDE = 2  # a 1-pixel-wide "image" (a tracking pixel, a placeholder) carries no picture
+
+
+class UnreadableImage(Exception):
+    """One file that is not a usable image; the message says why in a few words."""
+
+
 def _read_image(path: Path, size: int) -> tuple[np.ndarray, bool]:
     """(H, W, 3) float32 pixels in [0, 1] at `size` x `size`, and whether the source was square."""
-    with Image.open(path) as img:
-        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster for photos
-        img = ImageOps.exif_transpose(img)  # phone photos: honour the orientation tag
-        square = img.width == img.height
-        rgb = ImageOps.fit(_to_rgb(img), (size, size), Image.Resampling.BICUBIC)
-        return np.asarray(rgb, dtype=np.float32) / 255.0, square
+    try:
+        with Image.open(path) as img:
+            if min(img.size) < MIN_IMAGE_SIDE:
+                raise UnreadableImage(f"{img.width}x{img.height} pixels, smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}")
+            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster for photos
+            img = ImageOps.exif_transpose(img)  # phone photos: honour the orientation tag
+            square = img.width == img.height
+            rgb = ImageOps.fit(to_rgb(img), (size, size), Image.Resampling.BICUBIC)
+            return np.asarray(rgb, dtype=np.float32) / 255.0, square
+    except UnreadableImage:
+        raise
+    except Image.DecompressionBombError as error:
+        raise UnreadableImage(f"too many pixels ({error})") from None
+    except Exception as error:  # PIL raises many types for broken or non-image files
+        reason = str(error).split(" '")[0].split(" <")[0] or type(error).__name__
+        raise UnreadableImage(reason) from None
 
 
-def _skipped_note(skipped: list[Path], root: Path) -> str:
-    names = ", ".join(str(p.relative_to(root)) for p in skipped[:5])
-    more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+def _skipped_note(skipped: list[tuple[Path, str]], root: Path) -> str:
+    names = "; ".join(f"{p.relative_to(root)} ({why})" for p, why in skipped[:5])
+    more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
     return f"Skipped {count(len(skipped), 'unreadable file')}: {names}{more}."
 
 
-def _read_all(files: list[Path], size: int) -> tuple[list[np.ndarray], list[int], list[Path], int]:
-    """(pixels, indices of the files read, files skipped, how many were not square)."""
-    pixels, read, skipped, cropped = [], [], [], 0
-    for i, file in enumerate(files):
+def _read_all(files: list[Path], size: int, root: Path, fail: bool) -> tuple[list[np.ndarray], list[int], list[tuple[Path, str]], int]:
+    """(pixels, indices of the files read, (file, reason) skipped, how many were not square).
+
+    Decoding runs on a few threads: Pillow releases the GIL while it decodes and resizes.
+    With `fail`, the first unreadable file (in file order) stops loading with its name and why.
+    """
+    def read(file: Path) -> tuple[np.ndarray, bool] | str:
         try:
-            image, square = _read_image(file, size)
-        except Exception:  # PIL raises many types for broken or non-image files: skip and report
-            skipped.append(file)
-            continue
-        pixels.append(image)
-        read.append(i)
-        cropped += not square
-    return pixels, read, skipped, cropped
+            return _read_image(file, size)
+        except UnreadableImage as error:
+            return str(error)
+
+    pixels, read_rows, skipped, cropped = [], [], [], 0
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for i, (file, result) in enumerate(zip(files, pool.map(read, files))):
+            if isinstance(result, str):
+                if fail:
+                    raise DataError(f"'{file.relative_to(root)}' is not a usable image ({result}). Remove it, "
+                                    "or choose to skip unreadable files (--bad-files skip).")
+                skipped.append((file, result))
+                continue
+            pixels.append(result[0])
+            read_rows.append(i)
+            cropped += not result[1]
+    return pixels, read_rows, skipped, cropped
 
 
 def _channels(x: np.ndarray, grayscale: bool | None) -> np.ndarray:
@@ -180,7 +210,7 @@ def load_folder(spec: DataSpec) -> Dataset:
         how = "a stratified" if labels is not None else "a random"
         notes.append(f"Read {how} sample of {len(files)} files (seed {spec.seed}).")
 
-    pixels, read, skipped, cropped = _read_all(files, size)
+    pixels, read, skipped, cropped = _read_all(files, size, root, fail=spec.bad_files == "fail")
     if not pixels:
         raise DataError(
             f"None of the {count(len(files), 'file')} in '{path.name}' could be read as an image; "
@@ -201,4 +231,5 @@ def load_folder(spec: DataSpec) -> Dataset:
         y=y,
         classes=names,
         notes=tuple(notes),
+        files=tuple(str(files[i]) for i in read),
     )
