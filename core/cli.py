@@ -56,6 +56,8 @@ _TRAIN_OVERRIDES: dict[str, tuple[str, str]] = {
     "optimizer": ("train", "optimizer"),
     "patience": ("train", "patience"),
     "device": ("train", "device"),
+    "features": ("features", "backbone"),
+    "bad_files": ("data", "bad_files"),
 }
 _CONFIG_FLAGS = (*_TRAIN_OVERRIDES, "data_dir", "seed", "preset", "name")
 
@@ -68,7 +70,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     config = RunConfig()
     if args.preset:
         config = apply_preset(config, args.preset)
-    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}, "split": {}}
+    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}, "split": {}, "features": {}}
     for dest, (section, name) in _TRAIN_OVERRIDES.items():
         value = getattr(args, dest)
         if value is not None:
@@ -118,7 +120,8 @@ def _train(run: Any, resume: bool, runs_dir_flag: str | None) -> int:
     config = run.config
     resume_hint = f"latentboard train --resume {run.id}" + (f" --runs-dir {runs_dir_flag}" if runs_dir_flag else "")
     verb = "Resuming" if resume else "Training"
-    print(f"{verb} run {run.id}: {config.model.family} autoencoder on {config.data.source}, "
+    reads = f"{config.features.backbone} features of {config.data.source}" if config.features.backbone else config.data.source
+    print(f"{verb} run {run.id}: {config.model.family} autoencoder on {reads}, "
           f"{config.train.epochs} epochs, latent size {config.model.latent_dim}", flush=True)
     print(f"Run folder: {run.path}", flush=True)
 
@@ -126,8 +129,10 @@ def _train(run: Any, resume: bool, runs_dir_flag: str | None) -> int:
     restore = _stop_on_ctrl_c(stop)
     began = time.monotonic()
     bar = tqdm(unit="batch", dynamic_ncols=True, leave=False, disable=not sys.stderr.isatty())
+    prepare = _PrepareLine()
     try:
-        for event in execute(run, stop=stop, resume=resume):
+        for event in execute(run, stop=stop, resume=resume, on_prepare=prepare):
+            prepare.close()
             if bar.total is None:
                 bar.reset(total=event.epochs * event.steps_per_epoch)
             bar.update(max(0, event.step - bar.n))
@@ -144,6 +149,7 @@ def _train(run: Any, resume: bool, runs_dir_flag: str | None) -> int:
             raise
         raise type(exc)(f"{exc} (run {run.id} in {run.path})") from exc
     finally:
+        prepare.close()
         bar.close()
         restore()
 
@@ -164,6 +170,34 @@ def _train(run: Any, resume: bool, runs_dir_flag: str | None) -> int:
               f"{config.train.epochs} epochs, its checkpoint is kept. Resume with: {resume_hint}", file=sys.stderr)
         return EXIT_USAGE
     return 0
+
+
+class _PrepareLine:
+    """What happens before the first batch: loading notes as lines, feature extraction as a bar."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.began = time.monotonic()
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if not total:
+            print(what, flush=True)
+            return
+        if self.bar is None:
+            self.began = time.monotonic()
+            self.bar = tqdm(total=total, desc=f"Computing {what}", unit="image", dynamic_ncols=True, leave=False,
+                            disable=not sys.stderr.isatty())
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.close()
+            print(f"Computed {what} of {total} images in {time.monotonic() - self.began:.1f} s.", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _epoch_line(event: Any) -> str:
@@ -363,7 +397,10 @@ COMMANDS: dict[str, Command] = {
         arg("--beta", type=float, metavar="X", help="VAE: weight of the KL term"),
         arg("--loss", choices=("mse", "bce")),
         arg("--device", choices=("auto", "cpu", "cuda", "mps")),
-        arg("--preset", metavar="NAME", help="quick-demo or best-quality; other flags override it"),
+        arg("--features", metavar="BACKBONE", help="images: train on a pretrained backbone's features instead of pixels "
+            "(efficientnet-lite0 works offline; resnet50, convnext-tiny, dinov2-small download once)"),
+        arg("--bad-files", choices=("skip", "fail"), help="folder: skip unreadable images and say which (default), or stop at the first"),
+        arg("--preset", metavar="NAME", help="quick-demo, best-quality or photos; other flags override it"),
         arg("--name", metavar="TEXT", help="a label for the run"),
         arg("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run from its last checkpoint"),
         RUNS_DIR,

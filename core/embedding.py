@@ -273,7 +273,7 @@ def run_codes(trained: "TrainedRun", split: str = "all") -> np.ndarray:
     index = trained.splits.get(split)
     return cached_array(
         trained, f"codes-{split}",
-        lambda: encode(trained.model, trained.dataset.x[torch.as_tensor(index)]),
+        lambda: encode(trained.model, trained.inputs[torch.as_tensor(index)]),
         n=len(index),
     )
 

@@ -144,6 +144,8 @@ def _reconstructions(trained: "TrainedRun", split: str) -> str:
 
     dataset = trained.dataset
     index = np.asarray(trained.splits.get(split))[:GRID_COUNT]
+    if trained.config.features.backbone:
+        return _feature_reconstructions(trained, index, split)
     x = dataset.x[torch.as_tensor(index)]
     x_hat = reconstruct(trained.model, x)
     if dataset.kind == "image":
@@ -160,6 +162,21 @@ def _reconstructions(trained: "TrainedRun", split: str) -> str:
     rows = [[str(index[i])] + [f"{originals[i, j]:.3g} / {recons[i, j]:.3g}" for j in range(shown)]
             for i in range(min(8, len(index)))]
     return '<p class="muted">Original / reconstructed values, first rows and features.</p>' + _table(header, rows)
+
+
+def _feature_reconstructions(trained: "TrainedRun", index: np.ndarray, split: str) -> str:
+    from core.evaluation.reconstruction import nearest_to_reconstruction
+
+    dataset = trained.dataset
+    nearest, _ = nearest_to_reconstruction(trained.model, trained.inputs, index, np.asarray(trained.splits.train), k=1)
+    originals = dataset.to_display(dataset.x[torch.as_tensor(index)])
+    matches = dataset.to_display(dataset.x[torch.as_tensor(nearest[:, 0])])
+    scale = max(1, int(np.ceil(GRID_MIN_SIDE / max(originals.shape[1], 1))))
+    uri = png_data_uri(image_grid([originals, matches], scale=scale))
+    return (f'<p class="muted">This model rebuilds {html.escape(trained.config.features.backbone)} features, not pixels. '
+            f'Top row: {len(index)} {split} photos; bottom row: the training photo whose features lie nearest '
+            'to each reconstruction (the photo itself when the model rebuilt it faithfully).</p>'
+            f'<img class="grid" src="{uri}" alt="photos and the training photos nearest their reconstructions">')
 
 
 def _metrics(evaluation: dict[str, Any]) -> str:

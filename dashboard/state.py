@@ -233,7 +233,7 @@ def _errors(root: str, run_id: str, stamp: float, split: str):
     from core.evaluation import reconstruction_errors
 
     t = _trained(root, run_id, stamp)
-    return reconstruction_errors(t.model, t.dataset.x[t.splits.get(split)])
+    return reconstruction_errors(t.model, t.inputs[t.splits.get(split)])
 
 
 def errors(run, split: str):

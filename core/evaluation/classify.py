@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sklearn.neighbors import NearestNeighbors
 
+from core.data.images import to_rgb
 from core.embedding import encode, run_codes
 from core.errors import ConfigError, DataError
+from core.features import standardise
 from core.evaluation.clustering import majority_labels
 from core.evaluation.reconstruction import mse_per_sample, reconstruct
 from core.evaluation.run_evaluation import run_clusters
@@ -40,11 +43,11 @@ class Neighbor:
 class Classification:
     source: str  # the path given, or "image <i>" for an in-memory image
     input: np.ndarray  # uint8 (H, W, C): the image as the model saw it (resized, gray / RGB)
-    recon: np.ndarray  # uint8 (H, W, C): its reconstruction
+    recon: np.ndarray  # uint8 (H, W, C): its reconstruction (feature runs: the training photo nearest to it)
     cluster: int
     cluster_label: str | None  # the label most training images of that cluster carry
     neighbors: tuple[Neighbor, ...]
-    error: float  # reconstruction MSE, in the model's [0, 1] pixel scale
+    error: float  # reconstruction MSE of what the model reads: [0, 1] pixels, or standardised features
 
 
 def _open(image: ImageInput, i: int) -> tuple[Image.Image, str]:
@@ -61,17 +64,6 @@ def _open(image: ImageInput, i: int) -> tuple[Image.Image, str]:
         raise DataError(f"Cannot classify '{image}': not a readable image ({exc}).") from None
 
 
-def _on_white(img: Image.Image) -> Image.Image:
-    """Any PIL mode -> RGB; transparent parts laid on white (as the folder loader does)."""
-    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-        values = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if values.max() > 255 else 255.0
-        img = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8), "L")
-    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
-        img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
-    return img.convert("RGB")
-
-
 def preprocess_image(image: Image.Image, input_shape: tuple[int, ...], source: str) -> np.ndarray:
     """One image as the run's dataset holds its rows: float32 (C, H, W) in [0, 1].
 
@@ -79,7 +71,7 @@ def preprocess_image(image: Image.Image, input_shape: tuple[int, ...], source: s
     datasets are plain resizes. One channel means ITU-R 601 luma, like PIL's convert("L").
     """
     channels, height, width = input_shape
-    rgb = _on_white(image)
+    rgb = to_rgb(image)
     if source == "folder":
         rgb = ImageOps.fit(rgb, (width, height), Image.Resampling.BICUBIC)
     else:
@@ -111,11 +103,13 @@ def classify_images(trained: "TrainedRun", images: Sequence[ImageInput], k: int 
     if not opened:
         return []
     x = np.stack([preprocess_image(img, dataset.input_shape, dataset.spec.source) for img, _ in opened])
-    codes = encode(trained.model, torch.from_numpy(x))
-    x_hat = reconstruct(trained.model, x)
-    errors = mse_per_sample(x, x_hat)
-
-    from sklearn.neighbors import NearestNeighbors
+    inputs = _model_inputs(trained, [img for img, _ in opened], x)
+    codes = encode(trained.model, inputs)
+    x_hat = reconstruct(trained.model, inputs)
+    errors = mse_per_sample(inputs.numpy(), x_hat)
+    if trained.config.features.backbone:  # show the training photo nearest to each rebuilt feature vector
+        nearest = NearestNeighbors(n_neighbors=1).fit(trained.inputs[torch.as_tensor(train_index)].numpy())
+        x_hat = dataset.x[torch.as_tensor(train_index[nearest.kneighbors(x_hat)[1][:, 0]])].numpy()
 
     train_codes = run_codes(trained, "train")
     train_clusters = run_clusters(trained, "train", method, n_clusters, random_state)
@@ -148,6 +142,19 @@ def classify_images(trained: "TrainedRun", images: Sequence[ImageInput], k: int 
             error=float(errors[i]),
         ))
     return results
+
+
+def _model_inputs(trained: "TrainedRun", images: list[Image.Image], pixels: np.ndarray) -> torch.Tensor:
+    """New images as the run's model reads them: their pixels, or the run's backbone features of them."""
+    backbone = trained.config.features.backbone
+    if backbone is None:
+        return torch.from_numpy(pixels)
+    from core.features import dataset_features, extract_features, get_backbone, load_backbone
+
+    reference = dataset_features(trained.dataset, backbone)  # cached when the run trained
+    new = extract_features(load_backbone(backbone), get_backbone(backbone), images=images,
+                           batch_size=trained.config.features.batch_size)
+    return standardise(new, reference)
 
 
 def _vote(clusters: np.ndarray, distances: np.ndarray) -> int:

@@ -254,12 +254,15 @@ def pca_features(train: np.ndarray, others: list[np.ndarray], n_components: int,
 
 
 def clustering_baselines(raw: np.ndarray, y: np.ndarray | None, n_clusters: int, n_components: int,
-                         random_state: int | None = 0, pca_fit: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+                         random_state: int | None = 0, pca_fit: np.ndarray | None = None,
+                         features: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
     """What the codes must beat, without any autoencoder.
 
     kmeans_raw: k-means on the flattened inputs; kmeans_pca: k-means on a PCA with as many dims
     as the codes (fitted on `pca_fit`, e.g. the train rows, else on `raw`); umap_gmm_raw: the N2D
-    recipe applied to the raw inputs.
+    recipe applied to the raw inputs. With `features` (a pretrained backbone's, for a run that
+    trained on them) also kmeans_features and umap_gmm_features: the autoencoder earns its place
+    only where its codes beat the features it was given, or match them far smaller.
     """
     raw = np.asarray(raw, dtype=np.float32).reshape(len(raw), -1)
     fit = raw if pca_fit is None else np.asarray(pca_fit, dtype=np.float32).reshape(len(pca_fit), -1)
@@ -272,4 +275,10 @@ def clustering_baselines(raw: np.ndarray, y: np.ndarray | None, n_clusters: int,
         "umap_gmm_raw": _timed_scores(raw, y, lambda: n2d_cluster(raw, n_clusters, random_state), random_state),
     }
     out["kmeans_pca"]["seconds"] += pca_seconds
+    if features is not None:
+        features = np.asarray(features, dtype=np.float32)
+        out["kmeans_features"] = _timed_scores(features, y, lambda: cluster(features, "kmeans", n_clusters, random_state),
+                                               random_state)
+        out["umap_gmm_features"] = _timed_scores(features, y, lambda: n2d_cluster(features, n_clusters, random_state),
+                                                 random_state)
     return out

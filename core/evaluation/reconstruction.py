@@ -90,3 +90,24 @@ def reconstruction_quality(x: np.ndarray, x_hat: np.ndarray, kind: str = "image"
     """{"mse", "psnr", "ssim"}: means over samples (psnr/ssim None for tables); see per_sample_quality."""
     per = per_sample_quality(x, x_hat, kind)
     return {key: None if values is None or len(values) == 0 else float(np.mean(values)) for key, values in per.items()}
+
+
+def nearest_to_reconstruction(model: torch.nn.Module, inputs: torch.Tensor, rows: np.ndarray, pool: np.ndarray,
+                              k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(pool rows (n, k), distances (n, k)): the rows of `pool` whose inputs lie nearest each reconstruction.
+
+    A model trained on backbone features rebuilds a feature vector, not a picture; the honest way
+    to show it is the photos whose features it rebuilt best. The row itself comes first when it is
+    in `pool` and the model reconstructs it faithfully.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    pool = np.asarray(pool)
+    rows = np.asarray(rows)
+    k = max(1, min(int(k), len(pool)))
+    if len(rows) == 0:
+        return np.zeros((0, k), dtype=np.int64), np.zeros((0, k))
+    x_hat = reconstruct(model, inputs[torch.as_tensor(rows)])
+    index = NearestNeighbors(n_neighbors=k).fit(inputs[torch.as_tensor(pool)].reshape(len(pool), -1).numpy())
+    distances, found = index.kneighbors(x_hat.reshape(len(rows), -1))
+    return pool[found], distances

@@ -57,7 +57,15 @@ def split_index(trained: "TrainedRun", split: str) -> np.ndarray:
 
 
 def flat_inputs(trained: "TrainedRun", index: np.ndarray) -> np.ndarray:
+    """The raw pixels (or table values) of rows, flattened: the no-model baseline's input."""
     return trained.dataset.x[torch.as_tensor(index)].reshape(len(index), -1).numpy().astype(np.float32)
+
+
+def backbone_features(trained: "TrainedRun", index: np.ndarray) -> np.ndarray | None:
+    """The pretrained features a feature run's model read, or None for a run on pixels / values."""
+    if trained.config.features.backbone is None:
+        return None
+    return trained.inputs[torch.as_tensor(index)].numpy().astype(np.float32)
 
 
 def trustworthiness_of_map(codes: np.ndarray, embedding: np.ndarray, random_state: int | None = 0,
@@ -126,7 +134,8 @@ def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int |
     train_index = np.asarray(trained.splits.train)
     raw_train = flat_inputs(trained, train_index) if len(train_index) else raw
     t = time.perf_counter()
-    baselines = clustering_baselines(raw, y, n_clusters, codes.shape[1], random_state, pca_fit=raw_train)
+    baselines = clustering_baselines(raw, y, n_clusters, codes.shape[1], random_state, pca_fit=raw_train,
+                                     features=backbone_features(trained, index))
     timed("baselines", t)
 
     t = time.perf_counter()
@@ -134,8 +143,9 @@ def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int |
     timed("probes", t)
 
     t = time.perf_counter()
-    x = dataset.x[torch.as_tensor(index)].numpy()
-    reconstruction = reconstruction_quality(x, reconstruct(trained.model, x), dataset.kind)
+    x = trained.inputs[torch.as_tensor(index)].numpy()  # features are scored like a table's values
+    kind = "table" if trained.config.features.backbone else dataset.kind
+    reconstruction = reconstruction_quality(x, reconstruct(trained.model, x), kind)
     timed("reconstruction", t)
 
     t = time.perf_counter()
@@ -173,7 +183,8 @@ def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int |
 def _probes(trained: "TrainedRun", split: str, codes: np.ndarray, raw: np.ndarray, raw_train: np.ndarray,
             y: np.ndarray | None, y_all: np.ndarray | None, train_index: np.ndarray,
             random_state: int | None) -> tuple[dict, dict, str]:
-    feature_sets = ("codes", "raw", "pca")
+    feature_sets = ("codes", "raw", "pca") + (("features",) if trained.config.features.backbone else ())
+    index = split_index(trained, split)
     if y is None:
         empty = {name: {"knn": None, "logistic": None, "random_forest": None} for name in feature_sets}
         return empty, empty, "no labels: probes need labels"
@@ -182,14 +193,15 @@ def _probes(trained: "TrainedRun", split: str, codes: np.ndarray, raw: np.ndarra
         codes_train = run_codes(trained, "train")
         y_train = y_all[train_index]
         pca_train, pca_eval = pca_features(raw_train, [raw], dims, random_state)
-        train_sets = {"codes": codes_train, "raw": raw_train, "pca": pca_train}
-        eval_sets = {"codes": codes, "raw": raw, "pca": pca_eval}
+        train_sets = {"codes": codes_train, "raw": raw_train, "pca": pca_train,
+                      "features": backbone_features(trained, train_index)}
+        eval_sets = {"codes": codes, "raw": raw, "pca": pca_eval, "features": backbone_features(trained, index)}
         probes = {name: probe_scores(train_sets[name], y_train, eval_sets[name], y, random_state) for name in feature_sets}
         probes_cv = {name: probe_cv_scores(train_sets[name], y_train, random_state) for name in feature_sets}
         return probes, probes_cv, f"fit on train ({len(train_index)} rows), scored on {split}; probes_cv: cross-validated on train"
     # The split holds the training rows: a held-out score is impossible, so cross-validate on it.
     (pca_eval,) = pca_features(raw, [], dims, random_state)
-    sets = {"codes": codes, "raw": raw, "pca": pca_eval}
+    sets = {"codes": codes, "raw": raw, "pca": pca_eval, "features": backbone_features(trained, index)}
     probes_cv = {name: probe_cv_scores(sets[name], y, random_state) for name in feature_sets}
     return probes_cv, probes_cv, f"cross-validated on {split} (it contains the training rows)"
 

@@ -18,8 +18,10 @@ BASELINE_NAMES = {
     "kmeans_raw": "k-means on raw inputs",
     "kmeans_pca": "k-means on PCA",
     "umap_gmm_raw": "UMAP of raw inputs + GMM",
+    "kmeans_features": "k-means on backbone features",
+    "umap_gmm_features": "UMAP of backbone features + GMM",
 }
-FEATURE_NAMES = {"codes": "codes", "raw": "raw inputs", "pca": "PCA"}
+FEATURE_NAMES = {"codes": "codes", "raw": "raw inputs", "pca": "PCA", "features": "backbone features"}
 PROBE_NAMES = {"knn": "kNN (k=5)", "logistic": "logistic", "random_forest": "random forest"}
 
 

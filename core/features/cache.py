@@ -1,0 +1,77 @@
+"""Features computed once per (dataset rows, backbone, input size), kept beside the dataset cache.
+
+The key is what decides the numbers: the backbone and its input size, and the rows themselves
+(each source file's path, size and modification time, or the bytes of an in-memory image
+tensor). The file is safetensors, written atomically, so a crash mid-write leaves no half cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
+
+from core.atomic import atomic_write_bytes
+from core.data.dataset import Dataset
+from core.errors import ConfigError
+from core.features.backbones import get_backbone, load_backbone
+from core.features.extract import Progress, extract_features
+from core.paths import default_data_dir
+
+FEATURES_DIR = "features"
+
+
+def features_key(dataset: Dataset, backbone_name: str) -> str:
+    backbone = get_backbone(backbone_name)
+    sha = hashlib.sha256(json.dumps([backbone.name, backbone.weights, backbone.input_size, backbone.resize]).encode())
+    if dataset.files:
+        for name in dataset.files:
+            stat = os.stat(name)
+            sha.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    else:
+        sha.update(str(tuple(dataset.x.shape)).encode())
+        sha.update(dataset.x.contiguous().numpy().tobytes())
+    return sha.hexdigest()[:20]
+
+
+def features_path(dataset: Dataset, backbone_name: str) -> Path:
+    return default_data_dir() / FEATURES_DIR / f"{backbone_name}-{features_key(dataset, backbone_name)}.safetensors"
+
+
+def dataset_features(dataset: Dataset, backbone_name: str, device: torch.device | str = "cpu", batch_size: int = 32,
+                     progress: Progress | None = None, allow_download: bool = True) -> torch.Tensor:
+    """float32 (len(dataset), dim) features of every row: from the cache, or computed and cached."""
+    if dataset.kind != "image" or len(dataset.input_shape) != 3:
+        raise ConfigError(f"Pretrained image features need images; '{dataset.name}' is a table. "
+                          "Train on its values directly (leave the backbone unset).")
+    path = features_path(dataset, backbone_name)
+    if path.is_file():
+        try:
+            features = safetensors_load(path.read_bytes())["features"]
+            if features.shape[0] == len(dataset):
+                if progress is not None:
+                    progress(len(dataset), len(dataset))
+                return features
+        except Exception:  # a damaged cache file is recomputed, never trusted
+            pass
+    model = load_backbone(backbone_name, device, allow_download)
+    features = extract_features(model, get_backbone(backbone_name), files=dataset.files,
+                                x=None if dataset.files else dataset.x, batch_size=batch_size, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, safetensors_save({"features": features.contiguous()}, metadata={"backbone": backbone_name}))
+    return features
+
+
+def standardise(features: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Features on the scale the autoencoder learned: per-dimension z-scores against `reference`.
+
+    Backbones differ in scale by an order of magnitude; on standardised features one recipe
+    (width, noise, learning rate) fits them all. `reference` is every row of the run's dataset
+    (no labels involved), so a new image is scaled exactly as the training rows were.
+    """
+    return (features - reference.mean(0)) / (reference.std(0) + 1e-6)

@@ -1,0 +1,121 @@
+"""Images -> backbone features, batched, with decoding overlapped with the forward pass.
+
+A backbone reads each image at its own resolution: straight from the original file when the
+dataset came from files (a 64 px thumbnail would throw away what the network needs), else from
+the dataset's own tensor, resized. Decoding runs on a small thread pool one batch ahead, so the
+cores that run the network never wait for JPEGs (Pillow releases the GIL while decoding).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+
+from core.data.images import to_rgb
+from core.errors import ConfigError, DataError
+from core.features.backbones import Backbone
+
+Progress = Callable[[int, int], None]  # (images done, images in all)
+
+
+def image_for_backbone(img: Image.Image, backbone: Backbone) -> np.ndarray:
+    """uint8 (S, S, 3): shorter side resized to `backbone.resize`, centre-cropped to its input size."""
+    img = to_rgb(ImageOps.exif_transpose(img))
+    scale = backbone.resize / min(img.size)
+    img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BICUBIC)
+    return np.asarray(ImageOps.fit(img, (backbone.input_size,) * 2, Image.Resampling.BICUBIC))
+
+
+def read_for_backbone(path: str | Path, backbone: Backbone) -> np.ndarray:
+    """`image_for_backbone` of a file, decoding JPEGs at the smallest scale that suffices."""
+    try:
+        with Image.open(path) as img:
+            img.draft("RGB", (backbone.resize, backbone.resize))
+            return image_for_backbone(img, backbone)
+    except Exception as error:
+        raise DataError(f"'{path}' could not be read for the {backbone.name} features ({error}); "
+                        "it may have changed since the dataset was loaded.") from None
+
+
+def tensor_for_backbone(x: torch.Tensor, backbone: Backbone) -> torch.Tensor:
+    """float (N, C, H, W) in [0, 1] -> float (N, 3, S, S) in [0, 1], resized and centre-cropped alike."""
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    height, width = x.shape[-2:]
+    scale = backbone.resize / min(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False).clamp_(0.0, 1.0)
+    top, left = (size[0] - backbone.input_size) // 2, (size[1] - backbone.input_size) // 2
+    return x[..., top:top + backbone.input_size, left:left + backbone.input_size]
+
+
+def _file_batches(files: Sequence[str], backbone: Backbone, batch_size: int, workers: int) -> Iterator[torch.Tensor]:
+    """uint8 (B, 3, S, S) batches in file order, decoded `workers` batches ahead."""
+    chunks = [files[i:i + batch_size] for i in range(0, len(files), batch_size)]
+
+    def decode(chunk: Sequence[str]) -> torch.Tensor:
+        return torch.from_numpy(np.stack([read_for_backbone(f, backbone) for f in chunk])).permute(0, 3, 1, 2)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = deque(pool.submit(decode, chunk) for chunk in chunks[:workers + 1])
+        queued = len(pending)
+        while pending:
+            batch = pending.popleft().result()
+            if queued < len(chunks):
+                pending.append(pool.submit(decode, chunks[queued]))
+                queued += 1
+            yield batch
+
+
+def _tensor_batches(x: torch.Tensor, backbone: Backbone, batch_size: int) -> Iterator[torch.Tensor]:
+    for start in range(0, len(x), batch_size):
+        yield tensor_for_backbone(x[start:start + batch_size].float(), backbone)
+
+
+def extract_features(model: torch.nn.Module, backbone: Backbone, *, files: Sequence[str] = (),
+                     x: torch.Tensor | None = None, images: Sequence[Image.Image] = (), batch_size: int = 32,
+                     progress: Progress | None = None, workers: int | None = None) -> torch.Tensor:
+    """float32 (N, backbone.dim) on the CPU: one row per file (or per image of `x`, or PIL image), in order.
+
+    `model` is `load_backbone(...)`'s network, on the device it should run on.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"The features batch size must be at least 1 (got {batch_size}).")
+    if images:  # a handful of uploads: decode here, then the same batched forward
+        x = torch.from_numpy(np.stack([image_for_backbone(img, backbone) for img in images])).permute(0, 3, 1, 2)
+        return _forward(model, backbone, iter(x.split(batch_size)), len(x), progress)
+    if not files and x is None:
+        raise ConfigError("Nothing to compute features of: give image files or an image tensor.")
+    if x is not None and x.dim() != 4:
+        raise ConfigError(f"Pretrained image features need images shaped (N, C, H, W); got {tuple(x.shape)}.")
+    workers = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
+    batches = _file_batches(files, backbone, batch_size, workers) if files else _tensor_batches(x, backbone, batch_size)
+    return _forward(model, backbone, batches, len(files) if files else len(x), progress)
+
+
+def _forward(model: torch.nn.Module, backbone: Backbone, batches: Iterator[torch.Tensor], total: int,
+             progress: Progress | None) -> torch.Tensor:
+    """Normalise each batch (uint8 0-255 or float 0-1) the backbone's way and run it, on its device."""
+    device = next(model.parameters()).device
+    mean = torch.tensor(backbone.mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(backbone.std, device=device).view(1, 3, 1, 1)
+    out, done = [], 0
+    with torch.inference_mode():
+        for batch in batches:
+            if device.type == "cuda":
+                batch = batch.pin_memory()
+            batch = batch.to(device, non_blocking=True)
+            batch = batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch.float()
+            out.append(model((batch - mean) / std).float().cpu())
+            done += len(batch)
+            if progress is not None:
+                progress(done, total)
+    return torch.cat(out)

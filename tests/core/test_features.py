@@ -1,0 +1,246 @@
+"""The features stage for real: the shipped EfficientNet-Lite0 weights, the online backbones' loading
+code on weight files the tests write, extraction order and caching, and runs trained on features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import timm
+import torch
+from PIL import Image
+
+from core.data import DataSpec, load_dataset
+from core.errors import ConfigError, DataError
+from core.features import BACKBONES, dataset_features, extract_features, features_path, get_backbone, load_backbone
+from core.features.backbones import efficientnet_lite0_weights_path, lukemelas_to_timm
+from core.features.weights import load_state_dict
+from tests.core.photo_fixtures import write_bird_folder
+
+# ImageNet-1k classes that are birds: cock ... jay, magpie ... bald eagle ... , and the water birds.
+IMAGENET_BIRDS = set(range(7, 25)) | set(range(80, 101)) | set(range(127, 147))
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return load_backbone("efficientnet-lite0")
+
+
+@pytest.fixture
+def birds(tmp_path):
+    write_bird_folder(tmp_path / "birds", species=3, per_species=3)
+    return load_dataset(DataSpec("folder", path=str(tmp_path / "birds"), image_size=16))
+
+
+class TestShippedWeights:
+    def test_every_key_of_the_wheel_fits_timm_and_photos_are_birds(self, birds):
+        # Random weights would not name bird classes for real bird photos: this proves the rename.
+        model = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
+        state = lukemelas_to_timm(load_state_dict(Path(efficientnet_lite0_weights_path()), "w"), model)
+        model.load_state_dict(state, strict=True)
+        backbone = get_backbone("efficientnet-lite0")
+        from core.features.extract import read_for_backbone
+
+        x = torch.from_numpy(np.stack([read_for_backbone(f, backbone) for f in birds.files])).permute(0, 3, 1, 2)
+        x = (x.float() / 255 - 0.5) / 0.5
+        with torch.inference_mode():
+            predicted = model(x).argmax(1).tolist()
+        assert sum(p in IMAGENET_BIRDS for p in predicted) >= len(predicted) - 1, predicted
+
+    def test_features_are_pooled_vectors(self, lite0, birds):
+        features = extract_features(lite0, get_backbone("efficientnet-lite0"), files=birds.files, batch_size=4)
+        assert features.shape == (len(birds), 1280) and features.dtype == torch.float32
+        assert torch.isfinite(features).all()
+
+
+class TestExtraction:
+    def test_order_is_kept_while_decoding_ahead(self, lite0, birds):
+        backbone = get_backbone("efficientnet-lite0")
+        together = extract_features(lite0, backbone, files=birds.files, batch_size=2, workers=3)
+        one_by_one = torch.cat([extract_features(lite0, backbone, files=[f], batch_size=1) for f in birds.files])
+        torch.testing.assert_close(together, one_by_one, atol=1e-4, rtol=1e-4)
+
+    def test_uploaded_images_match_their_files(self, lite0, birds):
+        backbone = get_backbone("efficientnet-lite0")
+        from_files = extract_features(lite0, backbone, files=birds.files[:2])
+        with Image.open(birds.files[0]) as a, Image.open(birds.files[1]) as b:
+            from_images = extract_features(lite0, backbone, images=[a, b])
+        torch.testing.assert_close(from_files, from_images)
+
+    def test_grey_tensors_work_without_files(self, lite0):
+        x = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        features = extract_features(lite0, get_backbone("efficientnet-lite0"), x=x)
+        assert features.shape == (3, 1280)
+
+    def test_a_file_that_changed_since_loading_is_named(self, lite0, birds, tmp_path):
+        broken = tmp_path / "gone.jpg"
+        with pytest.raises(DataError, match="gone.jpg"):
+            extract_features(lite0, get_backbone("efficientnet-lite0"), files=[str(broken)])
+
+
+class TestCache:
+    def test_computed_once_then_read_back(self, birds, monkeypatch):
+        first = dataset_features(birds, "efficientnet-lite0")
+        assert features_path(birds, "efficientnet-lite0").is_file()
+        monkeypatch.setattr("core.features.cache.load_backbone", lambda *a, **k: pytest.fail("recomputed"))
+        torch.testing.assert_close(dataset_features(birds, "efficientnet-lite0"), first)
+
+    def test_a_changed_file_is_a_new_key(self, birds):
+        before = features_path(birds, "efficientnet-lite0")
+        with Image.open(birds.files[0]) as img:
+            img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(birds.files[0])
+        assert features_path(birds, "efficientnet-lite0") != before
+
+    def test_a_damaged_cache_file_is_recomputed(self, birds):
+        first = dataset_features(birds, "efficientnet-lite0")
+        features_path(birds, "efficientnet-lite0").write_bytes(b"not safetensors")
+        torch.testing.assert_close(dataset_features(birds, "efficientnet-lite0"), first)
+
+    def test_tables_are_refused(self, tmp_path):
+        import pandas as pd
+
+        pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [3.0, 2.0, 1.0]}).to_csv(tmp_path / "t.csv", index=False)
+        table = load_dataset(DataSpec("table", path=str(tmp_path / "t.csv")))
+        with pytest.raises(ConfigError, match="need images"):
+            dataset_features(table, "efficientnet-lite0")
+
+
+class TestDownloadedBackbones:
+    """The real loading code of every online backbone, on weight files of the right shape written here."""
+
+    @pytest.mark.parametrize("name", [n for n, b in BACKBONES.items() if not b.offline])
+    def test_offline_message_names_the_file_and_the_folder(self, name, tmp_path, monkeypatch):
+        monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+        with pytest.raises(DataError) as error:
+            load_backbone(name, allow_download=False)
+        message = str(error.value)
+        assert str(tmp_path / "torch" / "hub" / "checkpoints") in message and "https://" in message
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("name, architecture", [
+        ("resnet50", lambda: __import__("torchvision").models.resnet50()),
+        ("convnext-tiny", lambda: __import__("torchvision").models.convnext_tiny()),
+        # DINOv2's published weights are for 518 px: the loader must resample its position embeddings.
+        ("dinov2-small", lambda: timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=518, num_classes=0)),
+    ])
+    def test_weights_in_the_hub_cache_are_loaded_strictly(self, name, architecture, tmp_path, monkeypatch):
+        from core.features.backbones import DINOV2_URL
+
+        monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+        torch.manual_seed(0)
+        source = architecture()
+        urls = {"resnet50": "resnet50-11ad3fa6.pth", "convnext-tiny": "convnext_tiny-983f1562.pth",
+                "dinov2-small": DINOV2_URL.rsplit("/", 1)[-1]}
+        target = tmp_path / "torch" / "hub" / "checkpoints" / urls[name]
+        target.parent.mkdir(parents=True)
+        torch.save(source.state_dict(), target)
+        model = load_backbone(name, allow_download=False)
+        with torch.inference_mode():
+            out = model(torch.rand(2, 3, 224, 224))
+        assert out.shape == (2, BACKBONES[name].dim)
+        first = next(iter(source.state_dict()))
+        torch.testing.assert_close(model.state_dict()[first], source.state_dict()[first])
+
+    def test_a_file_that_does_not_fit_fails_loudly(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+        target = tmp_path / "torch" / "hub" / "checkpoints" / "resnet50-11ad3fa6.pth"
+        target.parent.mkdir(parents=True)
+        torch.save({"conv1.weight": torch.zeros(1)}, target)
+        with pytest.raises(DataError, match="does not fit"):
+            load_backbone("resnet50", allow_download=False)
+
+    def test_a_pickle_is_never_run(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+        target = tmp_path / "torch" / "hub" / "checkpoints" / "resnet50-11ad3fa6.pth"
+        target.parent.mkdir(parents=True)
+        torch.save({"weights": Image.new("RGB", (1, 1))}, target)  # an arbitrary object: needs unpickling
+        with pytest.raises(DataError, match="damaged"):
+            load_backbone("resnet50", allow_download=False)
+
+
+def test_unknown_backbone_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match="efficientnet-lite0"):
+        get_backbone("vgg99")
+
+
+class TestRunsOnFeatures:
+    """`latentboard train --features` end to end: a dense model on features, baselines, classify."""
+
+    def test_train_evaluate_classify(self, tmp_path, capsys):
+        from core import cli
+        from core.runs import RunStore
+
+        photos = write_bird_folder(tmp_path / "birds", species=3, per_species=5)
+        code = cli.main(["train", "--dataset", "folder", "--data-dir", str(tmp_path / "birds"), "--preset", "photos",
+                         "--epochs", "3", "--image-size", "24"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "dense autoencoder on efficientnet-lite0 features of folder" in out
+        assert "Computed efficientnet-lite0 features of 15 images" in out
+        run = RunStore().open(RunStore().ids()[0])
+        assert run.config.features.backbone == "efficientnet-lite0"
+        assert run.checkpoint_metadata()["input_shape"] == [1280]
+
+        assert cli.main(["evaluate", run.id, "--split", "all", "--clusters", "3"]) == 0
+        table = capsys.readouterr().out
+        for row in ("N2D: UMAP of codes + GMM", "k-means on backbone features (baseline)",
+                    "UMAP of backbone features + GMM (baseline)", "UMAP of raw inputs + GMM (baseline)"):
+            assert row in table
+        assert "backbone features" in table.split("Probes")[1]
+
+        photo = photos[sorted(photos)[1]][0]
+        assert cli.main(["classify", run.id, photo, "-k", "1"]) == 0
+        line = capsys.readouterr().out
+        assert "nearest neighbours " + sorted(photos)[1] in line  # the photo itself is in the run's data
+
+    def test_conv_on_features_is_refused_before_a_run_exists(self, tmp_path, capsys):
+        from core import cli
+        from core.runs import RunStore
+
+        write_bird_folder(tmp_path / "birds", species=1, per_species=2)
+        code = cli.main(["train", "--dataset", "folder", "--data-dir", str(tmp_path / "birds"),
+                         "--features", "efficientnet-lite0", "--model", "conv"])
+        assert code == 2 and "conv" in capsys.readouterr().err
+        assert RunStore().ids() == []
+
+    def test_features_on_a_table_are_refused(self, tmp_path, capsys):
+        from core import cli
+
+        (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n")
+        code = cli.main(["train", "--dataset", "table", "--data-dir", str(tmp_path / "t.csv"), "--features", "resnet50"])
+        assert code == 2 and "need images" in capsys.readouterr().err
+
+
+class TestBadPhotos:
+    """A folder with a corrupt JPEG, a CMYK JPEG, a 16-bit PNG and a 1x1 image."""
+
+    @pytest.fixture
+    def folder(self, tmp_path):
+        root = tmp_path / "mixed"
+        photos = write_bird_folder(root, species=1, per_species=2, labelled=False)
+        first = next(iter(photos.values()))[0]
+        with Image.open(first) as img:
+            img.convert("CMYK").save(root / "cmyk.jpg")
+            grey16 = (np.asarray(img.convert("L"), dtype=np.uint16) * 257)
+        Image.fromarray(grey16).save(root / "deep.png")
+        assert Image.open(root / "deep.png").mode.startswith("I")
+        (root / "broken.jpg").write_bytes(Path(first).read_bytes()[:300])
+        Image.new("RGB", (1, 1), "red").save(root / "dot.png")
+        return root
+
+    def test_skipped_by_default_with_each_file_named(self, folder, capsys):
+        from core import cli
+
+        code = cli.main(["train", "--dataset", "folder", "--data-dir", str(folder), "--epochs", "1", "--image-size", "16"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "Skipped 2 unreadable files: broken.jpg (" in out and "dot.png (1x1 pixels" in out
+        assert "Read 4 images as RGB 16x16" in out  # two photos, the CMYK JPEG and the 16-bit PNG
+
+    def test_fail_names_the_first_bad_file(self, folder, capsys):
+        from core import cli
+
+        code = cli.main(["train", "--dataset", "folder", "--data-dir", str(folder), "--bad-files", "fail"])
+        err = capsys.readouterr().err
+        assert code == 2 and "'broken.jpg' is not a usable image" in err and "--bad-files skip" in err
