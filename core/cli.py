@@ -356,6 +356,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.export import cluster_assignments, write_assignments
+
+    trained = _trained_run(args)
+    frame = cluster_assignments(trained, args.method, args.clusters, args.seed)
+    path = write_assignments(frame, args.out)
+    sizes = frame["cluster"].value_counts().sort_index()
+    print(f"{len(frame)} rows in {len(sizes)} clusters ({', '.join(f'{c}: {n}' for c, n in sizes.items())}) -> {path}")
+    return 0
+
+
 # --------------------------------------------------------------------------- the registry
 
 
@@ -423,6 +434,14 @@ COMMANDS: dict[str, Command] = {
         arg("run_id", metavar="RUN_ID"),
         arg("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)"),
         arg("-k", type=int, default=5, metavar="N", help="nearest training neighbours to show (default: 5)"),
+        RUNS_DIR,
+    )),
+    "export": Command(cmd_export, "write which file (or row) is in which cluster, as CSV or Parquet", (
+        arg("run_id", metavar="RUN_ID"),
+        arg("--out", required=True, metavar="FILE", help="clusters.csv or clusters.parquet"),
+        arg("--method", default="n2d", metavar="NAME", help="clustering pipeline (default: n2d; see evaluate)"),
+        arg("--clusters", type=int, metavar="N", help="number of clusters (default: number of classes, or 10)"),
+        arg("--seed", type=int, default=0, metavar="N", help="random state of the clustering"),
         RUNS_DIR,
     )),
     "report": Command(cmd_report, "write a run's self-contained HTML report", (

@@ -244,3 +244,35 @@ class TestBadPhotos:
         code = cli.main(["train", "--dataset", "folder", "--data-dir", str(folder), "--bad-files", "fail"])
         err = capsys.readouterr().err
         assert code == 2 and "'broken.jpg' is not a usable image" in err and "--bad-files skip" in err
+
+
+class TestSortingAFlatFolder:
+    """No class folders, no labels: the clusters are the product, exported as file -> cluster."""
+
+    @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+    def test_export_names_every_file_once(self, tmp_path, capsys, suffix):
+        import pandas as pd
+
+        from core import cli
+        from core.runs import RunStore
+
+        photos = write_bird_folder(tmp_path / "flat", species=2, per_species=4, labelled=False)
+        assert cli.main(["train", "--dataset", "folder", "--data-dir", str(tmp_path / "flat"), "--preset", "photos",
+                         "--epochs", "2", "--image-size", "16"]) == 0
+        run_id = RunStore().ids()[0]
+        out = tmp_path / f"clusters{suffix}"
+        assert cli.main(["export", run_id, "--out", str(out), "--clusters", "2"]) == 0
+        assert "8 rows in 2 clusters" in capsys.readouterr().out
+        table = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+        names = sorted(Path(p).name for files in photos.values() for p in files)
+        assert sorted(table["file"]) == names and "label" not in table
+        assert set(table["cluster"]) == {0, 1}
+
+    def test_an_unknown_format_is_refused(self, tmp_path, capsys):
+        from core import cli
+        from core.runs import RunStore
+
+        write_bird_folder(tmp_path / "flat", species=1, per_species=3, labelled=False)
+        assert cli.main(["train", "--dataset", "folder", "--data-dir", str(tmp_path / "flat"), "--epochs", "1"]) == 0
+        assert cli.main(["export", RunStore().ids()[0], "--out", str(tmp_path / "c.xlsx"), "--clusters", "2"]) == 2
+        assert ".csv or .parquet" in capsys.readouterr().err
