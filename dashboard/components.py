@@ -14,6 +14,7 @@ import streamlit as st
 from core.errors import LatentboardError
 from dashboard import state
 from dashboard.figures import compose_grid
+from dashboard.gallery import PHOTO_TILE
 
 SPLITS = ("test", "val", "train", "all")
 SPLIT_NAMES = {"test": "test", "val": "validation", "train": "train", "all": "all rows"}
@@ -61,6 +62,23 @@ def show_samples(dataset: Any, x: Any, captions: Sequence[str] | None = None, *,
         if captions is not None and not extra:
             extra = {"label": captions}
         st.dataframe(table_rows(dataset, shown, extra), hide_index=True, width="stretch")
+
+
+def show_rows(run: Any, dataset: Any, rows: Sequence[int] | np.ndarray, captions: Sequence[str] | None = None, *,
+              columns: int = 10, tile: int = 64, extra: dict[str, Sequence[Any]] | None = None) -> None:
+    """Dataset rows as show_samples draws them, except that photos (rows with files) show the
+    original file at PHOTO_TILE px at least, whatever size the model read them at."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if dataset.kind == "image" and dataset.files:
+        size = max(tile, PHOTO_TILE)
+        image_grid(state.pictures(run, rows, size), captions, columns=columns, tile=size)
+    else:
+        show_samples(dataset, dataset.x[rows], captions, columns=columns, tile=tile, extra=extra)
+
+
+def is_feature_run(run: Any) -> bool:
+    """A run whose model reads a pretrained backbone's features, not the pixels the pages show."""
+    return bool(run.config.features.backbone)
 
 
 def no_runs_yet() -> None:
@@ -122,7 +140,8 @@ def page_header(title: str, caption: str, key: str) -> tuple[Any, Any, str] | No
     run = run_picker(key, container=bar[0])
     if run is None:
         return None
-    split = split_picker(key, container=bar[1])
+    # Sorting a folder of your own photos is about every photo, not a held-out fifth of them.
+    split = split_picker(key, container=bar[1], default="all" if run.config.data.source == "folder" else "test")
     trained = trained_or_error(run)
     return None if trained is None else (run, trained, split)
 

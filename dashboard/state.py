@@ -239,3 +239,30 @@ def _errors(root: str, run_id: str, stamp: float, split: str):
 def errors(run, split: str):
     """Per-sample reconstruction error of a split, in the split's row order."""
     return _errors(runs_dir(), run.id, run_stamp(run), split)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _pictures(root: str, run_id: str, stamp: float, rows: tuple[int, ...], size: int):
+    from dashboard.gallery import row_pictures
+
+    return row_pictures(_trained(root, run_id, stamp).dataset, list(rows), size)
+
+
+def pictures(run, rows, size: int):
+    """Gallery pictures of dataset rows (thumbnails of the original files where there are files)."""
+    return _pictures(runs_dir(), run.id, run_stamp(run), tuple(int(r) for r in rows), int(size))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _nearest(root: str, run_id: str, stamp: float, rows: tuple[int, ...], k: int):
+    import numpy as np
+
+    from core.evaluation.reconstruction import nearest_to_reconstruction
+
+    t = _trained(root, run_id, stamp)
+    return nearest_to_reconstruction(t.model, t.inputs, np.asarray(rows, dtype=np.int64), np.asarray(t.splits.train), k)
+
+
+def nearest_to_reconstruction(run, rows, k: int):
+    """(training rows (n, k), distances): for a feature run, the photos nearest each rebuilt feature vector."""
+    return _nearest(runs_dir(), run.id, run_stamp(run), tuple(int(r) for r in rows), int(k))
