@@ -55,6 +55,8 @@ def choose_spec(current: DataSpec) -> DataSpec | None:
         size = st.number_input("Resize images to (pixels)", 8, 256, value=(current.image_size or 32) if same else 32, step=4, key="data.image_size")
         grey = st.selectbox("Colour", ["keep", "grayscale", "rgb"], key="data.grayscale")
         spec = dataclasses.replace(spec, image_size=int(size), grayscale={"keep": None, "grayscale": True, "rgb": False}[grey])
+        st.caption("Photos of things (birds, pets, products)? Press **Photos** on the Train page: a pretrained network reads "
+                   "each photo first, so they group by what they show. It also sets this size to 96 px, for the galleries.")
     limit = st.number_input(
         "Use at most this many samples (0 = all)", min_value=0, value=int(current.max_samples or 0) if same else 0, step=500, key=f"data.max.{source}",
         help="A stratified subsample, so every class keeps its share.",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 
 import streamlit as st
 
+from core.data import SOURCES
 from core.devices import DEVICE_CHOICES
 from core.experiment import RunConfig
-from core.models import FAMILIES, ModelConfig
+from core.features import BACKBONES, FeatureConfig
+from core.models import FAMILIES, IMAGE_ONLY, ModelConfig
 from core.presets import PRESETS, apply_preset
 from core.training import TrainConfig
 from dashboard import state
@@ -15,7 +18,8 @@ from dashboard.components import run_label, user_errors
 from dashboard.figures import format_seconds, loss_figure, progress_numbers
 
 ACTIVATIONS = ("relu", "gelu", "elu", "leaky_relu", "tanh", "silu")
-PRESET_BUTTONS = {"quick-demo": "Quick demo", "best-quality": "Best quality"}
+PRESET_BUTTONS = {"quick-demo": "Quick demo", "best-quality": "Best quality", "photos": "Photos"}
+RAW_PIXELS = "none"  # the features select's value for "no backbone" (a select box keeps strings best)
 DEFAULT_PRESET = "quick-demo"  # a newcomer's first click should finish in well under a minute
 LIVE_EVERY = 1.0  # seconds between redraws of the live panel
 
@@ -31,14 +35,47 @@ def widget_values(config: RunConfig) -> dict[str, object]:
     values.update({f"t.{k}": getattr(config.train, k) for k in TRAIN_KEYS})
     values["t.patience"] = config.train.patience or 0
     values["t.lr"] = float(config.train.lr)
+    values["f.backbone"] = config.features.backbone or RAW_PIXELS
     return values
 
 
 def use_preset(name: str) -> None:
-    """Button callback: every setting back to its default, then the preset laid over it."""
-    for key, value in widget_values(apply_preset(RunConfig(), name)).items():
+    """Button callback: every setting back to its default, then the preset laid over it.
+
+    The data settings live on the Data page (the session's DataSpec); a preset's data section
+    (Photos: 96 px images, what galleries show) is laid over it there, for image folders only:
+    the built-in sets would only be blown up.
+    """
+    config = apply_preset(RunConfig(), name)
+    for key, value in widget_values(config).items():
         st.session_state[key] = value
     st.session_state["train.preset"] = name
+    size = PRESETS[name].get("data", {}).get("image_size")
+    spec = state.data_spec()
+    if size and spec.source == "folder":
+        state.set_data_spec(dataclasses.replace(spec, image_size=int(size)))
+
+
+def backbone_label(name: str) -> str:
+    return "None — learn from the raw pixels" if name == RAW_PIXELS else BACKBONES[name].label
+
+
+def features_setting(images: bool) -> str | None:
+    """The 'Pretrained features' select: a backbone name, or None for raw pixels (and for tables)."""
+    s = st.session_state
+    s.setdefault("f.backbone", RAW_PIXELS)
+    st.selectbox("Pretrained features", [RAW_PIXELS, *BACKBONES], key="f.backbone", format_func=backbone_label, disabled=not images,
+                 help="For photos: a network trained on millions of labelled photos reads each image first, and the autoencoder "
+                      "learns from its features, so photos group by what they show rather than by background and colour. "
+                      "None trains on the pixels (right for digits and other simple images).")
+    if not images:
+        st.caption("Tables have no images, so no pretrained features: the model reads the table's values.")
+        return None
+    if s["f.backbone"] == RAW_PIXELS:
+        return None
+    entry = BACKBONES[s["f.backbone"]]
+    st.caption(f"{entry.help} " + ("Works offline." if entry.offline else "Its weights download once, the first time (needs internet)."))
+    return entry.name
 
 
 def family_help(name: str) -> str:
@@ -65,7 +102,12 @@ def settings() -> RunConfig:
                    type="primary" if s.get("train.preset") == name else "secondary",
                    help=_preset_help(name))
 
-    families = list(FAMILIES)
+    images = getattr(SOURCES.get(state.data_spec().source), "kind", None) != "table"
+    backbone = features_setting(images)
+    families = [f for f in FAMILIES if not (backbone and f in IMAGE_ONLY)]
+    if s["m.family"] not in families:  # conv reads pictures; a backbone gives it one vector per image
+        s["m.family"] = "dense"
+        st.caption("The conv families read pictures, and pretrained features are one vector per photo: switched to dense.")
     st.selectbox("Model family", families, key="m.family", help="dense: fully connected; conv: convolutional (images); "
                  "recurrent: reads images row by row; vae / conv-vae: variational, can generate new samples.")
     family = s["m.family"]
@@ -77,7 +119,10 @@ def settings() -> RunConfig:
     c.number_input("Depth", 1, 8, key="m.depth", help="Hidden layers (dense), conv blocks (conv), stacked RNN layers.")
     a, b = st.columns(2)
     a.selectbox("Activation", ACTIVATIONS, key="m.activation")
-    b.selectbox("Reconstruction loss", ("mse", "bce"), key="m.loss", help="bce only for images scaled to [0, 1].")
+    if backbone and s["m.loss"] == "bce":  # features are standardised: not in [0, 1]
+        s["m.loss"] = "mse"
+    b.selectbox("Reconstruction loss", ("mse",) if backbone else ("mse", "bce"), key="m.loss",
+                help="bce only for images scaled to [0, 1]; pretrained features (standardised) use mse.")
     if family == "recurrent":
         st.selectbox("Recurrent cell", ("gru", "lstm"), key="m.cell")
     if "vae" in family:
@@ -87,7 +132,7 @@ def settings() -> RunConfig:
     b.number_input("Pose augmentation", 0.0, 2.0, step=0.25, key="m.augment",
                    help="Images only: train on randomly turned, shifted and rescaled copies (1 = up to 15°, 10% of the "
                         "side) and rebuild the original, so codes group by what a thing is rather than its pose. "
-                        "0 = off; tables ignore it.")
+                        "0 = off; tables and pretrained features ignore it.")
     c.number_input("Sparsity penalty (L1)", 0.0, 10.0, step=0.001, format="%.3f", key="m.sparsity", help="0 = off.")
 
     a, b, c = st.columns(3)
@@ -104,17 +149,20 @@ def settings() -> RunConfig:
         b.selectbox("Device", DEVICE_CHOICES, key="t.device")
     name = st.text_input("Run name (optional)", key="train.name", placeholder="e.g. digits dense 10-d")
 
-    s["train.saved"] = {k: s[k] for k in (*(f"m.{k}" for k in MODEL_KEYS), *(f"t.{k}" for k in TRAIN_KEYS), "train.name") if k in s}
+    s["train.saved"] = {k: s[k] for k in (*(f"m.{k}" for k in MODEL_KEYS), *(f"t.{k}" for k in TRAIN_KEYS), "f.backbone", "train.name") if k in s}
     model = ModelConfig(**{k: s[f"m.{k}"] for k in MODEL_KEYS})
     train = {k: s[f"t.{k}"] for k in TRAIN_KEYS}
     train["patience"] = int(train["patience"]) or None
     train["lr"] = float(train["lr"])
-    return RunConfig(data=state.data_spec(), model=model, train=TrainConfig(**train), name=name.strip())
+    return RunConfig(data=state.data_spec(), model=model, train=TrainConfig(**train), features=FeatureConfig(backbone=backbone),
+                     name=name.strip())
 
 
 def _preset_help(name: str) -> str:
     preset = PRESETS.get(name, {})
-    parts = [f"{k}={v}" for group in ("model", "train") for k, v in preset.get(group, {}).items()]
+    parts = [f"{k}={v}" for group in ("features", "model", "train") for k, v in preset.get(group, {}).items()]
+    if "image_size" in preset.get("data", {}):
+        parts.append(f"image folders shown at {preset['data']['image_size']} px (set on the Data page)")
     return ", ".join(parts)
 
 
@@ -171,8 +219,12 @@ def live_panel(run_id: str) -> None:
         d.metric("Samples / s", f"{numbers['samples_per_second']:,.0f}")
         if events:
             st.plotly_chart(loss_figure(events, title="Loss"), key="train.loss", width="stretch")
-        else:
-            st.info("Preparing data and model… the first points appear after a few batches.", icon=":material/hourglass_top:")
+        elif now_live:  # before the first epoch: loading, and for photos the backbone's features (the slow part)
+            st.info(summary.message or "Preparing data and model… the first points appear after a few batches.",
+                    icon=":material/hourglass_top:")
+        notes = run.info().get("data_notes") or []
+        if notes:
+            st.caption("**What loading did:** " + " ".join(str(note) for note in notes))
 
         error = (job.error if job is not None else None) or (summary.message if status == "failed" else None)
         if error:
@@ -225,7 +277,8 @@ spec = state.data_spec()
 run_id = state.current_run_id()
 left, right = st.columns([2, 3], gap="large")
 with left:
-    st.markdown(f"Dataset: **{spec.source}**" + (f" (`{spec.path}`)" if spec.path else "") + " — change it on the Data page.")
+    size = f", images at {spec.image_size} px" if spec.source == "folder" and spec.image_size else ""
+    st.markdown(f"Dataset: **{spec.source}**" + (f" (`{spec.path}`)" if spec.path else "") + size + " — change it on the Data page.")
     config = None
     with user_errors("Reading the settings"):
         config = settings()
