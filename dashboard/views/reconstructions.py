@@ -1,4 +1,9 @@
-"""Reconstructions: originals beside what the model rebuilds, worst first; interpolation; VAE samples."""
+"""Reconstructions: originals beside what the model rebuilds, worst first; interpolation; VAE samples.
+
+A run on pretrained features rebuilds feature vectors, which are not pictures: there each photo
+stands beside the training photos whose features lie nearest to what the model rebuilt, and the
+tabs that decode codes into pictures (interpolation, prior samples) are left out.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ import streamlit as st
 
 from core.evaluation.reconstruction import reconstruct
 from dashboard import state
-from dashboard.components import image_grid, page_header, show_samples, table_rows, user_errors
+from dashboard.components import image_grid, is_feature_run, page_header, show_samples, table_rows, user_errors
 from dashboard.figures import pair_tiles
+from dashboard.gallery import PHOTO_TILE, file_captions
 from dashboard.modelops import interpolate, prior_samples
 
+NEAREST = 3  # training photos shown beside each photo of a feature run
 ORDERS = {
     "worst": "Worst first (likely anomalies)",
     "best": "Best first",
@@ -67,6 +74,37 @@ def pairs_section(run, trained, split: str) -> None:
     st.plotly_chart(error_histogram(errors, picked), width="stretch", key="recon.hist")
 
 
+def nearest_section(run, trained, split: str) -> None:
+    """Feature runs: each photo, then the training photos nearest to its rebuilt feature vector."""
+    ds = trained.dataset
+    rows = state.rows(run, split)
+    errors = state.errors(run, split)
+    a, b = st.columns([2, 1])
+    how = a.radio("Order", list(ORDERS), format_func=ORDERS.get, horizontal=True, key="recon.order")
+    count = b.slider("How many", 4, 60, 12, step=4, key="recon.count")
+    picked = order_rows(errors, how)[:count]
+    photos = rows[picked]
+    nearest, _ = state.nearest_to_reconstruction(run, photos, NEAREST)
+    k = nearest.shape[1]
+    order = np.concatenate([photos[:, None], nearest], axis=1).reshape(-1)  # photo, its matches, next photo, ...
+    names = file_captions(ds, order)
+    captions = []
+    for i, name in enumerate(names):
+        photo = photos[i // (k + 1)]
+        if i % (k + 1) == 0:
+            captions.append(f"{name} · {errors[picked[i // (k + 1)]]:.2g}")
+        else:
+            captions.append("= itself" if order[i] == photo else f"≈ {name}")
+    if ds.has_labels:
+        same = ds.y.numpy()[nearest[:, 0]] == ds.y.numpy()[photos]
+        st.metric("Nearest training photo shows the same label", f"{same.mean():.0%}",
+                  help="Of the photos shown: how often the training photo nearest to the rebuilt features has the photo's own label.")
+    st.caption(f"Each group of {k + 1}: a photo (with the error of its rebuilt features), then the {k} training photos whose "
+               "features lie nearest to what the model rebuilt; '= itself' when that is the photo itself.")
+    image_grid(state.pictures(run, order, PHOTO_TILE), captions, columns=2 * (k + 1), tile=PHOTO_TILE)
+    st.plotly_chart(error_histogram(errors, picked), width="stretch", key="recon.hist")
+
+
 def interpolation_section(run, trained, split: str) -> None:
     ds = trained.dataset
     rows = state.rows(run, split)
@@ -97,9 +135,17 @@ def prior_section(trained) -> None:
         show_samples(trained.dataset, prior_samples(trained.model, n, seed), None, columns=16, tile=48)
 
 
-shown = page_header("Reconstructions", "What the autoencoder rebuilds from its code. Samples it rebuilds worst are often the odd ones out.", "recon")
-if shown is not None:
-    run, trained, split = shown
+def feature_run_page(run, trained, split: str) -> None:
+    backbone = run.config.features.backbone
+    st.info(f"This model reads **{backbone}** features of each photo, not its pixels, so what it rebuilds is a feature "
+            "vector, not a picture. Below, each photo stands beside the training photos whose features lie nearest to "
+            "its reconstruction: when they show the same thing, the code kept what matters.", icon=":material/info:")
+    with st.spinner("Reconstructing…"), user_errors("Reconstructing"):
+        nearest_section(run, trained, split)
+    st.caption("Interpolation and samples are hidden for feature runs: decoding a code gives features, not a picture to show.")
+
+
+def pixel_run_page(run, trained, split: str) -> None:
     tabs = ["Originals and reconstructions", "Interpolate"]
     variational = bool(getattr(trained.model, "is_variational", False))
     if variational:
@@ -114,3 +160,9 @@ if shown is not None:
         with parts[2], user_errors("Sampling"):
             st.caption("New samples: codes drawn from the prior N(0, I) and decoded.")
             prior_section(trained)
+
+
+shown = page_header("Reconstructions", "What the autoencoder rebuilds from its code. Samples it rebuilds worst are often the odd ones out.", "recon")
+if shown is not None:
+    run, trained, split = shown
+    (feature_run_page if is_feature_run(run) else pixel_run_page)(run, trained, split)
