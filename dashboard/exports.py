@@ -1,4 +1,4 @@
-"""A run's latent codes as a table to download (CSV or Parquet); no Streamlit here.
+"""A run's latent codes, or its file -> cluster table, to download (CSV or Parquet); no Streamlit here.
 
 The download buttons call these only when clicked, outside the script run, so they use core
 directly; core's on-disk cache makes the codes and clusters cheap after the first time.
@@ -40,3 +40,10 @@ def codes_parquet(trained) -> bytes:
     buffer = io.BytesIO()
     codes_frame(trained).to_parquet(buffer, index=False)
     return buffer.getvalue()
+
+
+def clusters_table(trained, method: str, n_clusters: int | None, suffix: str) -> bytes:
+    """core.export's file -> cluster table of every row (the CLI's `latentboard export`), as bytes."""
+    from core.export import cluster_assignments, table_bytes
+
+    return table_bytes(cluster_assignments(trained, method, n_clusters, random_state=0), suffix)

@@ -1,5 +1,9 @@
 """Latent space: the codes as a UMAP / PCA / t-SNE map coloured by label, cluster or error;
-select points (click, box or lasso) to see their images and the mix of labels among them."""
+select points (click, box or lasso) to see their images and the mix of labels among them.
+
+Below the map, the clusters themselves: a gallery of each (the original photos, for a folder) and
+the file -> cluster table to download. For someone sorting a folder of photos, that is the product.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,20 @@ import numpy as np
 import streamlit as st
 
 from dashboard import state
-from dashboard.components import page_header, show_samples, user_errors
+from dashboard.components import page_header, show_rows, user_errors
+from dashboard.exports import clusters_table
 from dashboard.figures import cluster_names, label_mix_figure, natural_sort, scatter_figure, selected_rows
+from dashboard.gallery import cluster_groups, file_captions, label_mix
 
 PROJECTION_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 CLUSTER_NAMES = {"kmeans": "k-means", "gmm": "Gaussian mixture", "hdbscan": "HDBSCAN", "agglomerative": "Agglomerative",
                  "umap-kmeans": "UMAP + k-means", "umap-hdbscan": "UMAP + HDBSCAN",
                  "umap-agglomerative": "UMAP + agglomerative", "n2d": "N2D (UMAP + GMM)"}
 SHOW_SELECTED = 60
+SPLIT_WORDS = {"test": "the test split", "val": "the validation split", "train": "the training split", "all": "every row"}
 EXAMPLES_PER_GROUP = 8
+GALLERY_COLUMNS = 8  # tiles in a row of a cluster's gallery (one row of photos per cluster)
+GALLERY_TILE = {True: 112, False: 40}  # photos (rows with files) / small built-in images
 
 
 def projections() -> list[str]:
@@ -81,7 +90,7 @@ def hover_texts(ds, rows: np.ndarray, colour: list | np.ndarray, categorical: bo
     return out
 
 
-def selection_panel(ds, rows: np.ndarray, picked: np.ndarray, colour) -> None:
+def selection_panel(run, ds, rows: np.ndarray, picked: np.ndarray, colour) -> None:
     """Images (or table rows) of the selected points, and the mix of labels among them."""
     st.subheader(f"{len(picked):,} selected")
     labels = ds.label_names(ds.y[rows[picked]]) if ds.has_labels else None
@@ -91,10 +100,13 @@ def selection_panel(ds, rows: np.ndarray, picked: np.ndarray, colour) -> None:
     captions = labels[: len(shown)] if labels is not None else [f"#{int(r)}" for r in rows[shown]]
     if len(picked) > len(shown):
         st.caption(f"Showing the first {len(shown)} of them.")
-    show_samples(ds, ds.x[rows[shown]], captions, columns=6, tile=48, extra={"row": rows[shown], "colour": [colour[i] for i in shown]} if ds.kind == "table" else None)
+    if ds.files:
+        captions = file_captions(ds, rows[shown])
+    show_rows(run, ds, rows[shown], captions, columns=6 if not ds.files else 4, tile=48,
+              extra={"row": rows[shown], "colour": [colour[i] for i in shown]} if ds.kind == "table" else None)
 
 
-def examples_panel(ds, rows: np.ndarray, colour, categorical: bool) -> None:
+def examples_panel(run, ds, rows: np.ndarray, colour, categorical: bool) -> None:
     """Without a selection: a few samples of every colour group, so the map means something at a glance."""
     if not categorical:
         st.caption("Select points on the map (click, or drag a box / lasso) to see their images here.")
@@ -108,7 +120,43 @@ def examples_panel(ds, rows: np.ndarray, colour, categorical: bool) -> None:
         picked.extend(members.tolist())
         captions.extend([group] * len(members))
     picked = np.asarray(picked, dtype=np.int64)
-    show_samples(ds, ds.x[rows[picked]], captions, columns=EXAMPLES_PER_GROUP // 2, tile=44, extra={"group": captions} if ds.kind == "table" else None)
+    show_rows(run, ds, rows[picked], captions, columns=EXAMPLES_PER_GROUP // 2, tile=44, extra={"group": captions} if ds.kind == "table" else None)
+
+
+def clusters_section(run, trained, split: str, settings: dict) -> None:
+    """Every cluster as a gallery (photos at full tile size, file names as captions) and the
+    file -> cluster table of all rows to download."""
+    ds = trained.dataset
+    method, k = settings["clusterer"], settings["n_clusters"]
+    name = CLUSTER_NAMES.get(method, method)
+    rows = state.rows(run, split)
+    labels = state.clusters(run, split, method, k)
+    groups = cluster_groups(labels)
+    things = "photos" if ds.files else "samples"
+    st.subheader("Clusters")
+    st.caption(f"{len(rows):,} {things} ({SPLIT_WORDS.get(split, split)}) in {len(groups)} clusters by {name}, the clusterer "
+               "chosen above; biggest first." + ("" if ds.has_labels else " No labels were used, none are needed."))
+    a, b, c = st.columns([1, 1, 2])
+    stem = f"{run.id}-clusters-{method}"
+    a.download_button("Download file → cluster (CSV)", data=lambda: clusters_table(trained, method, k, ".csv"), file_name=f"{stem}.csv",
+                      mime="text/csv", icon=":material/download:", key="latent.clusters_csv", on_click="ignore", width="stretch")
+    b.download_button("Download file → cluster (Parquet)", data=lambda: clusters_table(trained, method, k, ".parquet"),
+                      file_name=f"{stem}.parquet", mime="application/octet-stream", icon=":material/download:",
+                      key="latent.clusters_parquet", on_click="ignore", width="stretch")
+    c.caption("One line per " + ("file: its name, full path and cluster" if ds.files else "row: its index and cluster")
+              + (", and its folder's label" if ds.has_labels else "") + ". The table covers all rows"
+              + ("." if split == "all" else "; pick the split 'all rows' to see the very same clusters here."))
+    if ds.kind != "image":
+        return
+    photos = bool(ds.files)
+    for cluster, members in groups:
+        shown = members[:GALLERY_COLUMNS if photos else 2 * GALLERY_COLUMNS]
+        title = "Noise (no cluster)" if cluster < 0 else f"Cluster {cluster}"
+        mix = label_mix(ds.label_names(ds.y[rows[members]])) if ds.has_labels else ""
+        st.markdown(f"**{title}** · {len(members):,} {things}" + (f" · {mix}" if mix else "")
+                    + (f" · showing {len(shown)}" if len(shown) < len(members) else ""))
+        captions = file_captions(ds, rows[shown]) if photos else (ds.label_names(ds.y[rows[shown]]) if ds.has_labels else None)
+        show_rows(run, ds, rows[shown], captions, columns=len(shown) if photos else 2 * GALLERY_COLUMNS, tile=GALLERY_TILE[photos])
 
 
 shown = page_header("Latent space", "Each point is one sample's code, squeezed to 2-D or 3-D. Samples the model finds similar sit together.", "latent")
@@ -147,6 +195,8 @@ if shown is not None:
         with side:
             picked = selected_rows(points, trace_rows)
             if len(picked):
-                selection_panel(ds, rows, picked, colour)
+                selection_panel(run, ds, rows, picked, colour)
             else:
-                examples_panel(ds, rows, colour, categorical)
+                examples_panel(run, ds, rows, colour, categorical)
+        with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
+            clusters_section(run, trained, split, settings)
