@@ -12,7 +12,8 @@ import streamlit as st
 from PIL import Image
 
 from dashboard import state
-from dashboard.components import image_grid, page_header, show_samples, user_errors
+from dashboard.components import image_grid, is_feature_run, page_header, show_rows, user_errors
+from dashboard.gallery import PHOTO_TILE, file_captions
 from dashboard.figures import clustering_table, confusion_figure, probes_table, scatter_figure
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
@@ -40,11 +41,13 @@ def headline(metrics: dict) -> None:
         cols[3].metric(f"Reconstruction {key.upper()}", _fmt(recon[key]))
 
 
-def metric_tables(metrics: dict) -> None:
+def metric_tables(metrics: dict, backbone: str | None = None) -> None:
     st.markdown("**Clustering the codes, beside the baselines**")
     st.caption("acc: accuracy after matching clusters to labels (Hungarian); NMI and ARI: agreement with the labels (1 is perfect, "
                "0 is chance); silhouette: how well separated the clusters are. Baselines cluster the raw inputs or their PCA, "
-               "without any autoencoder: the codes should beat them.")
+               "without any autoencoder: the codes should beat them."
+               + (f" This run reads {backbone} features: the feature baselines cluster those features directly, so the "
+                  "autoencoder earns its place only where its codes beat them, or match them in far fewer dimensions." if backbone else ""))
     from core.evaluation.text import BASELINE_NAMES, CLUSTERING_NAMES, FEATURE_NAMES, PROBE_NAMES
 
     table = clustering_table(metrics, CLUSTERING_NAMES, BASELINE_NAMES)
@@ -93,7 +96,9 @@ def confusion_section(run, trained, split: str, metrics: dict) -> None:
 
     ds = trained.dataset
     if not ds.has_labels:
-        st.caption("This dataset has no labels, so there is nothing to compare the clusters with.")
+        st.caption("This dataset has no labels, so there is nothing to compare the clusters with. "
+                   "The clusters themselves, as galleries to look through and a table to download, are on the Latent space page.")
+        st.page_link("views/latent.py", label="See the clusters", icon=":material/scatter_plot:")
         return
     scored = metrics.get("clustering") or {}
     methods = list(scored) or ["kmeans"]
@@ -108,6 +113,11 @@ def confusion_section(run, trained, split: str, metrics: dict) -> None:
     columns = ["noise" if c < 0 else str(c) for c in order]
     st.plotly_chart(confusion_figure(matrix, names, columns, title=f"{method} clusters vs labels ({split} split)"),
                     width="stretch", key="eval.confusion")
+    if ds.files:  # a heatmap of counts says how many; a photo of each cluster says what
+        examples = [int(np.flatnonzero(predicted == c)[0]) for c in order if c >= 0 and (predicted == c).any()]
+        st.caption("A photo from each column's cluster, left to right:")
+        image_grid(state.pictures(run, rows[examples], 64), [f"cluster {int(predicted[i])}" for i in examples],
+                   columns=max(1, len(examples)), tile=64)
 
 
 def classify_section(run, trained) -> None:
@@ -130,18 +140,26 @@ def classify_section(run, trained) -> None:
         return
     with st.spinner("Encoding your image…"):
         result = classify_images(trained, [picture], k=5)[0]
+    features = is_feature_run(run)
     a, b = st.columns([1, 2])
     with a:
-        image_grid(np.stack([result.input, result.recon]), ["yours", "reconstruction"], columns=2, tile=112)
+        # A feature run rebuilds features, not a picture: core gives the training photo nearest to them instead.
+        image_grid(np.stack([result.input, result.recon]), ["yours", "nearest training photo" if features else "reconstruction"],
+                   columns=2, tile=PHOTO_TILE if features else 112)
+        if features:
+            st.caption(f"Right: the training photo whose {run.config.features.backbone} features lie nearest to what the "
+                       "model rebuilt from yours.")
     with b:
         st.metric("Likely label", result.cluster_label or "–", help="The label most training images of its cluster carry.")
         unusual = _unusual(run, result.error)
-        st.caption(f"Cluster {result.cluster} · reconstruction error {result.error:.4g}"
+        st.caption(f"Cluster {result.cluster} · {'feature ' if features else ''}reconstruction error {result.error:.4g}"
                    + (" — higher than 99% of the training images: it looks unlike what the model learned." if unusual else ""))
         st.markdown("**Nearest neighbours in the training data**")
         neighbours = np.asarray([n.index for n in result.neighbors], dtype=np.int64)
         captions = [f"{n.label or '#' + str(n.index)} · {n.distance:.2g}" for n in result.neighbors]
-        show_samples(ds, ds.x[neighbours], captions, columns=len(neighbours), tile=64)
+        if ds.files:
+            captions = [f"{name} · {n.distance:.2g}" for name, n in zip(file_captions(ds, neighbours), result.neighbors)]
+        show_rows(run, ds, neighbours, captions, columns=len(neighbours), tile=64)
     map_with_marker(run, trained, neighbours, "yours")
 
 
@@ -194,7 +212,7 @@ if shown is not None:
         headline(metrics)
         left, right = st.columns([3, 2], gap="large")
         with left:
-            metric_tables(metrics)
+            metric_tables(metrics, run.config.features.backbone)
         with right, user_errors("Building the confusion matrix"):
             confusion_section(run, trained, split, metrics)
     else:
