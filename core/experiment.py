@@ -34,6 +34,7 @@ from safetensors.torch import save as safetensors_save
 from core.data import Dataset, DataSpec, Splits, make_splits
 from core.devices import resolve_device
 from core.errors import ConfigError, LatentboardError, RunError
+from core.limits import current_limits, over_limit
 from core.features import BACKBONES, FeatureConfig, dataset_features, get_backbone, standardise
 from core.models import ModelConfig
 from core.training import Progress, TrainConfig
@@ -107,7 +108,7 @@ def check_config(config: RunConfig) -> RunConfig:
     Checks that need the real input shape run again when the model is built.
     """
     from core.data import SOURCES
-    from core.models import check_model_config
+    from core.models import check_model_config, check_model_size
     from core.training import check_train_config
 
     source = SOURCES.get(config.data.source)
@@ -123,14 +124,20 @@ def check_config(config: RunConfig) -> RunConfig:
                               "Leave the backbone unset to train on its values.")
         if config.features.batch_size < 1:
             raise ConfigError(f"The features batch size must be at least 1 (got {config.features.batch_size}).")
-    # Stand-in shape of its kind: features are a vector per image, whatever the images were.
-    stand_in = (BACKBONES[backbone].dim,) if backbone else (3,) if source.kind == "table" else (1, 8, 8)
-    check_model_config(config.model, stand_in)
-    check_train_config(config.train)
     for name in ("max_samples", "image_size"):
         value = getattr(config.data, name)
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be at least 1 (got {value}).")
+    largest = current_limits().max_image_side
+    if config.data.image_size is not None and config.data.image_size > largest:
+        raise ConfigError(over_limit(f"An image size of {config.data.image_size} x {config.data.image_size}",
+                                     f"{config.data.image_size} pixels a side", "max_image_side", f"{largest}"))
+    # Stand-in shape of its kind: features are a vector per image, whatever the images were.
+    side = config.data.image_size or 8
+    stand_in = (BACKBONES[backbone].dim,) if backbone else (3,) if source.kind == "table" else (1, side, side)
+    check_model_config(config.model, stand_in)
+    check_model_size(config.model, stand_in)  # the real shape is checked again when the model is built
+    check_train_config(config.train)
     split = config.split
     if not (0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1):
         raise ConfigError("Validation and test fractions must each be in [0, 1) and sum to less than 1 "

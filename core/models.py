@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import ConfigError
+from core.limits import current_limits, describe_bytes, over_limit
 
 
 @dataclass(frozen=True)
@@ -345,8 +346,30 @@ def check_model_config(config: ModelConfig, input_shape: tuple[int, ...]) -> Non
             raise ConfigError("bce needs values in [0, 1] and tables are standardised; use the mse loss for tables.")
 
 
+def training_bytes(config: ModelConfig, input_shape: tuple[int, ...]) -> int:
+    """Memory the weights need in training: weights, gradients and Adam's two moments, 4 bytes each.
+
+    Built on PyTorch's meta device, which records shapes without allocating: a latent size of a
+    billion costs nothing to check and terabytes to build.
+    """
+    with torch.device("meta"):
+        model = FAMILIES[config.family](config, tuple(int(s) for s in input_shape))
+    return 16 * sum(p.numel() for p in model.parameters())
+
+
+def check_model_size(config: ModelConfig, input_shape: tuple[int, ...]) -> None:
+    limits = current_limits()
+    need = training_bytes(config, input_shape)
+    if need > limits.max_model_bytes:
+        raise ConfigError(over_limit(f"Training a {config.family} model with latent size {config.latent_dim}, width "
+                                     f"{config.width} and depth {config.depth} on inputs shaped {tuple(input_shape)}",
+                                     f"{describe_bytes(need)} for weights, gradients and optimiser state",
+                                     "max_model_bytes", describe_bytes(limits.max_model_bytes)))
+
+
 def build_model(config: ModelConfig, input_shape: tuple[int, ...]) -> Autoencoder:
     """The family's autoencoder for inputs shaped `input_shape` ((C, H, W) images or (D,) table rows)."""
     shape = tuple(int(s) for s in input_shape)
     check_model_config(config, shape)
+    check_model_size(config, shape)
     return FAMILIES[config.family](config, shape)

@@ -7,6 +7,7 @@ with C in {1, 3} are images. This is the quickest way to bring data from another
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,13 +17,39 @@ from core.data.common import encode_labels, require_path
 from core.data.dataset import Dataset, DataSpec
 from core.data.tables import table_dataset
 from core.errors import DataError
+from core.limits import Limits, current_limits, describe_bytes, over_limit
 
 _CHANNELS = (1, 3)
+
+
+def _check_headers(path: Path, limits: Limits) -> None:
+    """Refuse an array from its header alone: one that would not fit, or claims more than the file holds.
+
+    A 300-byte .npy header can declare a petabyte; reading it would be a MemoryError at best.
+    """
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = reader(member)
+            need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            name = info.filename[:-4]
+            if need > limits.max_array_bytes:
+                raise DataError(over_limit(f"Array '{name}' of '{path.name}', shaped {shape}", describe_bytes(need),
+                                           "max_array_bytes", describe_bytes(limits.max_array_bytes)))
+            if not dtype.hasobject and need > info.file_size:
+                raise DataError(f"Array '{name}' of '{path.name}' declares shape {shape} ({describe_bytes(need)}) but "
+                                f"the file holds {describe_bytes(info.file_size)}: it is damaged; save it again.")
 
 
 def _read_npz(spec: DataSpec) -> tuple[str, dict[str, np.ndarray]]:
     path = require_path(spec, "a .npz file with an array 'x' (and optionally 'y' and 'classes')")
     try:
+        if zipfile.is_zipfile(path):
+            _check_headers(path, current_limits())
         loaded = np.load(path, allow_pickle=False)  # never unpickle: opening a file must not run code
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise DataError(f"'{path.name}' holds a single array; save it with np.savez(path, x=..., y=...).")
@@ -84,6 +111,9 @@ def load_npz(spec: DataSpec) -> Dataset:
     x, y = arrays["x"], arrays.get("y")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise DataError(f"'x' in '{name}' must be numeric, found dtype {x.dtype}.")
+    if np.issubdtype(x.dtype, np.complexfloating):
+        raise DataError(f"'x' in '{name}' holds complex numbers; save their real and imaginary parts (or magnitudes) "
+                        "as real columns, e.g. np.concatenate([x.real, x.imag], axis=1).")
     if x.ndim < 2 or len(x) == 0:
         raise DataError(f"'x' in '{name}' must be (N, D) or an image stack with N > 0, found shape {x.shape}.")
     if y is not None and (y.ndim != 1 or len(y) != len(x)):

@@ -8,13 +8,17 @@ screenshots and scans of any size and mode becomes one (N, C, S, S) tensor.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
+import time
 import shutil
 import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -24,6 +28,7 @@ from core.data.common import count, require_path
 from core.data.dataset import Dataset, DataSpec
 from core.data.splits import sample_rows
 from core.errors import DataError
+from core.limits import Limits, current_limits, describe_bytes, over_limit
 from core.paths import default_data_dir
 
 DEFAULT_IMAGE_SIZE = 32
@@ -56,27 +61,120 @@ def _digest(path: Path) -> str:
     return sha.hexdigest()[:16]
 
 
+# Deflate64 (Windows' "compressed folder" for big zips) and others are not in Python's zipfile.
+_READABLE_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+_RATIO_CHECK_FROM = 64 << 20  # below this many unpacked bytes a high ratio (blank images) is harmless
+_SIZE_FILE = ".unpacked-bytes"  # in each unpacked folder: its size, for the cache budget
+
+
+def _zip_members(archive: zipfile.ZipFile, name: str, limits: Limits) -> tuple[list[zipfile.ZipInfo], int]:
+    """The entries worth unpacking, after checking the archive's directory against the limits.
+
+    Everything here is read from the central directory, before a byte is written.
+    """
+    members = []
+    for info in archive.infolist():
+        parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+        if info.filename.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", info.filename):
+            raise DataError(f"'{name}' has an entry outside its own folder ({info.filename!r}); unzip it yourself, "
+                            "check what it holds, and choose the folder.")
+        if info.is_dir() or any(p.startswith(".") or p in _JUNK for p in parts):
+            continue
+        if info.flag_bits & 0x1:
+            raise DataError(f"'{name}' is encrypted; unzip it with its password and choose the folder instead.")
+        if info.compress_type not in _READABLE_COMPRESSION:
+            raise DataError(f"'{name}' uses a compression method Python cannot unpack (type {info.compress_type}, e.g. "
+                            "Deflate64 from Windows); unzip it yourself and choose the folder, or re-zip it.")
+        members.append(info)
+    if len(members) > limits.max_archive_entries:
+        raise DataError(over_limit(f"'{name}'", f"{len(members):,} files", "max_archive_entries",
+                                   f"{limits.max_archive_entries:,} files"))
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > limits.max_archive_bytes:
+        raise DataError(over_limit(f"'{name}' unpacked", describe_bytes(unpacked), "max_archive_bytes",
+                                   describe_bytes(limits.max_archive_bytes)))
+    packed = max(1, sum(m.compress_size for m in members))
+    if unpacked > _RATIO_CHECK_FROM and unpacked > limits.max_compression_ratio * packed:
+        raise DataError(over_limit(f"'{name}' unpacks to {unpacked // packed} times its size, which is how zip bombs "
+                                   "look; its compression ratio", f"{unpacked // packed}:1", "max_compression_ratio",
+                                   f"{limits.max_compression_ratio}:1"))
+    return members, unpacked
+
+
+def _unpack(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path, allowed: int) -> None:
+    """Stream the members out, counting bytes: a directory that lies about sizes is caught too."""
+    written = 0
+    for info in members:
+        target = staging.joinpath(*PurePosixPath(info.filename.replace("\\", "/")).parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(info) as source, target.open("wb") as out:
+            while block := source.read(1 << 20):
+                written += len(block)
+                if written > allowed:
+                    raise DataError(f"'{archive.filename}' unpacks to more than its directory declares; "
+                                    "it is damaged or built to fill the disk.")
+                out.write(block)
+        stamp = time.mktime((*info.date_time, 0, 0, -1))  # stable mtimes: caches keyed on them survive a re-unpack
+        os.utime(target, (stamp, stamp))
+
+
 def _extract_zip(path: Path) -> Path:
-    """Unpack once into the data folder's `extracted/<content hash>`; later loads reuse it."""
+    """Unpack once into the data folder's `extracted/<content hash>`; later loads reuse it.
+
+    The archive's directory is checked against the limits first, so a bomb writes nothing; any
+    failure removes the staging folder; the cache of unpacked zips keeps to its budget.
+    """
     target = default_data_dir() / "extracted" / _digest(path)
     if target.is_dir():
+        os.utime(target)  # recently used: the budget removes others first
         return target
+    limits = current_limits()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         with zipfile.ZipFile(path) as archive:
-            for member in archive.infolist():
-                parts = PurePosixPath(member.filename).parts
-                if member.is_dir() or any(p.startswith(".") or p in _JUNK for p in parts):
-                    continue
-                archive.extract(member, staging)  # zipfile strips '..' and absolute paths
+            members, unpacked = _zip_members(archive, path.name, limits)
+            _unpack(archive, members, staging, unpacked)
+        (staging / _SIZE_FILE).write_text(str(unpacked))
         os.replace(staging, target)  # atomic: a crash never leaves a half-unpacked cache
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, DataError):
+            raise
         if target.is_dir():  # another process unpacked the same zip first
             return target
-        raise DataError(f"Could not unpack '{path.name}': {error}") from None
+        if isinstance(error, (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+                              NotImplementedError, RuntimeError)):
+            raise DataError(f"Could not unpack '{path.name}': {error}") from None
+        raise
+    prune_extracted(limits.max_extract_cache_bytes, keep=target)
     return target
+
+
+def prune_extracted(budget: int, keep: Path | None = None) -> list[Path]:
+    """Remove the least recently used unpacked zips until the rest fit in `budget` bytes."""
+    root = default_data_dir() / "extracted"
+    if not root.is_dir():
+        return []
+    folders = []
+    for folder in root.iterdir():
+        if folder.is_dir() and not folder.name.startswith("."):
+            try:
+                size = int((folder / _SIZE_FILE).read_text())
+            except (OSError, ValueError):
+                size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            folders.append((folder.stat().st_mtime, folder, size))
+    total = sum(size for _, _, size in folders)
+    removed = []
+    for _, folder, size in sorted(folders):
+        if total <= budget:
+            break
+        if keep is not None and folder == keep:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        total -= size
+        removed.append(folder)
+    return removed
 
 
 def _image_root(path: Path) -> Path:
@@ -129,10 +227,31 @@ class UnreadableImage(Exception):
     """One file that is not a usable image; the message says why in a few words."""
 
 
+@contextlib.contextmanager
+def open_image(path: str | Path) -> Iterator[Image.Image]:
+    """Image.open, refusing images over the pixel limit from their header, before decoding a pixel.
+
+    Pillow's own bomb limit is set to the same number deliberately (it raises at twice that).
+    """
+    limit = current_limits().max_image_pixels
+    Image.MAX_IMAGE_PIXELS = limit
+    try:
+        img = Image.open(path)
+    except Image.DecompressionBombError as error:  # Pillow refuses at twice its limit, naming the size
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        amount = f"{int(found[1]):,} pixels" if found else "more than twice the pixel limit"
+        raise UnreadableImage(over_limit("The image", amount, "max_image_pixels", f"{limit:,} pixels")) from None
+    with img:
+        if img.width * img.height > limit:
+            raise UnreadableImage(over_limit("The image", f"{img.width}x{img.height} pixels", "max_image_pixels",
+                                             f"{limit:,} pixels"))
+        yield img
+
+
 def _read_image(path: Path, size: int) -> tuple[np.ndarray, bool]:
     """(H, W, 3) float32 pixels in [0, 1] at `size` x `size`, and whether the source was square."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             if min(img.size) < MIN_IMAGE_SIDE:
                 raise UnreadableImage(f"{img.width}x{img.height} pixels, smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}")
             img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster for photos
@@ -142,15 +261,13 @@ def _read_image(path: Path, size: int) -> tuple[np.ndarray, bool]:
             return np.asarray(rgb, dtype=np.float32) / 255.0, square
     except UnreadableImage:
         raise
-    except Image.DecompressionBombError as error:
-        raise UnreadableImage(f"too many pixels ({error})") from None
     except Exception as error:  # PIL raises many types for broken or non-image files
         reason = str(error).split(" '")[0].split(" <")[0] or type(error).__name__
         raise UnreadableImage(reason) from None
 
 
 def _skipped_note(skipped: list[tuple[Path, str]], root: Path) -> str:
-    names = "; ".join(f"{p.relative_to(root)} ({why})" for p, why in skipped[:5])
+    names = "; ".join(f"{p.relative_to(root)} ({why.rstrip('.')})" for p, why in skipped[:5])
     more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
     return f"Skipped {count(len(skipped), 'unreadable file')}: {names}{more}."
 

@@ -18,10 +18,11 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sklearn.neighbors import NearestNeighbors
 
-from core.data.images import to_rgb
+from core.data.images import UnreadableImage, open_image, to_rgb
 from core.embedding import encode, run_codes
 from core.errors import ConfigError, DataError
 from core.features import standardise
+from core.limits import current_limits, over_limit
 from core.evaluation.clustering import majority_labels
 from core.evaluation.reconstruction import mse_per_sample, reconstruct
 from core.evaluation.run_evaluation import run_clusters
@@ -51,15 +52,22 @@ class Classification:
 
 
 def _open(image: ImageInput, i: int) -> tuple[Image.Image, str]:
+    """A decoded image and its name; over-sized images are refused from their header, unread."""
+    limit = current_limits().max_image_pixels
     if isinstance(image, Image.Image):
+        if image.width * image.height > limit:
+            raise DataError(f"Cannot classify image {i}: " + over_limit("it", f"{image.width}x{image.height} pixels",
+                                                                          "max_image_pixels", f"{limit:,} pixels"))
         return image, f"image {i}"
     path = Path(image).expanduser()
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             img.load()
             return ImageOps.exif_transpose(img), str(image)
     except FileNotFoundError:
         raise DataError(f"Cannot classify '{image}': no such file.") from None
+    except UnreadableImage as exc:
+        raise DataError(f"Cannot classify '{image}': {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DataError(f"Cannot classify '{image}': not a readable image ({exc}).") from None
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from core.data.images import to_rgb
+from core.data.images import open_image, to_rgb
 from core.errors import ConfigError, DataError
 from core.features.backbones import Backbone
 
@@ -37,7 +37,7 @@ def image_for_backbone(img: Image.Image, backbone: Backbone) -> np.ndarray:
 def read_for_backbone(path: str | Path, backbone: Backbone) -> np.ndarray:
     """`image_for_backbone` of a file, decoding JPEGs at the smallest scale that suffices."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             img.draft("RGB", (backbone.resize, backbone.resize))
             return image_for_backbone(img, backbone)
     except Exception as error:
