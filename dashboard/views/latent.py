@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import state
-from dashboard.components import page_header, show_rows, user_errors
+from dashboard.components import is_feature_run, page_header, show_rows, user_errors
 from dashboard.exports import clusters_table
 from dashboard.figures import cluster_names, label_mix_figure, natural_sort, scatter_figure, selected_rows
 from dashboard.gallery import cluster_groups, file_captions, label_mix
@@ -40,7 +40,7 @@ def clusterers() -> list[str]:
     return list(PIPELINES)
 
 
-def controls(ds) -> dict:
+def controls(ds, preferred: str | None = None) -> dict:
     a, b, c, d = st.columns(4)
     methods = projections()
     method = a.selectbox("Projection", methods, format_func=lambda m: PROJECTION_NAMES.get(m, m), key="latent.method")
@@ -48,7 +48,8 @@ def controls(ds) -> dict:
     colourings = (["label"] if ds.has_labels else []) + ["cluster", "error"]
     colour = c.selectbox("Colour by", colourings, format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get, key="latent.colour")
     settings = {"method": method, "dims": dims, "colour": colour, "params": {}}
-    settings["clusterer"] = d.selectbox("Clusters", clusterers(), format_func=lambda m: CLUSTER_NAMES.get(m, m), key="latent.clusterer",
+    methods = clusterers()
+    settings["clusterer"] = d.selectbox("Clusters", methods, index=methods.index(preferred) if preferred in methods else 0, format_func=lambda m: CLUSTER_NAMES.get(m, m), key="latent.clusterer",
                                         help="Clusters are found in the full latent code, not in the 2-D map.")
     default_k = max(2, min(len(ds.classes), 30)) if ds.has_labels and ds.classes else 10
     settings["n_clusters"] = 10
@@ -163,7 +164,8 @@ shown = page_header("Latent space", "Each point is one sample's code, squeezed t
 if shown is not None:
     run, trained, split = shown
     ds = trained.dataset
-    settings = controls(ds)
+    # N2D is what the Photos preset was tuned for, and what `latentboard export` uses by default.
+    settings = controls(ds, preferred="n2d" if is_feature_run(run) else None)
     rows = state.rows(run, split)
     method_name = PROJECTION_NAMES.get(settings["method"], settings["method"])
     coords = None
