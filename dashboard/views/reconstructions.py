@@ -94,14 +94,18 @@ def nearest_section(run, trained, split: str) -> None:
         if i % (k + 1) == 0:
             captions.append(f"{name} · {errors[picked[i // (k + 1)]]:.2g}")
         else:
-            captions.append("= itself" if order[i] == photo else f"≈ {name}")
+            captions.append("= itself" if order[i] == photo else f"~ {name}")  # the tile font has no ≈
     if ds.has_labels:
         same = ds.y.numpy()[nearest[:, 0]] == ds.y.numpy()[photos]
         st.metric("Nearest training photo shows the same label", f"{same.mean():.0%}",
                   help="Of the photos shown: how often the training photo nearest to the rebuilt features has the photo's own label.")
-    st.caption(f"Each group of {k + 1}: a photo (with the error of its rebuilt features), then the {k} training photos whose "
+    st.caption(f"Each line: a photo (with the error of its rebuilt features), then the {k} training photos whose "
                "features lie nearest to what the model rebuilt; '= itself' when that is the photo itself.")
-    image_grid(state.pictures(run, order, PHOTO_TILE), captions, columns=2 * (k + 1), tile=PHOTO_TILE)
+    pictures = state.pictures(run, order, PHOTO_TILE)
+    half = (len(photos) + 1) // 2 * (k + 1)  # two columns of lines, so each photo's line stays together
+    for column, part in zip(st.columns(2), (slice(0, half), slice(half, None))):
+        with column:
+            image_grid(pictures[part], captions[part], columns=k + 1, tile=PHOTO_TILE)
     st.plotly_chart(error_histogram(errors, picked), width="stretch", key="recon.hist")
 
 
