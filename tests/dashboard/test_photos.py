@@ -164,7 +164,7 @@ def test_reconstructions_of_a_feature_run_show_nearest_photos_not_feature_vector
     assert "Interpolation and samples are hidden" in shown
     assert "Nearest training photo shows the same label" in [m.label for m in at.metric]
     assert "'= itself'" in shown  # the legend of the photo / nearest-photos grid
-    assert len(at.image) >= 1
+    assert len(at.image) == 2  # two columns of photo lines
     assert at.selectbox(key="recon.split").value == "all"  # a folder of one's own photos: every photo
 
 
@@ -186,6 +186,7 @@ def test_nearest_photos_come_from_the_training_split(photo_runs):
 def test_cluster_gallery_and_downloads_for_labelled_photos(runs_dir):
     labelled, _ = runs_dir
     at = app("latent", labelled, latent__method="pca")
+    assert at.selectbox(key="latent.clusterer").value == "n2d"  # what the Photos preset was tuned for
     headings = [m.value for m in at.markdown if m.value.startswith("**Cluster ")]
     assert headings, texts(at)
     assert sum(int(h.split("·")[1].split()[0]) for h in headings) == SPECIES * PER_SPECIES  # every photo in one cluster

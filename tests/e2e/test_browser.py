@@ -133,3 +133,70 @@ def test_newcomer_trains_a_quick_demo_and_explores_it(server, page):
     page.wait_for_selector('[data-testid="stDataFrame"]')
     shot(page, "runs")
     print(f"whole tour: {time.monotonic() - started:.1f} s")
+
+
+def bird_zip(folder: Path) -> Path:
+    """A zip of real bird photos in species folders, as a person would upload their own."""
+    import zipfile
+
+    from tests.core.photo_fixtures import write_bird_folder
+
+    write_bird_folder(folder / "birds", species=3, per_species=5)
+    archive = folder / "birds.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for photo in sorted((folder / "birds").rglob("*.jpg")):
+            out.write(photo, photo.relative_to(folder).as_posix())
+    return archive
+
+
+def test_photos_are_sorted_into_cluster_galleries(server, page, tmp_path):
+    START[0] = time.monotonic()
+    archive = bird_zip(tmp_path)
+    page.goto(server)
+    wait_idle(page, timeout=90)
+    page.get_by_test_id("stSelectbox").filter(has_text="Source").click()
+    page.get_by_role("option", name="folder", exact=True).click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(archive))
+    page.get_by_text("Train an autoencoder on").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_test_id("stMetric").filter(has_text="Samples").filter(has_text="15").count() == 1
+    print(f"photos uploaded: {time.monotonic() - START[0]:.1f} s")
+
+    go(page, "Train")
+    page.get_by_role("button", name="Photos").click()
+    wait_idle(page)
+    assert page.get_by_text("images at 96 px").count() >= 1
+    page.get_by_role("button", name="Start training").click()
+    print(f"photos training: {time.monotonic() - START[0]:.1f} s")
+    page.get_by_text("What next?").wait_for(timeout=TRAIN_TIMEOUT * 1000)
+    wait_idle(page)
+    assert page.get_by_text("Skipped").count() == 0 and page.get_by_text("What loading did").count() == 1
+    print(f"photos trained: {time.monotonic() - START[0]:.1f} s")
+
+    go(page, "Reconstructions")  # a feature run rebuilds features: each photo beside its nearest training photos
+    page.get_by_text("not a picture").first.wait_for()
+    page.wait_for_selector('[data-testid="stImage"] img')
+    assert page.get_by_role("tab", name="Interpolate").count() == 0
+    shot(page, "photos-reconstructions")
+
+    go(page, "Latent space")
+    heading = page.get_by_role("heading", name="Clusters")
+    heading.wait_for(timeout=90_000)
+    wait_idle(page, timeout=90)
+    galleries = page.get_by_text("Cluster 0 ·")
+    assert galleries.count() == 1
+    # Each cluster's gallery is a picture of photos (at least 96 px a tile), not a chart of vectors.
+    heading.scroll_into_view_if_needed()
+    images = page.locator('[data-testid="stImage"] img')
+    widths = images.evaluate_all("els => els.map(el => el.naturalWidth)")
+    assert max(widths) >= 3 * 96, widths
+    assert page.get_by_text("Download file → cluster (CSV)").count() == 1
+    print(f"photos-clusters: {time.monotonic() - START[0]:.1f} s")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    box = heading.bounding_box()
+    page.evaluate(f"() => window.scrollBy(0, {box['y'] - 20})")
+    for folder in SHOTS:
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / "photos-clusters.png"))
+    print(f"photo tour: {time.monotonic() - START[0]:.1f} s")
