@@ -161,12 +161,30 @@ def _kmeans(z: np.ndarray, n_clusters: int, random_state: int | None) -> np.ndar
     return KMeans(n_clusters=n_clusters, n_init=10, random_state=random_state).fit_predict(z)
 
 
-def _gmm(z: np.ndarray, n_clusters: int, random_state: int | None) -> np.ndarray:
+def fit_gmm(z: np.ndarray, n_clusters: int, random_state: int | None, n_init: int) -> np.ndarray:
+    """Labels of the most likely of `n_init` full-covariance Gaussian mixtures.
+
+    A cluster squeezed into fewer dimensions than the codes have (a few dozen points in 32-d)
+    has a singular covariance and the fit fails; then it is refitted with a ridge on the
+    covariances sized to the data (1e-3, then 1e-1 of the mean variance) instead of failing.
+    """
     from sklearn.mixture import GaussianMixture
 
-    gmm = GaussianMixture(n_components=n_clusters, covariance_type="full", reg_covar=1e-5, n_init=3,
-                          random_state=random_state)
-    return gmm.fit(z).predict(z)
+    z = np.asarray(z, dtype=np.float64)
+    scale = float(np.mean(np.var(z, axis=0))) or 1.0
+    for reg_covar in (1e-5, 1e-3 * scale, 1e-1 * scale):
+        gmm = GaussianMixture(n_components=n_clusters, covariance_type="full", reg_covar=reg_covar, n_init=n_init,
+                              random_state=random_state)
+        try:
+            return gmm.fit(z).predict(z).astype(np.int64)
+        except ValueError:
+            continue
+    raise ConfigError(f"A {n_clusters}-component Gaussian mixture cannot be fitted to these {len(z)} points, "
+                      "even with regularised covariances; choose fewer clusters or another method.")
+
+
+def _gmm(z: np.ndarray, n_clusters: int, random_state: int | None) -> np.ndarray:
+    return fit_gmm(z, n_clusters, random_state, n_init=3)
 
 
 def hdbscan_min_cluster_size(n: int) -> int:

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
-from core.embedding import CLUSTERERS, cluster
+from core.embedding import CLUSTERERS, cluster, fit_gmm
 from core.errors import ConfigError
 
 SILHOUETTE_MAX = 5000  # silhouette is O(N^2): score a seeded sample of at most this many points
@@ -148,12 +148,7 @@ def best_gmm(embedded: np.ndarray, n_clusters: int, random_state: int | None = 0
     On mnist-5k codes one fit often merged 4/9 and split another digit; the best of 10 raised
     ACC by several points and made it far less seed-dependent.
     """
-    from sklearn.mixture import GaussianMixture
-
-    n_clusters = min(int(n_clusters), len(embedded))
-    gmm = GaussianMixture(n_components=n_clusters, covariance_type="full", reg_covar=1e-5, n_init=N2D_GMM_INITS,
-                          random_state=random_state)
-    return gmm.fit(embedded).predict(embedded).astype(np.int64)
+    return fit_gmm(embedded, min(int(n_clusters), len(embedded)), random_state, n_init=N2D_GMM_INITS)
 
 
 def n2d_cluster(codes: np.ndarray, n_clusters: int, random_state: int | None = 0,

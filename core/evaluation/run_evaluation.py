@@ -62,10 +62,17 @@ def flat_inputs(trained: "TrainedRun", index: np.ndarray) -> np.ndarray:
 
 
 def backbone_features(trained: "TrainedRun", index: np.ndarray) -> np.ndarray | None:
-    """The pretrained features a feature run's model read, or None for a run on pixels / values."""
-    if trained.config.features.backbone is None:
+    """A feature run's backbone features as the backbone gave them (from the cache), else None.
+
+    Not the standardised copy the model read: k-means on the raw features scored 0.97 on birds
+    and 0.84 standardised, and a baseline should get its best shot.
+    """
+    backbone = trained.config.features.backbone
+    if backbone is None:
         return None
-    return trained.inputs[torch.as_tensor(index)].numpy().astype(np.float32)
+    from core.features import dataset_features
+
+    return dataset_features(trained.dataset, backbone)[torch.as_tensor(index)].numpy().astype(np.float32)
 
 
 def trustworthiness_of_map(codes: np.ndarray, embedding: np.ndarray, random_state: int | None = 0,
