@@ -31,6 +31,7 @@ import torch
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
+from core.atomic import atomic_write_bytes
 from core.data import Dataset, DataSpec, Splits, make_splits
 from core.devices import resolve_device
 from core.errors import ConfigError, LatentboardError, RunError
@@ -242,8 +243,6 @@ def _save_quietly(run: "Run", model: Any, trainer: Any, input_shape: tuple[int, 
 def save_splits(run: "Run", splits: Splits) -> Splits:
     """The run's train / val / test row indices, so evaluation later uses the very same rows."""
     tensors = {name: torch.as_tensor(getattr(splits, name), dtype=torch.int64) for name in ("train", "val", "test")}
-    from core.runs import atomic_write_bytes
-
     atomic_write_bytes(run.path / SPLITS_FILE, safetensors_save(tensors))
     return splits
 
