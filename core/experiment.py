@@ -22,9 +22,9 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -32,53 +32,20 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from core.atomic import atomic_write_bytes
-from core.data import Dataset, DataSpec, Splits, make_splits
-from core.devices import resolve_device
-from core.errors import ConfigError, LatentboardError, RunError
-from core.models import ModelConfig
-from core.training import Progress, TrainConfig
+from core.config import RunConfig, SplitConfig, check_config
+from core.data import Dataset, Splits, load_dataset, make_splits
+from core.errors import LatentboardError, RunError
+from core.models import Autoencoder, build_model
+from core.runs import Run, RunStore
+from core.training import Progress, Trainer
 
-if TYPE_CHECKING:  # core.runs imports this module for RunConfig
-    from core.models import Autoencoder
-    from core.runs import Run, RunStore
+__all__ = [  # RunConfig, SplitConfig and check_config live in core.config; many callers look for them here
+    "RunConfig", "SplitConfig", "TrainedRun", "check_config", "execute", "load_splits", "load_trained",
+    "save_splits", "start_run",
+]
 
 SPLITS_FILE = "splits.safetensors"
 _SEEDING = threading.Lock()
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    data: DataSpec = field(default_factory=DataSpec)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    name: str = ""  # a label the user chose; the run id is separate and unique
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "data": self.data.to_dict(),
-            "model": self.model.to_dict(),
-            "train": self.train.to_dict(),
-            "split": dict(vars(self.split)),
-            "name": self.name,
-        }
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
-        return cls(
-            data=DataSpec.from_dict(values.get("data", {})),
-            model=ModelConfig.from_dict(values.get("model", {})),
-            train=TrainConfig.from_dict(values.get("train", {})),
-            split=SplitConfig(**values.get("split", {})),
-            name=values.get("name", ""),
-        )
 
 
 # --------------------------------------------------------------------------- running a config
@@ -88,49 +55,19 @@ class RunConfig:
 class TrainedRun:
     """A finished (or stopped) run, ready to encode: everything on the CPU, the model in eval mode."""
 
-    run: "Run"
+    run: Run
     config: RunConfig
     dataset: Dataset
     splits: Splits
-    model: "Autoencoder"
+    model: Autoencoder
 
 
-def check_config(config: RunConfig) -> RunConfig:
-    """Catch a typo before a run folder exists: unknown names and out-of-range numbers.
-
-    The cheap early pass (the parts' own checks, run without loading any data), so that
-    `latentboard train --model cnov` fails in a second instead of leaving a failed run behind.
-    Checks that need the real input shape run again when the model is built.
-    """
-    from core.data import SOURCES
-    from core.models import check_model_config
-    from core.training import check_train_config
-
-    source = SOURCES.get(config.data.source)
-    if source is None:
-        raise ConfigError(f"Unknown dataset {config.data.source!r}; choose one of {', '.join(SOURCES)}.")
-    if source.needs_path and not config.data.path:
-        raise ConfigError(f"The {config.data.source!r} dataset reads your own files: give their location with --data-dir.")
-    check_model_config(config.model, (3,) if source.kind == "table" else (1, 8, 8))  # stand-in shape of its kind
-    check_train_config(config.train)
-    for name in ("max_samples", "image_size"):
-        value = getattr(config.data, name)
-        if value is not None and value < 1:
-            raise ConfigError(f"{name} must be at least 1 (got {value}).")
-    split = config.split
-    if not (0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1):
-        raise ConfigError("Validation and test fractions must each be in [0, 1) and sum to less than 1 "
-                          f"(got val={split.val_fraction}, test={split.test_fraction}).")
-    resolve_device(config.train.device)
-    return config
-
-
-def start_run(store: "RunStore", config: RunConfig) -> "Run":
+def start_run(store: RunStore, config: RunConfig) -> Run:
     """Check `config` and create its run folder (status "created"); `execute(run)` trains it."""
     return store.create(check_config(config))
 
 
-def execute(run: "Run", stop: threading.Event | None = None, resume: bool = False) -> Iterator[Progress]:
+def execute(run: Run, stop: threading.Event | None = None, resume: bool = False) -> Iterator[Progress]:
     """Train `run`, writing metrics, checkpoints and status as it goes; yields every Progress.
 
     `stop` is checked between batches; when set, what was learned so far is checkpointed and the
@@ -143,11 +80,7 @@ def execute(run: "Run", stop: threading.Event | None = None, resume: bool = Fals
         yield from _execute_locked(run, stop, resume)
 
 
-def _execute_locked(run: "Run", stop: threading.Event, resume: bool) -> Iterator[Progress]:
-    from core.data import load_dataset
-    from core.models import build_model
-    from core.training import Trainer
-
+def _execute_locked(run: Run, stop: threading.Event, resume: bool) -> Iterator[Progress]:
     config = run.config
     before = run.info()
     recorded = before["recorded_state"]
@@ -215,7 +148,7 @@ def _execute_locked(run: "Run", stop: threading.Event, resume: bool) -> Iterator
         raise
 
 
-def _epoch_fields(run: "Run", trainer: Any, event: Progress, seconds: float) -> dict[str, Any]:
+def _epoch_fields(run: Run, trainer: Any, event: Progress, seconds: float) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "epochs_done": int(trainer.epoch),
         "train_loss": event.train_loss,
@@ -231,7 +164,7 @@ def _epoch_fields(run: "Run", trainer: Any, event: Progress, seconds: float) -> 
     return fields
 
 
-def _save_quietly(run: "Run", model: Any, trainer: Any, input_shape: tuple[int, ...]) -> None:
+def _save_quietly(run: Run, model: Any, trainer: Any, input_shape: tuple[int, ...]) -> None:
     if model is None or trainer is None:
         return
     try:
@@ -240,14 +173,14 @@ def _save_quietly(run: "Run", model: Any, trainer: Any, input_shape: tuple[int, 
         pass
 
 
-def save_splits(run: "Run", splits: Splits) -> Splits:
+def save_splits(run: Run, splits: Splits) -> Splits:
     """The run's train / val / test row indices, so evaluation later uses the very same rows."""
     tensors = {name: torch.as_tensor(getattr(splits, name), dtype=torch.int64) for name in ("train", "val", "test")}
     atomic_write_bytes(run.path / SPLITS_FILE, safetensors_save(tensors))
     return splits
 
 
-def load_splits(run: "Run", dataset: Dataset | None = None) -> Splits:
+def load_splits(run: Run, dataset: Dataset | None = None) -> Splits:
     """The indices written when the run first trained; RunError if absent or not fitting `dataset`."""
     path = run.path / SPLITS_FILE
     if not path.exists():
@@ -265,10 +198,8 @@ def load_splits(run: "Run", dataset: Dataset | None = None) -> Splits:
     return splits
 
 
-def load_trained(run: "Run") -> TrainedRun:
+def load_trained(run: Run) -> TrainedRun:
     """Dataset, the run's own splits, and the trained model (CPU, eval) in one bundle."""
-    from core.data import load_dataset
-
     model = run.load_model()
     dataset = load_dataset(run.config.data)
     trained_shape = tuple(run.checkpoint_metadata().get("input_shape") or ())

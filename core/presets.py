@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from core.config import RunConfig
 from core.errors import ConfigError
-from core.experiment import RunConfig
 
 PRESETS: dict[str, dict[str, dict]] = {
     "quick-demo": {
