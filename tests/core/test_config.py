@@ -9,9 +9,9 @@ import pytest
 from core.config import DataSpec, RunConfig, SplitConfig
 from core.config_base import Config, describe, sections
 from core.errors import ConfigError, RunError
-from core.models import ModelConfig
+from core.models import ACTIVATIONS, CELLS, LOSSES, ModelConfig
 from core.runs import RunStore
-from core.training import TrainConfig
+from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 
 CONFIGS = (DataSpec, ModelConfig, TrainConfig, SplitConfig, RunConfig)
 
@@ -78,3 +78,13 @@ def test_a_config_json_with_an_unknown_setting_is_a_damaged_run(tmp_path):
     with pytest.raises(RunError, match=f"Run {run.id} .* is damaged: .*'epohcs'"):
         store.open(run.id)
     assert [row.status for row in store.list()] == ["damaged"]
+
+
+@pytest.mark.parametrize("cls, name, registry", [
+    (ModelConfig, "activation", ACTIVATIONS), (ModelConfig, "cell", CELLS), (ModelConfig, "loss", LOSSES),
+    (TrainConfig, "optimizer", OPTIMIZERS), (TrainConfig, "schedule", SCHEDULES),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_literal_choices_are_the_registry_names(cls, name, registry):
+    # The CLI offers the Literal's values; the model and trainer look them up in the registry.
+    described = next(f for f in describe(cls) if f.name == name)
+    assert set(described.choices) == set(registry)
