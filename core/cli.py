@@ -7,8 +7,9 @@
 
 Adding a subcommand is one function `cmd_<name>(args) -> int` plus one entry in COMMANDS naming
 its help text and arguments. `train`'s settings flags are not written here: config_flags() derives
-one per field of RunConfig's sections, so a new config field has its flag at once. A LatentboardError (or Ctrl-C) becomes one line on stderr and exit
-code 2; anything else is a bug and exits 1.
+one per field of RunConfig's sections, so a new config field has its flag at once. A
+LatentboardError (or Ctrl-C) becomes one line on stderr and exit code 2; anything else is a bug
+and exits 1.
 """
 
 from __future__ import annotations
