@@ -39,7 +39,7 @@ from core.models import Autoencoder, build_model
 from core.runs import Run, RunStore
 from core.training import Progress, Trainer
 
-__all__ = [  # RunConfig, SplitConfig and check_config live in core.config; many callers look for them here
+__all__ = [  # RunConfig, SplitConfig, check_config live in core.config; the dashboard imports them from here
     "RunConfig", "SplitConfig", "TrainedRun", "check_config", "execute", "load_splits", "load_trained",
     "save_splits", "start_run",
 ]

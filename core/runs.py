@@ -46,8 +46,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
 from core.atomic import atomic_write_bytes, atomic_write_json
-from core.errors import ConfigError, RunError
 from core.config import RunConfig
+from core.errors import ConfigError, RunError
 from core.models import Autoencoder, build_model
 from core.paths import default_runs_dir
 from core.training import Progress, Trainer
