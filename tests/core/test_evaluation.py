@@ -181,6 +181,7 @@ def test_reconstruction_errors_match_the_model(trained):
 # --------------------------------------------------------------------------- a whole run
 
 
+@pytest.mark.slow  # the `evaluation` fixture: about 12 s on 2 idle cores
 def test_evaluate_run_reports_everything(trained, evaluation):
     r = evaluation
     assert r["split"] == "test" and r["n"] == len(trained.splits.test) and r["n_clusters"] == 10
@@ -201,6 +202,7 @@ def test_evaluate_run_reports_everything(trained, evaluation):
     assert "N2D" in format_evaluation(r)
 
 
+@pytest.mark.slow  # the `evaluation` fixture
 def test_stored_evaluation_follows_the_checkpoint(trained, evaluation):
     assert load_evaluation(trained.run, "test") == evaluation
     assert load_evaluation(trained.run, "val") is None
@@ -260,7 +262,7 @@ def test_classify_rejects_unreadable_files(trained, tmp_path):
 # --------------------------------------------------------------------------- the CLI
 
 
-@pytest.mark.slow  # about 25 s: every clusterer, baseline and probe of `latentboard evaluate`
+@pytest.mark.slow  # about 12 s on 2 idle cores: every clusterer, baseline and probe of `latentboard evaluate`
 def test_cli_evaluate_json(trained, capsys):
     code = cli.main(["evaluate", trained.run.id, "--runs-dir", str(trained.run.path.parent), "--split", "val", "--json"])
     out = capsys.readouterr().out

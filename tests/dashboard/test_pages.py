@@ -126,7 +126,6 @@ def test_table_upload_becomes_the_dataset():
 # --- Train -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow  # about 10 s: trains a run in a background job
 def test_train_page_starts_a_run_and_follows_it():
     at = app("train")
     assert at.session_state["m.family"] == "dense"  # the quick demo preset is the default
@@ -203,7 +202,7 @@ def digit_png() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.slow  # about 60 s: the whole evaluation, as the page runs it
+@pytest.mark.slow  # about 10 s on 2 idle cores: the whole evaluation, as the page runs it
 def test_evaluate_page_computes_and_classifies(with_run):
     at = app("evaluate", with_run)
     at.button(key="eval.compute").click().run()
