@@ -205,8 +205,12 @@ class Run:
             if not isinstance(raw, dict):
                 raise ValueError(f"it holds a {type(raw).__name__}, not an object")
             self.config = RunConfig.from_dict({k: v for k, v in raw.items() if k not in FOLDER_KEYS})
-        except (OSError, ValueError, ConfigError) as exc:
+        except (OSError, ValueError) as exc:
             raise RunError(f"Run {self.id} in {self.path.parent} is damaged: cannot read {CONFIG_FILE} ({exc}).") from exc
+        except ConfigError as exc:  # a setting this version does not know: a typo, or a newer latentboard's run
+            raise RunError(f"Run {self.id} in {self.path.parent} is damaged or from another version "
+                           f"(latentboard {raw.get('latentboard_version', 'unknown')} wrote it, this is "
+                           f"{latentboard_version()}): {exc}") from exc
         self.created: str = raw.get("created", "")
         self._lock: _HeldLock | None = None
 

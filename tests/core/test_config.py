@@ -13,7 +13,7 @@ from core.models import ACTIVATIONS, CELLS, LOSSES, ModelConfig
 from core.runs import RunStore
 from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 
-CONFIGS = (DataSpec, ModelConfig, TrainConfig, SplitConfig, RunConfig)
+CONFIGS = (RunConfig, *sections(RunConfig).values())  # a new section is tested as soon as RunConfig has it
 
 
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda cls: cls.__name__)
@@ -46,7 +46,7 @@ def test_missing_keys_take_their_defaults():
 
 
 def test_sections_are_found_from_the_field_types():
-    assert sections(RunConfig) == {"data": DataSpec, "model": ModelConfig, "train": TrainConfig, "split": SplitConfig}
+    assert {"data": DataSpec, "model": ModelConfig, "train": TrainConfig, "split": SplitConfig}.items() <= sections(RunConfig).items()
     assert [f.name for f in describe(RunConfig)] == ["name"]
 
 
@@ -75,7 +75,7 @@ def test_a_config_json_with_an_unknown_setting_is_a_damaged_run(tmp_path):
     raw = json.loads((run.path / "config.json").read_text())
     raw["train"]["epohcs"] = 5
     (run.path / "config.json").write_text(json.dumps(raw))
-    with pytest.raises(RunError, match=f"Run {run.id} .* is damaged: .*'epohcs'"):
+    with pytest.raises(RunError, match=f"Run {run.id} .* is damaged or from another version .*: Unknown setting 'epohcs'"):
         store.open(run.id)
     assert [row.status for row in store.list()] == ["damaged"]
 
