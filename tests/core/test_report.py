@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pytest
 
 from core import cli
 from core.report import image_grid, png_data_uri, render_report, write_report
