@@ -1,4 +1,9 @@
-"""Files written so a reader sees the old version or the new one, never half of either."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of either.
+
+Its own module, at the bottom of core, because run folders (core.runs), data caches (core.data),
+split files (core.experiment), projection caches (core.embedding) and reports all write this way,
+and none of them should have to import another of them to do so.
+"""
 
 from __future__ import annotations
 
@@ -26,15 +31,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=True) + "\n").encode("utf-8"))
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; not possible (nor needed) on Windows.
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside `folder` itself durable; not possible (nor needed) on Windows."""
     if os.name != "posix":
         return
     with contextlib.suppress(OSError):

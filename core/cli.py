@@ -6,8 +6,10 @@
     latentboard serve --port 8501
 
 Adding a subcommand is one function `cmd_<name>(args) -> int` plus one entry in COMMANDS naming
-its help text and arguments. A LatentboardError (or Ctrl-C) becomes one line on stderr and exit
-code 2; anything else is a bug and exits 1.
+its help text and arguments. `train`'s settings flags are not written here: config_flags() derives
+one per field of RunConfig's sections, so a new config field has its flag at once. A
+LatentboardError (or Ctrl-C) becomes one line on stderr and exit code 2; anything else is a bug
+and exits 1.
 """
 
 from __future__ import annotations
@@ -35,59 +37,96 @@ EXIT_BUG = 1
 # --------------------------------------------------------------------------- train
 
 
-# Flag dest -> (RunConfig section, field). Only flags the user gave override the preset / defaults.
-_TRAIN_OVERRIDES: dict[str, tuple[str, str]] = {
-    "dataset": ("data", "source"),
-    "max_samples": ("data", "max_samples"),
-    "image_size": ("data", "image_size"),
-    "label_column": ("data", "label_column"),
-    "model": ("model", "family"),
-    "latent_dim": ("model", "latent_dim"),
-    "width": ("model", "width"),
-    "depth": ("model", "depth"),
-    "noise": ("model", "noise"),
-    "augment": ("model", "augment"),
-    "sparsity": ("model", "sparsity"),
-    "beta": ("model", "beta"),
-    "loss": ("model", "loss"),
-    "epochs": ("train", "epochs"),
-    "batch_size": ("train", "batch_size"),
-    "lr": ("train", "lr"),
-    "optimizer": ("train", "optimizer"),
-    "patience": ("train", "patience"),
-    "device": ("train", "device"),
-    "features": ("features", "backbone"),
-    "bad_files": ("data", "bad_files"),
-}
-_CONFIG_FLAGS = (*_TRAIN_OVERRIDES, "data_dir", "seed", "preset", "name")
+# The flags that set RunConfig's fields are derived from the config dataclasses: one per field of
+# every section (--latent-dim, --schedule, ...), typed, with the field's own help text. A field
+# name that two sections share gets the section as prefix on the later one (--features-batch-size
+# beside --batch-size), except the names below: one flag sets them in every section that has them,
+# and --<section>-<name> sets one section's alone.
+SHARED_FLAGS = {"seed": "one seed for the whole run: the subsample, the split and training"}
+
+
+@dataclass(frozen=True)
+class ConfigFlag:
+    """One `train` flag and the RunConfig fields it sets: (section, field), section None for RunConfig's own."""
+
+    flag: str
+    targets: tuple[tuple[str | None, str], ...]
+    kwargs: dict[str, Any]
+
+    @property
+    def dest(self) -> str:
+        return self.flag[2:]
+
+
+def _parser_of(field: Any) -> Callable[[str], Any]:
+    parse = field.parse or field.type
+    if not field.optional or field.type is str:
+        return parse
+
+    def optional(text: str) -> Any:  # "none" says None: --patience none turns early stopping off
+        return None if text.strip().lower() == "none" else parse(text)
+
+    optional.__name__ = parse.__name__  # argparse says "invalid int value"
+    return optional
+
+
+def _flag_kwargs(field: Any) -> dict[str, Any]:
+    help_text = field.help
+    if field.registry is not None:
+        help_text += f"; one of {', '.join(field.registry())}"
+    if field.default != "":
+        help_text += f" (default: {'none' if field.default is None else field.default})"
+    kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text.replace("%", "%%")}
+    if field.type is bool:
+        return {**kwargs, "action": argparse.BooleanOptionalAction}
+    if field.choices is not None:
+        return {**kwargs, "choices": field.choices, "type": field.type}
+    metavar = {int: "N", float: "X"}.get(field.type, "PATH" if field.parse else "NAME" if field.registry else "TEXT")
+    return {**kwargs, "type": _parser_of(field), "metavar": metavar}
+
+
+def config_flags(root: type | None = None) -> list[ConfigFlag]:
+    """Every flag that sets a field of `root` (RunConfig), derived from its dataclasses (see SHARED_FLAGS)."""
+    from core.config import RunConfig
+    from core.config_base import describe, sections
+
+    root = root or RunConfig
+    fields = [(section, f) for section, cls in sections(root).items() for f in describe(cls)]
+    fields += [(None, f) for f in describe(root)]
+    flags: list[ConfigFlag] = []
+    for name, help_text in SHARED_FLAGS.items():
+        shared = [(section, f) for section, f in fields if f.name == name]
+        flags.append(ConfigFlag(f"--{name.replace('_', '-')}", tuple((section, f.name) for section, f in shared),
+                                {**_flag_kwargs(shared[0][1]), "help": help_text.replace("%", "%%")}))
+    seen = {flag.dest for flag in flags}
+    for section, f in fields:
+        bare = f.name.replace("_", "-")
+        flag = f.flag or (f"--{section}-{bare}" if f.name in SHARED_FLAGS or bare in seen else f"--{bare}")
+        if flag[2:] in seen:
+            raise ValueError(f"Two config fields would share the flag {flag}; give one a flag= in its setting().")
+        seen.add(flag[2:])
+        flags.append(ConfigFlag(flag, ((section, f.name),), _flag_kwargs(f)))
+    return flags
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """RunConfig from `train` flags: defaults, then the preset, then every flag given."""
-    from core.experiment import RunConfig
+    from core.config import RunConfig
     from core.presets import apply_preset
 
     config = RunConfig()
     if args.preset:
         config = apply_preset(config, args.preset)
-    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}, "split": {}, "features": {}}
-    for dest, (section, name) in _TRAIN_OVERRIDES.items():
-        value = getattr(args, dest)
-        if value is not None:
-            sections[section][name] = value
-    if args.data_dir is not None:
-        # Absolute, so that resuming from another folder still finds the data.
-        sections["data"]["path"] = str(Path(args.data_dir).expanduser().resolve())
-    if args.seed is not None:  # one seed for the whole run: subsample, split and training
-        for section in ("data", "train", "split"):
-            sections[section]["seed"] = args.seed
-    config = dataclasses.replace(
-        config,
-        **{section: dataclasses.replace(getattr(config, section), **values) for section, values in sections.items() if values},
+    values: dict[str | None, dict[str, Any]] = {}
+    for flag in config_flags():  # shared flags come first: --train-seed wins over --seed
+        if hasattr(args, flag.dest):
+            for section, name in flag.targets:
+                values.setdefault(section, {})[name] = getattr(args, flag.dest)
+    own = values.pop(None, {})
+    return dataclasses.replace(
+        config, **own,
+        **{section: dataclasses.replace(getattr(config, section), **fields) for section, fields in values.items()},
     )
-    if args.name is not None:
-        config = dataclasses.replace(config, name=args.name)
-    return config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -96,7 +135,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     store = RunStore(args.runs_dir)
     if args.resume:
-        given = [f"--{flag.replace('_', '-')}" for flag in _CONFIG_FLAGS if getattr(args, flag) is not None]
+        given = [flag.flag for flag in config_flags() if hasattr(args, flag.dest)] + ["--preset"] * bool(args.preset)
         if given:
             raise ConfigError(f"--resume continues a run with its own settings; leave out {', '.join(given)}.")
         run = store.open(args.resume)
@@ -106,7 +145,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if state == "running":
             raise RunError(f"Run {run.id} is being trained by another process (pid {run.info().get('pid')}).")
     else:
-        if not args.dataset:
+        if not hasattr(args, "dataset"):
             raise ConfigError("Say what to train on with --dataset NAME (e.g. --dataset digits), or continue a run with --resume RUN_ID.")
         run = start_run(store, config_from_args(args))
     return _train(run, resume=bool(args.resume), runs_dir_flag=args.runs_dir)
@@ -383,39 +422,15 @@ class Command:
     run: Callable[[argparse.Namespace], int]
     help: str
     arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = ()
+    config_flags: bool = False  # also every RunConfig field's flag (see config_flags)
 
 
 COMMANDS: dict[str, Command] = {
     "train": Command(cmd_train, "train an autoencoder (or --resume a run)", (
-        arg("--dataset", metavar="NAME", help="digits, mnist, fashion-mnist, cifar10, folder, table, npz, ..."),
-        arg("--data-dir", metavar="DIR", help="data location: your folder / file for folder, table and npz; the download cache otherwise"),
-        arg("--model", metavar="FAMILY", help="dense, conv, recurrent, vae, conv-vae, ..."),
-        arg("--latent-dim", type=int, metavar="N", help="size of the code"),
-        arg("--width", type=int, metavar="N", help="hidden units (dense, recurrent) or channels x8 (conv)"),
-        arg("--depth", type=int, metavar="N", help="hidden layers / conv blocks / RNN layers"),
-        arg("--epochs", type=int, metavar="N"),
-        arg("--batch-size", type=int, metavar="N"),
-        arg("--lr", type=float, metavar="X", help="learning rate"),
-        arg("--optimizer", choices=("adam", "adamw", "sgd")),
-        arg("--patience", type=int, metavar="N", help="stop early after N epochs without a better validation loss"),
-        arg("--seed", type=int, metavar="N", help="one seed for the subsample, the split and training"),
-        arg("--max-samples", type=int, metavar="N", help="train on a stratified subsample of N rows"),
-        arg("--image-size", type=int, metavar="N", help="resize images to N x N"),
-        arg("--label-column", metavar="COL", help="table: the column holding labels (kept out of training)"),
-        arg("--noise", type=float, metavar="X", help="denoising: std of the input noise"),
-        arg("--augment", type=float, metavar="X", help="images: strength of random turns/shifts of the input (1 = up to 15 degrees, 10%% of the side)"),
-        arg("--sparsity", type=float, metavar="X", help="weight of the L1 penalty on the code"),
-        arg("--beta", type=float, metavar="X", help="VAE: weight of the KL term"),
-        arg("--loss", choices=("mse", "bce")),
-        arg("--device", choices=("auto", "cpu", "cuda", "mps")),
-        arg("--features", metavar="BACKBONE", help="images: train on a pretrained backbone's features instead of pixels "
-            "(efficientnet-lite0 works offline; resnet50, convnext-tiny, dinov2-small download once)"),
-        arg("--bad-files", choices=("skip", "fail"), help="folder: skip unreadable images and say which (default), or stop at the first"),
-        arg("--preset", metavar="NAME", help="quick-demo, best-quality or photos; other flags override it"),
-        arg("--name", metavar="TEXT", help="a label for the run"),
+        arg("--preset", metavar="NAME", help="quick-demo, best-quality or photos; the flags below override it"),
         arg("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run from its last checkpoint"),
         RUNS_DIR,
-    )),
+    ), config_flags=True),
     "runs": Command(cmd_runs, "list runs, newest first", (RUNS_DIR,)),
     "serve": Command(cmd_serve, "open the dashboard in the browser", (
         arg("--port", type=int, default=8501, metavar="N"),
@@ -467,6 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=command.help, description=command.help)
         for flags, kwargs in command.arguments:
             p.add_argument(*flags, **kwargs)
+        if command.config_flags:
+            settings = p.add_argument_group("settings", "Defaults shown are before a --preset; only the flags given override it.")
+            for flag in config_flags():
+                settings.add_argument(flag.flag, dest=flag.dest, **flag.kwargs)
         p.set_defaults(handler=command.run)
     return parser
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import torch
 
+from core.atomic import atomic_write_bytes
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -267,8 +268,6 @@ def cached_array(trained: "TrainedRun", stem: str, compute: Callable[[], np.ndar
 
     Results of an older checkpoint with the same stem are removed when a new one is written.
     """
-    from core.runs import atomic_write_bytes
-
     folder = trained.run.cache_dir
     path = folder / f"{stem}-{_cache_key(trained, stem=stem, **params)}.npy"
     if path.exists():

@@ -22,67 +22,32 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
-from core.data import Dataset, DataSpec, Splits, make_splits
+from core.atomic import atomic_write_bytes
+from core.config import RunConfig, SplitConfig, check_config
+from core.data import Dataset, Splits, load_dataset, make_splits
 from core.devices import resolve_device
-from core.errors import ConfigError, LatentboardError, RunError
-from core.limits import current_limits, over_limit
-from core.features import BACKBONES, FeatureConfig, dataset_features, get_backbone, standardise
-from core.models import ModelConfig
-from core.training import Progress, TrainConfig
+from core.errors import LatentboardError, RunError
+from core.features import dataset_features, standardise
+from core.models import Autoencoder, build_model
+from core.runs import Run, RunStore
+from core.training import Progress, Trainer
 
-if TYPE_CHECKING:  # core.runs imports this module for RunConfig
-    from core.models import Autoencoder
-    from core.runs import Run, RunStore
+__all__ = [  # RunConfig, SplitConfig, check_config live in core.config; the dashboard imports them from here
+    "RunConfig", "SplitConfig", "TrainedRun", "check_config", "execute", "load_splits", "load_trained",
+    "save_splits", "start_run",
+]
 
 SPLITS_FILE = "splits.safetensors"
 _SEEDING = threading.Lock()
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    data: DataSpec = field(default_factory=DataSpec)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    name: str = ""  # a label the user chose; the run id is separate and unique
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "data": self.data.to_dict(),
-            "model": self.model.to_dict(),
-            "train": self.train.to_dict(),
-            "split": dict(vars(self.split)),
-            "features": self.features.to_dict(),
-            "name": self.name,
-        }
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
-        return cls(
-            data=DataSpec.from_dict(values.get("data", {})),
-            model=ModelConfig.from_dict(values.get("model", {})),
-            train=TrainConfig.from_dict(values.get("train", {})),
-            split=SplitConfig(**values.get("split", {})),
-            features=FeatureConfig.from_dict(values.get("features", {})),
-            name=values.get("name", ""),
-        )
 
 
 # --------------------------------------------------------------------------- running a config
@@ -92,61 +57,15 @@ class RunConfig:
 class TrainedRun:
     """A finished (or stopped) run, ready to encode: everything on the CPU, the model in eval mode."""
 
-    run: "Run"
+    run: Run
     config: RunConfig
     dataset: Dataset
     splits: Splits
-    model: "Autoencoder"
+    model: Autoencoder
     inputs: torch.Tensor  # what the model reads: dataset.x, or the backbone's features of every row
 
 
-def check_config(config: RunConfig) -> RunConfig:
-    """Catch a typo before a run folder exists: unknown names and out-of-range numbers.
-
-    The cheap early pass (the parts' own checks, run without loading any data), so that
-    `latentboard train --model cnov` fails in a second instead of leaving a failed run behind.
-    Checks that need the real input shape run again when the model is built.
-    """
-    from core.data import SOURCES
-    from core.models import check_model_config, check_model_size
-    from core.training import check_train_config
-
-    source = SOURCES.get(config.data.source)
-    if source is None:
-        raise ConfigError(f"Unknown dataset {config.data.source!r}; choose one of {', '.join(SOURCES)}.")
-    if source.needs_path and not config.data.path:
-        raise ConfigError(f"The {config.data.source!r} dataset reads your own files: give their location with --data-dir.")
-    backbone = config.features.backbone
-    if backbone is not None:
-        get_backbone(backbone)
-        if source.kind == "table":
-            raise ConfigError(f"Pretrained image features need images; the {config.data.source!r} dataset is a table. "
-                              "Leave the backbone unset to train on its values.")
-        if config.features.batch_size < 1:
-            raise ConfigError(f"The features batch size must be at least 1 (got {config.features.batch_size}).")
-    for name in ("max_samples", "image_size"):
-        value = getattr(config.data, name)
-        if value is not None and value < 1:
-            raise ConfigError(f"{name} must be at least 1 (got {value}).")
-    largest = current_limits().max_image_side
-    if config.data.image_size is not None and config.data.image_size > largest:
-        raise ConfigError(over_limit(f"An image size of {config.data.image_size} x {config.data.image_size}",
-                                     f"{config.data.image_size} pixels a side", "max_image_side", f"{largest}"))
-    # Stand-in shape of its kind: features are a vector per image, whatever the images were.
-    side = config.data.image_size or 8
-    stand_in = (BACKBONES[backbone].dim,) if backbone else (3,) if source.kind == "table" else (1, side, side)
-    check_model_config(config.model, stand_in)
-    check_model_size(config.model, stand_in)  # the real shape is checked again when the model is built
-    check_train_config(config.train)
-    split = config.split
-    if not (0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1):
-        raise ConfigError("Validation and test fractions must each be in [0, 1) and sum to less than 1 "
-                          f"(got val={split.val_fraction}, test={split.test_fraction}).")
-    resolve_device(config.train.device)
-    return config
-
-
-def start_run(store: "RunStore", config: RunConfig) -> "Run":
+def start_run(store: RunStore, config: RunConfig) -> Run:
     """Check `config` and create its run folder (status "created"); `execute(run)` trains it."""
     return store.create(check_config(config))
 
@@ -154,7 +73,7 @@ def start_run(store: "RunStore", config: RunConfig) -> "Run":
 Prepare = Callable[[str, int, int], None]  # (what, done, total) of the work before training; total 0 = a note
 
 
-def execute(run: "Run", stop: threading.Event | None = None, resume: bool = False,
+def execute(run: Run, stop: threading.Event | None = None, resume: bool = False,
             on_prepare: Prepare | None = None) -> Iterator[Progress]:
     """Train `run`, writing metrics, checkpoints and status as it goes; yields every Progress.
 
@@ -185,7 +104,7 @@ def model_inputs(dataset: Dataset, config: RunConfig, on_prepare: Prepare | None
     return standardise(features, features)
 
 
-def _status_reporter(run: "Run", on_prepare: Prepare | None) -> Prepare:
+def _status_reporter(run: Run, on_prepare: Prepare | None) -> Prepare:
     """Pass preparation news on, and show it in the run's status at most twice a second."""
     last = [0.0]
 
@@ -200,11 +119,7 @@ def _status_reporter(run: "Run", on_prepare: Prepare | None) -> Prepare:
     return report
 
 
-def _execute_locked(run: "Run", stop: threading.Event, resume: bool, on_prepare: Prepare | None) -> Iterator[Progress]:
-    from core.data import load_dataset
-    from core.models import build_model
-    from core.training import Trainer
-
+def _execute_locked(run: Run, stop: threading.Event, resume: bool, on_prepare: Prepare | None) -> Iterator[Progress]:
     config = run.config
     before = run.info()
     recorded = before["recorded_state"]
@@ -277,7 +192,7 @@ def _execute_locked(run: "Run", stop: threading.Event, resume: bool, on_prepare:
         raise
 
 
-def _epoch_fields(run: "Run", trainer: Any, event: Progress, seconds: float) -> dict[str, Any]:
+def _epoch_fields(run: Run, trainer: Any, event: Progress, seconds: float) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "epochs_done": int(trainer.epoch),
         "train_loss": event.train_loss,
@@ -293,7 +208,7 @@ def _epoch_fields(run: "Run", trainer: Any, event: Progress, seconds: float) -> 
     return fields
 
 
-def _save_quietly(run: "Run", model: Any, trainer: Any, input_shape: tuple[int, ...]) -> None:
+def _save_quietly(run: Run, model: Any, trainer: Any, input_shape: tuple[int, ...]) -> None:
     if model is None or trainer is None:
         return
     try:
@@ -302,16 +217,14 @@ def _save_quietly(run: "Run", model: Any, trainer: Any, input_shape: tuple[int, 
         pass
 
 
-def save_splits(run: "Run", splits: Splits) -> Splits:
+def save_splits(run: Run, splits: Splits) -> Splits:
     """The run's train / val / test row indices, so evaluation later uses the very same rows."""
     tensors = {name: torch.as_tensor(getattr(splits, name), dtype=torch.int64) for name in ("train", "val", "test")}
-    from core.runs import atomic_write_bytes
-
     atomic_write_bytes(run.path / SPLITS_FILE, safetensors_save(tensors))
     return splits
 
 
-def load_splits(run: "Run", dataset: Dataset | None = None) -> Splits:
+def load_splits(run: Run, dataset: Dataset | None = None) -> Splits:
     """The indices written when the run first trained; RunError if absent or not fitting `dataset`."""
     path = run.path / SPLITS_FILE
     if not path.exists():
@@ -329,10 +242,8 @@ def load_splits(run: "Run", dataset: Dataset | None = None) -> Splits:
     return splits
 
 
-def load_trained(run: "Run") -> TrainedRun:
+def load_trained(run: Run) -> TrainedRun:
     """Dataset, the run's own splits, and the trained model (CPU, eval) in one bundle."""
-    from core.data import load_dataset
-
     model = run.load_model()
     dataset = load_dataset(run.config.data)
     inputs = model_inputs(dataset, run.config)

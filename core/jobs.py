@@ -16,8 +16,9 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from core.config import RunConfig
 from core.errors import LatentboardError, RunError
-from core.experiment import RunConfig, execute, start_run
+from core.experiment import execute, start_run
 from core.runs import Run, RunStore
 from core.training import Progress
 

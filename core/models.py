@@ -17,7 +17,6 @@ from a tilted, shifted one, so the code keeps what the thing is and drops its po
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal, NamedTuple
@@ -26,31 +25,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.config_base import Config, setting
 from core.errors import ConfigError
 from core.limits import current_limits, describe_bytes, over_limit
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    family: str = "dense"  # one of FAMILIES: dense, conv, recurrent, vae, conv-vae
-    latent_dim: int = 10
-    width: int = 256  # hidden units (dense / recurrent) or base channels x8 (conv: width // 8 channels first)
-    depth: int = 2  # hidden layers (dense), conv blocks (conv), stacked RNN layers (recurrent)
-    activation: Literal["relu", "gelu", "elu", "leaky_relu", "tanh", "silu"] = "relu"
-    cell: Literal["gru", "lstm"] = "gru"  # recurrent only
-    beta: float = 1.0  # VAE: weight of the KL term
-    noise: float = 0.0  # denoising: std of Gaussian noise added to inputs while training (0 = off)
-    augment: float = 0.0  # images: strength of random rotation / shift / scale while training (0 = off; tables: ignored)
-    sparsity: float = 0.0  # sparse: weight of the L1 penalty on the code (0 = off)
-    loss: Literal["mse", "bce"] = "mse"  # bce only for images in [0, 1]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+class ModelConfig(Config):
+    family: str = setting("dense", "the autoencoder family", flag="--model", choices=lambda: FAMILIES)
+    latent_dim: int = setting(10, "size of the code")
+    width: int = setting(256, "hidden units (dense, recurrent) or base channels x8 (conv: width // 8 channels first)")
+    depth: int = setting(2, "hidden layers (dense), conv blocks (conv), stacked RNN layers (recurrent)")
+    activation: Literal["relu", "gelu", "elu", "leaky_relu", "tanh", "silu"] = setting("relu", "nonlinearity between layers")
+    cell: Literal["gru", "lstm"] = setting("gru", "recurrent: the RNN cell")
+    beta: float = setting(1.0, "VAE: weight of the KL term")
+    noise: float = setting(0.0, "denoising: std of Gaussian noise added to inputs while training (0 = off)")
+    augment: float = setting(0.0, "images: strength of random turns / shifts / rescaling while training "
+                             "(1 = up to 15 degrees, 10% of the side; 0 = off; tables: ignored)")
+    sparsity: float = setting(0.0, "weight of the L1 penalty on the code (0 = off)")
+    loss: Literal["mse", "bce"] = setting("mse", "reconstruction loss; bce only for images in [0, 1]")
 
 
 class AutoencoderOutput(NamedTuple):

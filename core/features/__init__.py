@@ -6,7 +6,7 @@
 
 from core.features.backbones import BACKBONES, DEFAULT_BACKBONE, Backbone, get_backbone, load_backbone
 from core.features.cache import dataset_features, features_path, standardise
-from core.features.config import FeatureConfig
+from core.config import FeatureConfig
 from core.features.extract import extract_features, read_for_backbone, tensor_for_backbone
 
 __all__ = [

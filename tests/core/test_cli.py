@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -11,10 +12,13 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core import cli
+from core.config import RunConfig
+from core.config_base import describe, sections
 from core.presets import PRESETS
 from core.runs import RunStore
 
@@ -95,6 +99,89 @@ class TestTrain:
         assert Path(config.data.path).is_absolute()
         args = cli.build_parser().parse_args(["train", "--preset", "best-quality", "--augment", "0", "--noise", "0.3"])
         assert (cli.config_from_args(args).model.augment, cli.config_from_args(args).model.noise) == (0.0, 0.3)
+
+
+def _fields() -> list[tuple[str | None, Any]]:
+    return [(section, f) for section, cls in sections(RunConfig).items() for f in describe(cls)] + [
+        (None, f) for f in describe(RunConfig)]
+
+
+def _other_value(field, flag: str) -> tuple[list[str], Any]:
+    """Command-line words giving `field` a value other than its default, and that value."""
+    if field.type is bool:  # None (decide from the data) becomes True
+        value = not field.default
+        return [flag if value else f"--no-{flag[2:]}"], value
+    if field.registry is not None:
+        value = next(name for name in field.registry() if name != field.default)
+    elif field.choices is not None:
+        value = next(choice for choice in field.choices if choice != field.default)
+    elif field.parse is not None:  # --data-dir: made absolute
+        return [flag, "some/dir"], str(Path("some/dir").resolve())
+    else:
+        value = {int: 7, float: 0.375, str: "my label"}[field.type]
+    return [flag, str(value)], value
+
+
+class TestConfigFlags:
+    """Flags derived from the config dataclasses: one per field, each reaching its field."""
+
+    def test_every_config_field_has_a_flag_and_no_flag_is_shared(self):
+        flags = cli.config_flags()
+        assert len({flag.flag for flag in flags}) == len(flags)
+        reached = {target for flag in flags for target in flag.targets}
+        assert reached == {(section, f.name) for section, f in _fields()}
+
+    @pytest.mark.parametrize("section, field", _fields(), ids=lambda value: getattr(value, "name", value))
+    def test_a_flag_given_reaches_its_field_and_nothing_else(self, section, field, tmp_path, monkeypatch):
+        monkeypatch.chdir(tmp_path)
+        flag = next(flag for flag in cli.config_flags() if flag.targets == ((section, field.name),))
+        argv, value = _other_value(field, flag.flag)
+        config = cli.config_from_args(cli.build_parser().parse_args(["train", *argv]))
+        expected = (dataclasses.replace(RunConfig(), **{field.name: value}) if section is None else
+                    dataclasses.replace(RunConfig(), **{section: dataclasses.replace(getattr(RunConfig(), section),
+                                                                                   **{field.name: value})}))
+        assert value != field.default and config == expected
+
+    def test_old_flag_names_still_work(self):
+        args = cli.build_parser().parse_args(["train", "--dataset", "mnist-5k", "--model", "conv", "--data-dir", "x"])
+        config = cli.config_from_args(args)
+        assert (config.data.source, config.model.family, Path(config.data.path).name) == ("mnist-5k", "conv", "x")
+
+    def test_seed_sets_every_part_and_a_section_seed_wins(self):
+        config = cli.config_from_args(cli.build_parser().parse_args(["train", "--train-seed", "9", "--seed", "4"]))
+        assert (config.data.seed, config.split.seed, config.train.seed) == (4, 4, 9)
+
+    def test_none_for_optional_numbers(self, capsys):
+        args = cli.build_parser().parse_args(["train", "--max-samples", "none", "--patience", "3", "--no-grayscale"])
+        config = cli.config_from_args(args)
+        assert (config.data.max_samples, config.train.patience, config.data.grayscale) == (None, 3, False)
+        code, _, err = run_cli(capsys, "train", "--patience", "soon")
+        assert code == 2 and "invalid int value: 'soon'" in err
+
+    def test_help_lists_every_flag_with_its_help(self, capsys):
+        code, out, _ = run_cli(capsys, "train", "--help")
+        assert code == 0
+        for flag in cli.config_flags():
+            assert flag.flag in out, flag.flag
+        text = " ".join(out.split())  # argparse wraps lines to the terminal's width
+        assert "cosine decays it" in text and "one of dense, conv, recurrent, vae, conv-vae" in text
+
+    def test_a_new_section_gets_its_flags(self):
+        flags = {flag.flag: flag.targets for flag in cli.config_flags(WithFeatures)}
+        assert flags["--backbone"] == (("features", "backbone"),)
+        assert flags["--batch-size"] == (("train", "batch_size"),)  # the first section keeps the bare name
+        assert flags["--features-batch-size"] == (("features", "batch_size"),)
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:  # the shape of the pretrained-features section, without help texts
+    backbone: str | None = None
+    batch_size: int = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class WithFeatures(RunConfig):
+    features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
 
 
 @pytest.mark.slow

@@ -8,18 +8,12 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_blobs
-from test_evaluation import tiny_digits_run
 
 import core.embedding as embedding
 from core.embedding import CLUSTERERS, PROJECTIONS, cluster, encode, project, run_codes, run_projection, warm_up_umap
 from core.errors import ConfigError
 from core.evaluation import cluster_accuracy
 from core.models import ModelConfig, build_model
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-    return tiny_digits_run(tmp_path_factory.mktemp("runs"))
 
 
 def blobs(n=300, centers=3, dims=5, seed=0):

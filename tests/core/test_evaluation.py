@@ -41,29 +41,7 @@ from core.models import ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig
 
-# --------------------------------------------------------------------------- a tiny trained run
-
-_RUNS: dict[str, object] = {}
-
-
-def tiny_digits_run(root) -> object:
-    """A dense AE trained 2 epochs on digits through the real pipeline; built once per session."""
-    if "digits" not in _RUNS:
-        config = RunConfig(
-            data=DataSpec("digits"),
-            model=ModelConfig("dense", latent_dim=8, width=64),
-            train=TrainConfig(epochs=2, batch_size=64, device="cpu"),
-        )
-        run = start_run(RunStore(root), config)
-        for _ in execute(run):
-            pass
-        _RUNS["digits"] = load_trained(run)
-    return _RUNS["digits"]
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-    return tiny_digits_run(tmp_path_factory.mktemp("runs"))
+# --------------------------------------------------------------------------- the tiny trained run (conftest's `trained`)
 
 
 @pytest.fixture(scope="session")
@@ -203,6 +181,7 @@ def test_reconstruction_errors_match_the_model(trained):
 # --------------------------------------------------------------------------- a whole run
 
 
+@pytest.mark.slow  # the `evaluation` fixture: about 12 s on 2 idle cores
 def test_evaluate_run_reports_everything(trained, evaluation):
     r = evaluation
     assert r["split"] == "test" and r["n"] == len(trained.splits.test) and r["n_clusters"] == 10
@@ -223,6 +202,7 @@ def test_evaluate_run_reports_everything(trained, evaluation):
     assert "N2D" in format_evaluation(r)
 
 
+@pytest.mark.slow  # the `evaluation` fixture
 def test_stored_evaluation_follows_the_checkpoint(trained, evaluation):
     assert load_evaluation(trained.run, "test") == evaluation
     assert load_evaluation(trained.run, "val") is None
@@ -253,6 +233,7 @@ def _digit_image(trained, row: int, size: int = 32) -> Image.Image:
     return Image.fromarray(pixels).resize((size, size), Image.Resampling.NEAREST)
 
 
+@pytest.mark.slow  # about 8 s: UMAP and the clusterers on the run's codes
 def test_classify_images(trained, tmp_path):
     row = int(trained.splits.train[0])
     path = tmp_path / "digit.png"
@@ -281,6 +262,7 @@ def test_classify_rejects_unreadable_files(trained, tmp_path):
 # --------------------------------------------------------------------------- the CLI
 
 
+@pytest.mark.slow  # about 12 s on 2 idle cores: every clusterer, baseline and probe of `latentboard evaluate`
 def test_cli_evaluate_json(trained, capsys):
     code = cli.main(["evaluate", trained.run.id, "--runs-dir", str(trained.run.path.parent), "--split", "val", "--json"])
     out = capsys.readouterr().out

@@ -5,16 +5,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pytest
-from test_evaluation import tiny_digits_run
 
 from core import cli
 from core.report import image_grid, png_data_uri, render_report, write_report
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-    return tiny_digits_run(tmp_path_factory.mktemp("runs"))
 
 
 def test_report_is_one_self_contained_file(trained):

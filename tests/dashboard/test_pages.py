@@ -202,6 +202,7 @@ def digit_png() -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow  # about 10 s on 2 idle cores: the whole evaluation, as the page runs it
 def test_evaluate_page_computes_and_classifies(with_run):
     at = app("evaluate", with_run)
     at.button(key="eval.compute").click().run()

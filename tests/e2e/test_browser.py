@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a real browser: minutes, not seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = (ROOT / "assets" / "screenshots", ROOT / "tests" / "artifacts")

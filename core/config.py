@@ -1,0 +1,148 @@
+"""A run's whole configuration: RunConfig and its sections, and check_config, the early check.
+
+    config = RunConfig(data=DataSpec("digits"), model=ModelConfig("conv"), train=TrainConfig(epochs=5))
+    RunConfig.from_dict(config.to_dict()) == config      # unknown keys: ConfigError
+
+This module sits below core.runs (which reads a RunConfig back from every run folder) and
+core.experiment (which trains one), and imports neither of them nor core.data: opening a run
+folder must not load the data sources' libraries. That is why DataSpec lives here rather than in
+core.data (which re-exports it), while ModelConfig and TrainConfig live beside the code they
+configure, in core.models and core.training.
+
+A new section is one field of RunConfig whose type is a config dataclass: to_dict, from_dict and
+the CLI's flags find it from the type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from core.config_base import Config, setting
+from core.devices import resolve_device
+from core.errors import ConfigError
+from core.limits import current_limits, over_limit
+from core.models import ModelConfig, check_model_config, check_model_size
+from core.training import TrainConfig, check_train_config
+
+if TYPE_CHECKING:
+    from core.data import Source
+
+
+def data_sources() -> dict[str, "Source"]:
+    """core.data's SOURCES registry, imported when asked for.
+
+    core.data loads the loaders' libraries (torchvision, PIL, pandas) and sits above this module,
+    which core.runs needs in order to read any run folder; so it is asked for only when a config
+    is checked or a command line is built.
+    """
+    from core.data import SOURCES
+
+    return SOURCES
+
+
+def backbone_names() -> list[str]:
+    """core.features' BACKBONES names, imported when asked for (core.features loads core.data)."""
+    from core.features import BACKBONES
+
+    return list(BACKBONES)
+
+
+def _absolute_path(text: str) -> str:
+    # Absolute, so that resuming from another folder still finds the data.
+    return str(Path(text).expanduser().resolve())
+
+
+@dataclass(frozen=True)
+class DataSpec(Config):
+    """Everything needed to rebuild a Dataset: stored in each run's config as plain JSON.
+
+    `path` is the data folder for torchvision sources (their cache), or the folder / zip / CSV /
+    Parquet / npz file for `folder`, `table` and `npz`.
+    """
+
+    source: str = setting("digits", "the data to learn from", flag="--dataset", choices=data_sources)
+    path: str | None = setting(None, "data location: your folder / zip / file for folder, table and npz; "
+                               "the download cache otherwise", flag="--data-dir", parse=_absolute_path)
+    max_samples: int | None = setting(None, "train on a stratified subsample of this many rows (none = all)")
+    image_size: int | None = setting(None, "resize images to N x N (folder: needed when sizes differ)")
+    grayscale: bool | None = setting(None, "folder: load as grayscale, or --no-grayscale for colour "
+                                     "(unset: colour unless every image is grayscale)")
+    label_column: str | None = setting(None, "table: the column holding labels (kept out of training)")
+    missing: Literal["drop", "impute"] = setting("drop", "table: what to do with rows holding NaN or inf")
+    bad_files: Literal["skip", "fail"] = setting("skip", "folder: skip unreadable images and say which, or stop at the first")
+    seed: int = setting(0, "drives the stratified subsample")
+    download: bool = setting(True, "downloadable sources: fetch the files when they are absent")
+
+
+@dataclass(frozen=True)
+class SplitConfig(Config):
+    val_fraction: float = setting(0.1, "share of rows held out for the validation loss and early stopping")
+    test_fraction: float = setting(0.2, "share of rows held out for evaluation")
+    seed: int = setting(0, "drives which rows land in which split")
+
+
+@dataclass(frozen=True)
+class FeatureConfig(Config):
+    """The optional features stage (core.features): a pretrained backbone reads the images first."""
+
+    backbone: str | None = setting(None, "images: train on a pretrained backbone's features instead of pixels "
+                                   "(efficientnet-lite0 works offline; the others download once)",
+                                   flag="--features", choices=backbone_names)
+    batch_size: int = setting(32, "images per backbone forward pass")
+
+
+@dataclass(frozen=True)
+class RunConfig(Config):
+    data: DataSpec = field(default_factory=DataSpec)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    name: str = setting("", "a label for the run; its id is separate and unique")
+
+
+def check_config(config: RunConfig) -> RunConfig:
+    """Catch a typo before a run folder exists: unknown names and out-of-range numbers.
+
+    The cheap early pass (the parts' own checks, run without loading any data), so that
+    `latentboard train --model cnov` fails in a second instead of leaving a failed run behind.
+    Checks that need the real input shape run again when the model is built.
+    """
+    sources = data_sources()
+    source = sources.get(config.data.source)
+    if source is None:
+        raise ConfigError(f"Unknown dataset {config.data.source!r}; choose one of {', '.join(sources)}.")
+    if source.needs_path and not config.data.path:
+        raise ConfigError(f"The {config.data.source!r} dataset reads your own files: give their location with --data-dir.")
+    backbone = config.features.backbone
+    if backbone is not None:
+        from core.features import BACKBONES, get_backbone
+
+        get_backbone(backbone)
+        if source.kind == "table":
+            raise ConfigError(f"Pretrained image features need images; the {config.data.source!r} dataset is a table. "
+                              "Leave the backbone unset to train on its values.")
+        if config.features.batch_size < 1:
+            raise ConfigError(f"The features batch size must be at least 1 (got {config.features.batch_size}).")
+    for name in ("max_samples", "image_size"):
+        value = getattr(config.data, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be at least 1 (got {value}).")
+    largest = current_limits().max_image_side
+    if config.data.image_size is not None and config.data.image_size > largest:
+        raise ConfigError(over_limit(f"An image size of {config.data.image_size} x {config.data.image_size}",
+                                     f"{config.data.image_size} pixels a side", "max_image_side", f"{largest}"))
+    # Stand-in shape of its kind: features are a vector per image, whatever the images were.
+    side = config.data.image_size or 8
+    stand_in = (BACKBONES[backbone].dim,) if backbone else (3,) if source.kind == "table" else (1, side, side)
+    check_model_config(config.model, stand_in)
+    check_model_size(config.model, stand_in)  # the real shape is checked again when the model is built
+    check_train_config(config.train)
+    split = config.split
+    if not (0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1):
+        raise ConfigError("Validation and test fractions must each be in [0, 1) and sum to less than 1 "
+                          f"(got val={split.val_fraction}, test={split.test_fraction}).")
+    resolve_device(config.train.device)
+    return config
