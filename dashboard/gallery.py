@@ -18,13 +18,18 @@ from PIL import Image, ImageOps
 PHOTO_TILE = 112  # px: small enough for 8 in a row, big enough to tell one bird from another
 
 
+def square(picture: Image.Image, size: int) -> np.ndarray:
+    """uint8 (size, size, 3): a picture upright, centre-cropped to a square and resized."""
+    picture = ImageOps.exif_transpose(picture).convert("RGB")
+    return np.asarray(ImageOps.fit(picture, (size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+
+
 def thumbnail(path: str, size: int) -> np.ndarray | None:
-    """uint8 (size, size, 3): the file centre-cropped to a square and resized; None if unreadable."""
+    """`square` of an image file; None if it cannot be read."""
     try:
         with Image.open(path) as img:
             img.draft("RGB", (size, size))  # JPEG: decode at a fraction of full size, much faster
-            picture = ImageOps.exif_transpose(img).convert("RGB")
-            return np.asarray(ImageOps.fit(picture, (size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+            return square(img, size)
     except Exception:  # a file moved or damaged after loading: the caller falls back to the pixels
         return None
 

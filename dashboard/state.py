@@ -106,6 +106,10 @@ def current_run_id() -> str | None:
     if run_id is None and from_url:
         run_id = from_url
         st.session_state[RUN_KEY] = run_id
+        if SPEC_KEY not in st.session_state and run_exists(run_id):
+            # A refresh re-attaches to the run: its dataset comes back too, or Start would train its
+            # settings (a photo backbone, say) on the built-in digits.
+            set_data_spec(open_run(run_id).config.data)
     if run_id is not None and not run_exists(run_id):
         forget_run()
         return None

@@ -13,13 +13,13 @@ from PIL import Image
 
 from dashboard import state
 from dashboard.components import image_grid, is_feature_run, page_header, show_rows, user_errors
-from dashboard.gallery import PHOTO_TILE, file_captions
+from dashboard.gallery import PHOTO_TILE, file_captions, square
 from dashboard.figures import clustering_table, confusion_figure, probes_table, scatter_figure
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
 
 
-def headline(metrics: dict) -> None:
+def headline(metrics: dict, features: bool = False) -> None:
     """Three numbers a stakeholder reads first."""
     cols = st.columns(4)
     clustering = metrics.get("clustering") or {}
@@ -35,10 +35,10 @@ def headline(metrics: dict) -> None:
         if key in raw and _num(raw[key]) > -1:
             delta = f"{_num(codes[key]) - _num(raw[key]):+.3f} vs raw"
         cols[2].metric(f"Probe accuracy ({key})", _fmt(codes[key]), delta=delta)
-    recon = metrics.get("reconstruction") or {}
-    if recon:
+    recon = {k: v for k, v in (metrics.get("reconstruction") or {}).items() if isinstance(v, (int, float))}
+    if recon:  # PSNR for pictures; feature runs (and tables) have only the MSE
         key = "psnr" if "psnr" in recon else next(iter(recon))
-        cols[3].metric(f"Reconstruction {key.upper()}", _fmt(recon[key]))
+        cols[3].metric(f"Reconstruction {key.upper()}" + (" (features)" if features else ""), _fmt(recon[key]))
 
 
 def metric_tables(metrics: dict, backbone: str | None = None) -> None:
@@ -67,8 +67,9 @@ def metric_tables(metrics: dict, backbone: str | None = None) -> None:
         st.markdown("**Reconstruction and map**")
         frame = pd.DataFrame([extra])
         st.dataframe(frame, hide_index=True, width="stretch", column_config=_number_columns(frame))
-        st.caption("MSE / PSNR / SSIM compare reconstructions with the originals; trustworthiness (0–1) says how faithfully "
-                   "the 2-D map keeps each sample's nearest neighbours.")
+        st.caption(("MSE compares the rebuilt features with the backbone's (standardised) features" if backbone else
+                    "MSE / PSNR / SSIM compare reconstructions with the originals")
+                   + "; trustworthiness (0–1) says how faithfully the 2-D map keeps each sample's nearest neighbours.")
     details = [f"{metrics.get('n', '?')} samples of the {metrics.get('split', '')} split", f"{metrics.get('n_clusters', '?')} clusters"]
     if isinstance(metrics.get("seconds"), (int, float)):
         details.append(f"computed in {metrics['seconds']:.0f} s")
@@ -144,8 +145,12 @@ def classify_section(run, trained) -> None:
     a, b = st.columns([1, 2])
     with a:
         # A feature run rebuilds features, not a picture: core gives the training photo nearest to them instead.
-        image_grid(np.stack([result.input, result.recon]), ["yours", "nearest training photo" if features else "reconstruction"],
-                   columns=2, tile=PHOTO_TILE if features else 112)
+        if features:  # the upload itself, not the small copy the dataset's size would make of it
+            mine = square(picture, PHOTO_TILE)
+            nearest = np.asarray(Image.fromarray(result.recon).convert("RGB").resize((PHOTO_TILE, PHOTO_TILE)))
+            image_grid(np.stack([mine, nearest]), ["yours", "nearest photo"], columns=2, tile=PHOTO_TILE)
+        else:
+            image_grid(np.stack([result.input, result.recon]), ["yours", "reconstruction"], columns=2, tile=112)
         if features:
             st.caption(f"Right: the training photo whose {run.config.features.backbone} features lie nearest to what the "
                        "model rebuilt from yours.")
@@ -209,7 +214,7 @@ if shown is not None:
     with b:
         report_button(trained)
     if metrics:
-        headline(metrics)
+        headline(metrics, is_feature_run(run))
         left, right = st.columns([3, 2], gap="large")
         with left:
             metric_tables(metrics, run.config.features.backbone)

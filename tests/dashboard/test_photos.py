@@ -139,6 +139,23 @@ def test_photos_preset_sets_features_and_image_size_and_keeps_conv_away(birds, m
     assert "What loading did" in shown and "Skipped 1 unreadable file" in shown and "broken.jpg" in shown
 
 
+def test_tables_get_no_backbone(monkeypatch, tmp_path):
+    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(tmp_path / "runs"))
+    at = app("train", data_spec=DataSpec(source="table", path=str(tmp_path / "t.csv")))
+    at.button(key="preset.photos").click().run()
+    assert at.selectbox(key="f.backbone").disabled
+    assert "Tables have no images" in texts(at)
+    assert at.session_state["data_spec"].image_size is None  # the preset's image size is for image folders only
+
+
+def test_a_refresh_brings_back_the_runs_photos_too(runs_dir):
+    labelled, _ = runs_dir
+    at = app("train", labelled)
+    assert at.session_state["data_spec"].source == "folder"  # not the digits a fresh session starts with
+    assert at.selectbox(key="f.backbone").value == BACKBONE
+    assert "What loading did" in texts(at) and "Skipped 1 unreadable file" in texts(at)
+
+
 def test_live_panel_shows_feature_progress_before_the_first_epoch(birds, monkeypatch, tmp_path):
     root = tmp_path / "runs"
     monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
@@ -231,6 +248,7 @@ def test_evaluate_a_feature_run_and_classify_a_photo(runs_dir, birds):
     assert not at.exception and not at.error, [e.value for e in at.error]
     shown = texts(at)
     assert f"This run reads {BACKBONE} features" in shown
+    assert "Reconstruction MSE (features)" in [m.label for m in at.metric]
     table = at.dataframe[0].value
     assert any("features" in str(name) for name in table.index)  # baselines on the backbone's own features
     assert "A photo from each column's cluster" in shown  # the confusion matrix comes with photos
