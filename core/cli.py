@@ -328,8 +328,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
     # Streamlit stays headless (not headless, it asks for an e-mail address on first start and would
     # hang a launch with no terminal); we open the tab ourselves once the server answers.
-    command += ["--server.headless", "true"]
-    print(f"Serving the dashboard on http://localhost:{args.port} (runs in {runs_dir}); Ctrl-C to quit.", flush=True)
+    command += ["--server.headless", "true", "--server.address", args.address]
+    print(f"Serving the dashboard on http://{args.address}:{args.port} (runs in {runs_dir}); Ctrl-C to quit.", flush=True)
+    if args.address not in ("localhost", "127.0.0.1", "::1"):
+        print("Anyone who can reach this address can upload data and start training; uploads are held to the "
+              "limits in the README (LATENTBOARD_MAX_*).", flush=True)
     # cwd: the project folder, so Streamlit picks up its .streamlit/config.toml.
     process = subprocess.Popen(command, env=env, cwd=app.parent.parent)
     if not args.no_browser:
@@ -434,6 +437,8 @@ COMMANDS: dict[str, Command] = {
     "runs": Command(cmd_runs, "list runs, newest first", (RUNS_DIR,)),
     "serve": Command(cmd_serve, "open the dashboard in the browser", (
         arg("--port", type=int, default=8501, metavar="N"),
+        arg("--address", default="localhost", metavar="HOST",
+            help="interface to listen on (default: localhost, this machine only; 0.0.0.0 serves the network)"),
         arg("--no-browser", action="store_true", help="do not open a browser tab (servers, CI)"),
         RUNS_DIR,
     )),

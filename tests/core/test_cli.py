@@ -40,6 +40,23 @@ def losses(run) -> list[tuple]:
     return [(e.kind, e.epoch, e.step, e.train_loss, e.val_loss) for e in run.metrics()]
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a socket listening on `port`, read from Linux's /proc/net tables."""
+    import ipaddress
+
+    found = set()
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, size, 4))  # little-endian words
+                found.add(str(ipaddress.ip_address(raw)))
+    assert found, f"nothing listens on port {port}"
+    return found
+
+
 def wait_for(predicate, timeout: float, process=None) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -295,6 +312,7 @@ class TestRunsAndServe:
             wait_for(healthy, 90, process)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as reply:
                 assert reply.status == 200
+            assert listening_addresses(port) <= {"127.0.0.1", "::1"}  # not on every interface by default
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
