@@ -399,13 +399,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.export import cluster_assignments, write_assignments
+    from core.export import cluster_assignments, write_assignments, write_sorted_folders
 
+    if not (args.out or args.sorted_folders):
+        raise ConfigError("Say what to write: --out clusters.csv (or .parquet), --sorted-folders FOLDER, or both.")
     trained = _trained_run(args)
     frame = cluster_assignments(trained, args.method, args.clusters, args.seed)
-    path = write_assignments(frame, args.out)
     sizes = frame["cluster"].value_counts().sort_index()
-    print(f"{len(frame)} rows in {len(sizes)} clusters ({', '.join(f'{c}: {n}' for c, n in sizes.items())}) -> {path}")
+    summary = f"{len(frame)} rows in {len(sizes)} clusters ({', '.join(f'{c}: {n}' for c, n in sizes.items())})"
+    if args.sorted_folders:
+        print(f"{summary} -> {write_sorted_folders(frame, args.sorted_folders)}")
+    if args.out:
+        print(f"{summary} -> {write_assignments(frame, args.out)}")
     return 0
 
 
@@ -456,9 +461,11 @@ COMMANDS: dict[str, Command] = {
         arg("-k", type=int, default=5, metavar="N", help="nearest training neighbours to show (default: 5)"),
         RUNS_DIR,
     )),
-    "export": Command(cmd_export, "write which file (or row) is in which cluster, as CSV or Parquet", (
+    "export": Command(cmd_export, "take the clusters home: photos sorted into one folder per cluster, or a table", (
         arg("run_id", metavar="RUN_ID"),
-        arg("--out", required=True, metavar="FILE", help="clusters.csv or clusters.parquet"),
+        arg("--out", metavar="FILE", help="which file (or row) is in which cluster: clusters.csv or clusters.parquet"),
+        arg("--sorted-folders", metavar="FOLDER", help="a new folder with one sub-folder per cluster holding the "
+            "original files, byte for byte (same names renamed, never overwritten), plus clusters.csv"),
         arg("--method", default="n2d", metavar="NAME", help="clustering pipeline (default: n2d; see evaluate)"),
         arg("--clusters", type=int, metavar="N", help="number of clusters (default: number of classes, or 10)"),
         arg("--seed", type=int, default=0, metavar="N", help="random state of the clustering"),

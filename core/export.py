@@ -1,12 +1,17 @@
 """What a user takes home from a run: which file (or row) landed in which cluster.
 
-Sorting a folder of photos ends in a table of file name -> cluster, written as CSV or Parquet
-(by the file's suffix), atomically.
+Sorting a folder of photos ends in the photos sorted: one folder per cluster holding the original
+files, or a table of file name -> cluster as CSV or Parquet (by the file's suffix).
 """
 
 from __future__ import annotations
 
 import io
+import os
+import re
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,3 +66,77 @@ def write_assignments(frame: pd.DataFrame, path: str | Path) -> Path:
         raise ConfigError(f"Cannot write {path}: the folder {path.parent} does not exist.")
     atomic_write_bytes(path, data)
     return path
+
+
+def cluster_folder_names(clusters: np.ndarray, names: dict[int, str] | None = None) -> dict[int, str]:
+    """A folder name per cluster: the user's name for it when given (made safe), else cluster-07; noise is 'noise'."""
+    names = names or {}
+    width = max(2, len(str(int(clusters.max(initial=0)))))
+    out = {}
+    for cluster in sorted(set(int(c) for c in clusters)):
+        given = re.sub(r"[^\w.\- ]+", "_", names.get(cluster, "")).strip(" ._")
+        out[cluster] = given or ("noise" if cluster < 0 else f"cluster-{cluster:0{width}d}")
+    taken: dict[str, int] = {}
+    for cluster, name in out.items():  # two clusters the user gave one name stay apart
+        taken[name] = taken.get(name, 0) + 1
+        if taken[name] > 1:
+            out[cluster] = f"{name}-{taken[name]}"
+    return out
+
+
+def sorted_layout(frame: pd.DataFrame, names: dict[int, str] | None = None) -> list[tuple[str, str]]:
+    """(original path, 'folder/file name') for every row: each file once, same names renamed, never overwritten."""
+    if "path" not in frame:
+        raise ConfigError("Only datasets read from image files can be sorted into folders; export the table "
+                          "(--out clusters.csv) instead.")
+    folders = cluster_folder_names(frame["cluster"].to_numpy(), names)
+    used: set[str] = set()
+    layout = []
+    for path, cluster in zip(frame["path"], frame["cluster"]):
+        stem, suffix = Path(path).stem, Path(path).suffix
+        target, n = f"{folders[int(cluster)]}/{stem}{suffix}", 1
+        while target.lower() in used:  # case-insensitive: the zip may be opened on macOS or Windows
+            n += 1
+            target = f"{folders[int(cluster)]}/{stem}-{n}{suffix}"
+        used.add(target.lower())
+        layout.append((str(path), target))
+    return layout
+
+
+def write_sorted_folders(frame: pd.DataFrame, out: str | Path, names: dict[int, str] | None = None) -> Path:
+    """One folder per cluster under `out`, holding each original file byte for byte, plus clusters.csv.
+
+    Built in a staging folder and renamed into place, so an interrupted export leaves no half tree.
+    """
+    out = Path(out).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out} already exists and is not an empty folder; choose a new folder to sort into.")
+    if not out.parent.is_dir():
+        raise ConfigError(f"Cannot write {out}: the folder {out.parent} does not exist.")
+    layout = sorted_layout(frame, names)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for source, target in layout:
+            (staging / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, staging / target)
+        table = frame.drop(columns=["path"]).assign(sorted_as=[target for _, target in layout])
+        (staging / "clusters.csv").write_bytes(table_bytes(table, ".csv"))
+        if out.exists():
+            out.rmdir()
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def sorted_zip_bytes(frame: pd.DataFrame, names: dict[int, str] | None = None) -> bytes:
+    """The same tree as write_sorted_folders, as one zip in memory (for a download button)."""
+    layout = sorted_layout(frame, names)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # photos are compressed already
+        for source, target in layout:
+            archive.write(source, target)
+        table = frame.drop(columns=["path"]).assign(sorted_as=[target for _, target in layout])
+        archive.writestr("clusters.csv", table_bytes(table, ".csv"))
+    return buffer.getvalue()

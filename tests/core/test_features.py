@@ -3,6 +3,7 @@ code on weight files the tests write, extraction order and caching, and runs tra
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -276,3 +277,87 @@ class TestSortingAFlatFolder:
         assert cli.main(["train", "--dataset", "folder", "--data-dir", str(tmp_path / "flat"), "--epochs", "1"]) == 0
         assert cli.main(["export", RunStore().ids()[0], "--out", str(tmp_path / "c.xlsx"), "--clusters", "2"]) == 2
         assert ".csv or .parquet" in capsys.readouterr().err
+
+
+class TestSortedFolders:
+    """`latentboard export --sorted-folders`: every original file exactly once, byte for byte."""
+
+    @staticmethod
+    def train(tmp_path, data: Path) -> str:
+        from core import cli
+        from core.runs import RunStore
+
+        assert cli.main(["train", "--dataset", "folder", "--data-dir", str(data), "--preset", "photos",
+                         "--epochs", "2", "--image-size", "16"]) == 0
+        return RunStore().ids()[0]
+
+    @staticmethod
+    def digests(paths) -> list[str]:
+        import hashlib
+
+        return sorted(hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths)
+
+    @pytest.mark.parametrize("layout", ["labelled folder", "zip", "flat folder"])
+    def test_every_photo_once_byte_for_byte(self, tmp_path, capsys, layout):
+        from core import cli
+        from tests.core.data_fixtures import zip_tree
+
+        photos = write_bird_folder(tmp_path / "birds", species=2, per_species=3, labelled=layout != "flat folder")
+        data = zip_tree(tmp_path / "birds", tmp_path / "birds.zip") if layout == "zip" else tmp_path / "birds"
+        run_id = self.train(tmp_path, data)
+        out = tmp_path / "sorted"
+        assert cli.main(["export", run_id, "--sorted-folders", str(out), "--clusters", "2"]) == 0
+        assert "6 rows in 2 clusters" in capsys.readouterr().out
+        written = [p for p in out.rglob("*") if p.is_file() and p.name != "clusters.csv"]
+        assert self.digests(written) == self.digests(p for files in photos.values() for p in files)
+        assert {p.parent.name for p in written} <= {"cluster-00", "cluster-01"}
+        import pandas as pd
+
+        table = pd.read_csv(out / "clusters.csv")
+        assert sorted(table["sorted_as"]) == sorted(str(p.relative_to(out)) for p in written)
+
+    def test_same_names_are_renamed_not_overwritten(self, tmp_path, capsys):
+        from core import cli
+
+        write_bird_folder(tmp_path / "birds", species=2, per_species=2)  # both species hold 0000.jpg and 0001.jpg
+        run_id = self.train(tmp_path, tmp_path / "birds")
+        assert cli.main(["export", run_id, "--sorted-folders", str(tmp_path / "one"), "--clusters", "1"]) == 0
+        names = sorted(p.name for p in (tmp_path / "one" / "cluster-00").iterdir())
+        assert names == ["0000-2.jpg", "0000.jpg", "0001-2.jpg", "0001.jpg"]
+
+    def test_an_existing_folder_is_never_written_into(self, tmp_path, capsys):
+        from core import cli
+
+        write_bird_folder(tmp_path / "birds", species=1, per_species=2)
+        run_id = self.train(tmp_path, tmp_path / "birds")
+        (tmp_path / "taken").mkdir()
+        (tmp_path / "taken" / "mine.txt").write_text("keep me")
+        assert cli.main(["export", run_id, "--sorted-folders", str(tmp_path / "taken"), "--clusters", "1"]) == 2
+        assert "not an empty folder" in capsys.readouterr().err
+        assert [p.name for p in (tmp_path / "taken").iterdir()] == ["mine.txt"]
+
+    def test_a_zip_for_the_browser_holds_the_same_tree(self, tmp_path):
+        import zipfile
+
+        from core.experiment import load_trained
+        from core.export import cluster_assignments, sorted_zip_bytes
+        from core.runs import RunStore
+
+        photos = write_bird_folder(tmp_path / "birds", species=2, per_species=2)
+        trained = load_trained(RunStore().open(self.train(tmp_path, tmp_path / "birds")))
+        frame = cluster_assignments(trained, "kmeans", 2)
+        with zipfile.ZipFile(io.BytesIO(sorted_zip_bytes(frame, {0: "orioles", 1: "orioles"}))) as archive:
+            names = sorted(n for n in archive.namelist() if n != "clusters.csv")
+            import hashlib
+
+            assert sorted(hashlib.sha256(archive.read(n)).hexdigest() for n in names) == \
+                self.digests(p for files in photos.values() for p in files)
+        assert {n.split("/")[0] for n in names} <= {"orioles", "orioles-2"}
+
+    def test_datasets_without_files_are_told_to_export_the_table(self, tmp_path, capsys):
+        from core import cli
+        from core.runs import RunStore
+
+        assert cli.main(["train", "--dataset", "digits", "--epochs", "1", "--max-samples", "200"]) == 0
+        code = cli.main(["export", RunStore().ids()[0], "--sorted-folders", str(tmp_path / "x")])
+        assert code == 2 and "--out clusters.csv" in capsys.readouterr().err
