@@ -115,8 +115,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
     from core.presets import apply_preset
 
     config = RunConfig()
-    if args.preset:
-        config = apply_preset(config, args.preset)
+    if args.preset:  # the dataset first: a preset's data settings are for image folders only
+        source = getattr(args, "dataset", config.data.source)
+        config = apply_preset(dataclasses.replace(config, data=dataclasses.replace(config.data, source=source)), args.preset)
     values: dict[str | None, dict[str, Any]] = {}
     for flag in config_flags():  # shared flags come first: --train-seed wins over --seed
         if hasattr(args, flag.dest):

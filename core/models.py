@@ -334,9 +334,11 @@ def check_model_config(config: ModelConfig, input_shape: tuple[int, ...]) -> Non
         raise ConfigError(f"Inputs must be images (C, H, W) or table rows (D,); got shape {tuple(input_shape)}.")
     if len(input_shape) == 1:
         if config.family in IMAGE_ONLY:
-            raise ConfigError(f"The {config.family} family reads images; for a table use dense, recurrent or vae.")
+            raise ConfigError(f"The {config.family} family reads images, and these inputs are vectors (a table's rows, "
+                              "or a backbone's features); use dense, recurrent or vae.")
         if config.loss == "bce":
-            raise ConfigError("bce needs values in [0, 1] and tables are standardised; use the mse loss for tables.")
+            raise ConfigError("bce needs values in [0, 1], and vectors (a table's rows, a backbone's features) are "
+                              "standardised; use the mse loss.")
 
 
 def training_bytes(config: ModelConfig, input_shape: tuple[int, ...]) -> int:

@@ -49,6 +49,7 @@ class Classification:
     cluster_label: str | None  # the label most training images of that cluster carry
     neighbors: tuple[Neighbor, ...]
     error: float  # reconstruction MSE of what the model reads: [0, 1] pixels, or standardised features
+    nearest_row: int | None = None  # feature runs: the training row `recon` shows (its original file is the photo)
 
 
 def _open(image: ImageInput, i: int) -> tuple[Image.Image, str]:
@@ -115,9 +116,11 @@ def classify_images(trained: "TrainedRun", images: Sequence[ImageInput], k: int 
     codes = encode(trained.model, inputs)
     x_hat = reconstruct(trained.model, inputs)
     errors = mse_per_sample(inputs.numpy(), x_hat)
+    nearest_rows: list[int | None] = [None] * len(opened)
     if trained.config.features.backbone:  # show the training photo nearest to each rebuilt feature vector
         nearest = NearestNeighbors(n_neighbors=1).fit(trained.inputs[torch.as_tensor(train_index)].numpy())
-        x_hat = dataset.x[torch.as_tensor(train_index[nearest.kneighbors(x_hat)[1][:, 0]])].numpy()
+        nearest_rows = train_index[nearest.kneighbors(x_hat)[1][:, 0]].tolist()
+        x_hat = dataset.x[torch.as_tensor(nearest_rows)].numpy()
 
     train_codes = run_codes(trained, "train")
     train_clusters = run_clusters(trained, "train", method, n_clusters, random_state)
@@ -148,6 +151,7 @@ def classify_images(trained: "TrainedRun", images: Sequence[ImageInput], k: int 
             cluster_label=None if label is None else names(np.array([label]))[0],
             neighbors=neighbors,
             error=float(errors[i]),
+            nearest_row=nearest_rows[i],
         ))
     return results
 

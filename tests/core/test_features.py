@@ -191,6 +191,11 @@ class TestRunsOnFeatures:
         assert "backbone features" in table.split("Probes")[1]
 
         photo = photos[sorted(photos)[1]][0]
+        from core.evaluation import classify_images
+        from core.experiment import load_trained
+
+        (result,) = classify_images(load_trained(run), [photo], k=1)
+        assert result.nearest_row is not None and result.recon.shape == (24, 24, 3)
         assert cli.main(["classify", run.id, photo, "-k", "1"]) == 0
         line = capsys.readouterr().out
         assert "nearest neighbours " + sorted(photos)[1] in line  # the photo itself is in the run's data
@@ -361,3 +366,12 @@ class TestSortedFolders:
         assert cli.main(["train", "--dataset", "digits", "--epochs", "1", "--max-samples", "200"]) == 0
         code = cli.main(["export", RunStore().ids()[0], "--sorted-folders", str(tmp_path / "x")])
         assert code == 2 and "--out clusters.csv" in capsys.readouterr().err
+
+
+def test_the_photos_preset_leaves_built_in_image_sizes_alone():
+    from core.cli import build_parser, config_from_args
+
+    parse = build_parser().parse_args
+    assert config_from_args(parse(["train", "--dataset", "mnist-5k", "--preset", "photos"])).data.image_size is None
+    folder = config_from_args(parse(["train", "--dataset", "folder", "--data-dir", ".", "--preset", "photos"]))
+    assert folder.data.image_size == 96 and folder.features.backbone == "efficientnet-lite0"
