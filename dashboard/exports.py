@@ -1,4 +1,6 @@
-"""A run's latent codes, or its file -> cluster table, to download (CSV or Parquet); no Streamlit here.
+"""A run's latent codes, its file -> cluster table (CSV or Parquet) or its photos sorted (zip), to download.
+
+No Streamlit here.
 
 The download buttons call these only when clicked, outside the script run, so they use core
 directly; core's on-disk cache makes the codes and clusters cheap after the first time.
@@ -47,3 +49,10 @@ def clusters_table(trained, method: str, n_clusters: int | None, suffix: str) ->
     from core.export import cluster_assignments, table_bytes
 
     return table_bytes(cluster_assignments(trained, method, n_clusters, random_state=0), suffix)
+
+
+def sorted_photos_zip(trained, method: str, n_clusters: int | None) -> bytes:
+    """The photos sorted: a zip with one folder per cluster of the original files (`export --sorted-folders`)."""
+    from core.export import cluster_assignments, sorted_zip_bytes
+
+    return sorted_zip_bytes(cluster_assignments(trained, method, n_clusters, random_state=0))

@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.components import is_feature_run, page_header, show_rows, user_errors
-from dashboard.exports import clusters_table
+from dashboard.exports import clusters_table, sorted_photos_zip
 from dashboard.figures import cluster_names, label_mix_figure, natural_sort, scatter_figure, selected_rows
 from dashboard.gallery import cluster_groups, file_captions, label_mix
 
@@ -137,8 +137,14 @@ def clusters_section(run, trained, split: str, settings: dict) -> None:
     st.subheader("Clusters")
     st.caption(f"{len(rows):,} {things} ({SPLIT_WORDS.get(split, split)}) in {len(groups)} clusters by {name}, the clusterer "
                "chosen above; biggest first." + ("" if ds.has_labels else " No labels were used, none are needed."))
-    a, b, c = st.columns([1, 1, 2])
     stem = f"{run.id}-clusters-{method}"
+    if ds.files:
+        st.download_button("Download the photos sorted into folders (zip)", data=lambda: sorted_photos_zip(trained, method, k),
+                           file_name=f"{stem}-sorted.zip", mime="application/zip", icon=":material/folder_zip:",
+                           key="latent.sorted_zip", on_click="ignore", type="primary",
+                           help="One folder per cluster holding the original files under their own names (same "
+                                "names renamed, never overwritten), plus clusters.csv; all rows.")
+    a, b, c = st.columns([1, 1, 2])
     a.download_button("Download file → cluster (CSV)", data=lambda: clusters_table(trained, method, k, ".csv"), file_name=f"{stem}.csv",
                       mime="text/csv", icon=":material/download:", key="latent.clusters_csv", on_click="ignore", width="stretch")
     b.download_button("Download file → cluster (Parquet)", data=lambda: clusters_table(trained, method, k, ".parquet"),

@@ -209,7 +209,8 @@ def test_cluster_gallery_and_downloads_for_labelled_photos(runs_dir):
     assert sum(int(h.split("·")[1].split()[0]) for h in headings) == SPECIES * PER_SPECIES  # every photo in one cluster
     assert any(" · all " in h or " · mostly " in h for h in headings)  # the species mix of each cluster
     assert len(at.image) >= len(headings)  # a gallery per cluster, besides the examples
-    assert download_labels(at)[-2:] == ["Download file → cluster (CSV)", "Download file → cluster (Parquet)"]
+    assert download_labels(at)[-3:] == ["Download the photos sorted into folders (zip)",
+                                        "Download file → cluster (CSV)", "Download file → cluster (Parquet)"]
 
 
 def test_cluster_gallery_for_a_folder_without_labels(runs_dir):
@@ -236,6 +237,19 @@ def test_cluster_tables_name_every_file(photo_runs):
     parquet = pd.read_parquet(io.BytesIO(clusters_table(unlabelled, "kmeans", 4, ".parquet")))
     assert list(parquet.columns) == ["row", "file", "path", "cluster"]
     assert all(Path(p).is_file() for p in parquet["path"])
+
+
+def test_the_sorted_zip_holds_every_photo_once(photo_runs):
+    import zipfile
+
+    from core.experiment import load_trained
+    from dashboard.exports import sorted_photos_zip
+
+    root, labelled, _ = photo_runs
+    trained = load_trained(RunStore(root).open(labelled))
+    with zipfile.ZipFile(io.BytesIO(sorted_photos_zip(trained, "kmeans", 3))) as archive:
+        photos = sorted(archive.read(n) for n in archive.namelist() if n != "clusters.csv")
+    assert photos == sorted(Path(f).read_bytes() for f in trained.dataset.files)
 
 
 # --- Evaluate --------------------------------------------------------------------------------------
