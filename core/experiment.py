@@ -257,14 +257,8 @@ def load_splits(run: Run, dataset: Dataset | None = None) -> Splits:
         tensors = safetensors_load(path.read_bytes())
     except Exception as exc:  # safetensors raises its own error types, and others on garbage headers
         raise damaged(run.path, f"cannot read {SPLITS_FILE} ({exc})") from exc
-    check(run.path, splits_problem(tensors))
-    splits = Splits(**{name: tensors[name].numpy().astype(np.int64) for name in ("train", "val", "test")})
-    if dataset is not None:
-        top = max((int(part.max()) for part in (splits.train, splits.val, splits.test) if len(part)), default=-1)
-        if top >= len(dataset):
-            raise RunError(f"Run {run.id} was trained on a dataset with more rows than {dataset.name} has now; "
-                           "the data changed since, so its splits no longer apply.")
-    return splits
+    check(run.path, splits_problem(tensors, None if dataset is None else len(dataset)))
+    return Splits(**{name: tensors[name].numpy().astype(np.int64) for name in ("train", "val", "test")})
 
 
 def load_trained(run: Run) -> TrainedRun:

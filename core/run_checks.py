@@ -25,10 +25,16 @@ from core.limits import current_limits
 SPLIT_NAMES = ("train", "val", "test")
 
 
+def advice(path: Path) -> str:
+    """What to do about a damaged run folder."""
+    return (f"delete it (the dashboard's Runs page, or rm -r {path}) and train it again, "
+            "or put back a good copy of the file")
+
+
 def damaged(path: Path, what: str) -> RunError:
     """RunError for the run folder at `path`: what is wrong with it, and what to do."""
-    return RunError(f"Run {path.name} in {path.parent} is damaged: {what}; delete it (the dashboard's Runs page, "
-                    f"or rm -r {path}) and train it again, or put back a good copy of the file.")
+    what = " ".join(what.split())  # one line: library errors (torch's) come with newlines and tabs
+    return RunError(f"Run {path.name} in {path.parent} is damaged: {what}; {advice(path)}.")
 
 
 # --------------------------------------------------------------------------- plain values
@@ -128,7 +134,8 @@ def splits_problem(tensors: Mapping[str, Any], n_rows: int | None = None) -> str
         if len(array) and array.min() < 0:
             return f"the {name} split holds a negative row number ({int(array.min())})"
         if n_rows is not None and len(array) and array.max() >= n_rows:
-            return f"the {name} split holds row {int(array.max())}, but the dataset has {n_rows} rows"
+            return (f"the {name} split holds row {int(array.max())}, but the dataset has {n_rows} rows "
+                    "(did the data change since it trained?)")
         if len(np.unique(array)) != len(array):
             return f"the {name} split lists a row twice"
         for other, earlier in seen.items():

@@ -48,7 +48,9 @@ from safetensors.torch import save as safetensors_save
 from core.atomic import atomic_write_bytes, atomic_write_json, remove_temporaries, writing
 from core.config import RunConfig
 from core.errors import ConfigError, DiskError, RunError
-from core.run_checks import check, checkpoint_meta_problem, config_problem, damaged, status_problem, tensors_problem
+from core.run_checks import (
+    advice, check, checkpoint_meta_problem, config_problem, damaged, status_problem, tensors_problem,
+)
 from core.models import Autoencoder, build_model
 from core.paths import default_runs_dir
 from core.training import Progress, Trainer
@@ -221,7 +223,7 @@ class Run:
         except ConfigError as exc:  # a setting this version does not know: a typo, or a newer latentboard's run
             raise RunError(f"Run {self.id} in {self.path.parent} is damaged or from another version "
                            f"(latentboard {raw.get('latentboard_version', 'unknown')} wrote it, this is "
-                           f"{latentboard_version()}): {exc}") from exc
+                           f"{latentboard_version()}): {str(exc).rstrip('.')}; {advice(self.path)}.") from exc
         check(self.path, config_problem(self.config))
         created = raw.get("created", "")
         check(self.path, None if isinstance(created, str) else f"{CONFIG_FILE}'s created should be text, not {created!r}")
@@ -574,6 +576,7 @@ class RunStore:
 
     def list(self) -> list[RunSummary]:
         """Every run, newest first; a folder that cannot be read is listed as "damaged"."""
+        self._check_root()
         if not self.root.is_dir():
             return []
         rows = []
