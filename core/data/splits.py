@@ -71,7 +71,7 @@ def check_enough_rows(n_rows: int, val_fraction: float = 0.1, test_fraction: flo
     if n_rows < need:
         raise DataError(f"The dataset has {n_rows} row{'s' if n_rows != 1 else ''}; training needs at least {need} "
                         f"({MIN_TRAIN_ROWS} to train on, the rest for validation and test at fractions "
-                        f"{val_fraction} and {test_fraction}). Use more data, or a --max-samples of {need} or more.")
+                        f"{val_fraction} and {test_fraction}). Use more data, and no --max-samples below {need}.")
 
 
 def make_splits(dataset: Dataset, val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Splits:
