@@ -27,8 +27,7 @@ SPLIT_NAMES = ("train", "val", "test")
 
 def advice(path: Path) -> str:
     """What to do about a damaged run folder."""
-    return (f"delete it (the dashboard's Runs page, or rm -r {path}) and train it again, "
-            "or put back a good copy of the file")
+    return f"delete it (rm -r {path}) and train it again, or put back a good copy of the file"
 
 
 def damaged(path: Path, what: str) -> RunError:
