@@ -63,35 +63,32 @@ def assert_listed_as_damaged(store: RunStore, what: str) -> None:
     assert "delete it" in row.message
 
 
-def section(name: str, key: str, value: Any) -> Callable[[dict], dict]:
-    def change(config: dict) -> dict:
-        config[name][key] = value
-        return config
-    return change
-
-
-def top(key: str, value: Any) -> Callable[[dict], Any]:
-    def change(config: dict) -> dict:
-        config[key] = value
-        return config
+def at(*keys: str, value: Any) -> Callable[[dict], dict]:
+    """A change that sets the JSON value under `keys` (config["train"]["epochs"], status["state"], ...)."""
+    def change(document: dict) -> dict:
+        inner = document
+        for key in keys[:-1]:
+            inner = inner[key]
+        inner[keys[-1]] = value
+        return document
     return change
 
 
 CONFIG_DAMAGE = {
-    "epochs as text": (section("train", "epochs", "ten"), "train.epochs should be an int"),
-    "negative epochs": (section("train", "epochs", -3), "Epochs must be at least 1"),
-    "zero latent size": (section("model", "latent_dim", 0), "model.latent_dim is 0"),
-    "fractional latent size": (section("model", "latent_dim", 2.5), "model.latent_dim should be an int"),
-    "bool max_samples": (section("data", "max_samples", True), "data.max_samples should be an int"),
-    "val fraction above 1": (section("split", "val_fraction", 1.5), "leave no training rows"),
-    "learning rate null": (section("train", "lr", None), "train.lr is missing"),
-    "learning rate NaN": (section("train", "lr", math.nan), "train.lr is nan"),
-    "unknown activation": (section("model", "activation", "swish"), "not one of relu"),
-    "batch size as float": (section("train", "batch_size", 1e300), "train.batch_size should be an int"),
-    "negative beta": (section("model", "beta", -1.0), "model.beta is negative"),
-    "name as number": (top("name", 7), "name should be a str"),
-    "created as number": (top("created", 5), "created should be text"),
-    "section as list": (top("data", []), "must be a mapping"),
+    "epochs as text": (at("train", "epochs", value="ten"), "train.epochs should be an int"),
+    "negative epochs": (at("train", "epochs", value=-3), "Epochs must be at least 1"),
+    "zero latent size": (at("model", "latent_dim", value=0), "model.latent_dim is 0"),
+    "fractional latent size": (at("model", "latent_dim", value=2.5), "model.latent_dim should be an int"),
+    "bool max_samples": (at("data", "max_samples", value=True), "data.max_samples should be an int"),
+    "val fraction above 1": (at("split", "val_fraction", value=1.5), "leave no training rows"),
+    "learning rate null": (at("train", "lr", value=None), "train.lr is missing"),
+    "learning rate NaN": (at("train", "lr", value=math.nan), "train.lr is nan"),
+    "unknown activation": (at("model", "activation", value="swish"), "not one of relu"),
+    "batch size as float": (at("train", "batch_size", value=1e300), "train.batch_size should be an int"),
+    "negative beta": (at("model", "beta", value=-1.0), "model.beta is negative"),
+    "name as number": (at("name", value=7), "name should be a str"),
+    "created as number": (at("created", value=5), "created should be text"),
+    "section as list": (at("data", value=[]), "must be a mapping"),
     "whole file a list": (lambda config: [config], "it holds a list"),
 }
 
@@ -112,15 +109,15 @@ def test_config_json_that_is_not_json(store):
 
 STATUS_DAMAGE = {
     "a list": (lambda status: [status], "holds a list"),
-    "unknown state": (top("state", "exploded"), "state 'exploded'"),
-    "state as number": (top("state", 3), "state 3"),
-    "epochs_done as text": (top("epochs_done", "many"), "epochs_done should be a whole number"),
-    "negative epochs_done": (top("epochs_done", -1), "epochs_done should be a whole number"),
-    "more epochs done than planned": (top("epochs_done", 99), "99 of 1 epochs"),
-    "loss as text": (top("train_loss", "low"), "train_loss should be a number"),
-    "message as object": (top("message", {"a": 1}), "message should be text"),
-    "negative pid": (top("pid", -5), "pid should be a whole number"),
-    "notes as text": (top("data_notes", "x"), "data_notes should be a list"),
+    "unknown state": (at("state", value="exploded"), "state 'exploded'"),
+    "state as number": (at("state", value=3), "state 3"),
+    "epochs_done as text": (at("epochs_done", value="many"), "epochs_done should be a whole number"),
+    "negative epochs_done": (at("epochs_done", value=-1), "epochs_done should be a whole number"),
+    "more epochs done than planned": (at("epochs_done", value=99), "99 of 1 epochs"),
+    "loss as text": (at("train_loss", value="low"), "train_loss should be a number"),
+    "message as object": (at("message", value={"a": 1}), "message should be text"),
+    "negative pid": (at("pid", value=-5), "pid should be a whole number"),
+    "notes as text": (at("data_notes", value="x"), "data_notes should be a list"),
 }
 
 
@@ -188,20 +185,6 @@ def wrong_shape(tensors: dict) -> dict:
     return tensors
 
 
-def meta_key(key: str, value: Any) -> Callable[[dict], dict]:
-    def change(meta: dict) -> dict:
-        meta[key] = value
-        return meta
-    return change
-
-
-def trainer_key(key: str, value: Any) -> Callable[[dict], dict]:
-    def change(meta: dict) -> dict:
-        meta["trainer"][key] = value
-        return meta
-    return change
-
-
 CHECKPOINT_DAMAGE = {
     "NaN weight": (dict(tensors=first_weight(math.nan)), "holds 1 NaN or infinite"),
     "infinite weight": (dict(tensors=first_weight(math.inf)), "holds 1 NaN or infinite"),
@@ -209,18 +192,18 @@ CHECKPOINT_DAMAGE = {
     "weight of the wrong shape": (dict(tensors=wrong_shape), "does not fit its model config"),
     "metadata not JSON": (dict(raw_meta="{bad"), "cannot read checkpoint.safetensors"),
     "metadata a list": (dict(raw_meta="[1]"), "metadata is a list"),
-    "huge input shape": (dict(meta=meta_key("input_shape", [10**12])), "absurd"),
-    "huge image shape": (dict(meta=meta_key("input_shape", [3, 100000, 100000])), "absurd"),
-    "too many channels": (dict(meta=meta_key("input_shape", [5000, 8, 8])), "absurd"),
-    "input shape as text": (dict(meta=meta_key("input_shape", "64")), "is not (features,)"),
-    "negative input shape": (dict(meta=meta_key("input_shape", [-1])), "is not (features,)"),
-    "zero input shape": (dict(meta=meta_key("input_shape", [0])), "is not (features,)"),
-    "two-number input shape": (dict(meta=meta_key("input_shape", [8, 8])), "is not (features,)"),
-    "other input width": (dict(meta=meta_key("input_shape", [50])), "does not fit its model config"),
-    "negative epoch": (dict(meta=meta_key("epoch", -1)), "epoch should be a whole number"),
-    "epoch as text": (dict(meta=meta_key("epoch", "one")), "epoch should be a whole number"),
-    "trainer state as text": (dict(meta=meta_key("trainer", "x")), "trainer state is a str"),
-    "negative trainer step": (dict(meta=trainer_key("step", -4)), "trainer step should be"),
+    "huge input shape": (dict(meta=at("input_shape", value=[10**12])), "absurd"),
+    "huge image shape": (dict(meta=at("input_shape", value=[3, 100000, 100000])), "absurd"),
+    "too many channels": (dict(meta=at("input_shape", value=[5000, 8, 8])), "absurd"),
+    "input shape as text": (dict(meta=at("input_shape", value="64")), "is not (features,)"),
+    "negative input shape": (dict(meta=at("input_shape", value=[-1])), "is not (features,)"),
+    "zero input shape": (dict(meta=at("input_shape", value=[0])), "is not (features,)"),
+    "two-number input shape": (dict(meta=at("input_shape", value=[8, 8])), "is not (features,)"),
+    "other input width": (dict(meta=at("input_shape", value=[50])), "does not fit its model config"),
+    "negative epoch": (dict(meta=at("epoch", value=-1)), "epoch should be a whole number"),
+    "epoch as text": (dict(meta=at("epoch", value="one")), "epoch should be a whole number"),
+    "trainer state as text": (dict(meta=at("trainer", value="x")), "trainer state is a str"),
+    "negative trainer step": (dict(meta=at("trainer", "step", value=-4)), "trainer step should be"),
 }
 
 
@@ -250,7 +233,7 @@ def test_truncated_checkpoint(store):
 
 def test_resuming_a_damaged_checkpoint_fails_with_advice(store):
     rewrite_checkpoint(store, tensors=first_weight(math.nan))
-    damage_json(store, "status.json", top("state", "stopped"))
+    damage_json(store, "status.json", at("state", value="stopped"))
     with pytest.raises(RunError, match="is damaged: .*NaN"):
         list(execute(store.open(DAMAGED), resume=True))
 
