@@ -131,10 +131,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.experiment import start_run
+    from core.experiment import prepare, start_run
     from core.runs import RunStore
 
     store = RunStore(args.runs_dir)
+    dataset = None
     if args.resume:
         given = [flag.flag for flag in config_flags() if hasattr(args, flag.dest)] + ["--preset"] * bool(args.preset)
         if given:
@@ -148,11 +149,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if not hasattr(args, "dataset"):
             raise ConfigError("Say what to train on with --dataset NAME (e.g. --dataset digits), or continue a run with --resume RUN_ID.")
-        run = start_run(store, config_from_args(args))
-    return _train(run, resume=bool(args.resume), runs_dir_flag=args.runs_dir)
+        config = config_from_args(args)
+        dataset = prepare(config)  # a refused dataset fails here, before the run folder exists
+        run = start_run(store, config)
+    return _train(run, resume=bool(args.resume), runs_dir_flag=args.runs_dir, dataset=dataset)
 
 
-def _train(run: Any, resume: bool, runs_dir_flag: str | None) -> int:
+def _train(run: Any, resume: bool, runs_dir_flag: str | None, dataset: Any = None) -> int:
     from tqdm import tqdm
 
     from core.experiment import execute
@@ -171,7 +174,7 @@ def _train(run: Any, resume: bool, runs_dir_flag: str | None) -> int:
     bar = tqdm(unit="batch", dynamic_ncols=True, leave=False, disable=not sys.stderr.isatty())
     prepare = _PrepareLine()
     try:
-        for event in execute(run, stop=stop, resume=resume, on_prepare=prepare):
+        for event in execute(run, stop=stop, resume=resume, on_prepare=prepare, dataset=dataset):
             prepare.close()
             if bar.total is None:
                 bar.reset(total=event.epochs * event.steps_per_epoch)

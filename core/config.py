@@ -103,6 +103,15 @@ class RunConfig(Config):
     name: str = setting("", "a label for the run; its id is separate and unique")
 
 
+SEED_MAX = 2**32 - 1  # numpy's RandomState (scikit-learn's random_state) takes no more, nor a negative one
+
+
+def check_seed(value: object, what: str = "The seed") -> None:
+    """ConfigError unless `value` is a seed every library accepts: a whole number in [0, 2**32 - 1]."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"{what} must be a whole number from 0 to {SEED_MAX} (got {value!r}).")
+
+
 def check_config(config: RunConfig) -> RunConfig:
     """Catch a typo before a run folder exists: unknown names and out-of-range numbers.
 
@@ -130,6 +139,8 @@ def check_config(config: RunConfig) -> RunConfig:
         value = getattr(config.data, name)
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be at least 1 (got {value}).")
+    for section in ("train", "data", "split"):
+        check_seed(getattr(config, section).seed, f"The {section} seed (--seed or --{section}-seed)")
     largest = current_limits().max_image_side
     if config.data.image_size is not None and config.data.image_size > largest:
         raise ConfigError(over_limit(f"An image size of {config.data.image_size} x {config.data.image_size}",
@@ -144,5 +155,11 @@ def check_config(config: RunConfig) -> RunConfig:
     if not (0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1):
         raise ConfigError("Validation and test fractions must each be in [0, 1) and sum to less than 1 "
                           f"(got val={split.val_fraction}, test={split.test_fraction}).")
+    from core.data.splits import min_rows
+
+    fewest = min_rows(split.val_fraction, split.test_fraction)
+    if config.data.max_samples is not None and config.data.max_samples < fewest:
+        raise ConfigError(f"--max-samples {config.data.max_samples} is too few to split into train, validation and "
+                          f"test rows; use at least {fewest}.")
     resolve_device(config.train.device)
     return config

@@ -24,3 +24,7 @@ class RunError(LatentboardError):
 
 class TrainingDiverged(LatentboardError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class DiskError(LatentboardError):
+    """A file could not be written: the disk is full, read-only, or the folder is not ours to write."""

@@ -3,8 +3,9 @@
 CONTRACT (keep these names and signatures; the CLI, the job registry and the dashboard call them):
 
     config = RunConfig(data=DataSpec("digits"), model=ModelConfig("conv"), train=TrainConfig(epochs=5))
-    run = store.create(config)                       # core.runs.RunStore
-    for event in execute(run, stop=threading.Event()):   # writes metrics, checkpoints, status as it goes
+    dataset = prepare(config)                        # checks config and data before any folder exists
+    run = start_run(store, config)                   # core.runs.RunStore.create, after check_config
+    for event in execute(run, stop=threading.Event(), dataset=dataset):   # writes metrics, checkpoints, status
         ...
     for event in execute(store.open(run_id), resume=True): ...   # continue from the last checkpoint
 
@@ -34,16 +35,18 @@ from safetensors.torch import save as safetensors_save
 from core.atomic import atomic_write_bytes
 from core.config import RunConfig, SplitConfig, check_config
 from core.data import Dataset, Splits, load_dataset, make_splits
+from core.data.splits import check_enough_rows
 from core.devices import resolve_device
 from core.errors import LatentboardError, RunError
 from core.features import dataset_features, standardise
 from core.models import Autoencoder, build_model
+from core.run_checks import check, damaged, splits_problem
 from core.runs import Run, RunStore
 from core.training import Progress, Trainer
 
 __all__ = [  # RunConfig, SplitConfig, check_config live in core.config; the dashboard imports them from here
     "RunConfig", "SplitConfig", "TrainedRun", "check_config", "execute", "load_splits", "load_trained",
-    "save_splits", "start_run",
+    "prepare", "save_splits", "start_run",
 ]
 
 SPLITS_FILE = "splits.safetensors"
@@ -65,6 +68,18 @@ class TrainedRun:
     inputs: torch.Tensor  # what the model reads: dataset.x, or the backbone's features of every row
 
 
+def prepare(config: RunConfig) -> Dataset:
+    """Check `config`, then load and check its dataset: everything a fresh run needs before its folder.
+
+    A refused input (a typo, unreadable or too little data) fails here and leaves nothing on
+    disk; pass the dataset on to `execute(run, dataset=...)` so it is not loaded twice.
+    """
+    check_config(config)
+    dataset = load_dataset(config.data)
+    check_enough_rows(len(dataset), config.split.val_fraction, config.split.test_fraction)
+    return dataset
+
+
 def start_run(store: RunStore, config: RunConfig) -> Run:
     """Check `config` and create its run folder (status "created"); `execute(run)` trains it."""
     return store.create(check_config(config))
@@ -74,7 +89,7 @@ Prepare = Callable[[str, int, int], None]  # (what, done, total) of the work bef
 
 
 def execute(run: Run, stop: threading.Event | None = None, resume: bool = False,
-            on_prepare: Prepare | None = None) -> Iterator[Progress]:
+            on_prepare: Prepare | None = None, dataset: Dataset | None = None) -> Iterator[Progress]:
     """Train `run`, writing metrics, checkpoints and status as it goes; yields every Progress.
 
     `stop` is checked between batches; when set, what was learned so far is checkpointed and the
@@ -82,11 +97,14 @@ def execute(run: Run, stop: threading.Event | None = None, resume: bool = False,
     checkpoint (epoch numbers continue). The run's lock is held throughout, so a second trainer
     of the same run fails with RunError instead of interleaving. `on_prepare` hears what loading
     noticed (skipped files, total 0) and the progress of computing backbone features; the run's
-    status message says the same for the dashboard.
+    status message says the same for the dashboard. `dataset` is `prepare(run.config)`'s, when
+    the caller loaded it already; otherwise it is loaded from the config (as on resume).
+    Temporary files a killed write left in the run folder are removed first, under the lock.
     """
     stop = stop if stop is not None else threading.Event()
     with run.training_lock():
-        yield from _execute_locked(run, stop, resume, on_prepare)
+        run.remove_leftovers()
+        yield from _execute_locked(run, stop, resume, on_prepare, dataset)
 
 
 def model_inputs(dataset: Dataset, config: RunConfig, on_prepare: Prepare | None = None) -> torch.Tensor:
@@ -119,7 +137,8 @@ def _status_reporter(run: Run, on_prepare: Prepare | None) -> Prepare:
     return report
 
 
-def _execute_locked(run: Run, stop: threading.Event, resume: bool, on_prepare: Prepare | None) -> Iterator[Progress]:
+def _execute_locked(run: Run, stop: threading.Event, resume: bool, on_prepare: Prepare | None,
+                    dataset: Dataset | None) -> Iterator[Progress]:
     config = run.config
     before = run.info()
     recorded = before["recorded_state"]
@@ -137,7 +156,9 @@ def _execute_locked(run: Run, stop: threading.Event, resume: bool, on_prepare: P
     model = trainer = None
     input_shape: tuple[int, ...] = ()
     try:
-        dataset = load_dataset(config.data)
+        if dataset is None:
+            dataset = load_dataset(config.data)
+            check_enough_rows(len(dataset), config.split.val_fraction, config.split.test_fraction)
         report = _status_reporter(run, on_prepare)
         for note in dataset.notes:
             report(note, 0, 0)
@@ -152,8 +173,11 @@ def _execute_locked(run: Run, stop: threading.Event, resume: bool, on_prepare: P
             trainer = Trainer(model, config.train)
         if resume and run.has_checkpoint:
             state, trainer_tensors, meta = run.load_checkpoint()
-            model.load_state_dict(state)
-            trainer.load_state_tensors(trainer_tensors, meta.get("trainer", {}))
+            try:
+                model.load_state_dict(state)
+                trainer.load_state_tensors(trainer_tensors, meta.get("trainer", {}))
+            except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+                raise damaged(run.path, f"its checkpoint does not fit its model and trainer ({exc})") from exc
         if resume:
             run.truncate_metrics(after_epoch=trainer.epoch)  # work done after the checkpoint was lost
         train_x = inputs[torch.as_tensor(splits.train)]
@@ -231,15 +255,10 @@ def load_splits(run: Run, dataset: Dataset | None = None) -> Splits:
         raise RunError(f"Run {run.id} has no saved splits: it never started training.")
     try:
         tensors = safetensors_load(path.read_bytes())
-        splits = Splits(**{name: tensors[name].numpy().astype(np.int64) for name in ("train", "val", "test")})
-    except Exception as exc:
-        raise RunError(f"Split file of run {run.id} is damaged ({exc}).") from exc
-    if dataset is not None:
-        top = max((int(part.max()) for part in (splits.train, splits.val, splits.test) if len(part)), default=-1)
-        if top >= len(dataset):
-            raise RunError(f"Run {run.id} was trained on a dataset with more rows than {dataset.name} has now; "
-                           "the data changed since, so its splits no longer apply.")
-    return splits
+    except Exception as exc:  # safetensors raises its own error types, and others on garbage headers
+        raise damaged(run.path, f"cannot read {SPLITS_FILE} ({exc})") from exc
+    check(run.path, splits_problem(tensors, None if dataset is None else len(dataset)))
+    return Splits(**{name: tensors[name].numpy().astype(np.int64) for name in ("train", "val", "test")})
 
 
 def load_trained(run: Run) -> TrainedRun:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from core.config import RunConfig
 from core.errors import LatentboardError, RunError
-from core.experiment import execute, start_run
+from core.data import Dataset
+from core.experiment import execute, prepare, start_run
 from core.runs import Run, RunStore
 from core.training import Progress
 
@@ -57,11 +58,13 @@ class JobRegistry:
     def start(self, config: RunConfig) -> str:
         """Create a run for `config` and train it in the background; returns its id.
 
-        Bad names and ranges raise ConfigError here, before any folder exists; errors while
-        training (unreadable data, divergence) end up in `Job.error` and the run's status.
+        Bad names and ranges (ConfigError) and unreadable or too little data (DataError) raise
+        here, before any folder exists: the dataset is loaded in the caller's thread. Errors
+        while training (divergence) end up in `Job.error` and the run's status.
         """
+        dataset = prepare(config)
         run = start_run(self.store, config)
-        return self._launch(run, resume=False)
+        return self._launch(run, resume=False, dataset=dataset)
 
     def resume(self, run_id: str) -> str:
         """Continue a stopped, interrupted or failed run from its last checkpoint."""
@@ -102,10 +105,10 @@ class JobRegistry:
         for job in jobs:
             job.wait(timeout)
 
-    def _launch(self, run: Run, resume: bool) -> str:
+    def _launch(self, run: Run, resume: bool, dataset: Dataset | None = None) -> str:
         job = Job(run.id)
         job.thread = threading.Thread(
-            target=self._train, args=(job, run, resume), name=f"latentboard-train-{run.id}", daemon=True
+            target=self._train, args=(job, run, resume, dataset), name=f"latentboard-train-{run.id}", daemon=True
         )
         with self._lock:
             current = self._jobs.get(run.id)
@@ -116,9 +119,9 @@ class JobRegistry:
         return run.id
 
     @staticmethod
-    def _train(job: Job, run: Run, resume: bool) -> None:
+    def _train(job: Job, run: Run, resume: bool, dataset: Dataset | None) -> None:
         try:
-            for event in execute(run, stop=job.stop_event, resume=resume):
+            for event in execute(run, stop=job.stop_event, resume=resume, dataset=dataset):
                 job.latest = event
         except LatentboardError as exc:
             job.error = str(exc)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from core.atomic import atomic_write_bytes
-from core.evaluation.text import BASELINE_NAMES, CLUSTERING_NAMES, FEATURE_NAMES, PROBE_NAMES, fmt
+from core.evaluation.text import BASELINE_NAMES, CLUSTERING_NAMES, FEATURE_NAMES, PROBE_NAMES, fmt, skipped_lines
 
 if TYPE_CHECKING:
     from core.experiment import TrainedRun
@@ -112,6 +112,7 @@ def _map_figure(trained: "TrainedRun", split: str, random_state: int | None) -> 
     import plotly.graph_objects as go
 
     from core.embedding import run_projection
+    from core.evaluation.clustering import too_few_rows
     from core.evaluation.run_evaluation import run_clusters
 
     index = np.asarray(trained.splits.get(split))
@@ -119,6 +120,8 @@ def _map_figure(trained: "TrainedRun", split: str, random_state: int | None) -> 
     if trained.dataset.y is not None:
         colour = np.asarray(trained.dataset.label_names(trained.dataset.y.numpy()[index]), dtype=object)
         legend = "label"
+    elif too_few_rows("n2d", len(index)):
+        colour, legend = np.full(len(index), "all rows", dtype=object), "too few rows to cluster"
     else:
         colour = np.array([f"cluster {c}" for c in run_clusters(trained, split, "n2d", random_state=random_state)], dtype=object)
         legend = "N2D cluster"
@@ -205,6 +208,9 @@ def _metrics(evaluation: dict[str, Any]) -> str:
     parts.append(_table(["reconstruction MSE", "PSNR (dB)", "SSIM", "map trustworthiness"],
                         [[fmt(rec.get("mse"), 5), fmt(rec.get("psnr"), 2), fmt(rec.get("ssim")),
                           fmt(evaluation.get("trustworthiness"))]]))
+    if skipped_lines(evaluation):
+        parts.append("<h3>Skipped (too few rows)</h3><ul>"
+                     + "".join(f"<li>{html.escape(line)}</li>" for line in skipped_lines(evaluation)) + "</ul>")
     return "".join(parts)
 
 

@@ -45,9 +45,12 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
-from core.atomic import atomic_write_bytes, atomic_write_json
+from core.atomic import atomic_write_bytes, atomic_write_json, remove_temporaries, writing
 from core.config import RunConfig
-from core.errors import ConfigError, RunError
+from core.errors import ConfigError, DiskError, RunError
+from core.run_checks import (
+    advice, check, checkpoint_meta_problem, config_problem, damaged, status_problem, tensors_problem,
+)
 from core.models import Autoencoder, build_model
 from core.paths import default_runs_dir
 from core.training import Progress, Trainer
@@ -67,6 +70,7 @@ LOCK_FILE = "lock"
 CACHE_DIR = "cache"
 _METADATA_KEY = "latentboard"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_MADE_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")  # the ids RunStore.create makes
 
 
 def latentboard_version() -> str:
@@ -150,6 +154,15 @@ def _lock_is_free(lock_path: Path, status: dict[str, Any]) -> bool:
     return False
 
 
+def _status_for_lock(path: Path) -> dict[str, Any]:
+    """status.json's pid and host, as far as they can be read (only used without fcntl)."""
+    try:
+        status = _read_json(path / STATUS_FILE)
+    except (OSError, ValueError):
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
 def _pid_alive(pid: Any) -> bool:  # pragma: no cover - only used without fcntl
     if not isinstance(pid, int) or pid <= 0:
         return False
@@ -206,12 +219,15 @@ class Run:
                 raise ValueError(f"it holds a {type(raw).__name__}, not an object")
             self.config = RunConfig.from_dict({k: v for k, v in raw.items() if k not in FOLDER_KEYS})
         except (OSError, ValueError) as exc:
-            raise RunError(f"Run {self.id} in {self.path.parent} is damaged: cannot read {CONFIG_FILE} ({exc}).") from exc
+            raise damaged(self.path, f"cannot read {CONFIG_FILE} ({exc})") from exc
         except ConfigError as exc:  # a setting this version does not know: a typo, or a newer latentboard's run
             raise RunError(f"Run {self.id} in {self.path.parent} is damaged or from another version "
                            f"(latentboard {raw.get('latentboard_version', 'unknown')} wrote it, this is "
-                           f"{latentboard_version()}): {exc}") from exc
-        self.created: str = raw.get("created", "")
+                           f"{latentboard_version()}): {str(exc).rstrip('.')}; {advice(self.path)}.") from exc
+        check(self.path, config_problem(self.config))
+        created = raw.get("created", "")
+        check(self.path, None if isinstance(created, str) else f"{CONFIG_FILE}'s created should be text, not {created!r}")
+        self.created: str = created
         self._lock: _HeldLock | None = None
 
     def __repr__(self) -> str:
@@ -220,11 +236,15 @@ class Run:
     # -- status ------------------------------------------------------------------------------
 
     def _raw_status(self) -> dict[str, Any]:
+        """status.json as written ({} before there is one); RunError if it is damaged."""
         try:
             status = _read_json(self.path / STATUS_FILE)
-            return status if isinstance(status, dict) else {}
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return {}
+        except (OSError, ValueError) as exc:
+            raise damaged(self.path, f"cannot read {STATUS_FILE} ({exc})") from exc
+        check(self.path, status_problem(status, STATES))
+        return status
 
     def status(self) -> str:
         """created / running / finished / stopped / failed, or interrupted if its trainer died."""
@@ -289,7 +309,7 @@ class Run:
     def append_metrics(self, event: Progress) -> None:
         """Append one event as one JSON line and flush it to the OS."""
         line = (json.dumps(event.to_dict(), allow_nan=True) + "\n").encode("utf-8")
-        with open(self.metrics_path, "a+b") as f:
+        with writing(self.metrics_path), open(self.metrics_path, "a+b") as f:
             # A process killed mid-write leaves a torn last line; start ours on a fresh one.
             if f.tell() > 0:
                 f.seek(-1, os.SEEK_END)
@@ -393,7 +413,7 @@ class Run:
         trainer_tensors: dict[str, torch.Tensor] = {}
         try:
             with safe_open(str(self.checkpoint_path), framework="pt", device="cpu") as f:
-                meta = json.loads((f.metadata() or {}).get(_METADATA_KEY, "{}"))
+                meta = self._checked_metadata(f)
                 for key in f.keys():
                     prefix, _, name = key.partition(".")
                     if prefix == "model":
@@ -401,8 +421,16 @@ class Run:
                     elif prefix == "trainer":
                         trainer_tensors[name] = f.get_tensor(key)
         except (SafetensorError, OSError, ValueError) as exc:
-            raise RunError(f"Checkpoint of run {self.id} is damaged ({exc}); delete the run or train it again.") from exc
+            raise damaged(self.path, f"cannot read {CHECKPOINT_FILE} ({exc})") from exc
+        check(self.path, tensors_problem(model_state, "weight"))
+        check(self.path, tensors_problem({k: v for k, v in trainer_tensors.items() if not k.startswith("rng.")},
+                                         "optimiser state"))
         return model_state, trainer_tensors, meta
+
+    def _checked_metadata(self, opened: Any) -> dict[str, Any]:
+        meta = json.loads((opened.metadata() or {}).get(_METADATA_KEY, "{}"))
+        check(self.path, checkpoint_meta_problem(meta))
+        return meta
 
     def checkpoint_metadata(self) -> dict[str, Any]:
         """The checkpoint's JSON metadata (epoch, input_shape, trainer state) without its tensors."""
@@ -410,9 +438,9 @@ class Run:
             raise RunError(f"Run {self.id} has no checkpoint yet: it never finished an epoch.")
         try:
             with safe_open(str(self.checkpoint_path), framework="pt", device="cpu") as f:
-                return json.loads((f.metadata() or {}).get(_METADATA_KEY, "{}"))
+                return self._checked_metadata(f)
         except (SafetensorError, OSError, ValueError) as exc:
-            raise RunError(f"Checkpoint of run {self.id} is damaged ({exc}); delete the run or train it again.") from exc
+            raise damaged(self.path, f"cannot read {CHECKPOINT_FILE} ({exc})") from exc
 
     def load_model(self) -> Autoencoder:
         """The trained autoencoder, built from the run's config, on the CPU, in eval mode."""
@@ -420,12 +448,21 @@ class Run:
         shape = meta.get("input_shape")
         if not shape:
             raise RunError(f"Checkpoint of run {self.id} does not record the input shape; train it again.")
-        model = build_model(self.config.model, tuple(shape))
+        try:
+            model = build_model(self.config.model, tuple(shape))
+        except ConfigError as exc:  # the shape fits the config's family no more: one of the two was edited
+            raise damaged(self.path, f"its config cannot build a model for the checkpoint's input shape ({exc})") from exc
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
-            raise RunError(f"Checkpoint of run {self.id} does not fit its model config ({exc}).") from exc
+            raise damaged(self.path, f"the checkpoint does not fit its model config ({exc})") from exc
         return model.to("cpu").eval()
+
+    def remove_leftovers(self) -> list[str]:
+        """Delete temporary files that killed writes left behind (call with the training lock held)."""
+        if self._lock is None:
+            raise RunError(f"Run {self.id}: leftovers may only be removed while holding its training lock.")
+        return remove_temporaries(self.path) + [f"{CACHE_DIR}/{name}" for name in remove_temporaries(self.path / CACHE_DIR)]
 
     # -- other files -------------------------------------------------------------------------
 
@@ -484,27 +521,45 @@ class RunStore:
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r})"
 
+    def _check_root(self) -> None:
+        for folder in (self.root, *self.root.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    raise DiskError(f"The runs folder {self.root} cannot be made: {folder} is a file, not a folder; "
+                                    "choose another with --runs-dir or LATENTBOARD_RUNS_DIR.")
+                return
+
     def create(self, config: RunConfig) -> Run:
-        """A new, empty run folder holding `config`; its status is "created"."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        while True:
-            run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
-            path = self.root / run_id
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                continue
+        """A new, empty run folder holding `config`; its status is "created".
+
+        A write that fails (disk full, no permission) removes the folder again, so no run is
+        left without its config.
+        """
+        self._check_root()
+        with writing(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+            while True:
+                run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
+                path = self.root / run_id
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    continue
         created = _now_iso()
-        atomic_write_json(
-            path / CONFIG_FILE,
-            {**config.to_dict(), "id": run_id, "created": created, "latentboard_version": latentboard_version()},
-        )
-        atomic_write_json(
-            path / STATUS_FILE,
-            {"state": "created", "message": None, "created": created, "updated": created,
-             "epochs_done": 0, "epochs": config.train.epochs},
-        )
+        try:
+            atomic_write_json(
+                path / CONFIG_FILE,
+                {**config.to_dict(), "id": run_id, "created": created, "latentboard_version": latentboard_version()},
+            )
+            atomic_write_json(
+                path / STATUS_FILE,
+                {"state": "created", "message": None, "created": created, "updated": created,
+                 "epochs_done": 0, "epochs": config.train.epochs},
+            )
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         return Run(path)
 
     def _path(self, run_id: str) -> Path:
@@ -514,19 +569,21 @@ class RunStore:
 
     def open(self, run_id: str) -> Run:
         path = self._path(run_id)
+        self._check_root()
         if not (path / CONFIG_FILE).exists():
             raise RunError(f"No run {run_id} in {self.root}; `latentboard runs` lists them.")
         return Run(path)
 
     def list(self) -> list[RunSummary]:
         """Every run, newest first; a folder that cannot be read is listed as "damaged"."""
+        self._check_root()
         if not self.root.is_dir():
             return []
         rows = []
         for path in self.root.iterdir():
             if not path.is_dir() or path.name.startswith(".") or not _RUN_ID.match(path.name):
                 continue
-            if not (path / CONFIG_FILE).exists() and not (path / STATUS_FILE).exists():
+            if not (path / CONFIG_FILE).exists() and not (path / STATUS_FILE).exists() and not _MADE_ID.match(path.name):
                 continue  # not a run folder
             try:
                 rows.append(Run(path).summary())
@@ -543,6 +600,6 @@ class RunStore:
         path = self._path(run_id)
         if not path.is_dir():
             raise RunError(f"No run {run_id} in {self.root}; `latentboard runs` lists them.")
-        if (path / CONFIG_FILE).exists() and Run(path).status() == "running":
+        if not _lock_is_free(path / LOCK_FILE, _status_for_lock(path)):  # a damaged run may be deleted too
             raise RunError(f"Run {run_id} is training; stop it before deleting it.")
         shutil.rmtree(path)

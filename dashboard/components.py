@@ -117,7 +117,9 @@ def run_picker(key: str, *, label: str = "Run", need_checkpoint: bool = True, co
         st.session_state[widget_key] = current if current in ids else ids[0]
     chosen = container.selectbox(label, ids, format_func=labels.get, key=widget_key,
                                  on_change=lambda: state.set_current_run(st.session_state[widget_key]))
-    return state.open_run(chosen)
+    with user_errors(f"Opening run {chosen}"):  # a damaged run says so; the page stays up
+        return state.open_run(chosen)
+    return None
 
 
 def _has_checkpoint(run_id: str) -> bool:

@@ -12,7 +12,9 @@ import numpy as np
 import torch
 
 from core.data.dataset import Dataset, Splits
-from core.errors import ConfigError
+from core.errors import ConfigError, DataError
+
+MIN_TRAIN_ROWS = 2  # one row is no distribution to learn, and batch statistics need two
 
 
 def _split_off(index: np.ndarray, labels: np.ndarray | None, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,6 +55,23 @@ def _part_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int,
         else:
             n_val -= 1
     return n_val, n_test
+
+
+def min_rows(val_fraction: float = 0.1, test_fraction: float = 0.2) -> int:
+    """The fewest rows that still leave MIN_TRAIN_ROWS for training beside the val and test rows."""
+    n = MIN_TRAIN_ROWS
+    while n - sum(_part_sizes(n, val_fraction, test_fraction)) < MIN_TRAIN_ROWS:
+        n += 1
+    return n
+
+
+def check_enough_rows(n_rows: int, val_fraction: float = 0.1, test_fraction: float = 0.2) -> None:
+    """DataError naming the minimum when `n_rows` cannot be split into train / val / test."""
+    need = min_rows(val_fraction, test_fraction)
+    if n_rows < need:
+        raise DataError(f"The dataset has {n_rows} row{'s' if n_rows != 1 else ''}; training needs at least {need} "
+                        f"({MIN_TRAIN_ROWS} to train on, the rest for validation and test at fractions "
+                        f"{val_fraction} and {test_fraction}). Use more data, and no --max-samples below {need}.")
 
 
 def make_splits(dataset: Dataset, val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Splits:

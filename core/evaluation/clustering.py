@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
-from core.embedding import CLUSTERERS, cluster, fit_gmm
+from core.embedding import CLUSTERERS, cluster, fit_gmm, hdbscan_min_cluster_size
 from core.errors import ConfigError
 
 SILHOUETTE_MAX = 5000  # silhouette is O(N^2): score a seeded sample of at most this many points
@@ -187,6 +187,24 @@ PIPELINES: dict[str, Callable[..., np.ndarray]] = {
 MANIFOLD_PIPELINES = (*ON_MANIFOLD, "n2d")  # the ones that share one UMAP in labelled_clusterings
 
 
+def rows_needed(method: str) -> int:
+    """The fewest rows the pipeline `method` can cluster (its last step decides: a GMM needs two)."""
+    last = "gmm" if method == "n2d" else ON_MANIFOLD.get(method, method)
+    return {"gmm": 2, "agglomerative": 2, "hdbscan": hdbscan_min_cluster_size(0)}.get(last, 1)
+
+
+def too_few_rows(method: str, n_rows: int) -> str | None:
+    """Why `method` cannot run on `n_rows` rows, or None when it can."""
+    need = rows_needed(method)
+    return f"needs at least {need} rows, the split has {n_rows}" if n_rows < need else None
+
+
+def _skipped(reason: str) -> dict[str, Any]:
+    """The scores row of a method that did not run, saying why."""
+    return {"acc": None, "nmi": None, "ari": None, "silhouette": None, "n_clusters": None, "noise": None,
+            "seconds": 0.0, "skipped": reason}
+
+
 def cluster_with(method: str, features: np.ndarray, n_clusters: int, random_state: int | None = 0) -> np.ndarray:
     """Labels from any clustering pipeline: the CLUSTERERS of core.embedding, or "n2d"."""
     if method not in PIPELINES:
@@ -195,7 +213,10 @@ def cluster_with(method: str, features: np.ndarray, n_clusters: int, random_stat
 
 
 def _timed_scores(features: np.ndarray, y: np.ndarray | None, run: Callable[[], np.ndarray],
-                  random_state: int | None) -> dict[str, Any]:
+                  random_state: int | None, method: str = "kmeans") -> dict[str, Any]:
+    reason = too_few_rows(method, len(features))
+    if reason:
+        return _skipped(reason)
     began = time.perf_counter()
     pred = run()
     seconds = time.perf_counter() - began
@@ -214,7 +235,8 @@ def labelled_clusterings(features: np.ndarray, y: np.ndarray | None, n_clusters:
     """compare_clusterings, plus the labels each method gave: ({method: scores}, {method: labels}).
 
     The pipelines on N2D's manifold share one UMAP; each one's `seconds` includes it, so a row
-    says what that pipeline costs on its own.
+    says what that pipeline costs on its own. A method that cannot run on so few rows is
+    skipped: its row says why under "skipped", and it gives no labels.
     """
     features = np.asarray(features, dtype=np.float32)
     scores, labels = {}, {}
@@ -223,6 +245,10 @@ def labelled_clusterings(features: np.ndarray, y: np.ndarray | None, n_clusters:
     for method in methods or tuple(PIPELINES):
         if method not in PIPELINES:
             raise ConfigError(f"Unknown clustering method {method!r}; choose one of {', '.join(PIPELINES)}.")
+        reason = too_few_rows(method, len(features))
+        if reason:
+            scores[method] = _skipped(reason)
+            continue
         if method in MANIFOLD_PIPELINES and manifold is None:
             began = time.perf_counter()
             manifold = umap_manifold(features, n_clusters, random_state, n2d_neighbors)
@@ -267,7 +293,7 @@ def clustering_baselines(raw: np.ndarray, y: np.ndarray | None, n_clusters: int,
     out = {
         "kmeans_raw": _timed_scores(raw, y, lambda: cluster(raw, "kmeans", n_clusters, random_state), random_state),
         "kmeans_pca": _timed_scores(pca, y, lambda: cluster(pca, "kmeans", n_clusters, random_state), random_state),
-        "umap_gmm_raw": _timed_scores(raw, y, lambda: n2d_cluster(raw, n_clusters, random_state), random_state),
+        "umap_gmm_raw": _timed_scores(raw, y, lambda: n2d_cluster(raw, n_clusters, random_state), random_state, "n2d"),
     }
     out["kmeans_pca"]["seconds"] += pca_seconds
     if features is not None:
@@ -275,5 +301,5 @@ def clustering_baselines(raw: np.ndarray, y: np.ndarray | None, n_clusters: int,
         out["kmeans_features"] = _timed_scores(features, y, lambda: cluster(features, "kmeans", n_clusters, random_state),
                                                random_state)
         out["umap_gmm_features"] = _timed_scores(features, y, lambda: n2d_cluster(features, n_clusters, random_state),
-                                                 random_state)
+                                                 random_state, "n2d")
     return out

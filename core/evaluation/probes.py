@@ -70,6 +70,24 @@ def _probe_model(name: str, n_train: int, random_state: int | None) -> Classifie
     return model
 
 
+def probe_skip_reason(y_train: np.ndarray) -> str | None:
+    """Why no probe can be fitted on these training labels, or None."""
+    classes = len(np.unique(np.asarray(y_train)))
+    if classes < 2:
+        return f"the probes' training rows hold {classes} class{'es' if classes != 1 else ''}; a classifier needs two"
+    return None
+
+
+def cv_skip_reason(y: np.ndarray, folds: int = CV_FOLDS) -> str | None:
+    """Why stratified cross-validation cannot run on these labels, or None."""
+    _, counts = np.unique(np.asarray(y), return_counts=True)
+    if len(counts) < 2:
+        return f"cross-validation needs two classes, the rows hold {len(counts)}"
+    if min(folds, counts.min()) < 2:
+        return f"cross-validation needs every class in at least 2 rows; the smallest has {counts.min()}"
+    return None
+
+
 def probe_scores(features_train: np.ndarray, y_train: np.ndarray, features_test: np.ndarray, y_test: np.ndarray,
                  random_state: int | None = 0) -> dict[str, float]:
     """{"knn": acc, "logistic": acc, "random_forest": acc}: fit on train, accuracy on test."""
@@ -79,7 +97,7 @@ def probe_scores(features_train: np.ndarray, y_train: np.ndarray, features_test:
     xtr, ytr = xtr[keep], ytr[keep]
     out = {}
     for name in PROBES:
-        if len(np.unique(ytr)) < 2:
+        if probe_skip_reason(ytr):
             out[name] = None
             continue
         model = _fit_quietly(_probe_model(name, len(ytr), random_state), xtr, ytr)
@@ -96,10 +114,10 @@ def probe_cv_scores(features: np.ndarray, y: np.ndarray, random_state: int | Non
     x, y = np.asarray(features, dtype=np.float32), np.asarray(y)
     keep = stratified_sample(y, CV_MAX, random_state)
     x, y = x[keep], y[keep]
-    _, counts = np.unique(y, return_counts=True)
-    folds = int(min(folds, counts.min())) if len(counts) else 0
-    if folds < 2 or len(counts) < 2:
+    if cv_skip_reason(y, folds):
         return {name: None for name in PROBES}
+    _, counts = np.unique(y, return_counts=True)
+    folds = int(min(folds, counts.min()))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
     out: dict[str, Any] = {}
     with warnings.catch_warnings():

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from core.embedding import cached_array, checkpoint_fingerprint, run_codes, run_projection
+from core.config import check_seed
 from core.errors import ConfigError
 from core.evaluation.clustering import (
     MANIFOLD_PIPELINES,
@@ -26,8 +27,9 @@ from core.evaluation.clustering import (
     clustering_baselines,
     labelled_clusterings,
     pca_features,
+    too_few_rows,
 )
-from core.evaluation.probes import probe_cv_scores, probe_scores
+from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores, probe_skip_reason
 from core.evaluation.reconstruction import reconstruct, reconstruction_quality
 
 if TYPE_CHECKING:
@@ -45,6 +47,21 @@ def default_n_clusters(dataset: Any) -> int:
     if dataset.y is None:
         return DEFAULT_CLUSTERS
     return max(len(dataset.classes), len(np.unique(dataset.y.numpy()))) or DEFAULT_CLUSTERS
+
+
+def cluster_count(n_clusters: int | None, dataset: Any, random_state: int | None = 0) -> int:
+    """`n_clusters`, or the dataset's default when None; ConfigError for 0 or less (never quietly the default).
+
+    Also checks `random_state`, which every caller passes on to the clusterings.
+    """
+    if random_state is not None:
+        check_seed(random_state, "The seed (--seed)")
+    if n_clusters is None:
+        return default_n_clusters(dataset)
+    if isinstance(n_clusters, bool) or int(n_clusters) != n_clusters or n_clusters < 1:
+        raise ConfigError(f"The number of clusters (--clusters) must be at least 1 (got {n_clusters}); "
+                          "leave it out for the number of classes.")
+    return int(n_clusters)
 
 
 def split_index(trained: "TrainedRun", split: str) -> np.ndarray:
@@ -117,9 +134,7 @@ def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int |
     began = time.perf_counter()
     dataset = trained.dataset
     index = split_index(trained, split)
-    n_clusters = int(n_clusters or default_n_clusters(dataset))
-    if n_clusters < 1:
-        raise ConfigError(f"The number of clusters must be at least 1 (got {n_clusters}).")
+    n_clusters = cluster_count(n_clusters, dataset, random_state)
     y_all = None if dataset.y is None else dataset.y.numpy()
     y = None if y_all is None else y_all[index]
     timings: dict[str, float] = {}
@@ -147,6 +162,7 @@ def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int |
 
     t = time.perf_counter()
     probes, probes_cv, protocol = _probes(trained, split, codes, raw, raw_train, y, y_all, train_index, random_state)
+    skipped = _skipped(clustering, baselines, protocol, y, y_all, train_index, index, split)
     timed("probes", t)
 
     t = time.perf_counter()
@@ -181,6 +197,7 @@ def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int |
         "probe_protocol": protocol,
         "reconstruction": reconstruction,
         "trustworthiness": trust,
+        "skipped": skipped,
     })
     if save:
         trained.run.write_json(f"evaluation-{split}.json", result)
@@ -213,6 +230,22 @@ def _probes(trained: "TrainedRun", split: str, codes: np.ndarray, raw: np.ndarra
     return probes_cv, probes_cv, f"cross-validated on {split} (it contains the training rows)"
 
 
+def _skipped(clustering: dict, baselines: dict, protocol: str, y: np.ndarray | None, y_all: np.ndarray | None,
+             train_index: np.ndarray, index: np.ndarray, split: str) -> dict[str, str]:
+    """{what: why} for every method that could not run on so few rows (tiny datasets)."""
+    out = {f"{group}.{name}": row["skipped"] for group, rows in (("clustering", clustering), ("baselines", baselines))
+           for name, row in rows.items() if row.get("skipped")}
+    if y is None:
+        return out
+    held_out = split in ("val", "test") and len(train_index)
+    fit_on = y_all[train_index] if held_out else y
+    for name, reason in (("probes", probe_skip_reason(fit_on) if held_out else cv_skip_reason(y)),
+                         ("probes_cv", cv_skip_reason(fit_on))):
+        if reason:
+            out[name] = reason
+    return out
+
+
 def load_evaluation(run: "Run", split: str = "test") -> dict[str, Any] | None:
     """The stored evaluation of `split`, or None if there is none or the checkpoint changed since."""
     if split not in SPLITS:
@@ -237,8 +270,11 @@ def run_clusters(trained: "TrainedRun", split: str = "all", method: str = "n2d",
     """
     if method not in PIPELINES:
         raise ConfigError(f"Unknown clustering method {method!r}; choose one of {', '.join(PIPELINES)}.")
-    split_index(trained, split)
-    k = int(n_clusters or default_n_clusters(trained.dataset))
+    index = split_index(trained, split)
+    k = cluster_count(n_clusters, trained.dataset, random_state)
+    reason = too_few_rows(method, len(index))
+    if reason:
+        raise ConfigError(f"Clustering method {method} {reason}; pick kmeans, or a larger split.")
 
     def compute() -> np.ndarray:
         codes = run_codes(trained, split)

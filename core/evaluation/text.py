@@ -64,6 +64,11 @@ def probe_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+def skipped_lines(result: dict[str, Any]) -> list[str]:
+    """One line per method that could not run on so few rows: "hdbscan: needs at least 5 rows, ..."."""
+    return [f"{what}: {why}" for what, why in (result.get("skipped") or {}).items()]
+
+
 def format_evaluation(result: dict[str, Any]) -> str:
     lines = [
         f"Evaluation of run {result.get('run_id')} on {result.get('dataset')}, {result['split']} split: "
@@ -86,4 +91,6 @@ def format_evaluation(result: dict[str, Any]) -> str:
         + (f", PSNR {fmt(rec.get('psnr'), 2)} dB, SSIM {fmt(rec.get('ssim'))}" if rec.get("psnr") is not None else ""),
         f"2-D UMAP map trustworthiness (k=5): {fmt(result.get('trustworthiness'))}",
     ]
+    if skipped_lines(result):
+        lines += ["", "Skipped (too few rows):", *[f"  {line}" for line in skipped_lines(result)]]
     return "\n".join(lines)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from core.data import DataSpec
-from core.errors import ConfigError, RunError
+from core.errors import ConfigError, DataError, RunError
 from core.experiment import RunConfig
 from core.jobs import JobRegistry
 from core.models import ModelConfig
@@ -78,13 +78,13 @@ def test_two_jobs_keep_their_metrics_apart(registry):
         registry.resume(first)
 
 
-def test_bad_config_fails_before_a_folder_exists_and_data_errors_reach_the_job(registry, tmp_path):
+def test_bad_config_and_bad_data_fail_before_a_folder_exists(registry, tmp_path):
     with pytest.raises(ConfigError, match="Unknown dataset"):
         registry.start(config(epochs=1, source="no-such-data"))
     assert registry.store.list() == []
 
-    run_id = registry.start(config(epochs=1, source="folder", path=str(tmp_path / "missing")))
-    job = registry.get(run_id)
-    assert job.wait(30)
-    assert job.error and "does not exist" in job.error
-    assert registry.store.open(run_id).status() == "failed"
+    # Issue 14: the data is loaded before the run folder exists, so a refused dataset leaves no
+    # "failed" run behind (it used to reach the job as one).
+    with pytest.raises(DataError, match="does not exist"):
+        registry.start(config(epochs=1, source="folder", path=str(tmp_path / "missing")))
+    assert registry.store.list() == [] and registry.active() == []

@@ -139,6 +139,8 @@ class TestImages:
             load_folder(pixel_bomb, image_size=8, bad_files="fail")
 
     def test_classify_refuses_it_unread(self, pixel_bomb, capsys):
+        for i in range(3):  # train needs 4 rows beside the skipped bomb
+            Image.new("RGB", (16, 16), (0, 0, 60 * i)).save(pixel_bomb / f"more-{i}.png")
         assert cli.main(["train", "--dataset", "folder", "--data-dir", str(pixel_bomb), "--epochs", "1",
                          "--image-size", "8"]) == 0
         run_id = RunStore().ids()[0]
