@@ -333,7 +333,7 @@ class TestSortedFolders:
     def test_an_existing_folder_is_never_written_into(self, tmp_path, capsys):
         from core import cli
 
-        write_bird_folder(tmp_path / "birds", species=1, per_species=2)
+        write_bird_folder(tmp_path / "birds", species=1, per_species=4)
         run_id = self.train(tmp_path, tmp_path / "birds")
         (tmp_path / "taken").mkdir()
         (tmp_path / "taken" / "mine.txt").write_text("keep me")
