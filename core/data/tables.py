@@ -29,6 +29,24 @@ def _names(columns, limit: int = 10) -> str:
     return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
 
 
+# Spreadsheets save CSVs in the machine's code page: UTF-8 first, then Windows-1252 (a superset of
+# Latin-1's printable characters), which decodes any byte, so a file is never refused for its accents.
+_ENCODINGS = ("utf-8-sig", "cp1252")
+
+
+def _read_text_table(path: Path, sep: str) -> pd.DataFrame:
+    """CSV / TSV in UTF-8 or a Windows code page; ';'-separated files (European spreadsheets) with decimal commas."""
+    for encoding in _ENCODINGS:
+        try:
+            frame = pd.read_csv(path, sep=sep, encoding=encoding)
+            if frame.shape[1] == 1 and ";" in str(frame.columns[0]):  # European CSV: ';' between, ',' in numbers
+                frame = pd.read_csv(path, sep=";", decimal=",", encoding=encoding)
+            return frame
+        except UnicodeDecodeError:
+            continue
+    raise ValueError("its text is in an encoding Latentboard does not recognise")
+
+
 def read_frame(path: Path) -> pd.DataFrame:
     """Read a CSV / TSV / Parquet file by its suffix; any reading problem becomes a DataError."""
     suffix = path.suffix.lower()
@@ -36,13 +54,11 @@ def read_frame(path: Path) -> pd.DataFrame:
         if suffix in _PARQUET_SUFFIXES:
             return pd.read_parquet(path)
         if suffix in _CSV_SUFFIXES:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-            if frame.shape[1] == 1 and ";" in str(frame.columns[0]):  # European CSV: ';' separated
-                frame = pd.read_csv(path, sep=";")
-            return frame
+            return _read_text_table(path, "\t" if suffix == ".tsv" else ",")
     except (ValueError, OSError, ImportError) as error:  # pandas / pyarrow parse errors are ValueErrors
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataError(f"Could not read '{path.name}' as a table: {reason}") from None
+        raise DataError(f"Could not read '{path.name}' as a table: {reason}. Save it as a UTF-8 CSV with ',' between "
+                        "values and '.' in numbers (or as Parquet), and try again.") from None
     raise DataError(
         f"'{path.name}' is not a table file Latentboard reads; use one of "
         f"{', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}."

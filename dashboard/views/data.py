@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.data import SOURCES, DataSpec
 from core.experiment import SplitConfig
+from core.limits import describe_limits
 from core.paths import default_data_dir
 from dashboard import state
 from dashboard.components import show_samples, user_errors
@@ -66,7 +67,8 @@ def choose_spec(current: DataSpec) -> DataSpec | None:
     if needs_path:
         how = st.radio("From", ["Upload a file", "A path on the server"], horizontal=True, key=f"data.how.{source}")
         if how == "Upload a file":
-            upload = st.file_uploader(f"Upload {PATH_HINTS.get(source, 'a file')}", type=UPLOAD_TYPES.get(source), key=f"data.upload.{source}")
+            upload = st.file_uploader(f"Upload {PATH_HINTS.get(source, 'a file')}", type=UPLOAD_TYPES.get(source), key=f"data.upload.{source}",
+                                      help=describe_limits())
             if upload is None:
                 st.caption("Uploads are kept under the data folder so a run can rebuild its dataset later.")
                 return None

@@ -194,3 +194,23 @@ class TestArrays:
         np.savez(tmp_path / "c.npz", x=np.ones((4, 3)) * (1 + 2j))
         with pytest.raises(DataError, match="complex numbers"):
             load_dataset(DataSpec("npz", path=str(tmp_path / "c.npz")))
+
+
+class TestSpreadsheetCsv:
+    """CSV files as spreadsheets save them outside the English-speaking world."""
+
+    def test_latin1_text_is_read(self, tmp_path):
+        (tmp_path / "t.csv").write_bytes("espèce,a,b\nérable,1.5,2\nchêne,3,4.25\nhêtre,5,6\nfrêne,7,8\n".encode("latin-1"))
+        dataset = load_dataset(DataSpec("table", path=str(tmp_path / "t.csv"), label_column="espèce"))
+        assert dataset.classes == ("chêne", "frêne", "hêtre", "érable") and dataset.input_shape == (2,)
+
+    def test_semicolons_with_decimal_commas(self, tmp_path):
+        (tmp_path / "t.csv").write_text("a;b\n1,5;2\n3;4,25\n5;6\n7;8\n", encoding="utf-8")
+        dataset = load_dataset(DataSpec("table", path=str(tmp_path / "t.csv")))
+        values = dataset.to_display(dataset.x)
+        assert np.allclose(values[:2], [[1.5, 2.0], [3.0, 4.25]])
+
+    def test_an_unreadable_table_says_what_to_do(self, tmp_path):
+        (tmp_path / "t.csv").write_text('a,b\n1,"2\n', encoding="utf-8")  # an unclosed quote
+        with pytest.raises(DataError, match="Save it as a UTF-8 CSV"):
+            load_dataset(DataSpec("table", path=str(tmp_path / "t.csv")))

@@ -110,6 +110,24 @@ def test_zipped_image_folder_upload():
     assert at.session_state["data_spec"].source == "folder"
 
 
+def test_a_zip_bomb_upload_is_refused_in_the_page_and_only_the_upload_stays():
+    from core.paths import default_data_dir
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("cats/huge.png", bytes(80 << 20))  # 80 MB of zeros in about 80 KB
+    bomb = buffer.getvalue()
+    at = app()
+    at.selectbox(key="data.source").set_value("folder").run()
+    assert "LATENTBOARD_MAX_" in at.file_uploader(key="data.upload.folder").proto.help  # the limits, before uploading
+    at.file_uploader(key="data.upload.folder").upload("bomb.zip", bomb, "application/zip").run()
+    assert not at.exception
+    assert at.error and "zip bombs" in at.error[0].value
+    files = [p for p in default_data_dir().rglob("*") if p.is_file()]
+    assert [p.name for p in files] == ["bomb.zip"] and files[0].stat().st_size == len(bomb)
+    assert at.session_state["data_spec"].source == "digits"  # the previous choice stays in force
+
+
 def test_table_upload_becomes_the_dataset():
     at = app()
     at.selectbox(key="data.source").set_value("table").run()
