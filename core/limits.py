@@ -27,6 +27,7 @@ class Limits:
     max_array_bytes: int = 8 * GiB  # one array of a .npz, or a whole dataset in memory
     max_model_bytes: int = 4 * GiB  # weights + gradients + Adam's two moments
     max_extract_cache_bytes: int = 20 * GiB  # unpacked zips kept for reuse; least recently used go first
+    max_upload_cache_bytes: int = 20 * GiB  # the dashboard's uploads; least recently used go first, never a run's data
 
     @staticmethod
     def env_name(field: str) -> str:
