@@ -270,3 +270,58 @@ def _nearest(root: str, run_id: str, stamp: float, rows: tuple[int, ...], k: int
 def nearest_to_reconstruction(run, rows, k: int):
     """(training rows (n, k), distances): for a feature run, the photos nearest each rebuilt feature vector."""
     return _nearest(runs_dir(), run.id, run_stamp(run), tuple(int(r) for r in rows), int(k))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _neighbour_index(root: str, run_id: str, stamp: float, split: str, space: str):
+    import numpy as np
+
+    from dashboard.neighbours import build_index
+
+    t = _trained(root, run_id, stamp)
+    if space == "features":  # a feature run's inputs are the backbone's features of every row
+        return build_index(t.inputs[t.splits.get(split)].detach().cpu().numpy())
+    return build_index(np.asarray(_codes(root, run_id, stamp, split)))
+
+
+def neighbour_index(run, split: str, space: str = "code"):
+    """A nearest-neighbour index over a split's codes ('code') or backbone features ('features')."""
+    return _neighbour_index(runs_dir(), run.id, run_stamp(run), split, space)
+
+
+SPRITE_PHOTO_TILE = 112  # px per photo in the hover sheets (shown at sprites.DISPLAY)
+
+
+def _sprite_source(run, split: str):
+    """(sheet key, pictures(positions), count, tile, photo) for a split's hover pictures."""
+    from dashboard.gallery import row_pictures
+    from dashboard.sprites import sprite_key
+
+    ds = trained(run).dataset
+    split_rows = rows(run, split)
+    photo = bool(ds.files)
+    tile = SPRITE_PHOTO_TILE if photo else int(ds.to_display(ds.x[split_rows[:1]]).shape[1])
+
+    def pictures(positions):
+        return row_pictures(ds, split_rows[positions], tile)
+
+    return sprite_key(runs_dir(), run.id, run_stamp(run), split, tile), pictures, len(split_rows), tile, photo
+
+
+def sprite_meta(run, split: str) -> dict | None:
+    """The map's `layout.meta` entry for pictures on hover, or None for tables."""
+    from dashboard.sprites import sprite_meta as meta
+
+    if trained(run).dataset.kind != "image":
+        return None
+    key, _, count, tile, photo = _sprite_source(run, split)
+    return meta(key, count, tile, photo=photo)
+
+
+def write_sprites(run, split: str) -> None:
+    """The hover sheets of a split, drawn once per run version (after the map is on screen)."""
+    from dashboard.sprites import ensure_sprites
+
+    if trained(run).dataset.kind == "image":
+        key, pictures, count, _, photo = _sprite_source(run, split)
+        ensure_sprites(key, pictures, count, photo=photo)

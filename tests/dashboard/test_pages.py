@@ -271,3 +271,23 @@ def test_progress_numbers_and_grid():
     assert numbers["remaining"] == pytest.approx(3.0 * 25 / 15)
     grid = figures.compose_grid(np.zeros((12, 8, 8, 1), np.uint8), [str(i) for i in range(12)], columns=5, tile=32)
     assert grid.size[0] > 5 * 32 and grid.mode == "RGB"
+
+
+def test_latent_page_clicked_point_shows_its_neighbours(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = with_run
+    at.session_state["latent.method"] = "pca"
+    at.session_state["latent.focus"] = (with_run, "test", 3)  # what a click on the map's fourth point leaves
+    at.run()
+    at.switch_page("views/latent.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert list(table[""])[:2] == ["clicked", "#1"] and len(table) == 13  # the point and its 12 nearest
+    assert table["distance"].is_monotonic_increasing and table["distance"].iloc[0] == 0
+    assert {"label", "cluster", "row"} <= set(table.columns)
+    figure = at.get("plotly_chart")[0].proto.spec
+    assert '"clicked"' in figure and '"nearest"' in figure and '"sprites"' in figure  # marked on the map, pictures on hover
+    at.slider(key="latent.neighbours").set_value(5).run()
+    assert len(at.dataframe[0].value) == 6
+    at.button(key="latent.clear_focus").click().run()
+    assert "latent.focus" not in at.session_state and not at.exception
