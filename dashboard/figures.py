@@ -142,7 +142,9 @@ def scatter_figure(
 
     Categorical colours get one trace per category (so the legend toggles them); continuous ones one
     trace with a colour bar. Each point carries its row index as customdata, so a selection maps
-    back to rows; `highlight` adds a star (x, y[, z], label) that is not selectable data.
+    back to rows; `highlight` adds a star (x, y[, z], label) that is not selectable data. A 2-D map
+    drags to pan: in Streamlit only then does a click select a single point (with the box or lasso
+    tool chosen, plotly's click is an event Streamlit does not pass on).
     """
     coords = np.asarray(coords, dtype=np.float64)
     n, dims = coords.shape
@@ -182,7 +184,7 @@ def scatter_figure(
             fig.add_trace(go.Scattergl(x=[highlight["x"]], y=[highlight["y"]], **star))
         trace_rows.append(np.empty(0, dtype=np.int64))
 
-    fig.update_layout(title=title, height=height, uirevision=title, legend=dict(title=colour_title, itemsizing="constant"), dragmode="lasso" if dims == 2 else "orbit", **_LAYOUT)
+    fig.update_layout(title=title, height=height, uirevision=title, legend=dict(title=colour_title, itemsizing="constant"), dragmode="pan" if dims == 2 else "orbit", **_LAYOUT)
     if dims == 2:
         fig.update_xaxes(showticklabels=False, title=None)
         fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x", scaleratio=1)

@@ -30,6 +30,7 @@ GALLERY_COLUMNS = 8  # tiles in a row of a cluster's gallery (one row of photos 
 TILE_SIZES = (48, 64, 96, 128, 160, 200)  # px per picture in the galleries (the size control)
 DEFAULT_TILE = {True: 128, False: 64}  # photos (rows with files) / small built-in images
 FOCUS = "latent.focus"  # (run id, split, position) of the point last clicked on the map
+NEIGHBOUR_TILE = 96  # px at least per picture in the neighbours gallery
 HOVER_VALUES = 8  # a table row's first values shown on hover
 
 
@@ -137,7 +138,7 @@ def neighbour_query(run, split: str, position: int) -> Neighbours:
     """The neighbour controls (how many, in which space) and the clicked point's neighbours."""
     spaces = ["code", "features"] if is_feature_run(run) else ["code"]
     st.subheader("Nearest neighbours")
-    a, b, c = st.columns([3, 3, 1], vertical_alignment="bottom")
+    a, b, c = st.columns([3, 3, 2], vertical_alignment="bottom")
     k = a.slider("How many", 3, 48, 12, key="latent.neighbours")
     space = b.radio("Nearest in", spaces, format_func=SPACES.get, horizontal=True, key="latent.space",
                     help="Distances in the model's latent code" + (", or in the pretrained backbone's features it read." if len(spaces) > 1 else "."))
@@ -162,7 +163,8 @@ def neighbours_panel(run, ds, rows: np.ndarray, found: Neighbours, clusters: np.
     st.caption(f"The clicked point (first) and the {len(found.positions)} nearest to it, nearest first; "
                "ringed on the map. Click another point, or a ring, to move.")
     if ds.kind == "image":
-        captions = ["clicked"] + [f"{d:.3g}" + (f" · {labels[i]}" if labels is not None else "") for i, d in enumerate(distances) if i]
+        tile = max(tile, NEIGHBOUR_TILE)  # the captions (distance and label) need the width
+        captions = ["clicked"] + [(f"{labels[i]} · " if labels is not None else "") + f"{d:.2g}" for i, d in enumerate(distances) if i]
         show_rows(run, ds, rows[order], captions, columns=max(2, 560 // (tile + 6)), tile=tile, photo_tile=tile)
         st.dataframe(table, hide_index=True, width="stretch", height=min(400, 36 * (len(order) + 1)))
     else:
@@ -188,12 +190,13 @@ def selection_panel(run, ds, rows: np.ndarray, picked: np.ndarray, colour, tile:
 def examples_panel(run, ds, rows: np.ndarray, colour, categorical: bool, tile: int) -> None:
     """Without a selection: a few samples of every colour group, so the map means something at a glance."""
     if not categorical:
-        st.caption("Select points on the map (click, or drag a box / lasso) to see their images here.")
+        st.caption("Hover a point to see its picture; click one to see its nearest neighbours; pick the box or lasso in "
+                   "the map's toolbar and drag to see many.")
         return
     colour = np.asarray([str(c) for c in colour], dtype=object)
     groups = natural_sort(set(colour.tolist()))[:12]
-    st.caption("Hover a point to see its picture; click one to see its nearest neighbours; drag a box or lasso to "
-               "see many. Meanwhile, a few of each colour:")
+    st.caption("Hover a point to see its picture; click one to see its nearest neighbours; pick the box or lasso in "
+               "the map's toolbar and drag to see many. Meanwhile, a few of each colour:")
     picked, captions = [], []
     for group in groups:
         members = np.flatnonzero(colour == group)[:EXAMPLES_PER_GROUP // 2 if ds.kind == "image" else 2]
