@@ -47,26 +47,46 @@ def clusterers() -> list[str]:
     return list(PIPELINES)
 
 
+def url_params(ds) -> dict[str, state.UrlParam]:
+    """The map settings a link may carry (?projection=pca&dims=2&colour=cluster&clusters=kmeans&k=10)."""
+    return {
+        "projection": state.UrlParam("latent.method", state.one_of(projections())),
+        "dims": state.UrlParam("latent.dims", state.one_of([2, 3])),
+        "colour": state.UrlParam("latent.colour", state.one_of(colourings(ds))),
+        "clusters": state.UrlParam("latent.clusterer", state.one_of(clusterers())),
+        "k": state.UrlParam("latent.k", state.whole_number(2, 100)),
+    }
+
+
+def colourings(ds) -> list[str]:
+    return (["label"] if ds.has_labels else []) + ["cluster", "error"]
+
+
 def controls(ds, preferred: str | None = None) -> dict:
+    ignored = state.read_url(url_params(ds))
+    if ignored:
+        st.info("Parts of this link were not understood, so the map opens with its defaults there: "
+                + "; ".join(ignored) + ".", icon=":material/link_off:")
     a, b, c, d, *size = st.columns(5 if ds.kind == "image" else 4)
     methods = projections()
     method = a.selectbox("Projection", methods, format_func=lambda m: PROJECTION_NAMES.get(m, m), key="latent.method")
     dims = b.radio("Dimensions", [2, 3], horizontal=True, format_func=lambda d: f"{d}-D", key="latent.dims")
-    colourings = (["label"] if ds.has_labels else []) + ["cluster", "error"]
-    colour = c.selectbox("Colour by", colourings, format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get, key="latent.colour")
+    colour = c.selectbox("Colour by", colourings(ds), format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get, key="latent.colour")
     settings = {"method": method, "dims": dims, "colour": colour, "params": {}, "tile": DEFAULT_TILE[bool(ds.files)]}
     if size:
         settings["tile"] = size[0].select_slider("Picture size", TILE_SIZES, value=settings["tile"], format_func=lambda px: f"{px} px",
                                                  key="latent.tile", help="Size of each picture in the galleries below and beside the map.")
     methods = clusterers()
-    settings["clusterer"] = d.selectbox("Clusters", methods, index=methods.index(preferred) if preferred in methods else 0, format_func=lambda m: CLUSTER_NAMES.get(m, m), key="latent.clusterer",
+    chosen = "latent.clusterer" in st.session_state  # by a link or a click: no default to fight it
+    settings["clusterer"] = d.selectbox("Clusters", methods, index=None if chosen else methods.index(preferred) if preferred in methods else 0, format_func=lambda m: CLUSTER_NAMES.get(m, m), key="latent.clusterer",
                                         help="Clusters are found in the full latent code, not in the 2-D map.")
     default_k = max(2, min(len(ds.classes), 30)) if ds.has_labels and ds.classes else 10
     settings["n_clusters"] = 10
     with st.expander("Map and cluster settings"):
         e, f, g = st.columns(3)
         if "hdbscan" not in settings["clusterer"]:
-            settings["n_clusters"] = int(e.number_input("Number of clusters", 2, 100, default_k, key="latent.k"))
+            k = e.number_input("Number of clusters", 2, 100, None if "latent.k" in st.session_state else default_k, key="latent.k")
+            settings["n_clusters"] = int(k or default_k)
         else:
             e.caption("HDBSCAN finds the number of clusters itself; points it cannot place are 'noise'.")
         if method == "umap":
@@ -74,6 +94,7 @@ def controls(ds, preferred: str | None = None) -> dict:
                 "n_neighbors": int(f.slider("UMAP neighbours", 5, 100, 15, key="latent.nn", help="Larger: more global structure.")),
                 "min_dist": float(g.slider("UMAP min distance", 0.0, 0.99, 0.1, step=0.05, key="latent.md", help="Smaller: tighter clumps.")),
             }
+    state.write_url({"projection": method, "dims": dims, "colour": colour, "clusters": settings["clusterer"], "k": settings["n_clusters"]})
     return settings
 
 
