@@ -30,6 +30,7 @@ COLUMNS = 32  # tiles per sheet row: 1,024 tiles a sheet, 3,072 px square at 96 
 PER_SHEET = COLUMNS * COLUMNS
 BATCH = 256  # pictures made at once: bounded memory for big photo folders
 DISPLAY = 160  # px the hover card shows a picture at: big enough to tell one bird from another
+KEEP = 24  # sets of sheets kept; older ones (retrained or deleted runs) are removed when a new one is drawn
 
 
 def sprite_key(*parts: object) -> str:
@@ -88,5 +89,13 @@ def ensure_sprites(key: str, pictures: Callable[[np.ndarray], np.ndarray], count
                 pass
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        prune(root, keep=KEEP)
     info = json.loads(manifest.read_text())
     return sprite_meta(key, info["count"], info["tile"], photo=info["ext"] == "jpg", url=url)
+
+
+def prune(root: Path, keep: int = KEEP) -> None:
+    """Remove all but the `keep` most recently written sets of sheets."""
+    folders = sorted((f for f in root.iterdir() if f.is_dir() and not f.name.startswith(".")), key=lambda f: f.stat().st_mtime, reverse=True)
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)

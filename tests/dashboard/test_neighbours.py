@@ -72,3 +72,16 @@ def test_sprite_meta_is_known_before_the_sheets_exist(tmp_path):
 
     pictures = lambda positions: np.zeros((len(positions), 28, 28, 1), np.uint8)
     assert sprite_meta("k", 5, 28, photo=False) == ensure_sprites("k", pictures, 5, photo=False, root=tmp_path)
+
+
+def test_old_sheets_are_pruned(tmp_path):
+    import os
+
+    from dashboard.sprites import prune
+
+    pictures = lambda positions: np.zeros((len(positions), 8, 8, 1), np.uint8)
+    for i in range(5):
+        ensure_sprites(f"set{i}", pictures, 2, photo=False, root=tmp_path)
+        os.utime(tmp_path / f"set{i}", (i, i))
+    prune(tmp_path, keep=2)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["set3", "set4"]
