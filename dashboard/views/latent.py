@@ -48,7 +48,9 @@ def clusterers() -> list[str]:
 
 
 def url_params(ds) -> dict[str, state.UrlParam]:
-    """The map settings a link may carry (?projection=pca&dims=2&colour=cluster&clusters=kmeans&k=10)."""
+    """The map settings a link may carry (?projection=pca&dims=2&colour=cluster&clusters=kmeans&k=10).
+    These widgets take their identity from their key alone, so a value a link puts into session
+    state wins over the widget's default (Streamlit logs that once, and shows nothing)."""
     return {
         "projection": state.UrlParam("latent.method", state.one_of(projections())),
         "dims": state.UrlParam("latent.dims", state.one_of([2, 3])),
@@ -77,16 +79,14 @@ def controls(ds, preferred: str | None = None) -> dict:
         settings["tile"] = size[0].select_slider("Picture size", TILE_SIZES, value=settings["tile"], format_func=lambda px: f"{px} px",
                                                  key="latent.tile", help="Size of each picture in the galleries below and beside the map.")
     methods = clusterers()
-    chosen = "latent.clusterer" in st.session_state  # by a link or a click: no default to fight it
-    settings["clusterer"] = d.selectbox("Clusters", methods, index=None if chosen else methods.index(preferred) if preferred in methods else 0, format_func=lambda m: CLUSTER_NAMES.get(m, m), key="latent.clusterer",
+    settings["clusterer"] = d.selectbox("Clusters", methods, index=methods.index(preferred) if preferred in methods else 0, format_func=lambda m: CLUSTER_NAMES.get(m, m), key="latent.clusterer",
                                         help="Clusters are found in the full latent code, not in the 2-D map.")
     default_k = max(2, min(len(ds.classes), 30)) if ds.has_labels and ds.classes else 10
     settings["n_clusters"] = 10
     with st.expander("Map and cluster settings"):
         e, f, g = st.columns(3)
         if "hdbscan" not in settings["clusterer"]:
-            k = e.number_input("Number of clusters", 2, 100, None if "latent.k" in st.session_state else default_k, key="latent.k")
-            settings["n_clusters"] = int(k or default_k)
+            settings["n_clusters"] = int(e.number_input("Number of clusters", 2, 100, default_k, key="latent.k"))
         else:
             e.caption("HDBSCAN finds the number of clusters itself; points it cannot place are 'noise'.")
         if method == "umap":
