@@ -224,8 +224,8 @@ def examples_panel(run, ds, rows: np.ndarray, colour, categorical: bool, tile: i
         picked.extend(members.tolist())
         captions.extend([group] * len(members))
     picked = np.asarray(picked, dtype=np.int64)
-    if ds.files:  # the file name says which photo; the colour group is its first word
-        captions = [f"{group}: {name}" for group, name in zip(captions, file_captions(ds, rows[picked]))]
+    if ds.files:  # the file name first (a narrow tile cuts the end), then its colour group
+        captions = [f"{name} · {group}" for group, name in zip(captions, file_captions(ds, rows[picked]))]
     per_row = EXAMPLES_PER_GROUP // 2 if tile <= 96 else 2
     show_rows(run, ds, rows[picked], captions, columns=per_row, tile=tile, photo_tile=tile, extra={"group": captions} if ds.kind == "table" else None)
 

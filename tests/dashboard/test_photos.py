@@ -306,3 +306,11 @@ def test_neighbours_of_a_clicked_photo_in_code_and_in_backbone_features(runs_dir
     features_table = at.dataframe[0].value
     assert features_table["row"].iloc[0] == code_table["row"].iloc[0]
     assert features_table["distance"].is_monotonic_increasing
+    # Hover pictures of photos come from JPEG sprite sheets of the original files, drawn after the map.
+    import json
+
+    from dashboard.sprites import SPRITES
+
+    meta = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["meta"]["sprites"]
+    assert meta["ext"] == "jpg" and meta["count"] == SPECIES * PER_SPECIES and meta["tile"] >= 96
+    assert (SPRITES / meta["url"].rstrip("/").split("/")[-1] / "sheet-000.jpg").is_file()
