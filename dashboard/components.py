@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,15 +66,24 @@ def show_samples(dataset: Any, x: Any, captions: Sequence[str] | None = None, *,
 
 
 def show_rows(run: Any, dataset: Any, rows: Sequence[int] | np.ndarray, captions: Sequence[str] | None = None, *,
-              columns: int = 10, tile: int = 64, extra: dict[str, Sequence[Any]] | None = None) -> None:
+              columns: int = 10, tile: int = 64, extra: dict[str, Sequence[Any]] | None = None, photo_tile: int | None = None) -> None:
     """Dataset rows as show_samples draws them, except that photos (rows with files) show the
-    original file at PHOTO_TILE px at least, whatever size the model read them at."""
+    original file at `photo_tile` px (default: PHOTO_TILE at least), whatever size the model read them at."""
     rows = np.asarray(rows, dtype=np.int64)
     if dataset.kind == "image" and dataset.files:
-        size = max(tile, PHOTO_TILE)
+        size = photo_tile or max(tile, PHOTO_TILE)
         image_grid(state.pictures(run, rows, size), captions, columns=columns, tile=size)
     else:
         show_samples(dataset, dataset.x[rows], captions, columns=columns, tile=tile, extra=extra)
+
+
+HOVER_SCRIPT = Path(__file__).with_name("hover.js")
+
+
+def hover_pictures() -> None:
+    """Pictures on hover for every plotly map whose layout.meta names sprite sheets (see hover.js).
+    The script runs in the page itself (not an iframe) and installs itself once per browser tab."""
+    st.html(f"<script>{HOVER_SCRIPT.read_text()}</script>", unsafe_allow_javascript=True)
 
 
 def is_feature_run(run: Any) -> bool:

@@ -142,7 +142,9 @@ def scatter_figure(
 
     Categorical colours get one trace per category (so the legend toggles them); continuous ones one
     trace with a colour bar. Each point carries its row index as customdata, so a selection maps
-    back to rows; `highlight` adds a star (x, y[, z], label) that is not selectable data.
+    back to rows; `highlight` adds a star (x, y[, z], label) that is not selectable data. A 2-D map
+    drags to pan: in Streamlit only then does a click select a single point (with the box or lasso
+    tool chosen, plotly's click is an event Streamlit does not pass on).
     """
     coords = np.asarray(coords, dtype=np.float64)
     n, dims = coords.shape
@@ -182,11 +184,35 @@ def scatter_figure(
             fig.add_trace(go.Scattergl(x=[highlight["x"]], y=[highlight["y"]], **star))
         trace_rows.append(np.empty(0, dtype=np.int64))
 
-    fig.update_layout(title=title, height=height, uirevision=title, legend=dict(title=colour_title, itemsizing="constant"), dragmode="lasso" if dims == 2 else "orbit", **_LAYOUT)
+    fig.update_layout(title=title, height=height, uirevision=title, legend=dict(title=colour_title, itemsizing="constant"), dragmode="pan" if dims == 2 else "orbit", **_LAYOUT)
     if dims == 2:
         fig.update_xaxes(showticklabels=False, title=None)
         fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x", scaleratio=1)
     return fig, trace_rows
+
+
+def mark_points(fig: go.Figure, trace_rows: list[np.ndarray], coords: np.ndarray, focus: int, neighbours: Sequence[int],
+                hover: Sequence[str]) -> None:
+    """Ring a clicked point's neighbours and star the point itself on a 2-D map. The marks carry
+    their positions as customdata, so clicking a ring moves the focus to that neighbour."""
+    coords = np.asarray(coords)
+    hover = np.asarray(hover, dtype=object)
+    for name, positions, marker in (
+        ("nearest", np.asarray(neighbours, dtype=np.int64), dict(size=15, color="rgba(0,0,0,0)", line=dict(color="#111827", width=2))),
+        ("clicked", np.asarray([focus], dtype=np.int64), dict(size=22, color="#111827", symbol="star", line=dict(color="white", width=1))),
+    ):
+        fig.add_trace(go.Scattergl(x=coords[positions, 0], y=coords[positions, 1], mode="markers", name=name, marker=marker,
+                                   customdata=positions, hovertext=hover[positions], hovertemplate="%{hovertext}<extra></extra>"))
+        trace_rows.append(positions)
+
+
+def with_sprites(fig: go.Figure, sprites: Mapping[str, Any] | None) -> go.Figure:
+    """Pictures on hover (dashboard/hover.js): the sheets' address in layout.meta, and plotly's own
+    text label turned off, since the picture card shows the same text beside the picture."""
+    if sprites:
+        fig.update_layout(meta={"sprites": dict(sprites)})
+        fig.update_traces(hoverinfo="none", hovertemplate=None)
+    return fig
 
 
 def selected_rows(points: Iterable[Mapping[str, Any]], trace_rows: Sequence[np.ndarray]) -> np.ndarray:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,84 @@ from core.paths import default_runs_dir
 
 RUN_KEY = "run"  # the query parameter and session key holding the followed run id
 SPEC_KEY = "data_spec"
+
+
+# --- view settings in the URL ----------------------------------------------------------------------
+# A page declares which settings a link may carry (name -> the widget it sets and how to read it).
+# A link's good values go into the widgets; unknown names and bad or out-of-range values are
+# dropped from the URL and named in a short notice, and the page opens with its defaults.
+
+
+@dataclass(frozen=True)
+class UrlParam:
+    widget: str  # session-state key of the widget the value goes to
+    parse: Callable[[str], Any]  # raises ValueError (with a short reason) on a bad value
+
+
+def one_of(values) -> Callable[[str], Any]:
+    values = list(values)
+
+    def parse(raw: str) -> Any:
+        for value in values:
+            if str(value) == raw:
+                return value
+        raise ValueError("not one of " + ", ".join(str(v) for v in values))
+
+    return parse
+
+
+def whole_number(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("not a whole number") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"not between {lo} and {hi}")
+        return value
+
+    return parse
+
+
+URL_APPLIED = "_url_applied"  # name -> the raw value last put into its widget (so later clicks win)
+
+
+def read_url(params: Mapping[str, UrlParam]) -> list[str]:
+    """Put a link's settings into their widgets (each value once, before the widgets are drawn);
+    returns what was ignored, as 'name=value (why)', and drops it from the URL."""
+    applied = st.session_state.setdefault(URL_APPLIED, {})
+    ignored, bad = [], []
+    for name in list(st.query_params.keys()):
+        if name == RUN_KEY:
+            continue
+        raw = st.query_params.get(name, "")
+        param = params.get(name)
+        if param is None:
+            ignored.append(f"{name[:30]} (unknown setting)")
+            bad.append(name)
+            continue
+        try:
+            value = param.parse(raw)
+        except ValueError as reason:
+            ignored.append(f"{name}={raw[:30]} ({reason})")
+            bad.append(name)
+            continue
+        if applied.get(name) != raw:
+            st.session_state[param.widget] = value
+            applied[name] = raw
+    for name in bad:
+        del st.query_params[name]
+    return ignored
+
+
+def write_url(values: Mapping[str, Any]) -> None:
+    """Mirror the page's current settings into the URL, so copying the address shares the view."""
+    applied = st.session_state.setdefault(URL_APPLIED, {})
+    for name, value in values.items():
+        text = str(value)
+        applied[name] = text  # already in the widget: reading it back must not undo a later change
+        if st.query_params.get(name) != text:
+            st.query_params[name] = text
 
 
 # --- server-wide resources -------------------------------------------------------------------------
@@ -111,6 +191,8 @@ def current_run_id() -> str | None:
             # settings (a photo backbone, say) on the built-in digits.
             set_data_spec(open_run(run_id).config.data)
     if run_id is not None and not run_exists(run_id):
+        if run_id == from_url:
+            st.toast(f"This link's run '{str(run_id)[:40]}' was not found here; showing no run.", icon=":material/link_off:")
         forget_run()
         return None
     if run_id is not None and from_url != run_id:
@@ -270,3 +352,58 @@ def _nearest(root: str, run_id: str, stamp: float, rows: tuple[int, ...], k: int
 def nearest_to_reconstruction(run, rows, k: int):
     """(training rows (n, k), distances): for a feature run, the photos nearest each rebuilt feature vector."""
     return _nearest(runs_dir(), run.id, run_stamp(run), tuple(int(r) for r in rows), int(k))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _neighbour_index(root: str, run_id: str, stamp: float, split: str, space: str):
+    import numpy as np
+
+    from dashboard.neighbours import build_index
+
+    t = _trained(root, run_id, stamp)
+    if space == "features":  # a feature run's inputs are the backbone's features of every row
+        return build_index(t.inputs[t.splits.get(split)].detach().cpu().numpy())
+    return build_index(np.asarray(_codes(root, run_id, stamp, split)))
+
+
+def neighbour_index(run, split: str, space: str = "code"):
+    """A nearest-neighbour index over a split's codes ('code') or backbone features ('features')."""
+    return _neighbour_index(runs_dir(), run.id, run_stamp(run), split, space)
+
+
+SPRITE_PHOTO_TILE = 112  # px per photo in the hover sheets (shown at sprites.DISPLAY)
+
+
+def _sprite_source(run, split: str):
+    """(sheet key, pictures(positions), count, tile, photo) for a split's hover pictures."""
+    from dashboard.gallery import row_pictures
+    from dashboard.sprites import sprite_key
+
+    ds = trained(run).dataset
+    split_rows = rows(run, split)
+    photo = bool(ds.files)
+    tile = SPRITE_PHOTO_TILE if photo else int(ds.to_display(ds.x[split_rows[:1]]).shape[1])
+
+    def pictures(positions):
+        return row_pictures(ds, split_rows[positions], tile)
+
+    return sprite_key(runs_dir(), run.id, run_stamp(run), split, tile), pictures, len(split_rows), tile, photo
+
+
+def sprite_meta(run, split: str) -> dict | None:
+    """The map's `layout.meta` entry for pictures on hover, or None for tables."""
+    from dashboard.sprites import sprite_meta as meta
+
+    if trained(run).dataset.kind != "image":
+        return None
+    key, _, count, tile, photo = _sprite_source(run, split)
+    return meta(key, count, tile, photo=photo)
+
+
+def write_sprites(run, split: str) -> None:
+    """The hover sheets of a split, drawn once per run version (after the map is on screen)."""
+    from dashboard.sprites import ensure_sprites
+
+    if trained(run).dataset.kind == "image":
+        key, pictures, count, _, photo = _sprite_source(run, split)
+        ensure_sprites(key, pictures, count, photo=photo)

@@ -1,5 +1,7 @@
 """Latent space: the codes as a UMAP / PCA / t-SNE map coloured by label, cluster or error;
-select points (click, box or lasso) to see their images and the mix of labels among them.
+hover a point to see its picture; click one to see its nearest neighbours in the code (and, for
+feature runs, in the backbone's features); select several (box or lasso) to see their images and
+the mix of labels among them.
 
 Below the map, the clusters themselves: a gallery of each (the original photos, for a folder) and
 the file -> cluster table to download. For someone sorting a folder of photos, that is the product.
@@ -11,10 +13,11 @@ import numpy as np
 import streamlit as st
 
 from dashboard import state
-from dashboard.components import is_feature_run, page_header, show_rows, user_errors
+from dashboard.components import hover_pictures, is_feature_run, page_header, show_rows, user_errors
 from dashboard.exports import clusters_table, sorted_photos_zip
-from dashboard.figures import cluster_names, label_mix_figure, natural_sort, scatter_figure, selected_rows
+from dashboard.figures import cluster_names, label_mix_figure, mark_points, natural_sort, scatter_figure, selected_rows, with_sprites
 from dashboard.gallery import cluster_groups, file_captions, label_mix
+from dashboard.neighbours import SPACES, Neighbours, nearest
 
 PROJECTION_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 CLUSTER_NAMES = {"kmeans": "k-means", "gmm": "Gaussian mixture", "hdbscan": "HDBSCAN", "agglomerative": "Agglomerative",
@@ -24,7 +27,11 @@ SHOW_SELECTED = 60
 SPLIT_WORDS = {"test": "the test split", "val": "the validation split", "train": "the training split", "all": "every row"}
 EXAMPLES_PER_GROUP = 8
 GALLERY_COLUMNS = 8  # tiles in a row of a cluster's gallery (one row of photos per cluster)
-GALLERY_TILE = {True: 112, False: 40}  # photos (rows with files) / small built-in images
+TILE_SIZES = (48, 64, 96, 128, 160, 200)  # px per picture in the galleries (the size control)
+DEFAULT_TILE = {True: 128, False: 64}  # photos (rows with files) / small built-in images
+FOCUS = "latent.focus"  # (run id, split, position) of the point last clicked on the map
+NEIGHBOUR_TILE = 96  # px at least per picture in the neighbours gallery
+HOVER_VALUES = 8  # a table row's first values shown on hover
 
 
 def projections() -> list[str]:
@@ -40,14 +47,37 @@ def clusterers() -> list[str]:
     return list(PIPELINES)
 
 
+def url_params(ds) -> dict[str, state.UrlParam]:
+    """The map settings a link may carry (?projection=pca&dims=2&colour=cluster&clusters=kmeans&k=10).
+    These widgets take their identity from their key alone, so a value a link puts into session
+    state wins over the widget's default (Streamlit logs that once, and shows nothing)."""
+    return {
+        "projection": state.UrlParam("latent.method", state.one_of(projections())),
+        "dims": state.UrlParam("latent.dims", state.one_of([2, 3])),
+        "colour": state.UrlParam("latent.colour", state.one_of(colourings(ds))),
+        "clusters": state.UrlParam("latent.clusterer", state.one_of(clusterers())),
+        "k": state.UrlParam("latent.k", state.whole_number(2, 100)),
+    }
+
+
+def colourings(ds) -> list[str]:
+    return (["label"] if ds.has_labels else []) + ["cluster", "error"]
+
+
 def controls(ds, preferred: str | None = None) -> dict:
-    a, b, c, d = st.columns(4)
+    ignored = state.read_url(url_params(ds))
+    if ignored:
+        st.info("Parts of this link were not understood, so the map opens with its defaults there: "
+                + "; ".join(ignored) + ".", icon=":material/link_off:")
+    a, b, c, d, *size = st.columns(5 if ds.kind == "image" else 4)
     methods = projections()
     method = a.selectbox("Projection", methods, format_func=lambda m: PROJECTION_NAMES.get(m, m), key="latent.method")
     dims = b.radio("Dimensions", [2, 3], horizontal=True, format_func=lambda d: f"{d}-D", key="latent.dims")
-    colourings = (["label"] if ds.has_labels else []) + ["cluster", "error"]
-    colour = c.selectbox("Colour by", colourings, format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get, key="latent.colour")
-    settings = {"method": method, "dims": dims, "colour": colour, "params": {}}
+    colour = c.selectbox("Colour by", colourings(ds), format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get, key="latent.colour")
+    settings = {"method": method, "dims": dims, "colour": colour, "params": {}, "tile": DEFAULT_TILE[bool(ds.files)]}
+    if size:
+        settings["tile"] = size[0].select_slider("Picture size", TILE_SIZES, value=settings["tile"], format_func=lambda px: f"{px} px",
+                                                 key="latent.tile", help="Size of each picture in the galleries below and beside the map.")
     methods = clusterers()
     settings["clusterer"] = d.selectbox("Clusters", methods, index=methods.index(preferred) if preferred in methods else 0, format_func=lambda m: CLUSTER_NAMES.get(m, m), key="latent.clusterer",
                                         help="Clusters are found in the full latent code, not in the 2-D map.")
@@ -64,6 +94,7 @@ def controls(ds, preferred: str | None = None) -> dict:
                 "n_neighbors": int(f.slider("UMAP neighbours", 5, 100, 15, key="latent.nn", help="Larger: more global structure.")),
                 "min_dist": float(g.slider("UMAP min distance", 0.0, 0.99, 0.1, step=0.05, key="latent.md", help="Smaller: tighter clumps.")),
             }
+    state.write_url({"projection": method, "dims": dims, "colour": colour, "clusters": settings["clusterer"], "k": settings["n_clusters"]})
     return settings
 
 
@@ -77,21 +108,91 @@ def colour_values(run, split: str, ds, rows: np.ndarray, settings: dict) -> tupl
 
 
 def hover_texts(ds, rows: np.ndarray, colour: list | np.ndarray, categorical: bool, errors: np.ndarray | None) -> list[str]:
+    """What hovering a point says beside its picture: row, file name, label, cluster, error; for
+    tables, the row's first values in their own units."""
     labels = ds.label_names(ds.y[rows]) if ds.has_labels else None
+    files = file_captions(ds, rows) if ds.files else None
+    values = None
+    if ds.kind == "table":
+        names = list(ds.feature_names) or [f"x{i}" for i in range(ds.x.shape[1])]
+        shown = np.asarray(ds.to_display(ds.x[rows]))[:, :HOVER_VALUES]
+        values = ["<br>".join(f"{name} {v:.4g}" for name, v in zip(names, line)) for line in shown]
     out = []
     for k, row in enumerate(rows):
-        parts = [f"row {int(row)}"]
+        parts = [f"<b>row {int(row)}</b>"]
+        if files is not None:
+            parts.append(files[k])
         if labels is not None:
             parts.append(f"label {labels[k]}")
         if categorical and (labels is None or colour[k] != labels[k]):
             parts.append(str(colour[k]))
         if errors is not None:
             parts.append(f"error {errors[k]:.3g}")
+        if values is not None:
+            parts.append(values[k])
         out.append("<br>".join(parts))
     return out
 
 
-def selection_panel(run, ds, rows: np.ndarray, picked: np.ndarray, colour) -> None:
+def focused_position(run, split: str, n: int) -> int | None:
+    """The position (in the split) of the point last clicked on this run's map, if any."""
+    focus = st.session_state.get(FOCUS)
+    if focus and focus[0] == run.id and focus[1] == split and 0 <= focus[2] < n:
+        return int(focus[2])
+    return None
+
+
+def remember_click(map_key: str, run_id: str, split: str) -> None:
+    """on_select: a single clicked point becomes the focus whose neighbours are shown. A box or lasso
+    of many points leaves the focus alone (the map keeps its marks, so the selection stays)."""
+    event = st.session_state.get(map_key) or {}
+    picked = selected_rows((event.get("selection") or {}).get("points", []), [])
+    if len(picked) == 1:
+        st.session_state[FOCUS] = (run_id, split, int(picked[0]))
+
+
+def forget_click() -> None:
+    st.session_state.pop(FOCUS, None)
+
+
+def neighbour_query(run, split: str, position: int) -> Neighbours:
+    """The neighbour controls (how many, in which space) and the clicked point's neighbours."""
+    spaces = ["code", "features"] if is_feature_run(run) else ["code"]
+    st.subheader("Nearest neighbours")
+    a, b, c = st.columns([3, 3, 2], vertical_alignment="bottom")
+    k = a.slider("How many", 3, 48, 12, key="latent.neighbours")
+    space = b.radio("Nearest in", spaces, format_func=SPACES.get, horizontal=True, key="latent.space",
+                    help="Distances in the model's latent code" + (", or in the pretrained backbone's features it read." if len(spaces) > 1 else "."))
+    c.button("Clear", key="latent.clear_focus", on_click=forget_click, help="Forget the clicked point.")
+    return nearest(state.neighbour_index(run, split, space), position, k)
+
+
+def neighbours_panel(run, ds, rows: np.ndarray, found: Neighbours, clusters: np.ndarray | None, tile: int) -> None:
+    """The clicked point and its neighbours: pictures with distances, then a table with labels and clusters."""
+    order = np.concatenate([[found.query], found.positions])
+    distances = np.concatenate([[0.0], found.distances])
+    names = file_captions(ds, rows[order])
+    labels = ds.label_names(ds.y[rows[order]]) if ds.has_labels else None
+    table = {"": ["clicked"] + [f"#{i}" for i in range(1, len(order))], "row": rows[order].tolist()}
+    if ds.files:
+        table["file"] = names
+    if labels is not None:
+        table["label"] = labels
+    if clusters is not None:
+        table["cluster"] = cluster_names(np.asarray(clusters)[order])
+    table["distance"] = np.round(distances, 4).tolist()
+    st.caption(f"The clicked point (first) and the {len(found.positions)} nearest to it, nearest first; "
+               "ringed on the map. Click another point, or a ring, to move.")
+    if ds.kind == "image":
+        tile = max(tile, NEIGHBOUR_TILE)  # the captions (distance and label) need the width
+        captions = ["clicked"] + [(f"{labels[i]} · " if labels is not None else "") + f"{d:.2g}" for i, d in enumerate(distances) if i]
+        show_rows(run, ds, rows[order], captions, columns=max(2, 560 // (tile + 6)), tile=tile, photo_tile=tile)
+        st.dataframe(table, hide_index=True, width="stretch", height=min(400, 36 * (len(order) + 1)))
+    else:
+        show_rows(run, ds, rows[order], extra=table)
+
+
+def selection_panel(run, ds, rows: np.ndarray, picked: np.ndarray, colour, tile: int) -> None:
     """Images (or table rows) of the selected points, and the mix of labels among them."""
     st.subheader(f"{len(picked):,} selected")
     labels = ds.label_names(ds.y[rows[picked]]) if ds.has_labels else None
@@ -103,25 +204,30 @@ def selection_panel(run, ds, rows: np.ndarray, picked: np.ndarray, colour) -> No
         st.caption(f"Showing the first {len(shown)} of them.")
     if ds.files:
         captions = file_captions(ds, rows[shown])
-    show_rows(run, ds, rows[shown], captions, columns=6 if not ds.files else 4, tile=48,
+    show_rows(run, ds, rows[shown], captions, columns=max(2, 560 // (tile + 6)), tile=tile, photo_tile=tile,
               extra={"row": rows[shown], "colour": [colour[i] for i in shown]} if ds.kind == "table" else None)
 
 
-def examples_panel(run, ds, rows: np.ndarray, colour, categorical: bool) -> None:
+def examples_panel(run, ds, rows: np.ndarray, colour, categorical: bool, tile: int) -> None:
     """Without a selection: a few samples of every colour group, so the map means something at a glance."""
     if not categorical:
-        st.caption("Select points on the map (click, or drag a box / lasso) to see their images here.")
+        st.caption("Hover a point to see its picture; click one to see its nearest neighbours; pick the box or lasso in "
+                   "the map's toolbar and drag to see many.")
         return
     colour = np.asarray([str(c) for c in colour], dtype=object)
     groups = natural_sort(set(colour.tolist()))[:12]
-    st.caption("Select points on the map (click, or drag a box / lasso) to see them here. Meanwhile, a few of each colour:")
+    st.caption("Hover a point to see its picture; click one to see its nearest neighbours; pick the box or lasso in "
+               "the map's toolbar and drag to see many. Meanwhile, a few of each colour:")
     picked, captions = [], []
     for group in groups:
         members = np.flatnonzero(colour == group)[:EXAMPLES_PER_GROUP // 2 if ds.kind == "image" else 2]
         picked.extend(members.tolist())
         captions.extend([group] * len(members))
     picked = np.asarray(picked, dtype=np.int64)
-    show_rows(run, ds, rows[picked], captions, columns=EXAMPLES_PER_GROUP // 2, tile=44, extra={"group": captions} if ds.kind == "table" else None)
+    if ds.files:  # the file name first (a narrow tile cuts the end), then its colour group
+        captions = [f"{name} · {group}" for group, name in zip(captions, file_captions(ds, rows[picked]))]
+    per_row = EXAMPLES_PER_GROUP // 2 if tile <= 96 else 2
+    show_rows(run, ds, rows[picked], captions, columns=per_row, tile=tile, photo_tile=tile, extra={"group": captions} if ds.kind == "table" else None)
 
 
 def clusters_section(run, trained, split: str, settings: dict) -> None:
@@ -163,7 +269,7 @@ def clusters_section(run, trained, split: str, settings: dict) -> None:
         st.markdown(f"**{title}** · {len(members):,} {things}" + (f" · {mix}" if mix else "")
                     + (f" · showing {len(shown)}" if len(shown) < len(members) else ""))
         captions = file_captions(ds, rows[shown]) if photos else (ds.label_names(ds.y[rows[shown]]) if ds.has_labels else None)
-        show_rows(run, ds, rows[shown], captions, columns=len(shown) if photos else 2 * GALLERY_COLUMNS, tile=GALLERY_TILE[photos])
+        show_rows(run, ds, rows[shown], captions, columns=len(shown) if photos else 2 * GALLERY_COLUMNS, tile=settings["tile"], photo_tile=settings["tile"])
 
 
 shown = page_header("Latent space", "Each point is one sample's code, squeezed to 2-D or 3-D. Samples the model finds similar sit together.", "latent")
@@ -188,23 +294,40 @@ if shown is not None:
         working.empty()
     if coords is not None:
         map_col, side = st.columns([3, 2], gap="medium")
+        map_key = f"latent.map.{run.id}.{split}"
+        focus = focused_position(run, split, len(rows)) if settings["dims"] == 2 else None
+        found = None
+        hover = hover_texts(ds, rows, colour, categorical, errors)
+        if focus is not None:
+            with side, user_errors("Nearest neighbours"):
+                found = neighbour_query(run, split, focus)
         with map_col:
             fig, trace_rows = scatter_figure(
-                coords, colour, categorical=categorical, index=np.arange(len(rows)), hover=hover_texts(ds, rows, colour, categorical, errors),
+                coords, colour, categorical=categorical, index=np.arange(len(rows)), hover=hover,
                 colour_title=colour_title, title=f"{method_name} of the codes ({split}, coloured by {colour_title})", height=620,
             )
+            if found is not None:
+                mark_points(fig, trace_rows, coords, found.query, found.positions, hover)
+            with_sprites(fig, state.sprite_meta(run, split))
             if settings["dims"] == 2:
-                event = st.plotly_chart(fig, key=f"latent.map.{run.id}.{split}", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch")
+                event = st.plotly_chart(fig, key=map_key, on_select=lambda: remember_click(map_key, run.id, split),
+                                        selection_mode=("points", "box", "lasso"), width="stretch")
                 points = (event.get("selection") or {}).get("points", []) if event else []
             else:
                 st.plotly_chart(fig, key=f"latent.map3d.{run.id}.{split}", width="stretch")
                 st.caption("Drag to turn the 3-D map; switch to 2-D to select points.")
                 points = []
+            hover_pictures()
         with side:
             picked = selected_rows(points, trace_rows)
-            if len(picked):
-                selection_panel(run, ds, rows, picked, colour)
-            else:
-                examples_panel(run, ds, rows, colour, categorical)
+            if found is not None:
+                with st.spinner("Sorting into clusters…"):  # the clusters section below needs them too (cached)
+                    clusters = state.clusters(run, split, settings["clusterer"], settings["n_clusters"])
+                neighbours_panel(run, ds, rows, found, clusters, settings["tile"])
+            if len(picked) > 1:
+                selection_panel(run, ds, rows, picked, colour, settings["tile"])
+            elif found is None:
+                examples_panel(run, ds, rows, colour, categorical, settings["tile"])
         with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
             clusters_section(run, trained, split, settings)
+        state.write_sprites(run, split)  # after the map is on screen: the first hover fetches them

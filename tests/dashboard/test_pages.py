@@ -289,3 +289,64 @@ def test_progress_numbers_and_grid():
     assert numbers["remaining"] == pytest.approx(3.0 * 25 / 15)
     grid = figures.compose_grid(np.zeros((12, 8, 8, 1), np.uint8), [str(i) for i in range(12)], columns=5, tile=32)
     assert grid.size[0] > 5 * 32 and grid.mode == "RGB"
+
+
+def test_latent_page_clicked_point_shows_its_neighbours(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = with_run
+    at.session_state["latent.method"] = "pca"
+    at.session_state["latent.focus"] = (with_run, "test", 3)  # what a click on the map's fourth point leaves
+    at.run()
+    at.switch_page("views/latent.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert list(table[""])[:2] == ["clicked", "#1"] and len(table) == 13  # the point and its 12 nearest
+    assert table["distance"].is_monotonic_increasing and table["distance"].iloc[0] == 0
+    assert {"label", "cluster", "row"} <= set(table.columns)
+    figure = at.get("plotly_chart")[0].proto.spec
+    assert '"clicked"' in figure and '"nearest"' in figure and '"sprites"' in figure  # marked on the map, pictures on hover
+    at.slider(key="latent.neighbours").set_value(5).run()
+    assert len(at.dataframe[0].value) == 6
+    at.button(key="latent.clear_focus").click().run()
+    assert "latent.focus" not in at.session_state and not at.exception
+
+
+def test_a_link_with_bad_or_unknown_settings_opens_the_map_with_defaults_and_a_notice(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(run=with_run, projection="pca", colour="cluster", dims="7", k="500", clusters="nope", zoom="3")
+    at.run()
+    at.switch_page("views/latent.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    notice = " ".join(i.value for i in at.info)
+    for part in ("dims=7 (not one of 2, 3)", "k=500 (not between 2 and 100)", "clusters=nope", "zoom (unknown setting)"):
+        assert part in notice, notice
+    # Good values are used, bad ones fall back to the defaults...
+    assert at.selectbox(key="latent.method").value == "pca" and at.selectbox(key="latent.colour").value == "cluster"
+    assert at.radio(key="latent.dims").value == 2 and at.selectbox(key="latent.clusterer").value == "kmeans"
+    # ...and the URL now names the view as shown, so copying it shares this map.
+    url = {k: at.query_params[k] for k in ("projection", "dims", "colour", "clusters", "k")}
+    assert url == {"projection": "pca", "dims": "2", "colour": "cluster", "clusters": "kmeans", "k": "10"}, url
+    assert "zoom" not in at.query_params
+    at.radio(key="latent.dims").set_value(3).run()  # a later change wins over the link
+    assert at.radio(key="latent.dims").value == 3 and at.query_params["dims"] == "3" and not at.exception
+
+
+def test_a_link_to_a_missing_run_opens_without_it(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = "no-such-run/../x"
+    at.run()
+    assert not at.exception
+    assert any("was not found" in t.value for t in at.toast)
+    at.switch_page("views/latent.py").run()
+    assert not at.exception
+
+
+def test_a_link_sets_the_map(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(run=with_run, projection="pca", colour="cluster", clusters="gmm", k="7")
+    at.run()
+    at.switch_page("views/latent.py").run()
+    assert not at.exception and not at.error and not at.warning and not at.info, [w.value for w in at.warning]
+    assert at.selectbox(key="latent.clusterer").value == "gmm" and at.number_input(key="latent.k").value == 7
+    at.number_input(key="latent.k").set_value(5).run()
+    assert at.query_params["k"] == "5" and not at.exception

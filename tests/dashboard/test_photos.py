@@ -293,3 +293,24 @@ def test_cluster_groups_and_label_mix():
     assert groups[0][1].tolist() == [0, 2, 4]
     assert gallery.label_mix(["a", "a", "b"]) == "mostly a (2 of 3)"
     assert gallery.label_mix(["a", "a"]) == "all a"
+
+
+def test_neighbours_of_a_clicked_photo_in_code_and_in_backbone_features(runs_dir):
+    labelled, _ = runs_dir
+    at = app("latent", labelled, latent__method="pca", latent__focus=(labelled, "all", 0), latent__split="all")
+    assert at.radio(key="latent.space").options == ["latent code", "backbone features"]
+    code_table = at.dataframe[0].value
+    assert code_table["file"].iloc[0].endswith(".jpg") and "cluster" in code_table and "label" in code_table
+    at.radio(key="latent.space").set_value("features").run()
+    assert not at.exception and not at.error
+    features_table = at.dataframe[0].value
+    assert features_table["row"].iloc[0] == code_table["row"].iloc[0]
+    assert features_table["distance"].is_monotonic_increasing
+    # Hover pictures of photos come from JPEG sprite sheets of the original files, drawn after the map.
+    import json
+
+    from dashboard.sprites import SPRITES
+
+    meta = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["meta"]["sprites"]
+    assert meta["ext"] == "jpg" and meta["count"] == SPECIES * PER_SPECIES and meta["tile"] >= 96
+    assert (SPRITES / meta["url"].rstrip("/").split("/")[-1] / "sheet-000.jpg").is_file()

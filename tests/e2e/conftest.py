@@ -45,9 +45,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def home(tmp_path_factory) -> Path:
+    """The Latentboard home of this module's server: runs a test trains itself go in home / "runs"."""
+    return tmp_path_factory.mktemp("e2e-home")
+
+
+@pytest.fixture(scope="module")
+def server(home):
     """URL of a fresh `streamlit run dashboard/app.py` with its own Latentboard home."""
-    home = tmp_path_factory.mktemp("e2e-home")
     port = free_port()
     env = dict(
         os.environ, LATENTBOARD_HOME=str(home), LATENTBOARD_RUNS_DIR=str(home / "runs"), LATENTBOARD_DATA_DIR=str(home / "data"),

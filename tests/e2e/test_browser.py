@@ -60,7 +60,9 @@ def shot(page, name: str) -> None:
 
 
 def lasso(page, area) -> None:
-    """Drag a lasso loop through the middle of a plot area (the map's default drag mode)."""
+    """Pick the lasso in the map's toolbar (the map drags to pan, so a click selects one point),
+    then drag a lasso loop through the middle of the plot area."""
+    page.locator('.js-plotly-plot .modebar-btn[data-val="lasso"]').first.click(force=True)
     box = area.bounding_box()
     cx, cy, rx, ry = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * 0.3, box["height"] * 0.3
     page.mouse.move(cx - rx, cy - ry)
