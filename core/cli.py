@@ -523,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("latentboard: error: interrupted", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `latentboard runs | head`: the reader has what it wanted; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return EXIT_BUG
     except Exception as exc:
         if os.environ.get("LATENTBOARD_DEBUG"):
             traceback.print_exc()
