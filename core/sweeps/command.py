@@ -41,7 +41,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     space = load_space(args.space)
     check_space(space, config)  # a typo fails here, before Ray starts and before any folder exists
     sweep = SweepStore(args.runs_dir).create(config, space, args.samples, address=args.address)
-    print(f"Sweep {sweep.id}: {args.samples} trials of space {space.name!r} on {args.dataset}; record in {sweep.path}",
+    print(f"Sweep {sweep.id}: {space.trials(args.samples)} trials of space {space.name!r} on {args.dataset}; record in {sweep.path}",
           flush=True)
 
     from core.sweeps.tune import run_sweep  # the one line that loads Ray

@@ -6,7 +6,8 @@
 
 A space file maps setting names to what to try. A name is a field of ModelConfig or TrainConfig,
 written plainly ("latent_dim") or with its section ("model.latent_dim"); what to try is a list (a
-choice), a single value (fixed for every trial), or a one-key mapping for a range:
+random choice per trial), a single value (fixed for every trial), {"grid": [...]} (every value, each
+with --samples trials), or a one-key mapping for a range:
 
     {"family": ["dense", "conv"], "latent_dim": [4, 8, 16], "lr": {"loguniform": [3e-4, 3e-3]}, "epochs": 8}
 
@@ -58,7 +59,12 @@ class RandInt:
     high: int  # inclusive (unlike Ray's randint, so a file says what it means)
 
 
-Domain = Union[Choice, Uniform, LogUniform, RandInt]
+@dataclass(frozen=True)
+class Grid:
+    values: tuple[Any, ...]  # every value, each with --samples trials (Tune's grid_search)
+
+
+Domain = Union[Choice, Grid, Uniform, LogUniform, RandInt]
 RANGES: dict[str, type] = {"uniform": Uniform, "loguniform": LogUniform, "randint": RandInt}
 
 
@@ -75,6 +81,8 @@ class SearchSpace:
         for key, domain in self.params.items():
             if isinstance(domain, Choice):
                 out[key] = list(domain.values)
+            elif isinstance(domain, Grid):
+                out[key] = {"grid": list(domain.values)}
             else:
                 kind = next(k for k, cls in RANGES.items() if isinstance(domain, cls))
                 out[key] = {kind: [domain.low, domain.high]}
@@ -85,7 +93,15 @@ class SearchSpace:
         domain = self.params.get(key)
         if domain is None:
             return default
-        return max(domain.values) if isinstance(domain, Choice) else domain.high
+        return max(domain.values) if isinstance(domain, (Choice, Grid)) else domain.high
+
+    def trials(self, samples: int) -> int:
+        """How many trials `samples` makes: every grid combination gets `samples` of its own."""
+        grid = 1
+        for domain in self.params.values():
+            if isinstance(domain, Grid):
+                grid *= len(domain.values)
+        return grid * samples
 
 
 BUILTIN_SPACES: dict[str, dict[str, Any]] = {
@@ -137,9 +153,15 @@ def _domain(key: str, value: Any) -> Domain:
         if not value:
             raise ConfigError(f"The search space gives {key} an empty list; give at least one value.")
         return Choice(tuple(value))
+    if isinstance(value, dict) and list(value) == ["grid"]:
+        values = value["grid"]
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{key}: grid needs a non-empty list of values; got {values!r}.")
+        return Grid(tuple(values))
     if isinstance(value, dict):
         if len(value) != 1 or next(iter(value)) not in RANGES:
-            raise ConfigError(f"{key}: a range is one of {', '.join(f'{{{k!r}: [low, high]}}' for k in RANGES)}; got {value!r}.")
+            raise ConfigError(f"{key}: a range is one of {', '.join(f'{{{k!r}: [low, high]}}' for k in RANGES)}, "
+                              f"or {{'grid': [values]}}; got {value!r}.")
         kind, bounds = next(iter(value.items()))
         if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds)):
             raise ConfigError(f"{key}: {kind} needs [low, high] numbers; got {bounds!r}.")
@@ -204,7 +226,7 @@ def check_space(space: SearchSpace, base: Any) -> None:
     from core.experiment import check_config
 
     for key, domain in space.params.items():
-        values = domain.values if isinstance(domain, Choice) else (domain.low, domain.high)
+        values = domain.values if isinstance(domain, (Choice, Grid)) else (domain.low, domain.high)
         for value in values:
             try:
                 check_config(apply_params(base, {key: value}))

@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from core.errors import ConfigError, LatentboardError
 from core.sweeps.scoring import SCORE_NAME, epoch_score, score_run
-from core.sweeps.space import Choice, LogUniform, RandInt, SearchSpace, Uniform, apply_params, check_space, parse_space
+from core.sweeps.space import Choice, Grid, LogUniform, RandInt, SearchSpace, Uniform, apply_params, check_space, parse_space
 from core.sweeps.store import TRIAL_FILE, Sweep, TrialRow, now_iso
 
 EARLY_METRIC = "val_recon"  # what ASHA compares per epoch (see core.sweeps.scoring)
@@ -132,6 +132,8 @@ def _sampler(domain: Any) -> Any:
 
     if isinstance(domain, Choice):
         return tune.choice(list(domain.values))
+    if isinstance(domain, Grid):
+        return tune.grid_search(list(domain.values))
     if isinstance(domain, Uniform):
         return tune.uniform(domain.low, domain.high)
     if isinstance(domain, LogUniform):
@@ -148,6 +150,7 @@ def _plain(value: Any) -> Any:
 
 def _trial(params: dict[str, Any], sweep_id: str, runs_dir: str, base: dict[str, Any], check: bool) -> None:
     """One Tune trial: create, train and score an ordinary run tagged with the sweep."""
+    import ray
     import torch
     from ray import tune
 
@@ -159,13 +162,14 @@ def _trial(params: dict[str, Any], sweep_id: str, runs_dir: str, base: dict[str,
     store = RunStore(runs_dir)
     config = apply_params(RunConfig.from_dict(base), params)
     trial = {"sweep": sweep_id, "trial": tune.get_context().get_trial_id(), "params": params,
-             "host": socket.gethostname(), "score": None, "score_name": SCORE_NAME, "check": {}}
+             "host": socket.gethostname(), "node": ray.get_runtime_context().get_node_id(), "score": None, "score_name": SCORE_NAME, "check": {}}
     try:
         run = start_run(store, config)
     except ConfigError as exc:  # settings that cannot work on this data: a failed run says so
         run = store.create(config)
         run.write_json(TRIAL_FILE, trial)
         run.set_status("failed", str(exc), sweep=sweep_id)
+        _report_failure(run)
         return
     run.write_json(TRIAL_FILE, trial)
     run.set_status("created", None, sweep=sweep_id)
@@ -185,13 +189,15 @@ def _trial(params: dict[str, Any], sweep_id: str, runs_dir: str, base: dict[str,
             return
         score, checks = score_run(run, check=check)
         run.write_json(TRIAL_FILE, {**trial, "score": score, "check": checks})
-    except LatentboardError:
-        return  # execute() marked the run failed with the message; the sweep goes on
+    except LatentboardError:  # execute() marked the run failed with the message; the sweep goes on
+        _report_failure(run)
+        return
     except Exception as exc:  # a bug in one trial must not end the sweep; the run says what happened
         if stopped_at is not None:
             raise
         if run.status() != "failed":
             run.set_status("failed", f"Unexpected error: {type(exc).__name__}: {exc}")
+        _report_failure(run)
         return
     finally:
         if stopped_at is not None:  # execute() has checkpointed and said "stopped"; say why
@@ -199,6 +205,13 @@ def _trial(params: dict[str, Any], sweep_id: str, runs_dir: str, base: dict[str,
                                       f"{config.train.epochs} epochs: its validation reconstruction was among the worst.")
     tune.report({EARLY_METRIC: epoch_score(last) if last else score, SCORE_NAME: score,
                  "epoch": last.epoch if last else 0, "run_id": run.id})
+
+
+def _report_failure(run: Any) -> None:
+    """Tune expects the metric in a trial's last result: a failed trial scores worst of all."""
+    from ray import tune
+
+    tune.report({EARLY_METRIC: float("inf"), "run_id": run.id, "failed": True})
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -252,7 +265,7 @@ def _tune(sweep: Sweep, base: Any, space: SearchSpace, samples: int, max_concurr
 
     cpus = int(ray.cluster_resources().get("CPU", 1))
     concurrent = max_concurrent or max(1, cpus)
-    log(f"Sweep {sweep.id}: {samples} trials over {', '.join(space.params)}; up to {concurrent} at once "
+    log(f"Sweep {sweep.id}: {space.trials(samples)} trials over {', '.join(space.params)}; up to {concurrent} at once "
         f"on {nodes} node{'s' if nodes != 1 else ''} ({cpus} CPUs).")
     max_epochs = int(space.max_value("train.epochs", base.train.epochs))
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
@@ -260,7 +273,7 @@ def _tune(sweep: Sweep, base: Any, space: SearchSpace, samples: int, max_concurr
     trainable = tune.with_resources(
         tune.with_parameters(_trial, sweep_id=sweep.id, runs_dir=str(sweep.store.runs.root.resolve()),
                              base=base.to_dict(), check=check),
-        {"cpu": 1})
+        _trial_resources(base, concurrent))
     tuner = tune.Tuner(
         trainable,
         param_space={key: _sampler(domain) for key, domain in space.params.items()},
@@ -277,6 +290,15 @@ def _tune(sweep: Sweep, base: Any, space: SearchSpace, samples: int, max_concurr
         if run_id:
             outcome[run_id] = None if result.error is None else str(result.error).strip().splitlines()[-1]
     return outcome
+
+
+def _trial_resources(base: Any, concurrent: int) -> dict[str, float]:
+    """One CPU per trial; with --device cuda also an equal share of one GPU, so Tune places trials
+    only on nodes that have one and never runs more on a GPU than were asked to run at once."""
+    resources: dict[str, float] = {"cpu": 1}
+    if base.train.device == "cuda":
+        resources["gpu"] = 1 / concurrent
+    return resources
 
 
 def _settle_trials(sweep: Sweep, outcome: dict[str, str | None], default: str | None) -> None:
