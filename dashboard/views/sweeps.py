@@ -72,7 +72,7 @@ ids = [r["id"] for r in records]
 chosen = st.session_state.get(SWEEP_KEY) or st.query_params.get(SWEEP_KEY)
 if chosen not in ids:
     chosen = ids[0]
-labels = {r["id"]: f"{r['id']} · {r.get('space_name', '')} · {r.get('state', '')}" for r in records}
+labels = {r["id"]: f"{r['id']} · space {r.get('space_name', '')} · {r.get('samples', '?')} samples" for r in records}
 sweep_id = st.selectbox("Sweep", ids, index=ids.index(chosen), format_func=labels.get, key="sweeps.pick")
 st.session_state[SWEEP_KEY] = sweep_id
 st.query_params[SWEEP_KEY] = sweep_id
