@@ -38,6 +38,7 @@ EARLY_METRIC = "val_recon"  # what ASHA compares per epoch (see core.sweeps.scor
 PROBE_DIR = "probes"
 ASHA_GRACE_EPOCHS = 2  # no trial is stopped before this many epochs: the first epoch says little
 ASHA_REDUCTION = 2  # keep the better half at every rung: with a handful of trials, 4 would keep one
+ASHA_STOPPED = "Stopped early by the sweep's ASHA scheduler"
 _ENV_PASSED = ("LATENTBOARD_HOME", "LATENTBOARD_RUNS_DIR", "LATENTBOARD_DATA_DIR")
 
 
@@ -201,8 +202,7 @@ def _trial(params: dict[str, Any], sweep_id: str, runs_dir: str, base: dict[str,
         return
     finally:
         if stopped_at is not None:  # execute() has checkpointed and said "stopped"; say why
-            run.set_status("stopped", f"Stopped early by the sweep's ASHA scheduler after {stopped_at} of "
-                                      f"{config.train.epochs} epochs: its validation reconstruction was among the worst.")
+            run.set_status("stopped", asha_message(stopped_at, config.train.epochs))
     tune.report({EARLY_METRIC: epoch_score(last) if last else score, SCORE_NAME: score,
                  "epoch": last.epoch if last else 0, "run_id": run.id})
 
@@ -301,23 +301,32 @@ def _trial_resources(base: Any, concurrent: int) -> dict[str, float]:
     return resources
 
 
+def asha_message(done: int, epochs: int) -> str:
+    return (f"{ASHA_STOPPED} after {done} of {epochs} epochs: "
+            "its validation reconstruction was among the worst at that point.")
+
+
 def _settle_trials(sweep: Sweep, outcome: dict[str, str | None], default: str | None) -> None:
-    """Trials Tune ended from outside (ASHA, a crash, Ctrl-C) left runs that say "interrupted": say why."""
+    """Say why Tune ended a trial from outside, in the run's status.
+
+    A trial Tune stops is cut off wherever it is: its run says "interrupted" (process gone) or
+    "stopped" by execute() with a generic message. After a clean sweep the only such stops are
+    ASHA's (errors come back in `outcome`); `default` is the reason when the sweep itself ended early.
+    """
     for trial in sweep.trials():
-        if trial.status not in ("interrupted", "running", "created"):
+        generic_stop = trial.status == "stopped" and not (trial.message or "").startswith(ASHA_STOPPED)
+        if trial.status not in ("interrupted", "running", "created") and not (generic_stop and default is None):
             continue
         run = sweep.store.runs.open(trial.run_id)
-        if run.status() not in ("interrupted", "created"):  # still trained by someone: leave it alone
+        if run.status() not in ("interrupted", "created", "stopped"):  # still trained by someone: leave it alone
             continue
         error = outcome.get(trial.run_id)
-        done = run.info().get("epochs_done", 0)
         if error:
             run.set_status("failed", f"The trial ended with an error: {error}")
         elif default:
             run.set_status("stopped", default)
         else:
-            run.set_status("stopped", f"Stopped early by the sweep's ASHA scheduler after {done} of "
-                                      f"{run.config.train.epochs} epochs: its validation reconstruction was among the worst.")
+            run.set_status("stopped", asha_message(int(run.info().get("epochs_done") or 0), run.config.train.epochs))
 
 
 def main(argv: list[str] | None = None) -> int:
