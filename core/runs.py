@@ -149,7 +149,7 @@ def _lock_is_free(lock_path: Path, status: dict[str, Any]) -> bool:
     return False
 
 
-def _pid_alive(pid: Any) -> bool:  # pragma: no cover - only used without fcntl
+def _pid_alive(pid: Any) -> bool:  # runs: only without fcntl; core.sweeps.jobs: its sweep processes
     if not isinstance(pid, int) or pid <= 0:
         return False
     if pid == os.getpid():

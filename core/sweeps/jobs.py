@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import RunError
+from core.runs import _pid_alive
 from core.sweeps.space import SearchSpace, check_space
 from core.sweeps.store import Sweep, SweepStore
 
@@ -49,19 +50,12 @@ def start_sweep(store: SweepStore, base_config: Any, space: SearchSpace, samples
 
 
 def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a child we started and that has exited stays a zombie until reaped: reap it here
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return True  # not our child: it exists
+    if isinstance(pid, int) and pid > 0:
+        try:  # a child of ours that exited stays a zombie, which still answers kill(pid, 0): reap it first
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass  # not our child (another server started it), or already reaped
+    return _pid_alive(pid)
 
 
 def sweep_state(sweep: Sweep) -> str:

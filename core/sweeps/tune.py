@@ -224,28 +224,31 @@ def run_sweep(sweep: Sweep, address: str | None = None, max_concurrent: int | No
 
     began = time.monotonic()
     # Tune's own console output (banners, TensorBoard hints, per-trial CSV/JSON/TensorBoard logs)
-    # would bury our table; the runs themselves hold every metric.
+    # would bury our table; the runs themselves hold every metric. Ctrl-C (or the dashboard's
+    # Stop) reaches us as KeyboardInterrupt instead of Tune's quiet wind-down, so the sweep and
+    # its cut-off trials can say they were stopped rather than finished.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    record = sweep.record()
-    base = RunConfig.from_dict(record["base_config"])
-    space = parse_space(record["space"], record.get("space_name", "custom"))
-    check_space(space, base)
-    started = connect(address, num_cpus)
-    sweep.update(state="running", message=None, pid=os.getpid(), host=socket.gethostname())
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+    started = False
     try:
+        record = sweep.record()
+        base = RunConfig.from_dict(record["base_config"])
+        space = parse_space(record["space"], record.get("space_name", "custom"))
+        check_space(space, base)
+        started = connect(address, num_cpus)
+        sweep.update(state="running", message=None, pid=os.getpid(), host=socket.gethostname())
         nodes = check_shared_runs_dir(sweep.path)
         results = _tune(sweep, base, space, int(record["samples"]), max_concurrent, check, log, nodes)
     except BaseException as exc:
+        _shutdown(started)  # first, so the cut-off trials have let go of their runs
         _settle_trials(sweep, {}, "Stopped: the sweep was interrupted.")
-        state = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
-        sweep.update(state=state, message=str(exc) or type(exc).__name__, finished=now_iso())
+        if isinstance(exc, KeyboardInterrupt):
+            sweep.update(state="stopped", message="Stopped on request (Ctrl-C, or Stop on the Sweeps page).", finished=now_iso())
+        else:
+            sweep.update(state="failed", message=str(exc) or type(exc).__name__, finished=now_iso())
         raise
-    finally:
-        if started:
-            import ray
-
-            ray.shutdown()
+    _shutdown(started)
     _settle_trials(sweep, results, None)
     best = sweep.best()
     trials = sweep.trials()
@@ -254,6 +257,13 @@ def run_sweep(sweep: Sweep, address: str | None = None, max_concurrent: int | No
                  best_run=best.run_id if best else None, best_score=best.score if best else None,
                  message=None if best else "No trial finished; see each run's message.")
     return SweepResult(sweep, trials, best, seconds, nodes)
+
+
+def _shutdown(started: bool) -> None:
+    if started:
+        import ray
+
+        ray.shutdown()
 
 
 def _tune(sweep: Sweep, base: Any, space: SearchSpace, samples: int, max_concurrent: int | None, check: bool,
@@ -348,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         result = run_sweep(sweep, args.address, args.max_concurrent, args.num_cpus, check=not args.no_check, log=print)
     except LatentboardError as exc:
         print(f"latentboard: error: {exc}", flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("Sweep stopped on request.", flush=True)
         return 2
     print(f"Best run: {result.best.run_id if result.best else '-'}", flush=True)
     return 0

@@ -164,3 +164,25 @@ def test_sweep_on_a_two_node_cluster(tmp_path):
 
         ray.shutdown()
         cluster.shutdown()
+
+
+@pytest.mark.slow
+def test_background_sweep_stops_on_request(tmp_path):
+    """The dashboard's job: a sweep process that Stop interrupts; it and its trials say so."""
+    import time
+
+    from core.sweeps.jobs import start_sweep, stop_sweep, sweep_state
+
+    store = SweepStore(tmp_path / "runs")
+    space = parse_space({**TINY_SPACE, "epochs": [200]})  # still training when Stop comes
+    sweep = start_sweep(store, tiny_base(), space, samples=1)
+    deadline = time.monotonic() + 120
+    while not any(t.epochs_done for t in sweep.trials()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert stop_sweep(sweep)
+    while sweep_state(sweep) in ("created", "running") and time.monotonic() < deadline + 60:
+        time.sleep(0.5)
+    assert sweep_state(sweep) == "stopped", (sweep.path / "log.txt").read_text()[-2000:]
+    trials = sweep.trials()
+    assert trials and all(t.status == "stopped" and "interrupted" in t.message for t in trials)
+    assert all(RunStore(tmp_path / "runs").open(t.run_id).has_checkpoint for t in trials)
