@@ -82,7 +82,8 @@ class TestSpaces:
 
 def test_cli_and_experiment_do_not_import_ray():
     """`latentboard train`, the CLI and the sweep's non-Ray modules start as fast as before."""
-    code = ("import sys, core.cli, core.experiment, core.jobs, core.sweeps, core.sweeps.command, core.sweeps.table; "
+    code = ("import sys, core.cli, core.experiment, core.jobs, core.sweeps, core.sweeps.command, core.sweeps.table, "
+            "core.sweeps.jobs, core.sweeps.scoring; core.cli.build_parser(); "
             "assert 'ray' not in sys.modules, 'ray was imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
 
