@@ -25,6 +25,7 @@ from core.sweeps.table import format_trials
 from core.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
+RAY_TEST_TIMEOUT = 300  # a hung Ray fails the test (its finally then shuts Ray down) instead of the suite
 TINY_SPACE = {"family": ["dense"], "latent_dim": {"grid": [2, 3]}, "width": [16], "depth": [1], "epochs": [2],
               "lr": {"loguniform": [1e-3, 3e-3]}}
 
@@ -109,6 +110,7 @@ def check_trials_on_disk(runs_dir: Path, sweep_id: str, expected: int) -> list:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(RAY_TEST_TIMEOUT)
 def test_local_sweep_two_trials(tmp_path):
     from core.sweeps.tune import run_sweep
 
@@ -127,6 +129,7 @@ def test_local_sweep_two_trials(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(RAY_TEST_TIMEOUT)
 def test_failed_trial_is_marked_and_the_sweep_goes_on(tmp_path):
     from core.sweeps.tune import run_sweep
 
@@ -142,6 +145,7 @@ def test_failed_trial_is_marked_and_the_sweep_goes_on(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(RAY_TEST_TIMEOUT)
 def test_sweep_on_a_two_node_cluster(tmp_path):
     """Two Ray nodes on this machine (loopback), one CPU each: the two trials run one on each."""
     from ray.cluster_utils import Cluster
@@ -168,6 +172,7 @@ def test_sweep_on_a_two_node_cluster(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(RAY_TEST_TIMEOUT)
 def test_background_sweep_stops_on_request(tmp_path):
     """The dashboard's job: a sweep process that Stop interrupts; it and its trials say so."""
     import time
@@ -186,4 +191,5 @@ def test_background_sweep_stops_on_request(tmp_path):
     assert sweep_state(sweep) == "stopped", (sweep.path / "log.txt").read_text()[-2000:]
     trials = sweep.trials()
     assert trials and all(t.status == "stopped" and "interrupted" in t.message for t in trials)
-    assert all(RunStore(tmp_path / "runs").open(t.run_id).has_checkpoint for t in trials)
+    trained = [t for t in trials if t.epochs_done]  # the other trial may have been cut off in its first epoch
+    assert trained and all(RunStore(tmp_path / "runs").open(t.run_id).has_checkpoint for t in trained)
