@@ -324,8 +324,9 @@ def _settle_trials(sweep: Sweep, outcome: dict[str, str | None], default: str | 
     ASHA's (errors come back in `outcome`); `default` is the reason when the sweep itself ended early.
     """
     for trial in sweep.trials():
-        generic_stop = trial.status == "stopped" and not (trial.message or "").startswith(ASHA_STOPPED)
-        if trial.status not in ("interrupted", "running", "created") and not (generic_stop and default is None):
+        # A trial cut off by the interrupt may have guessed ASHA (Tune stopped it inside report()).
+        relabel = (trial.status == "stopped" and (default is not None or not (trial.message or "").startswith(ASHA_STOPPED)))
+        if trial.status not in ("interrupted", "running", "created") and not relabel:
             continue
         run = sweep.store.runs.open(trial.run_id)
         if run.status() not in ("interrupted", "created", "stopped"):  # still trained by someone: leave it alone
