@@ -418,6 +418,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- sweep
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from core.sweeps.command import sweep_command  # Ray loads only once a sweep really starts
+
+    return sweep_command(args)
+
+
 # --------------------------------------------------------------------------- the registry
 
 
@@ -473,6 +482,21 @@ COMMANDS: dict[str, Command] = {
         arg("--method", default="n2d", metavar="NAME", help="clustering pipeline (default: n2d; see evaluate)"),
         arg("--clusters", type=int, metavar="N", help="number of clusters (default: number of classes, or 10)"),
         arg("--seed", type=int, default=0, metavar="N", help="random state of the clustering"),
+        RUNS_DIR,
+    )),
+    "sweep": Command(cmd_sweep, "train many runs over a search space on Ray Tune; pick the best without labels", (
+        arg("--dataset", metavar="NAME", help="what every trial trains on (digits, mnist, ...)"),
+        arg("--space", default="quick", metavar="SPEC", help="a built-in space (quick, wide) or a .json / .yaml file"),
+        arg("--samples", type=int, default=8, metavar="N", help="trials to run (default: 8)"),
+        arg("--max-concurrent", type=int, metavar="K", help="trials at once (default: one per CPU of the cluster)"),
+        arg("--address", metavar="ADDR", help="join a running Ray cluster (ray start --head) instead of a local one"),
+        arg("--num-cpus", type=int, metavar="N", help="local Ray only: CPUs to use (default: all)"),
+        arg("--data-dir", metavar="DIR", help="data location, as for train"),
+        arg("--max-samples", type=int, metavar="N", help="train on a stratified subsample of N rows"),
+        arg("--device", choices=("auto", "cpu", "cuda", "mps"), help="device of every trial (default: cpu)"),
+        arg("--seed", type=int, default=0, metavar="N", help="one seed for the subsample, the split and training"),
+        arg("--no-check", action="store_true", help="skip the ACC/NMI check against labels (saves a UMAP per trial)"),
+        arg("--name", metavar="TEXT", help="a label for the trials' runs"),
         RUNS_DIR,
     )),
     "report": Command(cmd_report, "write a run's self-contained HTML report", (

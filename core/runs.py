@@ -163,7 +163,7 @@ def _status_for_lock(path: Path) -> dict[str, Any]:
     return status if isinstance(status, dict) else {}
 
 
-def _pid_alive(pid: Any) -> bool:  # pragma: no cover - only used without fcntl
+def _pid_alive(pid: Any) -> bool:  # runs: only without fcntl; core.sweeps.jobs: its sweep processes
     if not isinstance(pid, int) or pid <= 0:
         return False
     if pid == os.getpid():

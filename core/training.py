@@ -148,6 +148,8 @@ class Trainer:
         shape = getattr(self.model, "input_shape", None)
         if shape is not None and tuple(x.shape[1:]) != tuple(shape):
             raise ConfigError(f"The {what} rows are shaped {tuple(x.shape[1:])} but the model expects {tuple(shape)}.")
+        if self.device.type == "cuda":  # once per fit: a pinned source copies at full bus speed, asynchronously
+            return x.pin_memory().to(self.device, non_blocking=True)
         return x.to(self.device)
 
     def fit(self, train_x: Any, val_x: Any = None, stop: threading.Event | None = None) -> Iterator[Progress]:

@@ -29,6 +29,7 @@ pages = [
     st.Page("views/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("views/evaluate.py", title="Evaluate", icon=":material/analytics:"),
     st.Page("views/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("views/sweeps.py", title="Sweeps", icon=":material/tune:"),
 ]
 page = st.navigation(pages)
 st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")  # less empty space above titles

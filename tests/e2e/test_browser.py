@@ -202,3 +202,32 @@ def test_photos_are_sorted_into_cluster_galleries(server, page, tmp_path):
         folder.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(folder / "photos-clusters.png"))
     print(f"photo tour: {time.monotonic() - START[0]:.1f} s")
+
+
+SWEEP_TIMEOUT = 300
+TINY_SPACE = '{"family": ["dense"], "latent_dim": {"grid": [2, 3]}, "width": [16], "depth": [1], "epochs": [2]}'
+
+
+def test_sweeps_page_starts_a_two_trial_sweep(server, page):
+    """Sweeps: a custom 2-trial space started from the page; both trials appear, then the best run."""
+    START[0] = time.monotonic()
+    page.goto(server)
+    wait_idle(page, timeout=90)
+    go(page, "Sweeps")
+    page.get_by_label("Search space").click()  # the "Start a sweep" expander is open while there are no sweeps
+    page.get_by_role("option", name="custom (JSON)").click()
+    wait_idle(page)
+    space = page.get_by_label("Space", exact=True)
+    space.fill(TINY_SPACE)
+    space.press("Control+Enter")
+    trials = page.get_by_label("Trials")
+    trials.fill("1")
+    trials.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start sweep").click()
+    page.get_by_text("2 of 2").first.wait_for(timeout=SWEEP_TIMEOUT * 1000)  # both trials listed
+    page.get_by_text("Best so far").first.wait_for(timeout=SWEEP_TIMEOUT * 1000)
+    wait_idle(page)
+    grid = page.locator('[data-testid="stDataFrame"]')
+    assert grid.count() == 1
+    shot(page, "sweeps")

@@ -1,0 +1,371 @@
+"""Run a sweep on Ray Tune: each trial is an ordinary run, trained by core.experiment.execute.
+
+    sweep = SweepStore(runs_dir).create(base_config, load_space("quick"), samples=8)
+    result = run_sweep(sweep)                       # local Ray with this machine's cores
+    result = run_sweep(sweep, address="10.0.0.5:6379")   # an existing cluster (`ray start --head`)
+
+The only module of Latentboard that imports `ray` (and only inside functions, so importing it is
+as cheap as the rest): the CLI, the dashboard and `latentboard train` never load Ray.
+
+Why this shape:
+- A trial creates its run folder itself (start_run, then execute), on whichever node Tune puts
+  it, so the runs dir must be one shared folder; `check_shared_runs_dir` proves that at start by
+  having every node read the driver's probe file and write its own.
+- Trials report once per finished epoch (the trainer's Progress events) so Tune's ASHA scheduler
+  can stop poor trials early. The last epoch is not reported until the run is scored, because a
+  trial Tune stops never runs another line; a run stopped that way ends "interrupted" on disk,
+  and the driver relabels it "stopped" with the reason once Tune is done.
+- A trial that fails (bad settings, a diverging loss, a bug) ends as a failed run with its
+  message, and reports nothing more; the sweep goes on with the others.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from core.errors import ConfigError, LatentboardError
+from core.sweeps.scoring import SCORE_NAME, epoch_score, score_run
+from core.sweeps.space import Choice, Grid, LogUniform, RandInt, SearchSpace, Uniform, apply_params, check_space, parse_space
+from core.sweeps.store import TRIAL_FILE, Sweep, TrialRow, now_iso
+
+EARLY_METRIC = "val_recon"  # what ASHA compares per epoch (see core.sweeps.scoring)
+PROBE_DIR = "probes"
+ASHA_GRACE_EPOCHS = 2  # no trial is stopped before this many epochs: the first epoch says little
+ASHA_REDUCTION = 2  # keep the better half at every rung: with a handful of trials, 4 would keep one
+ASHA_STOPPED = "Stopped early by the sweep's ASHA scheduler"
+_ENV_PASSED = ("LATENTBOARD_HOME", "LATENTBOARD_RUNS_DIR", "LATENTBOARD_DATA_DIR")
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    sweep: Sweep
+    trials: list[TrialRow]
+    best: TrialRow | None
+    seconds: float
+    nodes: int
+
+
+# --------------------------------------------------------------------------- the cluster
+
+
+def _project_root() -> str:
+    """The folder holding this `core` package: workers must import the same code as the driver."""
+    return str(Path(__file__).resolve().parents[2])
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Join `address`, or start a local Ray; True when this call started it (and so must shut it down).
+
+    Local means a new, private Ray (address="local"), never someone else's that happens to run on
+    this machine. Workers get the driver's project folder on their path and its LATENTBOARD_*
+    settings, so every node imports this code and finds the same data.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    env = {name: os.environ[name] for name in _ENV_PASSED if name in os.environ}
+    path = [_project_root(), *([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])]
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "include_dashboard": False,
+                              "logging_level": "ERROR", "log_to_driver": False}
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(address="local", num_cpus=num_cpus, **kwargs)
+    except ConnectionError as exc:
+        raise ConfigError(f"Cannot join the Ray cluster at {address} ({exc}); start it with `ray start --head` "
+                          "and give the address it prints.") from exc
+    return True
+
+
+def check_shared_runs_dir(folder: Path) -> int:
+    """Every alive node reads the driver's probe file in `folder` and writes its own; returns the node count.
+
+    Trials write their runs wherever Tune places them, and the driver, the dashboard and the
+    other trials must all see them: a runs dir on one machine's local disk would scatter a sweep.
+    """
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    probes = folder / PROBE_DIR
+    probes.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(8)
+    (probes / "driver").write_text(token, encoding="utf-8")
+
+    @ray.remote(num_cpus=0)
+    def probe(path: str, expected: str, node_id: str) -> str | None:
+        try:
+            if Path(path, "driver").read_text(encoding="utf-8") != expected:
+                return "it holds another driver's probe file"
+            Path(path, f"node-{node_id}").write_text(socket.gethostname(), encoding="utf-8")
+        except OSError as exc:
+            return str(exc)
+        return None
+
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    futures = {n["NodeManagerAddress"] + f" ({n['NodeID'][:8]})": probe.options(
+        scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(str(probes), token, n["NodeID"])
+        for n in nodes}
+    problems = [f"{where}: {problem}" for where, problem in zip(futures, ray.get(list(futures.values()))) if problem]
+    missing = [n["NodeManagerAddress"] for n in nodes if not (probes / f"node-{n['NodeID']}").exists()]
+    if problems or missing:
+        raise ConfigError(
+            f"The runs folder {folder.parent.parent} is not shared by every Ray node ("
+            + "; ".join(problems + [f"{m}: its probe file did not arrive here" for m in missing])
+            + "). Each trial writes its run where it trains: give --runs-dir a folder every node mounts at the same path "
+            "(e.g. NFS), or sweep locally without --address.")
+    return len(nodes)
+
+
+# --------------------------------------------------------------------------- one trial
+
+
+def _sampler(domain: Any) -> Any:
+    from ray import tune
+
+    if isinstance(domain, Choice):
+        return tune.choice(list(domain.values))
+    if isinstance(domain, Grid):
+        return tune.grid_search(list(domain.values))
+    if isinstance(domain, Uniform):
+        return tune.uniform(domain.low, domain.high)
+    if isinstance(domain, LogUniform):
+        return tune.loguniform(domain.low, domain.high)
+    if isinstance(domain, RandInt):
+        return tune.randint(domain.low, domain.high + 1)  # Ray's upper bound is exclusive
+    raise TypeError(f"not a search domain: {domain!r}")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (what Tune samples) -> Python numbers, so the config stays JSON."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _trial(params: dict[str, Any], sweep_id: str, runs_dir: str, base: dict[str, Any], check: bool) -> None:
+    """One Tune trial: create, train and score an ordinary run tagged with the sweep."""
+    import ray
+    import torch
+    from ray import tune
+
+    from core.experiment import RunConfig, execute, start_run
+    from core.runs import RunStore
+
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+    params = {key: _plain(value) for key, value in params.items()}
+    store = RunStore(runs_dir)
+    config = apply_params(RunConfig.from_dict(base), params)
+    trial = {"sweep": sweep_id, "trial": tune.get_context().get_trial_id(), "params": params,
+             "host": socket.gethostname(), "node": ray.get_runtime_context().get_node_id(), "score": None, "score_name": SCORE_NAME, "check": {}}
+    try:
+        run = start_run(store, config)
+    except ConfigError as exc:  # settings that cannot work on this data: a failed run says so
+        run = store.create(config)
+        run.write_json(TRIAL_FILE, trial)
+        run.set_status("failed", str(exc), sweep=sweep_id)
+        _report_failure(run)
+        return
+    run.write_json(TRIAL_FILE, trial)
+    run.set_status("created", None, sweep=sweep_id)
+    last = stopped_at = None
+    try:
+        for event in execute(run):
+            if event.kind != "epoch":
+                continue
+            last = event
+            if event.epoch < event.epochs and not event.message:  # the final epoch waits for the score
+                try:
+                    tune.report({EARLY_METRIC: epoch_score(event), "epoch": event.epoch, "run_id": run.id})
+                except BaseException:  # Tune ends a trial it stops (ASHA) by raising here
+                    stopped_at = event.epoch
+                    raise
+        if run.status() != "finished":
+            return
+        score, checks = score_run(run, check=check)
+        run.write_json(TRIAL_FILE, {**trial, "score": score, "check": checks})
+    except LatentboardError:  # execute() marked the run failed with the message; the sweep goes on
+        _report_failure(run)
+        return
+    except Exception as exc:  # a bug in one trial must not end the sweep; the run says what happened
+        if stopped_at is not None:
+            raise
+        if run.status() != "failed":
+            run.set_status("failed", f"Unexpected error: {type(exc).__name__}: {exc}")
+        _report_failure(run)
+        return
+    finally:
+        if stopped_at is not None:  # execute() has checkpointed and said "stopped"; say why
+            run.set_status("stopped", asha_message(stopped_at, config.train.epochs))
+    tune.report({EARLY_METRIC: epoch_score(last) if last else score, SCORE_NAME: score,
+                 "epoch": last.epoch if last else 0, "run_id": run.id})
+
+
+def _report_failure(run: Any) -> None:
+    """Tune expects the metric in a trial's last result: a failed trial scores worst of all."""
+    from ray import tune
+
+    tune.report({EARLY_METRIC: float("inf"), "run_id": run.id, "failed": True})
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def run_sweep(sweep: Sweep, address: str | None = None, max_concurrent: int | None = None, num_cpus: int | None = None,
+              check: bool = True, log: Callable[[str], None] = lambda line: None) -> SweepResult:
+    """Run every trial of `sweep` on Ray Tune and record the best run in its sweep.json."""
+    from core.experiment import RunConfig
+
+    began = time.monotonic()
+    # Tune's own console output (banners, TensorBoard hints, per-trial CSV/JSON/TensorBoard logs)
+    # would bury our table; the runs themselves hold every metric. Ctrl-C (or the dashboard's
+    # Stop) reaches us as KeyboardInterrupt instead of Tune's quiet wind-down, so the sweep and
+    # its cut-off trials can say they were stopped rather than finished.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+    started = False
+    try:
+        record = sweep.record()
+        base = RunConfig.from_dict(record["base_config"])
+        space = parse_space(record["space"], record.get("space_name", "custom"))
+        check_space(space, base)
+        started = connect(address, num_cpus)
+        sweep.update(state="running", message=None, pid=os.getpid(), host=socket.gethostname())
+        nodes = check_shared_runs_dir(sweep.path)
+        results = _tune(sweep, base, space, int(record["samples"]), max_concurrent, check, log, nodes)
+    except BaseException as exc:
+        _shutdown(started)  # first, so the cut-off trials have let go of their runs
+        _settle_trials(sweep, {}, "Stopped: the sweep was interrupted.")
+        if isinstance(exc, KeyboardInterrupt):
+            sweep.update(state="stopped", message="Stopped on request (Ctrl-C, or Stop on the Sweeps page).", finished=now_iso())
+        else:
+            sweep.update(state="failed", message=str(exc) or type(exc).__name__, finished=now_iso())
+        raise
+    _shutdown(started)
+    _settle_trials(sweep, results, None)
+    best = sweep.best()
+    trials = sweep.trials()
+    seconds = time.monotonic() - began
+    sweep.update(state="finished", finished=now_iso(), seconds=round(seconds, 1), nodes=nodes,
+                 best_run=best.run_id if best else None, best_score=best.score if best else None,
+                 message=None if best else "No trial finished; see each run's message.")
+    return SweepResult(sweep, trials, best, seconds, nodes)
+
+
+def _shutdown(started: bool) -> None:
+    if started:
+        import ray
+
+        ray.shutdown()
+
+
+def _tune(sweep: Sweep, base: Any, space: SearchSpace, samples: int, max_concurrent: int | None, check: bool,
+          log: Callable[[str], None], nodes: int) -> dict[str, str | None]:
+    """Tuner.fit over the space; returns run id -> Tune's error text (None when the trial ended cleanly)."""
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    concurrent = max_concurrent or max(1, cpus)
+    log(f"Sweep {sweep.id}: {space.trials(samples)} trials over {', '.join(space.params)}; up to {concurrent} at once "
+        f"on {nodes} node{'s' if nodes != 1 else ''} ({cpus} CPUs).")
+    max_epochs = int(space.max_value("train.epochs", base.train.epochs))
+    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
+                              grace_period=min(ASHA_GRACE_EPOCHS, max_epochs), reduction_factor=ASHA_REDUCTION)
+    trainable = tune.with_resources(
+        tune.with_parameters(_trial, sweep_id=sweep.id, runs_dir=str(sweep.store.runs.root.resolve()),
+                             base=base.to_dict(), check=check),
+        _trial_resources(base, concurrent))
+    tuner = tune.Tuner(
+        trainable,
+        param_space={key: _sampler(domain) for key, domain in space.params.items()},
+        tune_config=tune.TuneConfig(metric=EARLY_METRIC, mode="min", num_samples=samples, scheduler=scheduler,
+                                    max_concurrent_trials=concurrent, reuse_actors=False,
+                                    trial_dirname_creator=lambda trial: trial.trial_id),
+        run_config=tune.RunConfig(name="tune", storage_path=str(sweep.path.resolve()), verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
+    )
+    grid = tuner.fit()
+    outcome: dict[str, str | None] = {}
+    for result in grid:
+        run_id = (result.metrics or {}).get("run_id")
+        if run_id:
+            outcome[run_id] = None if result.error is None else str(result.error).strip().splitlines()[-1]
+    return outcome
+
+
+def _trial_resources(base: Any, concurrent: int) -> dict[str, float]:
+    """One CPU per trial; with --device cuda also an equal share of one GPU, so Tune places trials
+    only on nodes that have one and never runs more on a GPU than were asked to run at once."""
+    resources: dict[str, float] = {"cpu": 1}
+    if base.train.device == "cuda":
+        resources["gpu"] = 1 / concurrent
+    return resources
+
+
+def asha_message(done: int, epochs: int) -> str:
+    return (f"{ASHA_STOPPED} after {done} of {epochs} epochs: "
+            "its validation reconstruction was among the worst at that point.")
+
+
+def _settle_trials(sweep: Sweep, outcome: dict[str, str | None], default: str | None) -> None:
+    """Say why Tune ended a trial from outside, in the run's status.
+
+    A trial Tune stops is cut off wherever it is: its run says "interrupted" (process gone) or
+    "stopped" by execute() with a generic message. After a clean sweep the only such stops are
+    ASHA's (errors come back in `outcome`); `default` is the reason when the sweep itself ended early.
+    """
+    for trial in sweep.trials():
+        # A trial cut off by the interrupt may have guessed ASHA (Tune stopped it inside report()).
+        relabel = (trial.status == "stopped" and (default is not None or not (trial.message or "").startswith(ASHA_STOPPED)))
+        if trial.status not in ("interrupted", "running", "created") and not relabel:
+            continue
+        run = sweep.store.runs.open(trial.run_id)
+        if run.status() not in ("interrupted", "created", "stopped"):  # still trained by someone: leave it alone
+            continue
+        error = outcome.get(trial.run_id)
+        if error:
+            run.set_status("failed", f"The trial ended with an error: {error}")
+        elif default:
+            run.set_status("stopped", default)
+        else:
+            run.set_status("stopped", asha_message(int(run.info().get("epochs_done") or 0), run.config.train.epochs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m core.sweeps.tune SWEEP_ID --runs-dir DIR`: run a sweep already recorded (the dashboard's job)."""
+    import argparse
+
+    from core.sweeps.store import SweepStore
+
+    parser = argparse.ArgumentParser(prog="python -m core.sweeps.tune")
+    parser.add_argument("sweep_id")
+    parser.add_argument("--runs-dir")
+    parser.add_argument("--address")
+    parser.add_argument("--max-concurrent", type=int)
+    parser.add_argument("--num-cpus", type=int)
+    parser.add_argument("--no-check", action="store_true")
+    args = parser.parse_args(argv)
+    sweep = SweepStore(args.runs_dir).open(args.sweep_id)
+    try:
+        result = run_sweep(sweep, args.address, args.max_concurrent, args.num_cpus, check=not args.no_check, log=print)
+    except LatentboardError as exc:
+        print(f"latentboard: error: {exc}", flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("Sweep stopped on request.", flush=True)
+        return 2
+    print(f"Best run: {result.best.run_id if result.best else '-'}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
