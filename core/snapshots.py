@@ -14,8 +14,8 @@ folder is optional: runs from before it, or whose snapshots were deleted, still 
 Maps are PCA of each epoch's codes, then an orthogonal Procrustes fit (rotation or reflection,
 scipy) onto the previous epoch's map, so points move rather than jump between frames. AlignedUMAP
 (umap-learn) does the same for UMAP maps, but it fits all epochs together: on digits' quick demo
-(20 epochs x 1797 rows, 2 cores) it took tens of seconds against milliseconds here, and the page
-must draw its first replay at once, also while training is still running.
+(21 snapshots x 1797 rows of 10-d codes, 2 busy cores) it took 128 s, against 0.02 s for reading
+and aligning here, and the page must draw the replay at once, also while training still runs.
 """
 
 from __future__ import annotations
