@@ -42,6 +42,7 @@ from core.features import dataset_features, standardise
 from core.models import Autoencoder, build_model
 from core.run_checks import check, damaged, splits_problem
 from core.runs import Run, RunStore
+from core.snapshots import SnapshotRecorder, snapshot_epochs, truncate_snapshots
 from core.training import Progress, Trainer
 
 __all__ = [  # RunConfig, SplitConfig, check_config live in core.config; the dashboard imports them from here
@@ -180,6 +181,10 @@ def _execute_locked(run: Run, stop: threading.Event, resume: bool, on_prepare: P
                 raise damaged(run.path, f"its checkpoint does not fit its model and trainer ({exc})") from exc
         if resume:
             run.truncate_metrics(after_epoch=trainer.epoch)  # work done after the checkpoint was lost
+            truncate_snapshots(run.path, after_epoch=trainer.epoch)
+        snapshots = SnapshotRecorder(run.path, inputs, seed=config.split.seed)
+        if trainer.epoch == 0 and 0 not in snapshot_epochs(run.path):
+            snapshots.record(model, 0)  # the untrained model's codes: where the replay starts
         train_x = inputs[torch.as_tensor(splits.train)]
         val_x = inputs[torch.as_tensor(splits.val)] if len(splits.val) else None
 
@@ -189,6 +194,7 @@ def _execute_locked(run: Run, stop: threading.Event, resume: bool, on_prepare: P
             if event.kind == "epoch":
                 last = event
                 run.save_checkpoint(model, trainer, input_shape)
+                snapshots.record(model, event.epoch)
                 run.set_status("running", None, **_epoch_fields(run, trainer, event, spent_before + time.monotonic() - began))
             yield event
 

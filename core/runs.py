@@ -11,6 +11,7 @@ A run folder holds:
     metrics.jsonl            append-only, one Progress.to_dict() per line
     checkpoint.safetensors   model weights ("model.*") + trainer state ("trainer.*"), JSON metadata
     splits.safetensors       train / val / test row indices (written by core.experiment)
+    snapshots/               epoch-00003.safetensors: codes of a fixed sample per epoch (core.snapshots; optional)
     lock                     flock'ed while a process trains the run
     cache/                   projections and other derived results other modules keep
 
@@ -53,6 +54,7 @@ from core.run_checks import (
 )
 from core.models import Autoencoder, build_model
 from core.paths import default_runs_dir
+from core.snapshots import SNAPSHOTS_DIR
 from core.training import Progress, Trainer
 
 try:  # POSIX; on Windows we fall back to asking whether the owning pid is alive
@@ -462,7 +464,8 @@ class Run:
         """Delete temporary files that killed writes left behind (call with the training lock held)."""
         if self._lock is None:
             raise RunError(f"Run {self.id}: leftovers may only be removed while holding its training lock.")
-        return remove_temporaries(self.path) + [f"{CACHE_DIR}/{name}" for name in remove_temporaries(self.path / CACHE_DIR)]
+        return remove_temporaries(self.path) + [f"{folder}/{name}" for folder in (CACHE_DIR, SNAPSHOTS_DIR)
+                                                for name in remove_temporaries(self.path / folder)]
 
     # -- other files -------------------------------------------------------------------------
 

@@ -407,3 +407,45 @@ def write_sprites(run, split: str) -> None:
     if trained(run).dataset.kind == "image":
         key, pictures, count, _, photo = _sprite_source(run, split)
         ensure_sprites(key, pictures, count, photo=photo)
+
+
+# --- training replay: per-epoch snapshots, re-read as new epochs appear --------------------------
+
+
+def replay_stamp(run) -> tuple[tuple[int, int], ...]:
+    """(epoch, mtime) of every snapshot file: grows while the run trains, changes when resume rewrites one."""
+    from core.snapshots import snapshot_epochs, snapshot_path
+
+    stamp = []
+    for epoch in snapshot_epochs(run.path):
+        try:
+            stamp.append((epoch, snapshot_path(run.path, epoch).stat().st_mtime_ns))
+        except OSError:  # deleted by a resume between listing and looking
+            continue
+    return tuple(stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _replay(path: str, stamp: tuple, n_rows: int):
+    from core.snapshots import aligned_maps, read_snapshots
+
+    replay = read_snapshots(path, n_rows)
+    return replay, aligned_maps(replay.codes)
+
+
+def replay(run, n_rows: int):
+    """The run's readable snapshots (core.snapshots.Replay) and one aligned 2-D map per epoch."""
+    return _replay(str(run.path), replay_stamp(run), n_rows)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _replay_clusters(path: str, stamp: tuple, n_rows: int, n_clusters: int):
+    from core.embedding import cluster
+
+    codes = _replay(path, stamp, n_rows)[0].codes
+    return cluster(codes[-1], "kmeans", n_clusters, random_state=0)
+
+
+def replay_clusters(run, n_rows: int, n_clusters: int):
+    """k-means of the latest snapshot's codes: one colour per point for every epoch, where there are no labels."""
+    return _replay_clusters(str(run.path), replay_stamp(run), n_rows, n_clusters)

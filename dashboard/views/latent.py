@@ -1,7 +1,8 @@
 """Latent space: the codes as a UMAP / PCA / t-SNE map coloured by label, cluster or error;
 hover a point to see its picture; click one to see its nearest neighbours in the code (and, for
 feature runs, in the backbone's features); select several (box or lasso) to see their images and
-the mix of labels among them.
+the mix of labels among them. The training replay below steps through the map of a fixed sample's
+codes epoch by epoch (live while the run trains).
 
 Below the map, the clusters themselves: a gallery of each (the original photos, for a folder) and
 the file -> cluster table to download. For someone sorting a folder of photos, that is the product.
@@ -18,6 +19,7 @@ from dashboard.exports import clusters_table, sorted_photos_zip
 from dashboard.figures import cluster_names, label_mix_figure, mark_points, natural_sort, scatter_figure, selected_rows, with_sprites
 from dashboard.gallery import cluster_groups, file_captions, label_mix
 from dashboard.neighbours import SPACES, Neighbours, nearest
+from dashboard.replay import axis_ranges, next_epoch, replay_figure
 
 PROJECTION_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 CLUSTER_NAMES = {"kmeans": "k-means", "gmm": "Gaussian mixture", "hdbscan": "HDBSCAN", "agglomerative": "Agglomerative",
@@ -32,6 +34,8 @@ DEFAULT_TILE = {True: 128, False: 64}  # photos (rows with files) / small built-
 FOCUS = "latent.focus"  # (run id, split, position) of the point last clicked on the map
 NEIGHBOUR_TILE = 96  # px at least per picture in the neighbours gallery
 HOVER_VALUES = 8  # a table row's first values shown on hover
+REPLAY_EPOCH, REPLAY_PLAYING = "latent.replay.epoch", "latent.replay.playing"
+REPLAY_STEP = 0.8  # seconds per frame while playing (and between looks for new epochs while training)
 
 
 def projections() -> list[str]:
@@ -230,6 +234,62 @@ def examples_panel(run, ds, rows: np.ndarray, colour, categorical: bool, tile: i
     show_rows(run, ds, rows[picked], captions, columns=per_row, tile=tile, photo_tile=tile, extra={"group": captions} if ds.kind == "table" else None)
 
 
+def replay_section(run, ds, settings: dict) -> None:
+    """Training replay: a slider and a play button over the epochs' snapshot maps. A fragment, so
+    playing (and following a live run) redraws this section alone; run_every only while either."""
+    st.subheader("Training replay")
+    live = state.is_running(run.id) or run.status() == "running"
+    playing = bool(st.session_state.get(REPLAY_PLAYING))
+    st.fragment(replay_frames, run_every=REPLAY_STEP if playing or live else None)(run, ds, settings, live)
+
+
+def replay_frames(run, ds, settings: dict, live: bool) -> None:
+    replay, maps = state.replay(run, len(ds))
+    for note in replay.notes:
+        st.caption(f"Left out of the replay: {note}.")
+    if not replay.epochs:
+        st.info("This run has no per-epoch snapshots (it was trained before Latentboard saved them), so its training "
+                "cannot be replayed. Runs trained from now on can.", icon=":material/history_toggle_off:")
+        return
+    epochs, playing, ended = replay.epochs, bool(st.session_state.get(REPLAY_PLAYING)), False
+    shown = st.session_state.get(REPLAY_EPOCH)
+    if playing:
+        if not (live and shown == epochs[-1]):
+            shown = next_epoch(epochs, shown)
+        ended = shown == epochs[-1] and not live  # while training, the play waits at the newest epoch
+        if ended:
+            st.session_state[REPLAY_PLAYING] = playing = False
+    elif shown not in epochs or (live and st.session_state.get("latent.replay.followed") == shown):
+        shown = epochs[-1]  # the newest epoch, and keep following it while the run trains
+    st.session_state[REPLAY_EPOCH] = shown
+    st.session_state["latent.replay.followed"] = epochs[-1]
+    a, b = st.columns([5, 1], vertical_alignment="bottom")
+    if len(epochs) > 1:
+        epoch = a.select_slider("Epoch", epochs, key=REPLAY_EPOCH, help="Epoch 0 is the model before training.")
+    else:
+        epoch = epochs[0]
+        a.caption("One epoch so far; the slider appears with the second.")
+    if b.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+                key="latent.replay.play", width="stretch", disabled=len(epochs) < 2):
+        st.session_state[REPLAY_PLAYING] = not playing
+        if not playing and epoch == epochs[-1]:
+            st.session_state.pop(REPLAY_EPOCH, None)  # play from the start: the next frame is the first
+        st.rerun()  # the whole page: the fragment's run_every changes with playing
+    if ended:
+        st.rerun()  # the last frame: a whole-page run, so the fragment loses its timer
+    rows = replay.rows
+    if ds.has_labels:
+        colour, title = ds.label_names(ds.y[rows]), "label"
+    else:
+        colour, title = cluster_names(state.replay_clusters(run, len(ds), settings["n_clusters"])), "k-means of the last epoch"
+    hover = [f"row {int(r)}<br>{c}" for r, c in zip(rows, colour)]
+    fig = replay_figure(maps[epochs.index(epoch)], colour, hover, axis_ranges(maps), epoch, epochs[-1], title)
+    st.plotly_chart(fig, key="latent.replay.map", width="stretch")
+    st.caption(f"The codes of the same {len(rows):,} samples after every epoch"
+               + (" (so far: the run is still training)" if live else "")
+               + ", as PCA maps each turned to fit the one before, so points move rather than jump.")
+
+
 def clusters_section(run, trained, split: str, settings: dict) -> None:
     """Every cluster as a gallery (photos at full tile size, file names as captions) and the
     file -> cluster table of all rows to download."""
@@ -328,6 +388,8 @@ if shown is not None:
                 selection_panel(run, ds, rows, picked, colour, settings["tile"])
             elif found is None:
                 examples_panel(run, ds, rows, colour, categorical, settings["tile"])
+        with user_errors("Training replay"):
+            replay_section(run, ds, settings)
         with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
             clusters_section(run, trained, split, settings)
         state.write_sprites(run, split)  # after the map is on screen: the first hover fetches them

@@ -7,6 +7,8 @@ shared by the pages that need a run; each test points LATENTBOARD_RUNS_DIR at it
 from __future__ import annotations
 
 import io
+import json
+import shutil
 import threading
 import time
 import zipfile
@@ -350,3 +352,43 @@ def test_a_link_sets_the_map(with_run):
     assert at.selectbox(key="latent.clusterer").value == "gmm" and at.number_input(key="latent.k").value == 7
     at.number_input(key="latent.k").set_value(5).run()
     assert at.query_params["k"] == "5" and not at.exception
+
+
+def replay_spec(at: AppTest) -> dict:
+    """The training replay's figure as the page sent it (its title says the epoch)."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return next(s for s in specs if "Epoch" in str(s["layout"].get("title", "")))
+
+
+def test_the_replay_slider_changes_the_map(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = with_run
+    at.session_state["latent.method"] = "pca"
+    at.run()
+    at.switch_page("views/latent.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    slider = at.select_slider(key="latent.replay.epoch")
+    assert list(slider.options) == ["0", "1", "2"] and slider.value == 2  # the newest epoch first
+    last = replay_spec(at)
+    assert "Epoch 2 of 2" in json.dumps(last["layout"]["title"])
+    slider.set_value(0).run()
+    first = replay_spec(at)
+    assert not at.exception and "before training" in json.dumps(first["layout"]["title"])
+    assert first["data"] != last["data"]  # the points moved
+    assert first["layout"]["xaxis"]["range"] == last["layout"]["xaxis"]["range"]  # in the same frame
+    at.button(key="latent.replay.play").click().run()
+    assert not at.exception and at.session_state["latent.replay.playing"]
+
+
+def test_a_run_without_snapshots_says_it_cannot_be_replayed(trained_runs_dir, monkeypatch, tmp_path):
+    root, run_id = trained_runs_dir
+    shutil.copytree(root / run_id, tmp_path / run_id)
+    shutil.rmtree(tmp_path / run_id / "snapshots")  # as a run trained before snapshots existed
+    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = run_id
+    at.session_state["latent.method"] = "pca"
+    at.run()
+    at.switch_page("views/latent.py").run()
+    assert not at.exception and not at.error
+    assert any("no per-epoch snapshots" in i.value for i in at.info)
