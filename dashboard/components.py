@@ -115,7 +115,11 @@ def run_picker(key: str, *, label: str = "Run", need_checkpoint: bool = True, co
         st.error(f"Could not list the runs in {state.runs_dir()}: {error}")
         return None
     if need_checkpoint:
+        waiting = _followed_run_before_first_epoch([s.id for s in summaries])
         summaries = [s for s in summaries if _has_checkpoint(s.id)]
+        if waiting is not None:
+            first_epoch_note(waiting)
+            return None
     if not summaries:
         no_runs_yet()
         return None
@@ -130,6 +134,31 @@ def run_picker(key: str, *, label: str = "Run", need_checkpoint: bool = True, co
     with user_errors(f"Opening run {chosen}"):  # a damaged run says so; the page stays up
         return state.open_run(chosen)
     return None
+
+
+FIRST_EPOCH_POLL = 0.5  # seconds between looks for the followed run's first checkpoint
+
+
+def _followed_run_before_first_epoch(ids: list[str]) -> str | None:
+    """The run this session follows, when it is training and has no checkpoint yet: the page
+    waits for it rather than showing another run, or 'no trained runs yet'."""
+    current = state.current_run_id()
+    if current in ids and not _has_checkpoint(current) and state.is_running(current):
+        return current
+    return None
+
+
+def first_epoch_note(run_id: str) -> None:
+    """Says the run is on its first epoch, and reruns the page the moment its checkpoint lands."""
+    st.info(f"Your run **{run_id}** is training its first epoch; this page shows it as soon as that epoch is done.",
+            icon=":material/hourglass_top:")
+
+    @st.fragment(run_every=FIRST_EPOCH_POLL)
+    def poll() -> None:
+        if _has_checkpoint(run_id) or not state.is_running(run_id):
+            st.rerun(scope="app")
+
+    poll()
 
 
 def _has_checkpoint(run_id: str) -> bool:
