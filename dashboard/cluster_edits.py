@@ -8,6 +8,8 @@ split 'all rows', with the clusterer and number of clusters they started from.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -36,6 +38,14 @@ class Grouping:
     @property
     def names(self) -> dict[int, str]:
         return dict(self.sorting.names) if self.sorting else {}
+
+    @property
+    def revision(self) -> str:
+        """Changes with every saved edit: part of the edit widgets' keys, so after an edit each is a
+        new widget showing the saved state (a browser keeps a widget's old value while its key stays)."""
+        if self.sorting is None:
+            return "0"
+        return hashlib.sha1(json.dumps(self.sorting.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
 
 def grouping(run_path: str | Path, n_rows: int, rows: np.ndarray, clusters: np.ndarray, split: str,

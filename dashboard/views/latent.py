@@ -34,7 +34,7 @@ FOCUS = "latent.focus"  # (run id, split, position) of the point last clicked on
 NEIGHBOUR_TILE = 96  # px at least per picture in the neighbours gallery
 HOVER_VALUES = 8  # a table row's first values shown on hover
 REPLAY_EPOCH, REPLAY_PLAYING = "latent.replay.epoch", "latent.replay.playing"
-NAME_KEY = "latent.sort.name."  # + run, clusterer, k, cluster: the name boxes of the clusters
+NAME_KEY = "latent.sort.name."  # + run, clusterer, k, cluster, edits' revision: the name boxes of the clusters
 REPLAY_STEP = 0.8  # seconds per frame while playing (and between looks for new epochs while training)
 
 
@@ -340,11 +340,10 @@ def clusters_section(run, trained, split: str, settings: dict, picked: np.ndarra
         heading.markdown(f"{title} · {len(members):,} {things}" + (f" · {mix}" if mix else "")
                          + (f" · showing {len(shown)}" if len(shown) < len(members) and ds.kind == "image" else ""))
         if naming is not None:
-            key = f"{NAME_KEY}{run.id}.{method}.{k}.{cluster}"
+            key = f"{NAME_KEY}{run.id}.{method}.{k}.{cluster}.{edited.revision}"
             naming.text_input(f"Name of cluster {cluster}", value=edited.names.get(cluster, ""), key=key, max_chars=MAX_NAME,
                               placeholder=f"Name cluster {cluster}", label_visibility="collapsed", on_change=rename,
-                              args=(run.path, len(ds), method, k, cluster, key),
-                              help="Its folder's name in the sorted zip and `latentboard export --sorted-folders`.")
+                              args=(run.path, len(ds), method, k, cluster, key))
         if ds.kind != "image":
             continue
         captions = file_captions(ds, rows[shown]) if photos else (ds.label_names(ds.y[rows[shown]]) if ds.has_labels else None)
@@ -363,56 +362,35 @@ def edit_controls(run, ds, rows: np.ndarray, edited: cluster_edits.Grouping, set
         if other.method in clusterers():
             a.button("Show the edited clusters", key="latent.sort.switch", on_click=switch_to, args=(other.method, other.n_clusters),
                      help=f"{CLUSTER_NAMES.get(other.method, other.method)} with {other.n_clusters} clusters, and the split 'all rows'.")
-        b.button("Undo all edits", key="latent.sort.undo_other", on_click=undo_all, args=(run.path,), icon=":material/undo:")
+        b.button("Undo all edits", key="latent.sort.undo_other", on_click=cluster_edits.undo_all, args=(run.path,), icon=":material/undo:")
     if not edited.editable:
         return
     ids = [cluster for cluster, _ in cluster_groups(edited.clusters)]
     title = lambda c: cluster_edits.title(c, edited.names)  # noqa: E731
     with st.container(border=True):
-        st.markdown("**Edit the clusters** · name one beside its gallery, merge two, or move the points selected on the map "
+        st.markdown("**Edit the clusters** · name one beside its gallery (the name of its folder in the zip), merge two, or move the points selected on the map "
                     "(box or lasso). Edits are saved with the run; the downloads below and `latentboard export` use them.")
         a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
-        source = a.selectbox("Merge cluster", ids, format_func=title, key="latent.sort.merge_from")
-        target = b.selectbox("into", ids, index=min(1, len(ids) - 1), format_func=title, key="latent.sort.merge_into")
-        c.button("Merge", key="latent.sort.merge", on_click=merge, args=(run.path, len(ds), method, k, source, target),
+        source = a.selectbox("Merge cluster", ids, format_func=title, key=f"latent.sort.merge_from.{edited.revision}")
+        target = b.selectbox("into", ids, index=min(1, len(ids) - 1), format_func=title, key=f"latent.sort.merge_into.{edited.revision}")
+        c.button("Merge", key="latent.sort.merge", on_click=cluster_edits.edit,
+                 args=(run.path, len(ds), method, k, lambda s: s.merged(source, target)),
                  disabled=source == target, width="stretch", icon=":material/call_merge:")
         a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
         moving = rows[picked] if len(picked) else np.zeros(0, dtype=np.int64)
-        where = a.selectbox(f"Move the {len(moving):,} selected {things} to", [NEW] + ids, key="latent.sort.move_to",
+        what = f"the {len(moving):,} selected {things[:-1] if len(moving) == 1 else things}" if len(moving) else "the points selected on the map"
+        where = a.selectbox(f"Move {what} to", [NEW] + ids, key=f"latent.sort.move_to.{edited.revision}",
                             format_func=lambda c: "a new cluster" if c == NEW else title(c), disabled=not len(moving),
                             help="Select points on the map with the box or lasso in its toolbar.")
         b.button("Move", key="latent.sort.move", width="stretch", icon=":material/move_group:", disabled=not len(moving),
-                 on_click=move, args=(run.path, len(ds), method, k, moving, new_cluster(edited.clusters) if where == NEW else where))
-        c.button("Undo all edits", key="latent.sort.undo", on_click=undo_all, args=(run.path,), icon=":material/undo:",
+                 on_click=cluster_edits.edit, args=(run.path, len(ds), method, k,
+                                                    lambda s: s.moved(moving, new_cluster(edited.clusters) if where == NEW else where)))
+        c.button("Undo all edits", key="latent.sort.undo", on_click=cluster_edits.undo_all, args=(run.path,), icon=":material/undo:",
                  disabled=not (edited.sorting and edited.sorting.edited), width="stretch")
-
-
-def forget_names() -> None:
-    """Drop the name boxes' typed values, so each shows its cluster's saved name again after an edit."""
-    for key in [key for key in st.session_state if str(key).startswith(NAME_KEY)]:
-        del st.session_state[key]
 
 
 def rename(path, n_rows: int, method: str, k: int, cluster: int, key: str) -> None:
     cluster_edits.edit(path, n_rows, method, k, lambda s: s.renamed(cluster, st.session_state.get(key, "")))
-    forget_names()
-
-
-def merge(path, n_rows: int, method: str, k: int, source: int, target: int) -> None:
-    cluster_edits.edit(path, n_rows, method, k, lambda s: s.merged(source, target))
-    forget_names()
-    st.session_state.pop("latent.sort.merge_from", None)  # the merged cluster is gone from the choices
-    st.session_state.pop("latent.sort.merge_into", None)
-
-
-def move(path, n_rows: int, method: str, k: int, moving: np.ndarray, target: int) -> None:
-    cluster_edits.edit(path, n_rows, method, k, lambda s: s.moved(moving, target))
-    forget_names()
-
-
-def undo_all(path) -> None:
-    cluster_edits.undo_all(path)
-    forget_names()
 
 
 def switch_to(method: str, k: int) -> None:

@@ -84,8 +84,15 @@ def saved(run_id: str):
     return read_sorting(run.path, len(load_trained(run).dataset))
 
 
-def name_key(run_id: str, cluster: int) -> str:
-    return f"latent.sort.name.{run_id}.kmeans.{K}.{cluster}"
+def widget(widgets, prefix: str):
+    """The one edit widget whose key starts with `prefix` (the keys end in the edits' revision)."""
+    found = [w for w in widgets if str(w.key).startswith(prefix + ".")]
+    assert len(found) == 1, [w.key for w in widgets]
+    return found[0]
+
+
+def name_box(at: AppTest, run_id: str, cluster: int):
+    return widget(at.text_input, f"latent.sort.name.{run_id}.kmeans.{K}.{cluster}")
 
 
 def test_rename_then_merge_then_undo(run_id):
@@ -93,17 +100,17 @@ def test_rename_then_merge_then_undo(run_id):
     assert at.session_state["latent.split"] == "all"  # a folder opens on every photo
     before = headings(at)
     assert len(before) == K and all(h.startswith("**Cluster ") for h in before)
-    at.text_input(key=name_key(run_id, 0)).input("sparrows").run()
+    name_box(at, run_id, 0).input("sparrows").run()
     ok(at)
     sorting, problem = saved(run_id)
     assert problem is None and dict(sorting.names) == {0: "sparrows"}
     assert any(h.startswith("**sparrows** (cluster 0) · ") for h in headings(at))
-    assert at.text_input(key=name_key(run_id, 0)).value == "sparrows"
+    assert name_box(at, run_id, 0).value == "sparrows"
 
     # merge cluster 1 into cluster 0: two galleries left, every photo still in one
     sizes = {h.split(" · ")[0]: int(h.split(" · ")[1].split()[0]) for h in headings(at)}
-    at.selectbox(key="latent.sort.merge_from").set_value(1)
-    at.selectbox(key="latent.sort.merge_into").set_value(0)
+    widget(at.selectbox, "latent.sort.merge_from").set_value(1)
+    widget(at.selectbox, "latent.sort.merge_into").set_value(0)
     at.button(key="latent.sort.merge").click().run()
     ok(at)
     after = {h.split(" · ")[0]: int(h.split(" · ")[1].split()[0]) for h in headings(at)}
@@ -115,21 +122,21 @@ def test_rename_then_merge_then_undo(run_id):
     at.button(key="latent.sort.undo").click().run()
     ok(at)
     assert saved(run_id) == (None, None) and headings(at) == before
-    assert at.text_input(key=name_key(run_id, 0)).value == ""
+    assert name_box(at, run_id, 0).value == ""
 
 
 def test_move_the_map_selection_to_a_new_cluster_and_colour_by_it(run_id):
     map_key = f"latent.map.{run_id}.all"
     at = latent_page(run_id, **{"latent.colour": "cluster", map_key: {"selection": {"points": [{"customdata": [2]}, {"customdata": [7]}]}}})
-    assert "Move the 2 selected photos to" == at.selectbox(key="latent.sort.move_to").label
-    assert at.selectbox(key="latent.sort.move_to").value == cluster_edits.NEW
+    assert "Move the 2 selected photos to" == widget(at.selectbox, "latent.sort.move_to").label
+    assert widget(at.selectbox, "latent.sort.move_to").value == cluster_edits.NEW
     at.button(key="latent.sort.move").click().run()
     ok(at)
     sorting, _ = saved(run_id)
     assert [(e.rows, e.target) for e in sorting.edits] == [((2, 7), K)]
     assert any(h.startswith(f"**Cluster {K}** · 2 photos") for h in headings(at))
     # and name the new cluster: the map's colours carry the name
-    at.text_input(key=name_key(run_id, K)).input("odd ones").run()
+    name_box(at, run_id, K).input("odd ones").run()
     ok(at)
     legend = {trace.get("name") for chart in at.get("plotly_chart") for trace in json.loads(chart.proto.spec).get("data", [])}
     assert "odd ones" in legend, legend
@@ -167,7 +174,7 @@ def test_a_damaged_edits_file_is_a_notice_not_an_error(run_id):
     at = latent_page(run_id)
     assert "The saved cluster edits are left out" in " ".join(i.value for i in at.info)
     assert len(headings(at)) == K
-    at.text_input(key=name_key(run_id, 1)).input("fresh start").run()  # the next edit starts over
+    name_box(at, run_id, 1).input("fresh start").run()  # the next edit starts over
     ok(at)
     assert dict(saved(run_id)[0].names) == {1: "fresh start"}
 
