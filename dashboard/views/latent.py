@@ -364,6 +364,8 @@ def edit_controls(run, ds, rows: np.ndarray, edited: cluster_edits.Grouping, set
                      help=f"{CLUSTER_NAMES.get(other.method, other.method)} with {other.n_clusters} clusters, and the split 'all rows'.")
         b.button("Undo all edits", key="latent.sort.undo_other", on_click=cluster_edits.undo_all, args=(run.path,), icon=":material/undo:")
     if not edited.editable:
+        if not edited.note:
+            st.caption("To name, merge or move clusters (and take them home that way), pick the split 'all rows'.")
         return
     ids = [cluster for cluster, _ in cluster_groups(edited.clusters)]
     title = lambda c: cluster_edits.title(c, edited.names)  # noqa: E731

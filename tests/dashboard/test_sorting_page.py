@@ -190,3 +190,10 @@ def test_grouping_keeps_edits_to_the_all_split():
         test = cluster_edits.grouping(folder, 3, rows, clusters, "test", "kmeans", 2)
         assert not test.editable and test.clusters.tolist() == [0, 1, 1] and "all rows" in test.note
     assert cluster_edits.display_names(np.array([1, -1, 3]), {3: "owls"}) == ["cluster 1", "noise", "owls"]
+
+
+def test_other_splits_show_the_clustering_and_say_where_to_edit(run_id):
+    at = latent_page(run_id, **{"latent.split": "test"})
+    assert "pick the split 'all rows'" in " ".join(c.value for c in at.caption)
+    assert not [w for w in at.text_input if str(w.key).startswith("latent.sort.name.")]
+    assert not [b for b in at.button if b.key == "latent.sort.merge"]
