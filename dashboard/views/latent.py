@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import cluster_edits, state
 from core.sorting import MAX_NAME, new_cluster
+from dashboard import cluster_edits, state
 from dashboard.cluster_edits import CLUSTER_NAMES, NEW, display_names
 from dashboard.components import hover_pictures, is_feature_run, page_header, show_rows, user_errors
 from dashboard.exports import clusters_table, sorted_photos_zip
