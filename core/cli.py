@@ -408,7 +408,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not (args.out or args.sorted_folders):
         raise ConfigError("Say what to write: --out clusters.csv (or .parquet), --sorted-folders FOLDER, or both.")
     trained = _trained_run(args)
-    frame = cluster_assignments(trained, args.method, args.clusters, args.seed)
+    method, n_clusters, seed, sorting = _export_clustering(args, trained)
+    frame = cluster_assignments(trained, method, n_clusters, seed, sorting)
     sizes = frame["cluster"].value_counts().sort_index()
     summary = f"{len(frame)} rows in {len(sizes)} clusters ({', '.join(f'{c}: {n}' for c, n in sizes.items())})"
     if args.sorted_folders:
@@ -416,6 +417,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.out:
         print(f"{summary} -> {write_assignments(frame, args.out)}")
     return 0
+
+
+def _export_clustering(args: argparse.Namespace, trained: Any) -> tuple[str, int | None, int, Any]:
+    """(method, clusters, seed, sorting): the run's saved sorting edits (from the dashboard) unless
+    --ignore-edits; a damaged edits file is reported and left out; flags that contradict the edits'
+    clustering are an error rather than edits quietly dropped."""
+    from core.sorting import read_sorting
+
+    given = {"--method": args.method, "--clusters": args.clusters, "--seed": args.seed}
+    plain = (args.method or "n2d", args.clusters, 0 if args.seed is None else args.seed, None)
+    if args.ignore_edits:
+        return plain
+    sorting, problem = read_sorting(trained.run.path, len(trained.dataset))
+    if problem:
+        print(f"latentboard: note: the sorting edits are left out: {problem}", file=sys.stderr)
+    if sorting is None:
+        return plain
+    saved = {"--method": sorting.method, "--clusters": sorting.n_clusters, "--seed": sorting.seed}
+    clash = [f"{flag} {value}" for flag, value in given.items() if value is not None and value != saved[flag]]
+    if clash:
+        raise ConfigError(f"Run {trained.run.id} has sorting edits made on {sorting.method} with {sorting.n_clusters} "
+                          f"clusters (seed {sorting.seed}), not {', '.join(clash)}; leave those flags out to export the "
+                          "edited sorting, or add --ignore-edits to export that clustering unedited.")
+    print(f"Using the run's sorting edits ({len(sorting.edits)} merges and moves, {len(sorting.names)} names); "
+          "--ignore-edits leaves them out.", file=sys.stderr)
+    return sorting.method, sorting.n_clusters, sorting.seed, sorting
 
 
 # --------------------------------------------------------------------------- sweep
@@ -479,9 +506,13 @@ COMMANDS: dict[str, Command] = {
         arg("--out", metavar="FILE", help="which file (or row) is in which cluster: clusters.csv or clusters.parquet"),
         arg("--sorted-folders", metavar="FOLDER", help="a new folder with one sub-folder per cluster holding the "
             "original files, byte for byte (same names renamed, never overwritten), plus clusters.csv"),
-        arg("--method", default="n2d", metavar="NAME", help="clustering pipeline (default: n2d; see evaluate)"),
-        arg("--clusters", type=int, metavar="N", help="number of clusters (default: number of classes, or 10)"),
-        arg("--seed", type=int, default=0, metavar="N", help="random state of the clustering"),
+        arg("--method", metavar="NAME", help="clustering pipeline (default: that of the run's sorting edits, else n2d; "
+            "see evaluate)"),
+        arg("--clusters", type=int, metavar="N", help="number of clusters (default: that of the sorting edits, else "
+            "the number of classes, or 10)"),
+        arg("--seed", type=int, metavar="N", help="random state of the clustering (default: the sorting edits', else 0)"),
+        arg("--ignore-edits", action="store_true", help="leave out the cluster names, merges and moves saved on the "
+            "Latent space page"),
         RUNS_DIR,
     )),
     "sweep": Command(cmd_sweep, "train many runs over a search space on Ray Tune; pick the best without labels", (

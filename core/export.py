@@ -24,24 +24,32 @@ from core.evaluation.run_evaluation import run_clusters
 
 if TYPE_CHECKING:
     from core.experiment import TrainedRun
+    from core.sorting import Sorting
 
 TABLE_FORMATS = (".csv", ".parquet")
 
 
 def cluster_assignments(trained: "TrainedRun", method: str = "n2d", n_clusters: int | None = None,
-                        random_state: int | None = 0) -> pd.DataFrame:
+                        random_state: int | None = 0, sorting: "Sorting | None" = None) -> pd.DataFrame:
     """One row per dataset row: row, file (folder datasets), cluster, and label when there are labels.
 
-    The clusters are those of every row ('all' split), the very labels the dashboard shows.
+    The clusters are those of every row ('all' split), the very labels the dashboard shows. With a
+    sorting (core.sorting: the user's merges and moves), the edited clusters, and a cluster_name
+    column holding each cluster's folder name.
     """
     rows = np.asarray(trained.splits.get("all"))
     clusters = run_clusters(trained, "all", method, n_clusters, random_state)
+    if sorting is not None:
+        clusters = sorting.apply(clusters, rows)
     dataset = trained.dataset
     table = {"row": rows}
     if dataset.files:
         table["file"] = dataset.file_names(rows)
         table["path"] = [dataset.files[i] for i in rows.tolist()]
     table["cluster"] = clusters.astype(np.int64)
+    if sorting is not None:
+        folders = cluster_folder_names(clusters, dict(sorting.names))
+        table["cluster_name"] = [folders[int(c)] for c in clusters]
     if dataset.y is not None:
         table["label"] = dataset.label_names(dataset.y.numpy()[rows])
     return pd.DataFrame(table)
@@ -68,20 +76,36 @@ def write_assignments(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}
+MAX_FOLDER_NAME = 100  # characters; file systems allow 255 bytes, and a folder of photos needs no more
+
+
 def cluster_folder_names(clusters: np.ndarray, names: dict[int, str] | None = None) -> dict[int, str]:
-    """A folder name per cluster: the user's name for it when given (made safe), else cluster-07; noise is 'noise'."""
+    """A folder name per cluster: the user's name for it when given (made safe), else cluster-07; noise is 'noise'.
+
+    Safe: no path separators or '..', nothing Windows refuses (CON, nul.txt, ...), not clusters.csv
+    beside it; unique even on case-blind file systems (macOS, Windows), so no cluster spills into another.
+    """
     names = names or {}
-    width = max(2, len(str(int(clusters.max(initial=0)))))
-    out = {}
-    for cluster in sorted(set(int(c) for c in clusters)):
-        given = re.sub(r"[^\w.\- ]+", "_", names.get(cluster, "")).strip(" ._")
-        out[cluster] = given or ("noise" if cluster < 0 else f"cluster-{cluster:0{width}d}")
-    taken: dict[str, int] = {}
-    for cluster, name in out.items():  # two clusters the user gave one name stay apart
-        taken[name] = taken.get(name, 0) + 1
-        if taken[name] > 1:
-            out[cluster] = f"{name}-{taken[name]}"
-    return out
+    width = max(2, len(str(int(np.asarray(clusters).max(initial=0)))))
+    given, wanted = set(), {}
+    for cluster in sorted(set(int(c) for c in np.asarray(clusters))):
+        name = re.sub(r"[^\w.\- ]+", "_", names.get(cluster, ""))[:MAX_FOLDER_NAME].strip(" ._")
+        if name.split(".")[0].lower() in WINDOWS_DEVICES:
+            name = f"{name}_"
+        if name:
+            given.add(cluster)
+        wanted[cluster] = name or ("noise" if cluster < 0 else f"cluster-{cluster:0{width}d}")
+    # Numbered names first, so a user's 'cluster-03' for another cluster never takes cluster 3's folder.
+    out, used = {}, {"clusters.csv"}
+    for cluster in sorted(wanted, key=lambda c: (c in given, c)):
+        name, n = wanted[cluster], 1
+        while name.lower() in used:  # two clusters the user gave one name stay apart
+            n += 1
+            name = f"{wanted[cluster]}-{n}"
+        used.add(name.lower())
+        out[cluster] = name
+    return dict(sorted(out.items()))
 
 
 def sorted_layout(frame: pd.DataFrame, names: dict[int, str] | None = None) -> list[tuple[str, str]]:
@@ -89,15 +113,19 @@ def sorted_layout(frame: pd.DataFrame, names: dict[int, str] | None = None) -> l
     if "path" not in frame:
         raise ConfigError("Only datasets read from image files can be sorted into folders; export the table "
                           "(--out clusters.csv) instead.")
-    folders = cluster_folder_names(frame["cluster"].to_numpy(), names)
+    if "cluster_name" in frame:  # an edited sorting names its folders already
+        folder_of = frame["cluster_name"].tolist()
+    else:
+        folders = cluster_folder_names(frame["cluster"].to_numpy(), names)
+        folder_of = [folders[int(c)] for c in frame["cluster"]]
     used: set[str] = set()
     layout = []
-    for path, cluster in zip(frame["path"], frame["cluster"]):
+    for path, folder in zip(frame["path"], folder_of):
         stem, suffix = Path(path).stem, Path(path).suffix
-        target, n = f"{folders[int(cluster)]}/{stem}{suffix}", 1
+        target, n = f"{folder}/{stem}{suffix}", 1
         while target.lower() in used:  # case-insensitive: the zip may be opened on macOS or Windows
             n += 1
-            target = f"{folders[int(cluster)]}/{stem}-{n}{suffix}"
+            target = f"{folder}/{stem}-{n}{suffix}"
         used.add(target.lower())
         layout.append((str(path), target))
     return layout

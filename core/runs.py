@@ -12,6 +12,7 @@ A run folder holds:
     checkpoint.safetensors   model weights ("model.*") + trainer state ("trainer.*"), JSON metadata
     splits.safetensors       train / val / test row indices (written by core.experiment)
     snapshots/               epoch-00003.safetensors: codes of a fixed sample per epoch (core.snapshots; optional)
+    sorting.json             the person's cluster names, merges and moves (core.sorting; optional, user work)
     lock                     flock'ed while a process trains the run
     cache/                   projections and other derived results other modules keep
 

@@ -44,15 +44,17 @@ def codes_parquet(trained) -> bytes:
     return buffer.getvalue()
 
 
-def clusters_table(trained, method: str, n_clusters: int | None, suffix: str) -> bytes:
-    """core.export's file -> cluster table of every row (the CLI's `latentboard export`), as bytes."""
+def clusters_table(trained, method: str, n_clusters: int | None, suffix: str, sorting=None) -> bytes:
+    """core.export's file -> cluster table of every row (the CLI's `latentboard export`), as bytes;
+    with a core.sorting.Sorting, the edited clusters and their names."""
     from core.export import cluster_assignments, table_bytes
 
-    return table_bytes(cluster_assignments(trained, method, n_clusters, random_state=0), suffix)
+    return table_bytes(cluster_assignments(trained, method, n_clusters, random_state=0, sorting=sorting), suffix)
 
 
-def sorted_photos_zip(trained, method: str, n_clusters: int | None) -> bytes:
-    """The photos sorted: a zip with one folder per cluster of the original files (`export --sorted-folders`)."""
+def sorted_photos_zip(trained, method: str, n_clusters: int | None, sorting=None) -> bytes:
+    """The photos sorted: a zip with one folder per cluster of the original files (`export --sorted-folders`),
+    the edited clusters under their names when given a sorting."""
     from core.export import cluster_assignments, sorted_zip_bytes
 
-    return sorted_zip_bytes(cluster_assignments(trained, method, n_clusters, random_state=0))
+    return sorted_zip_bytes(cluster_assignments(trained, method, n_clusters, random_state=0, sorting=sorting))

@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import state
+from core.sorting import MAX_NAME, new_cluster
+from dashboard import cluster_edits, state
+from dashboard.cluster_edits import CLUSTER_NAMES, NEW, display_names
 from dashboard.components import hover_pictures, is_feature_run, page_header, show_rows, user_errors
 from dashboard.exports import clusters_table, sorted_photos_zip
 from dashboard.figures import cluster_names, label_mix_figure, mark_points, natural_sort, scatter_figure, selected_rows, with_sprites
@@ -22,9 +24,6 @@ from dashboard.neighbours import SPACES, Neighbours, nearest
 from dashboard.replay import axis_ranges, next_epoch, replay_figure
 
 PROJECTION_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
-CLUSTER_NAMES = {"kmeans": "k-means", "gmm": "Gaussian mixture", "hdbscan": "HDBSCAN", "agglomerative": "Agglomerative",
-                 "umap-kmeans": "UMAP + k-means", "umap-hdbscan": "UMAP + HDBSCAN",
-                 "umap-agglomerative": "UMAP + agglomerative", "n2d": "N2D (UMAP + GMM)"}
 SHOW_SELECTED = 60
 SPLIT_WORDS = {"test": "the test split", "val": "the validation split", "train": "the training split", "all": "every row"}
 EXAMPLES_PER_GROUP = 8
@@ -35,6 +34,7 @@ FOCUS = "latent.focus"  # (run id, split, position) of the point last clicked on
 NEIGHBOUR_TILE = 96  # px at least per picture in the neighbours gallery
 HOVER_VALUES = 8  # a table row's first values shown on hover
 REPLAY_EPOCH, REPLAY_PLAYING = "latent.replay.epoch", "latent.replay.playing"
+NAME_KEY = "latent.sort.name."  # + run, clusterer, k, cluster, edits' revision: the name boxes of the clusters
 REPLAY_STEP = 0.8  # seconds per frame while playing (and between looks for new epochs while training)
 
 
@@ -106,9 +106,16 @@ def colour_values(run, split: str, ds, rows: np.ndarray, settings: dict) -> tupl
     if settings["colour"] == "label":
         return ds.label_names(ds.y[rows]), True, "label"
     if settings["colour"] == "cluster":
-        labels = state.clusters(run, split, settings["clusterer"], settings["n_clusters"])
-        return cluster_names(labels), True, CLUSTER_NAMES.get(settings["clusterer"], settings["clusterer"])
+        edited = edited_clusters(run, split, ds, settings)
+        return display_names(edited.clusters, edited.names), True, CLUSTER_NAMES.get(settings["clusterer"], settings["clusterer"])
     return np.asarray(state.errors(run, split)), False, "error"
+
+
+def edited_clusters(run, split: str, ds, settings: dict) -> cluster_edits.Grouping:
+    """The clusters of the chosen clusterer, with the person's saved names, merges and moves where they apply."""
+    method, k = settings["clusterer"], settings["n_clusters"]
+    return cluster_edits.grouping(run.path, len(ds), state.rows(run, split), state.clusters(run, split, method, k),
+                                  split, method, k)
 
 
 def hover_texts(ds, rows: np.ndarray, colour: list | np.ndarray, categorical: bool, errors: np.ndarray | None) -> list[str]:
@@ -171,7 +178,7 @@ def neighbour_query(run, split: str, position: int) -> Neighbours:
     return nearest(state.neighbour_index(run, split, space), position, k)
 
 
-def neighbours_panel(run, ds, rows: np.ndarray, found: Neighbours, clusters: np.ndarray | None, tile: int) -> None:
+def neighbours_panel(run, ds, rows: np.ndarray, found: Neighbours, clusters: list[str] | None, tile: int) -> None:
     """The clicked point and its neighbours: pictures with distances, then a table with labels and clusters."""
     order = np.concatenate([[found.query], found.positions])
     distances = np.concatenate([[0.0], found.distances])
@@ -183,7 +190,7 @@ def neighbours_panel(run, ds, rows: np.ndarray, found: Neighbours, clusters: np.
     if labels is not None:
         table["label"] = labels
     if clusters is not None:
-        table["cluster"] = cluster_names(np.asarray(clusters)[order])
+        table["cluster"] = [clusters[i] for i in order.tolist()]
     table["distance"] = np.round(distances, 4).tolist()
     st.caption(f"The clicked point (first) and the {len(found.positions)} nearest to it, nearest first; "
                "ringed on the map. Click another point, or a ring, to move.")
@@ -290,46 +297,108 @@ def replay_frames(run, ds, settings: dict, live: bool) -> None:
                + ", as PCA maps each turned to fit the one before, so points move rather than jump.")
 
 
-def clusters_section(run, trained, split: str, settings: dict) -> None:
-    """Every cluster as a gallery (photos at full tile size, file names as captions) and the
-    file -> cluster table of all rows to download."""
+def clusters_section(run, trained, split: str, settings: dict, picked: np.ndarray) -> None:
+    """Every cluster as a gallery (photos at full tile size, file names as captions), the edits a
+    person makes to them (names, merges, moving the map's selection), and the file -> cluster table
+    and sorted photos of all rows to download, both as edited."""
     ds = trained.dataset
     method, k = settings["clusterer"], settings["n_clusters"]
     name = CLUSTER_NAMES.get(method, method)
     rows = state.rows(run, split)
-    labels = state.clusters(run, split, method, k)
-    groups = cluster_groups(labels)
+    edited = edited_clusters(run, split, ds, settings)
+    groups = cluster_groups(edited.clusters)
     things = "photos" if ds.files else "samples"
     st.subheader("Clusters")
     st.caption(f"{len(rows):,} {things} ({SPLIT_WORDS.get(split, split)}) in {len(groups)} clusters by {name}, the clusterer "
-               "chosen above; biggest first." + ("" if ds.has_labels else " No labels were used, none are needed."))
-    stem = f"{run.id}-clusters-{method}"
+               "chosen above" + (", as you edited them" if edited.sorting and edited.sorting.edited else "") + "; biggest first."
+               + ("" if ds.has_labels else " No labels were used, none are needed."))
+    edit_controls(run, ds, rows, edited, settings, picked, things)
+    sorting = edited.sorting
+    stem = f"{run.id}-clusters-{method}" + ("-edited" if sorting else "")
     if ds.files:
-        st.download_button("Download the photos sorted into folders (zip)", data=lambda: sorted_photos_zip(trained, method, k),
+        st.download_button("Download the photos sorted into folders (zip)", data=lambda: sorted_photos_zip(trained, method, k, sorting),
                            file_name=f"{stem}-sorted.zip", mime="application/zip", icon=":material/folder_zip:",
                            key="latent.sorted_zip", on_click="ignore", type="primary",
-                           help="One folder per cluster holding the original files under their own names (same "
-                                "names renamed, never overwritten), plus clusters.csv; all rows.")
+                           help="One folder per cluster (named as you named it) holding the original files under their "
+                                "own names (same names renamed, never overwritten), plus clusters.csv; all rows.")
     a, b, c = st.columns([1, 1, 2])
-    a.download_button("Download file → cluster (CSV)", data=lambda: clusters_table(trained, method, k, ".csv"), file_name=f"{stem}.csv",
+    a.download_button("Download file → cluster (CSV)", data=lambda: clusters_table(trained, method, k, ".csv", sorting), file_name=f"{stem}.csv",
                       mime="text/csv", icon=":material/download:", key="latent.clusters_csv", on_click="ignore", width="stretch")
-    b.download_button("Download file → cluster (Parquet)", data=lambda: clusters_table(trained, method, k, ".parquet"),
+    b.download_button("Download file → cluster (Parquet)", data=lambda: clusters_table(trained, method, k, ".parquet", sorting),
                       file_name=f"{stem}.parquet", mime="application/octet-stream", icon=":material/download:",
                       key="latent.clusters_parquet", on_click="ignore", width="stretch")
     c.caption("One line per " + ("file: its name, full path and cluster" if ds.files else "row: its index and cluster")
-              + (", and its folder's label" if ds.has_labels else "") + ". The table covers all rows"
-              + ("." if split == "all" else "; pick the split 'all rows' to see the very same clusters here."))
-    if ds.kind != "image":
-        return
+              + (" and the cluster's name" if sorting else "") + (", and its folder's label" if ds.has_labels else "")
+              + ". The table covers all rows" + ("." if split == "all" else "; pick the split 'all rows' to see the very same clusters here."))
     photos = bool(ds.files)
     for cluster, members in groups:
         shown = members[:GALLERY_COLUMNS if photos else 2 * GALLERY_COLUMNS]
-        title = "Noise (no cluster)" if cluster < 0 else f"Cluster {cluster}"
+        plain = "Noise (no cluster)" if cluster < 0 else f"Cluster {cluster}"
+        title = f"**{edited.names[cluster]}** ({plain.lower()})" if cluster in edited.names else f"**{plain}**"
         mix = label_mix(ds.label_names(ds.y[rows[members]])) if ds.has_labels else ""
-        st.markdown(f"**{title}** · {len(members):,} {things}" + (f" · {mix}" if mix else "")
-                    + (f" · showing {len(shown)}" if len(shown) < len(members) else ""))
+        heading, naming = st.columns([3, 1], vertical_alignment="bottom") if edited.editable else (st.container(), None)
+        heading.markdown(f"{title} · {len(members):,} {things}" + (f" · {mix}" if mix else "")
+                         + (f" · showing {len(shown)}" if len(shown) < len(members) and ds.kind == "image" else ""))
+        if naming is not None:
+            key = f"{NAME_KEY}{run.id}.{method}.{k}.{cluster}.{edited.revision}"
+            naming.text_input(f"Name of cluster {cluster}", value=edited.names.get(cluster, ""), key=key, max_chars=MAX_NAME,
+                              placeholder=f"Name cluster {cluster}", label_visibility="collapsed", on_change=rename,
+                              args=(run.path, len(ds), method, k, cluster, key))
+        if ds.kind != "image":
+            continue
         captions = file_captions(ds, rows[shown]) if photos else (ds.label_names(ds.y[rows[shown]]) if ds.has_labels else None)
         show_rows(run, ds, rows[shown], captions, columns=len(shown) if photos else 2 * GALLERY_COLUMNS, tile=settings["tile"], photo_tile=settings["tile"])
+
+
+def edit_controls(run, ds, rows: np.ndarray, edited: cluster_edits.Grouping, settings: dict, picked: np.ndarray, things: str) -> None:
+    """Merge two clusters, move the map's selection to a cluster (or a new one), undo everything;
+    each saves to the run at once (core.sorting), so the downloads and the CLI export see it."""
+    method, k = settings["clusterer"], settings["n_clusters"]
+    if edited.note:
+        st.info(edited.note, icon=":material/edit_note:")
+    other = edited.other
+    if other is not None and not edited.sorting:
+        a, b, _ = st.columns([1, 1, 2])
+        if other.method in clusterers():
+            a.button("Show the edited clusters", key="latent.sort.switch", on_click=switch_to, args=(other.method, other.n_clusters),
+                     help=f"{CLUSTER_NAMES.get(other.method, other.method)} with {other.n_clusters} clusters, and the split 'all rows'.")
+        b.button("Undo all edits", key="latent.sort.undo_other", on_click=cluster_edits.undo_all, args=(run.path,), icon=":material/undo:")
+    if not edited.editable:
+        if not edited.note:
+            st.caption("To name, merge or move clusters (and take them home that way), pick the split 'all rows'.")
+        return
+    ids = [cluster for cluster, _ in cluster_groups(edited.clusters)]
+    title = lambda c: cluster_edits.title(c, edited.names)  # noqa: E731
+    with st.container(border=True):
+        st.markdown("**Edit the clusters** · name one beside its gallery (the name of its folder in the zip), merge two, or move the points selected on the map "
+                    "(box or lasso). Edits are saved with the run; the downloads below and `latentboard export` use them.")
+        a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
+        source = a.selectbox("Merge cluster", ids, format_func=title, key=f"latent.sort.merge_from.{edited.revision}")
+        target = b.selectbox("into", ids, index=min(1, len(ids) - 1), format_func=title, key=f"latent.sort.merge_into.{edited.revision}")
+        c.button("Merge", key="latent.sort.merge", on_click=cluster_edits.edit,
+                 args=(run.path, len(ds), method, k, lambda s: s.merged(source, target)),
+                 disabled=source == target, width="stretch", icon=":material/call_merge:")
+        a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
+        moving = rows[picked] if len(picked) else np.zeros(0, dtype=np.int64)
+        what = f"the {len(moving):,} selected {things[:-1] if len(moving) == 1 else things}" if len(moving) else "the points selected on the map"
+        where = a.selectbox(f"Move {what} to", [NEW] + ids, key=f"latent.sort.move_to.{edited.revision}",
+                            format_func=lambda c: "a new cluster" if c == NEW else title(c), disabled=not len(moving),
+                            help="Select points on the map with the box or lasso in its toolbar.")
+        b.button("Move", key="latent.sort.move", width="stretch", icon=":material/move_group:", disabled=not len(moving),
+                 on_click=cluster_edits.edit, args=(run.path, len(ds), method, k,
+                                                    lambda s: s.moved(moving, new_cluster(edited.clusters) if where == NEW else where)))
+        c.button("Undo all edits", key="latent.sort.undo", on_click=cluster_edits.undo_all, args=(run.path,), icon=":material/undo:",
+                 disabled=not (edited.sorting and edited.sorting.edited), width="stretch")
+
+
+def rename(path, n_rows: int, method: str, k: int, cluster: int, key: str) -> None:
+    cluster_edits.edit(path, n_rows, method, k, lambda s: s.renamed(cluster, st.session_state.get(key, "")))
+
+
+def switch_to(method: str, k: int) -> None:
+    st.session_state["latent.clusterer"] = method
+    st.session_state["latent.k"] = k
+    st.session_state["latent.split"] = "all"
 
 
 shown = page_header("Latent space", "Each point is one sample's code, squeezed to 2-D or 3-D. Samples the model finds similar sit together.", "latent")
@@ -382,7 +451,8 @@ if shown is not None:
             picked = selected_rows(points, trace_rows)
             if found is not None:
                 with st.spinner("Sorting into clusters…"):  # the clusters section below needs them too (cached)
-                    clusters = state.clusters(run, split, settings["clusterer"], settings["n_clusters"])
+                    edited = edited_clusters(run, split, ds, settings)
+                    clusters = display_names(edited.clusters, edited.names)
                 neighbours_panel(run, ds, rows, found, clusters, settings["tile"])
             if len(picked) > 1:
                 selection_panel(run, ds, rows, picked, colour, settings["tile"])
@@ -391,5 +461,5 @@ if shown is not None:
         with user_errors("Training replay"):
             replay_section(run, ds, settings)
         with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
-            clusters_section(run, trained, split, settings)
+            clusters_section(run, trained, split, settings, picked)
         state.write_sprites(run, split)  # after the map is on screen: the first hover fetches them

@@ -36,3 +36,36 @@ def write_bird_folder(root: Path, species: int = 3, per_species: int = 4, labell
                 target.write_bytes(archive.read(name))
                 written.setdefault(bird, []).append(str(target))
     return written
+
+
+GENERATED_KINDS = ("circle", "square", "stripes")
+
+
+def write_generated_photos(root: Path, per_kind: int = 5, labelled: bool = True, size: int = 48,
+                           seed: int = 0) -> list[Path]:
+    """Small made-up photos (JPEG) of three kinds that look apart (a red disc, a blue square, green
+    stripes) with seeded noise, for tests that need no real photos: root/<kind>/<kind>-00.jpg, or flat."""
+    from PIL import Image, ImageDraw
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    written = []
+    for kind in GENERATED_KINDS:
+        for i in range(per_kind):
+            picture = Image.new("RGB", (size, size), tuple(int(v) for v in rng.integers(200, 256, 3)))
+            draw = ImageDraw.Draw(picture)
+            a, b = int(rng.integers(4, 12)), int(rng.integers(size - 12, size - 4))
+            if kind == "circle":
+                draw.ellipse((a, a, b, b), fill=(220, int(rng.integers(0, 60)), 30))
+            elif kind == "square":
+                draw.rectangle((a, a, b, b), fill=(30, int(rng.integers(0, 60)), 220))
+            else:
+                for x in range(0, size, 8):
+                    draw.rectangle((x, 0, x + 3, size), fill=(30, 200, int(rng.integers(0, 60))))
+            noise = rng.integers(-12, 13, (size, size, 3))
+            picture = Image.fromarray(np.clip(np.asarray(picture, dtype=np.int64) + noise, 0, 255).astype(np.uint8))
+            target = root / kind / f"{kind}-{i:02d}.jpg" if labelled else root / f"{kind}-{i:02d}.jpg"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            picture.save(target, quality=90)
+            written.append(target)
+    return written
