@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
@@ -183,7 +183,9 @@ def notice(ignored: list[str]) -> None:
 
 def link_to(page_path: str) -> str:
     """The address of this view: the app's URL in the browser (when known), the page, the settings."""
-    base = (st.context.url or "").rstrip("/")
+    where = urlsplit(st.context.url or "")  # its path may name a page: only the server is taken from it
+    root = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    base = (f"{where.scheme}://{where.netloc}" if where.netloc else "") + (f"/{root}" if root else "")
     query = urlencode({name: st.query_params.get(name) for name in st.query_params.keys()})
     return f"{base}/{page_path}" + (f"?{query}" if query else "")
 
