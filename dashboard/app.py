@@ -24,7 +24,7 @@ import streamlit as st  # noqa: E402
 from dashboard import components, links, state  # noqa: E402
 
 # Teaching mode's larger text: Streamlit sizes its text in rem, so the root size scales it all.
-TEACHING_CSS = "html{font-size:20px} [data-testid='stMarkdownContainer'] p, [data-testid='stWidgetLabel'] p{font-size:1.1rem}"
+TEACHING_CSS = "html{font-size:20px}"
 
 st.set_page_config(page_title="Latentboard", page_icon=":material/scatter_plot:", layout="wide")
 state.start_umap_warm_up()
