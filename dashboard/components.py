@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import LatentboardError
-from dashboard import state
+from dashboard import links, state
 from dashboard.figures import compose_grid
 from dashboard.gallery import PHOTO_TILE
 
@@ -208,3 +208,10 @@ def sidebar_status() -> None:
     icon = ":material/autorenew:" if live else ":material/check_circle:" if summary.status == "finished" else ":material/pause_circle:"
     st.sidebar.caption(f"{icon} Your run: **{summary.name or summary.id}** · {summary.epochs_done}/{summary.epochs} epochs · "
                        f"{'training' if live else summary.status}")
+
+
+def copy_link(container: Any, page_path: str) -> None:
+    """The link to this view (page and settings), in a code box whose copy button puts it on the clipboard."""
+    with container:
+        st.caption(":material/link: **Copy link** to this view (the button at its right copies it)")
+        st.code(links.link_to(page_path), language=None, wrap_lines=True)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,84 +21,7 @@ from core.paths import default_runs_dir
 
 RUN_KEY = "run"  # the query parameter and session key holding the followed run id
 SPEC_KEY = "data_spec"
-
-
-# --- view settings in the URL ----------------------------------------------------------------------
-# A page declares which settings a link may carry (name -> the widget it sets and how to read it).
-# A link's good values go into the widgets; unknown names and bad or out-of-range values are
-# dropped from the URL and named in a short notice, and the page opens with its defaults.
-
-
-@dataclass(frozen=True)
-class UrlParam:
-    widget: str  # session-state key of the widget the value goes to
-    parse: Callable[[str], Any]  # raises ValueError (with a short reason) on a bad value
-
-
-def one_of(values) -> Callable[[str], Any]:
-    values = list(values)
-
-    def parse(raw: str) -> Any:
-        for value in values:
-            if str(value) == raw:
-                return value
-        raise ValueError("not one of " + ", ".join(str(v) for v in values))
-
-    return parse
-
-
-def whole_number(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError("not a whole number") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"not between {lo} and {hi}")
-        return value
-
-    return parse
-
-
-URL_APPLIED = "_url_applied"  # name -> the raw value last put into its widget (so later clicks win)
-
-
-def read_url(params: Mapping[str, UrlParam]) -> list[str]:
-    """Put a link's settings into their widgets (each value once, before the widgets are drawn);
-    returns what was ignored, as 'name=value (why)', and drops it from the URL."""
-    applied = st.session_state.setdefault(URL_APPLIED, {})
-    ignored, bad = [], []
-    for name in list(st.query_params.keys()):
-        if name == RUN_KEY:
-            continue
-        raw = st.query_params.get(name, "")
-        param = params.get(name)
-        if param is None:
-            ignored.append(f"{name[:30]} (unknown setting)")
-            bad.append(name)
-            continue
-        try:
-            value = param.parse(raw)
-        except ValueError as reason:
-            ignored.append(f"{name}={raw[:30]} ({reason})")
-            bad.append(name)
-            continue
-        if applied.get(name) != raw:
-            st.session_state[param.widget] = value
-            applied[name] = raw
-    for name in bad:
-        del st.query_params[name]
-    return ignored
-
-
-def write_url(values: Mapping[str, Any]) -> None:
-    """Mirror the page's current settings into the URL, so copying the address shares the view."""
-    applied = st.session_state.setdefault(URL_APPLIED, {})
-    for name, value in values.items():
-        text = str(value)
-        applied[name] = text  # already in the widget: reading it back must not undo a later change
-        if st.query_params.get(name) != text:
-            st.query_params[name] = text
+TEACH_KEY = "teach"  # the query parameter and session key of teaching mode (the sidebar toggle)
 
 
 # --- server-wide resources -------------------------------------------------------------------------
@@ -259,6 +180,11 @@ def is_running(run_id: str) -> bool:
     if job is not None:
         return not job.done
     return False
+
+
+def teaching() -> bool:
+    """Teaching mode (the sidebar toggle, or ?teach=1): advanced controls hidden, larger text."""
+    return bool(st.session_state.get(TEACH_KEY))
 
 
 def session_value(key: str, default: Any) -> Any:

@@ -13,6 +13,7 @@ from core.limits import describe_limits
 from core.paths import default_data_dir
 from dashboard import state
 from dashboard.components import show_samples, user_errors
+from dashboard.links import DATA_BOUNDS
 from dashboard.figures import class_balance_figure
 from dashboard.uploads import save_upload
 
@@ -53,9 +54,10 @@ def choose_spec(current: DataSpec) -> DataSpec | None:
         missing = st.radio("Rows with missing values", ["drop", "impute"], horizontal=True, index=0 if current.missing == "drop" else 1, key="data.missing")
         spec = dataclasses.replace(spec, label_column=label.strip() or None, missing=missing)
     if source == "folder":
-        size = st.number_input("Resize images to (pixels)", 8, 256, value=(current.image_size or 32) if same else 32, step=4, key="data.image_size")
-        grey = st.selectbox("Colour", ["keep", "grayscale", "rgb"], key="data.grayscale")
-        spec = dataclasses.replace(spec, image_size=int(size), grayscale={"keep": None, "grayscale": True, "rgb": False}[grey])
+        size = st.number_input("Resize images to (pixels)", *DATA_BOUNDS["image_size"], value=(current.image_size or 32) if same else 32, step=4, key="data.image_size")
+        colours = {"keep": None, "grayscale": True, "rgb": False}
+        grey = st.selectbox("Colour", list(colours), index=list(colours.values()).index(current.grayscale) if same else 0, key="data.grayscale")
+        spec = dataclasses.replace(spec, image_size=int(size), grayscale=colours[grey])
         st.caption("Photos of things (birds, pets, products)? Press **Photos** on the Train page: a pretrained network reads "
                    "each photo first, so they group by what they show. It also sets this size to 96 px, for the galleries.")
     limit = st.number_input(
@@ -65,7 +67,8 @@ def choose_spec(current: DataSpec) -> DataSpec | None:
     spec = dataclasses.replace(spec, max_samples=int(limit) or None)
 
     if needs_path:
-        how = st.radio("From", ["Upload a file", "A path on the server"], horizontal=True, key=f"data.how.{source}")
+        how = st.radio("From", ["Upload a file", "A path on the server"], index=int(bool(same and current.path)), horizontal=True,
+                       key=f"data.how.{source}")
         if how == "Upload a file":
             upload = st.file_uploader(f"Upload {PATH_HINTS.get(source, 'a file')}", type=UPLOAD_TYPES.get(source), key=f"data.upload.{source}",
                                       help=describe_limits())

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from core.sorting import MAX_NAME, new_cluster
-from dashboard import cluster_edits, state
+from dashboard import cluster_edits, links, state
 from dashboard.cluster_edits import CLUSTER_NAMES, NEW, display_names
 from dashboard.components import hover_pictures, is_feature_run, page_header, show_rows, user_errors
 from dashboard.exports import clusters_table, sorted_photos_zip
@@ -38,43 +38,16 @@ NAME_KEY = "latent.sort.name."  # + run, clusterer, k, cluster, edits' revision:
 REPLAY_STEP = 0.8  # seconds per frame while playing (and between looks for new epochs while training)
 
 
-def projections() -> list[str]:
-    from core.embedding import PROJECTIONS
-
-    return list(PROJECTIONS)
-
-
-def clusterers() -> list[str]:
-    """Every clustering pipeline the evaluation scores (core.embedding's CLUSTERERS plus N2D)."""
-    from core.evaluation import PIPELINES
-
-    return list(PIPELINES)
-
-
-def url_params(ds) -> dict[str, state.UrlParam]:
-    """The map settings a link may carry (?projection=pca&dims=2&colour=cluster&clusters=kmeans&k=10).
-    These widgets take their identity from their key alone, so a value a link puts into session
-    state wins over the widget's default (Streamlit logs that once, and shows nothing)."""
-    return {
-        "projection": state.UrlParam("latent.method", state.one_of(projections())),
-        "dims": state.UrlParam("latent.dims", state.one_of([2, 3])),
-        "colour": state.UrlParam("latent.colour", state.one_of(colourings(ds))),
-        "clusters": state.UrlParam("latent.clusterer", state.one_of(clusterers())),
-        "k": state.UrlParam("latent.k", state.whole_number(2, 100)),
-    }
-
-
 def colourings(ds) -> list[str]:
     return (["label"] if ds.has_labels else []) + ["cluster", "error"]
 
 
 def controls(ds, preferred: str | None = None) -> dict:
-    ignored = state.read_url(url_params(ds))
-    if ignored:
-        st.info("Parts of this link were not understood, so the map opens with its defaults there: "
-                + "; ".join(ignored) + ".", icon=":material/link_off:")
+    if st.session_state.get("latent.colour", "cluster") not in colourings(ds):  # a link's (or another run's) label colour
+        links.notice([f"colour={st.session_state.pop('latent.colour')} (this dataset has no labels)"])
+        links.write_url({"colour": None})
     a, b, c, d, *size = st.columns(5 if ds.kind == "image" else 4)
-    methods = projections()
+    methods = links.projections()
     method = a.selectbox("Projection", methods, format_func=lambda m: PROJECTION_NAMES.get(m, m), key="latent.method")
     dims = b.radio("Dimensions", [2, 3], horizontal=True, format_func=lambda d: f"{d}-D", key="latent.dims")
     colour = c.selectbox("Colour by", colourings(ds), format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get, key="latent.colour")
@@ -82,11 +55,24 @@ def controls(ds, preferred: str | None = None) -> dict:
     if size:
         settings["tile"] = size[0].select_slider("Picture size", TILE_SIZES, value=settings["tile"], format_func=lambda px: f"{px} px",
                                                  key="latent.tile", help="Size of each picture in the galleries below and beside the map.")
-    methods = clusterers()
+    methods = links.clusterers()
     settings["clusterer"] = d.selectbox("Clusters", methods, index=methods.index(preferred) if preferred in methods else 0, format_func=lambda m: CLUSTER_NAMES.get(m, m), key="latent.clusterer",
                                         help="Clusters are found in the full latent code, not in the 2-D map.")
     default_k = max(2, min(len(ds.classes), 30)) if ds.has_labels and ds.classes else 10
     settings["n_clusters"] = 10
+    if state.teaching():  # the finer settings stay hidden in class; a link's number of clusters still counts
+        settings["n_clusters"] = st.session_state["latent.k"] = int(st.session_state.get("latent.k", default_k))
+    else:
+        map_settings(settings, default_k)
+    hdbscan = "hdbscan" in settings["clusterer"]
+    links.write_url({"projection": method, "dims": dims, "colour": colour, "clusters": settings["clusterer"],
+                     "k": None if hdbscan else settings["n_clusters"]})
+    return settings
+
+
+def map_settings(settings: dict, default_k: int) -> None:
+    """The expander of finer settings: number of clusters, UMAP's neighbours and minimum distance."""
+    method = settings["method"]
     with st.expander("Map and cluster settings"):
         e, f, g = st.columns(3)
         if "hdbscan" not in settings["clusterer"]:
@@ -98,8 +84,6 @@ def controls(ds, preferred: str | None = None) -> dict:
                 "n_neighbors": int(f.slider("UMAP neighbours", 5, 100, 15, key="latent.nn", help="Larger: more global structure.")),
                 "min_dist": float(g.slider("UMAP min distance", 0.0, 0.99, 0.1, step=0.05, key="latent.md", help="Smaller: tighter clumps.")),
             }
-    state.write_url({"projection": method, "dims": dims, "colour": colour, "clusters": settings["clusterer"], "k": settings["n_clusters"]})
-    return settings
 
 
 def colour_values(run, split: str, ds, rows: np.ndarray, settings: dict) -> tuple[list | np.ndarray, bool, str]:
@@ -315,21 +299,8 @@ def clusters_section(run, trained, split: str, settings: dict, picked: np.ndarra
     edit_controls(run, ds, rows, edited, settings, picked, things)
     sorting = edited.sorting
     stem = f"{run.id}-clusters-{method}" + ("-edited" if sorting else "")
-    if ds.files:
-        st.download_button("Download the photos sorted into folders (zip)", data=lambda: sorted_photos_zip(trained, method, k, sorting),
-                           file_name=f"{stem}-sorted.zip", mime="application/zip", icon=":material/folder_zip:",
-                           key="latent.sorted_zip", on_click="ignore", type="primary",
-                           help="One folder per cluster (named as you named it) holding the original files under their "
-                                "own names (same names renamed, never overwritten), plus clusters.csv; all rows.")
-    a, b, c = st.columns([1, 1, 2])
-    a.download_button("Download file → cluster (CSV)", data=lambda: clusters_table(trained, method, k, ".csv", sorting), file_name=f"{stem}.csv",
-                      mime="text/csv", icon=":material/download:", key="latent.clusters_csv", on_click="ignore", width="stretch")
-    b.download_button("Download file → cluster (Parquet)", data=lambda: clusters_table(trained, method, k, ".parquet", sorting),
-                      file_name=f"{stem}.parquet", mime="application/octet-stream", icon=":material/download:",
-                      key="latent.clusters_parquet", on_click="ignore", width="stretch")
-    c.caption("One line per " + ("file: its name, full path and cluster" if ds.files else "row: its index and cluster")
-              + (" and the cluster's name" if sorting else "") + (", and its folder's label" if ds.has_labels else "")
-              + ". The table covers all rows" + ("." if split == "all" else "; pick the split 'all rows' to see the very same clusters here."))
+    if not state.teaching():
+        downloads(trained, ds, split, method, k, stem, sorting)
     photos = bool(ds.files)
     for cluster, members in groups:
         shown = members[:GALLERY_COLUMNS if photos else 2 * GALLERY_COLUMNS]
@@ -350,6 +321,25 @@ def clusters_section(run, trained, split: str, settings: dict, picked: np.ndarra
         show_rows(run, ds, rows[shown], captions, columns=len(shown) if photos else 2 * GALLERY_COLUMNS, tile=settings["tile"], photo_tile=settings["tile"])
 
 
+def downloads(trained, ds, split: str, method: str, k: int, stem: str, sorting) -> None:
+    """The sorted-photos zip (folders) and the file -> cluster table (CSV, Parquet), as edited; not in teaching mode."""
+    if ds.files:
+        st.download_button("Download the photos sorted into folders (zip)", data=lambda: sorted_photos_zip(trained, method, k, sorting),
+                           file_name=f"{stem}-sorted.zip", mime="application/zip", icon=":material/folder_zip:",
+                           key="latent.sorted_zip", on_click="ignore", type="primary",
+                           help="One folder per cluster (named as you named it) holding the original files under their "
+                                "own names (same names renamed, never overwritten), plus clusters.csv; all rows.")
+    a, b, c = st.columns([1, 1, 2])
+    a.download_button("Download file → cluster (CSV)", data=lambda: clusters_table(trained, method, k, ".csv", sorting), file_name=f"{stem}.csv",
+                      mime="text/csv", icon=":material/download:", key="latent.clusters_csv", on_click="ignore", width="stretch")
+    b.download_button("Download file → cluster (Parquet)", data=lambda: clusters_table(trained, method, k, ".parquet", sorting),
+                      file_name=f"{stem}.parquet", mime="application/octet-stream", icon=":material/download:",
+                      key="latent.clusters_parquet", on_click="ignore", width="stretch")
+    c.caption("One line per " + ("file: its name, full path and cluster" if ds.files else "row: its index and cluster")
+              + (" and the cluster's name" if sorting else "") + (", and its folder's label" if ds.has_labels else "")
+              + ". The table covers all rows" + ("." if split == "all" else "; pick the split 'all rows' to see the very same clusters here."))
+
+
 def edit_controls(run, ds, rows: np.ndarray, edited: cluster_edits.Grouping, settings: dict, picked: np.ndarray, things: str) -> None:
     """Merge two clusters, move the map's selection to a cluster (or a new one), undo everything;
     each saves to the run at once (core.sorting), so the downloads and the CLI export see it."""
@@ -359,7 +349,7 @@ def edit_controls(run, ds, rows: np.ndarray, edited: cluster_edits.Grouping, set
     other = edited.other
     if other is not None and not edited.sorting:
         a, b, _ = st.columns([1, 1, 2])
-        if other.method in clusterers():
+        if other.method in links.clusterers():
             a.button("Show the edited clusters", key="latent.sort.switch", on_click=switch_to, args=(other.method, other.n_clusters),
                      help=f"{CLUSTER_NAMES.get(other.method, other.method)} with {other.n_clusters} clusters, and the split 'all rows'.")
         b.button("Undo all edits", key="latent.sort.undo_other", on_click=cluster_edits.undo_all, args=(run.path,), icon=":material/undo:")
@@ -401,6 +391,7 @@ def switch_to(method: str, k: int) -> None:
     st.session_state["latent.split"] = "all"
 
 
+links.notice(links.read_url(links.map_params()))  # before the widgets: the split picker is the first
 shown = page_header("Latent space", "Each point is one sample's code, squeezed to 2-D or 3-D. Samples the model finds similar sit together.", "latent")
 if shown is not None:
     run, trained, split = shown
@@ -408,6 +399,12 @@ if shown is not None:
     # N2D is what the Photos preset was tuned for, and what `latentboard export` uses by default.
     settings = controls(ds, preferred="n2d" if is_feature_run(run) else None)
     rows = state.rows(run, split)
+    linked = st.session_state.pop(links.LINK_POINT, None)
+    if linked is not None:  # a link's clicked point: its neighbours show as if it had been clicked
+        if linked < len(rows):
+            st.session_state[FOCUS] = (run.id, split, int(linked))
+        else:
+            links.notice([f"point={linked} (this map has {len(rows):,} points)"])
     method_name = PROJECTION_NAMES.get(settings["method"], settings["method"])
     coords = None
     working = st.empty()  # a status box only while computing; cached maps appear at once
@@ -425,6 +422,7 @@ if shown is not None:
         map_col, side = st.columns([3, 2], gap="medium")
         map_key = f"latent.map.{run.id}.{split}"
         focus = focused_position(run, split, len(rows)) if settings["dims"] == 2 else None
+        links.write_url({"split": split, "point": focus})
         found = None
         hover = hover_texts(ds, rows, colour, categorical, errors)
         if focus is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import streamlit as st
 
@@ -11,49 +10,20 @@ from core.devices import DEVICE_CHOICES
 from core.experiment import RunConfig
 from core.features import BACKBONES, FeatureConfig
 from core.models import FAMILIES, IMAGE_ONLY, ModelConfig
-from core.presets import PRESETS, apply_preset
+from core.presets import PRESETS
 from core.training import TrainConfig
-from dashboard import state
+from dashboard import links, state
 from dashboard.components import run_label, user_errors
 from dashboard.figures import format_seconds, loss_figure, progress_numbers
+from dashboard.trainform import ADVANCED_KEYS, BOUNDS, MODEL_KEYS, RAW_PIXELS, TRAIN_KEYS, url_params, url_values, use_preset, widget_values
 
 ACTIVATIONS = ("relu", "gelu", "elu", "leaky_relu", "tanh", "silu")
 PRESET_BUTTONS = {"quick-demo": "Quick demo", "best-quality": "Best quality", "photos": "Photos"}
-RAW_PIXELS = "none"  # the features select's value for "no backbone" (a select box keeps strings best)
 DEFAULT_PRESET = "quick-demo"  # a newcomer's first click should finish in well under a minute
 LIVE_EVERY = 1.0  # seconds between redraws of the live panel
 
-MODEL_KEYS = ("family", "latent_dim", "width", "depth", "activation", "cell", "beta", "noise", "augment", "sparsity", "loss")
-TRAIN_KEYS = ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "patience", "seed", "device")
-
 
 # --- settings --------------------------------------------------------------------------------------
-
-
-def widget_values(config: RunConfig) -> dict[str, object]:
-    values = {f"m.{k}": getattr(config.model, k) for k in MODEL_KEYS}
-    values.update({f"t.{k}": getattr(config.train, k) for k in TRAIN_KEYS})
-    values["t.patience"] = config.train.patience or 0
-    values["t.lr"] = float(config.train.lr)
-    values["f.backbone"] = config.features.backbone or RAW_PIXELS
-    return values
-
-
-def use_preset(name: str) -> None:
-    """Button callback: every setting back to its default, then the preset laid over it.
-
-    The data settings live on the Data page (the session's DataSpec); a preset's data section
-    (Photos: 96 px images, what galleries show) is laid over it there, for image folders only:
-    the built-in sets would only be blown up.
-    """
-    config = apply_preset(RunConfig(), name)
-    for key, value in widget_values(config).items():
-        st.session_state[key] = value
-    st.session_state["train.preset"] = name
-    size = PRESETS[name].get("data", {}).get("image_size")
-    spec = state.data_spec()
-    if size and spec.source == "folder":
-        state.set_data_spec(dataclasses.replace(spec, image_size=int(size)))
 
 
 def backbone_label(name: str) -> str:
@@ -96,6 +66,7 @@ def settings() -> RunConfig:
             s.update(widget_values(state.open_run(followed).config))
         else:
             use_preset(DEFAULT_PRESET)
+    links.notice(links.read_url(url_params()))  # a link's preset, then its settings, over what was there
     cols = st.columns(len(PRESET_BUTTONS))
     for col, (name, label) in zip(cols, PRESET_BUTTONS.items()):
         col.button(label, key=f"preset.{name}", on_click=use_preset, args=(name,), width="stretch",
@@ -114,9 +85,9 @@ def settings() -> RunConfig:
     if family_help(family):
         st.caption(family_help(family))
     a, b, c = st.columns(3)
-    a.number_input("Code size", 2, 512, key="m.latent_dim", help="Dimensions of the latent code (the bottleneck).")
-    b.number_input("Width", 8, 4096, step=32, key="m.width", help="Hidden units (dense, recurrent) or channel budget (conv).")
-    c.number_input("Depth", 1, 8, key="m.depth", help="Hidden layers (dense), conv blocks (conv), stacked RNN layers.")
+    a.number_input("Code size", *BOUNDS["latent_dim"], key="m.latent_dim", help="Dimensions of the latent code (the bottleneck).")
+    b.number_input("Width", *BOUNDS["width"], step=32, key="m.width", help="Hidden units (dense, recurrent) or channel budget (conv).")
+    c.number_input("Depth", *BOUNDS["depth"], key="m.depth", help="Hidden layers (dense), conv blocks (conv), stacked RNN layers.")
     a, b = st.columns(2)
     a.selectbox("Activation", ACTIVATIONS, key="m.activation")
     if backbone and s["m.loss"] == "bce":  # features are standardised: not in [0, 1]
@@ -126,29 +97,34 @@ def settings() -> RunConfig:
     if family == "recurrent":
         st.selectbox("Recurrent cell", ("gru", "lstm"), key="m.cell")
     if "vae" in family:
-        st.number_input("β (weight of the KL term)", 0.0, 100.0, step=0.1, key="m.beta")
+        st.number_input("β (weight of the KL term)", *BOUNDS["beta"], step=0.1, key="m.beta")
     a, b, c = st.columns(3)
-    a.number_input("Denoising noise (std)", 0.0, 2.0, step=0.05, key="m.noise", help="0 = plain autoencoder.")
-    b.number_input("Pose augmentation", 0.0, 2.0, step=0.25, key="m.augment",
+    a.number_input("Denoising noise (std)", *BOUNDS["noise"], step=0.05, key="m.noise", help="0 = plain autoencoder.")
+    b.number_input("Pose augmentation", *BOUNDS["augment"], step=0.25, key="m.augment",
                    help="Images only: train on randomly turned, shifted and rescaled copies (1 = up to 15°, 10% of the "
                         "side) and rebuild the original, so codes group by what a thing is rather than its pose. "
                         "0 = off; tables and pretrained features ignore it.")
-    c.number_input("Sparsity penalty (L1)", 0.0, 10.0, step=0.001, format="%.3f", key="m.sparsity", help="0 = off.")
+    c.number_input("Sparsity penalty (L1)", *BOUNDS["sparsity"], step=0.001, format="%.3f", key="m.sparsity", help="0 = off.")
 
     a, b, c = st.columns(3)
-    a.number_input("Epochs", 1, 1000, key="t.epochs")
-    b.number_input("Batch size", 1, 8192, step=32, key="t.batch_size")
-    c.number_input("Learning rate", 1e-6, 1.0, step=1e-4, format="%.1e", key="t.lr")
-    with st.expander("More training settings"):
-        a, b = st.columns(2)
-        a.selectbox("Optimizer", ("adam", "adamw", "sgd"), key="t.optimizer")
-        b.selectbox("Schedule", ("none", "cosine", "plateau"), key="t.schedule")
-        a.number_input("Weight decay", 0.0, 1.0, step=1e-4, format="%.1e", key="t.weight_decay")
-        b.number_input("Early stopping patience (0 = off)", 0, 1000, key="t.patience")
-        a.number_input("Seed", 0, 2**31 - 1, key="t.seed")
-        b.selectbox("Device", DEVICE_CHOICES, key="t.device")
+    a.number_input("Epochs", *BOUNDS["epochs"], key="t.epochs")
+    b.number_input("Batch size", *BOUNDS["batch_size"], step=32, key="t.batch_size")
+    c.number_input("Learning rate", *BOUNDS["lr"], step=1e-4, format="%.1e", key="t.lr")
+    if state.teaching():  # hidden, but kept: a widget not drawn loses its value otherwise
+        for key in ADVANCED_KEYS:
+            s[key] = s[key]
+    else:
+        with st.expander("More training settings"):
+            a, b = st.columns(2)
+            a.selectbox("Optimizer", ("adam", "adamw", "sgd"), key="t.optimizer")
+            b.selectbox("Schedule", ("none", "cosine", "plateau"), key="t.schedule")
+            a.number_input("Weight decay", *BOUNDS["weight_decay"], step=1e-4, format="%.1e", key="t.weight_decay")
+            b.number_input("Early stopping patience (0 = off)", *BOUNDS["patience"], key="t.patience")
+            a.number_input("Seed", *BOUNDS["seed"], key="t.seed")
+            b.selectbox("Device", DEVICE_CHOICES, key="t.device")
     name = st.text_input("Run name (optional)", key="train.name", placeholder="e.g. digits dense 10-d")
 
+    links.write_url(url_values(s))
     s["train.saved"] = {k: s[k] for k in (*(f"m.{k}" for k in MODEL_KEYS), *(f"t.{k}" for k in TRAIN_KEYS), "f.backbone", "train.name") if k in s}
     model = ModelConfig(**{k: s[f"m.{k}"] for k in MODEL_KEYS})
     train = {k: s[f"t.{k}"] for k in TRAIN_KEYS}

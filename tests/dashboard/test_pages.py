@@ -316,12 +316,12 @@ def test_latent_page_clicked_point_shows_its_neighbours(with_run):
 def test_a_link_with_bad_or_unknown_settings_opens_the_map_with_defaults_and_a_notice(with_run):
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.query_params.update(run=with_run, projection="pca", colour="cluster", dims="7", k="500", clusters="nope", zoom="3")
-    at.run()
-    at.switch_page("views/latent.py").run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.run()  # the link is checked on whichever page it opens, against every page's settings
     notice = " ".join(i.value for i in at.info)
     for part in ("dims=7 (not one of 2, 3)", "k=500 (not between 2 and 100)", "clusters=nope", "zoom (unknown setting)"):
         assert part in notice, notice
+    at.switch_page("views/latent.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
     # Good values are used, bad ones fall back to the defaults...
     assert at.selectbox(key="latent.method").value == "pca" and at.selectbox(key="latent.colour").value == "cluster"
     assert at.radio(key="latent.dims").value == 2 and at.selectbox(key="latent.clusterer").value == "kmeans"
@@ -392,3 +392,46 @@ def test_a_run_without_snapshots_says_it_cannot_be_replayed(trained_runs_dir, mo
     at.switch_page("views/latent.py").run()
     assert not at.exception and not at.error
     assert any("no per-epoch snapshots" in i.value for i in at.info)
+
+
+def test_a_link_with_a_clicked_point_shows_its_neighbours_and_a_click_moves_it(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(run=with_run, projection="pca", split="val", point="4")
+    at.run()
+    at.switch_page("views/latent.py").run()
+    assert not at.exception and not at.error and not at.info, [i.value for i in at.info]
+    assert at.selectbox(key="latent.split").value == "val"
+    assert at.session_state["latent.focus"] == (with_run, "val", 4)
+    assert list(at.dataframe[0].value[""])[:1] == ["clicked"]
+    at.session_state["latent.focus"] = (with_run, "val", 9)  # what a click on another point leaves
+    at.run()
+    assert at.query_params["point"] == "9" and at.session_state["latent.focus"][2] == 9  # the link follows, not the reverse
+    at.button(key="latent.clear_focus").click().run()
+    assert "point" not in at.query_params and not at.exception
+
+
+def test_a_link_with_a_point_outside_the_map_opens_it_without_one(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(run=with_run, projection="pca", point="99999")
+    at.run()
+    at.switch_page("views/latent.py").run()
+    assert not at.exception and not at.error
+    assert any("point=99999 (this map has" in i.value for i in at.info)
+    assert "latent.focus" not in at.session_state and "point" not in at.query_params
+
+
+def test_map_settings_come_back_after_visiting_another_page(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = with_run
+    at.session_state["latent.method"] = "pca"
+    at.run()
+    at.switch_page("views/latent.py").run()
+    at.selectbox(key="latent.colour").set_value("cluster").run()
+    at.query_params.clear()  # what clicking another page in the sidebar does to the address
+    at.switch_page("views/data.py").run()
+    assert at.query_params["colour"] == "cluster" and at.query_params["projection"] == "pca"  # put back: a link from here carries the map
+    at.query_params.clear()
+    at.switch_page("views/latent.py").run()
+    assert not at.exception
+    assert at.selectbox(key="latent.colour").value == "cluster" and at.selectbox(key="latent.method").value == "pca"
+    assert at.code[-1].value.startswith("/latent?") and "colour=cluster" in at.code[-1].value  # the Copy link box
