@@ -474,7 +474,7 @@ COMMANDS: dict[str, Command] = {
         arg("--no-browser", action="store_true", help="do not open a browser tab (servers, CI)"),
         RUNS_DIR,
     )),
-    "evaluate": Command(cmd_evaluate, "score a run's codes: clusterings, baselines, probes, reconstruction", (
+    "evaluate": Command(cmd_evaluate, "score a run's codes: N2D first, then other clusterings, reconstruction, baselines, probes", (
         arg("run_id", metavar="RUN_ID"),
         arg("--split", choices=("test", "val", "train", "all"), default="test", help="rows to evaluate (default: test)"),
         arg("--clusters", type=int, metavar="N", help="number of clusters (default: number of classes, or 10)"),

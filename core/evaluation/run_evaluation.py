@@ -1,7 +1,12 @@
 """Every number for one trained run, in one plain dict, stored next to the run.
 
     result = evaluate_run(trained, split="test")    # also written to <run>/evaluation-test.json
+    for event in evaluation_steps(trained, "test"):  # the same, step by step: progress + partial result
+        print(event.line())
     load_evaluation(run, "test")                     # the stored dict, or None
+
+Steps (STEPS): encode, N2D (the headline), the other clusterings, reconstruction, the map, then
+the baselines and probes, which a caller may leave out (`skip`).
 
 Protocol: clusterings and baselines run on the evaluated split only. Probes fit on the train split
 and are scored on the evaluated split; when the evaluated split contains the training rows
