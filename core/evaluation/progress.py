@@ -22,7 +22,8 @@ from typing import Any
 SECONDS_PER_1K_ROWS = {
     "encode": 0.1, "n2d": 8.0, "clusterings": 2.0, "reconstruction": 0.2, "map": 2.0, "baselines": 5.0, "probes": 2.5,
 }
-MIN_STEP_SECONDS = 0.2  # small splits still pay each library's start-up
+STEP_OVERHEAD = {"n2d": 1.0, "clusterings": 0.5, "map": 1.0, "baselines": 1.5, "probes": 1.5}  # any size pays these
+MIN_STEP_SECONDS = 0.2
 CALIBRATE_AFTER = 0.1  # trust measured speed once steps worth this share of the plan have run
 
 STEP_LABELS = {
@@ -85,11 +86,12 @@ def format_duration(seconds: float) -> str:
 
 def expected_seconds(steps: Sequence[str], n_rows: int, earlier: Mapping[str, Any] | None = None) -> dict[str, float]:
     """Expected seconds per step: an earlier evaluation's measured `timings` when it covered the
-    same number of rows and every step, else the per-row guess."""
+    same number of rows and every step, else a guess: a fixed start-up (UMAP, forests) plus per row."""
     timings = (earlier or {}).get("timings") or {}
     if (earlier or {}).get("n") == n_rows and all(isinstance(timings.get(s), (int, float)) for s in steps):
         return {s: max(float(timings[s]), 0.0) for s in steps}
-    return {s: max(SECONDS_PER_1K_ROWS.get(s, 1.0) * n_rows / 1000, MIN_STEP_SECONDS) for s in steps}
+    return {s: max(STEP_OVERHEAD.get(s, 0.0) + SECONDS_PER_1K_ROWS.get(s, 1.0) * n_rows / 1000, MIN_STEP_SECONDS)
+            for s in steps}
 
 
 class StepClock:

@@ -218,7 +218,7 @@ def evaluation_progress(run, split: str) -> None:
         partial = dict(event.result)
         if partial.get("clustering"):  # each part's table as soon as it is there, N2D first
             headline(partial, is_feature_run(run))
-            metric_tables(partial, run.config.features.backbone)
+            metric_tables({k: v for k, v in partial.items() if k != "seconds"}, run.config.features.backbone)
 
     panel()
 
@@ -236,8 +236,7 @@ if shown is not None:
     a, b = st.columns([1, 3])
     label = "Evaluating…" if busy else "Recompute" if metrics else "Compute the evaluation"
     a.button(label, type="secondary" if metrics or busy else "primary", key="eval.compute", icon=":material/calculate:",
-             on_click=start_evaluation, args=(trained, split), disabled=busy,
-             help="Runs in the background: N2D's numbers first, then the other clusterings, baselines and probes.")
+             on_click=start_evaluation, args=(trained, split), disabled=busy)
     with b:
         report_button(trained)
     failed = job.error if job is not None and not busy else None
@@ -254,7 +253,8 @@ if shown is not None:
         with right, user_errors("Building the confusion matrix"):
             confusion_section(run, trained, split, metrics)
     elif not failed:
-        st.info("Not evaluated yet for this split: press **Compute the evaluation** (it is stored in the run folder).", icon=":material/info:")
+        st.info("Not evaluated yet for this split: press **Compute the evaluation**. It runs in the background (N2D's numbers "
+                "first, then the other clusterings, baselines and probes) and is stored in the run folder.", icon=":material/info:")
     st.subheader("Classify your own image")
     with user_errors("Classifying"):
         classify_section(run, trained)

@@ -17,7 +17,14 @@ from core.config import DataSpec, RunConfig
 from core.errors import ConfigError
 from core.evaluation import evaluate_run, load_evaluation
 from core.evaluation.background import EvaluationJobs
-from core.evaluation.progress import MIN_STEP_SECONDS, SECONDS_PER_1K_ROWS, StepClock, expected_seconds, format_duration
+from core.evaluation.progress import (
+    MIN_STEP_SECONDS,
+    SECONDS_PER_1K_ROWS,
+    STEP_OVERHEAD,
+    StepClock,
+    expected_seconds,
+    format_duration,
+)
 from core.evaluation.run_evaluation import STEPS, evaluation_steps
 from core.experiment import execute, load_trained, prepare, start_run
 from core.models import ModelConfig
@@ -42,9 +49,9 @@ def test_expected_seconds_use_an_earlier_evaluation_of_the_same_rows():
     earlier = {"n": 500, "timings": {"n2d": 12.0, "probes": 3.0, "encode": 0.1}}
     assert expected_seconds(steps, 500, earlier) == {"n2d": 12.0, "probes": 3.0}
     guess = expected_seconds(steps, 2000, earlier)  # other rows: the per-row guess
-    assert guess == {"n2d": SECONDS_PER_1K_ROWS["n2d"] * 2, "probes": SECONDS_PER_1K_ROWS["probes"] * 2}
+    assert guess == {s: STEP_OVERHEAD[s] + SECONDS_PER_1K_ROWS[s] * 2 for s in steps}
     assert expected_seconds(steps, 500, {"n": 500, "timings": {"n2d": 12.0}})["probes"] != 3.0  # an old file lacks a step
-    assert expected_seconds(["n2d"], 1)["n2d"] == MIN_STEP_SECONDS
+    assert expected_seconds(["encode"], 1)["encode"] == MIN_STEP_SECONDS
 
 
 def test_the_eta_scales_the_rest_by_the_measured_speed():
