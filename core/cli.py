@@ -367,14 +367,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from core.evaluation import evaluate_run, format_evaluation
+    from core.evaluation.text import n2d_line
 
     trained = _trained_run(args)
+    skip = [step for step, flag in (("baselines", args.skip_baselines), ("probes", args.skip_probes)) if flag]
+
+    def report(event: Any) -> None:
+        """A line per step started on stderr; the N2D line on stdout the moment N2D has run."""
+        if args.json:
+            return  # stdout holds exactly one JSON object, stderr stays for errors
+        if not event.finished:
+            print(event.line(), file=sys.stderr, flush=True)
+        elif event.step == "n2d" and not event.done:
+            print(n2d_line(dict(event.result)), flush=True)
+
     if not args.json:
         print(f"Evaluating run {trained.run.id} on its {args.split} split ...", file=sys.stderr, flush=True)
-    result = evaluate_run(trained, split=args.split, random_state=args.seed, n_clusters=args.clusters)
+    result = evaluate_run(trained, split=args.split, random_state=args.seed, n_clusters=args.clusters, skip=skip,
+                          on_progress=report)
     if args.json:
         print(json.dumps(result, allow_nan=False))
     else:
+        print()
         print(format_evaluation(result))
         print(f"\nSaved to {trained.run.path / f'evaluation-{args.split}.json'}")
     return 0
@@ -487,11 +501,13 @@ COMMANDS: dict[str, Command] = {
         arg("--no-browser", action="store_true", help="do not open a browser tab (servers, CI)"),
         RUNS_DIR,
     )),
-    "evaluate": Command(cmd_evaluate, "score a run's codes: clusterings, baselines, probes, reconstruction", (
+    "evaluate": Command(cmd_evaluate, "score a run's codes: N2D first, then other clusterings, reconstruction, baselines, probes", (
         arg("run_id", metavar="RUN_ID"),
         arg("--split", choices=("test", "val", "train", "all"), default="test", help="rows to evaluate (default: test)"),
         arg("--clusters", type=int, metavar="N", help="number of clusters (default: number of classes, or 10)"),
         arg("--seed", type=int, default=0, metavar="N", help="random state of clusterings, UMAP and probes"),
+        arg("--skip-baselines", action="store_true", help="leave out the no-autoencoder baselines (a UMAP of the raw inputs)"),
+        arg("--skip-probes", action="store_true", help="leave out the probes (classifiers trained on each representation)"),
         arg("--json", action="store_true", help="print one JSON object instead of tables"),
         RUNS_DIR,
     )),

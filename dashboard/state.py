@@ -56,6 +56,14 @@ def registry():
 
 
 @st.cache_resource(show_spinner=False)
+def evaluations():
+    """The EvaluationJobs evaluating runs in background threads, one per server."""
+    from core.evaluation.background import EvaluationJobs
+
+    return EvaluationJobs()
+
+
+@st.cache_resource(show_spinner=False)
 def start_umap_warm_up() -> threading.Thread | None:
     """Compile UMAP's numba code once per server, in the background, so the first map is quick."""
     try:

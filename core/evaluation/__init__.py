@@ -5,8 +5,9 @@ Arrays in, plain dicts out, `random_state` wherever there is randomness:
     from core.evaluation import cluster_accuracy, clustering_scores, n2d_cluster, probe_scores
     from core.evaluation import evaluate_run, load_evaluation, classify_images
 
-Modules: clustering (metrics, N2D, baselines), probes, reconstruction, run_evaluation (one run,
-stored as evaluation-<split>.json), classify (new images), text (the CLI's table).
+Modules: clustering (metrics, N2D, baselines), probes, reconstruction, run_evaluation (one run as
+named steps, N2D first, stored as evaluation-<split>.json), progress (the steps' events and ETA),
+background (an evaluation in a thread a UI watches), classify (new images), text (the CLI's table).
 """
 
 from core.evaluation.classify import Classification, Neighbor, classify_images, preprocess_image
@@ -22,6 +23,7 @@ from core.evaluation.clustering import (
     n2d_cluster,
 )
 from core.evaluation.probes import PROBES, probe_cv_scores, probe_scores
+from core.evaluation.progress import EvalProgress
 from core.evaluation.reconstruction import (
     per_sample_quality,
     reconstruct,
@@ -31,6 +33,7 @@ from core.evaluation.reconstruction import (
 from core.evaluation.run_evaluation import (
     default_n_clusters,
     evaluate_run,
+    evaluation_steps,
     load_evaluation,
     run_clusters,
     trustworthiness_of_map,
@@ -43,6 +46,6 @@ __all__ = [
     "compare_clusterings", "confusion", "majority_labels", "n2d_cluster",
     "PROBES", "probe_cv_scores", "probe_scores",
     "per_sample_quality", "reconstruct", "reconstruction_errors", "reconstruction_quality",
-    "default_n_clusters", "evaluate_run", "load_evaluation", "run_clusters", "trustworthiness_of_map",
+    "EvalProgress", "default_n_clusters", "evaluate_run", "evaluation_steps", "load_evaluation", "run_clusters", "trustworthiness_of_map",
     "format_evaluation",
 ]

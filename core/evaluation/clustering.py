@@ -229,19 +229,28 @@ def compare_clusterings(features: np.ndarray, y: np.ndarray | None, n_clusters: 
     return labelled_clusterings(features, y, n_clusters, random_state, methods)[0]
 
 
+def timed_manifold(features: np.ndarray, n_clusters: int, random_state: int | None = 0,
+                   n2d_neighbors: int = N2D_NEIGHBORS) -> tuple[np.ndarray, float]:
+    """(N2D's manifold of `features`, the seconds it took): what labelled_clusterings shares."""
+    began = time.perf_counter()
+    manifold = umap_manifold(np.asarray(features, dtype=np.float32), n_clusters, random_state, n2d_neighbors)
+    return manifold, time.perf_counter() - began
+
+
 def labelled_clusterings(features: np.ndarray, y: np.ndarray | None, n_clusters: int, random_state: int | None = 0,
                          methods: tuple[str, ...] | None = None, n2d_neighbors: int = N2D_NEIGHBORS,
+                         manifold: tuple[np.ndarray, float] | None = None,
                          ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
     """compare_clusterings, plus the labels each method gave: ({method: scores}, {method: labels}).
 
     The pipelines on N2D's manifold share one UMAP; each one's `seconds` includes it, so a row
-    says what that pipeline costs on its own. A method that cannot run on so few rows is
+    says what that pipeline costs on its own. Pass `manifold` (timed_manifold's pair) to reuse
+    one computed earlier, e.g. for N2D alone first. A method that cannot run on so few rows is
     skipped: its row says why under "skipped", and it gives no labels.
     """
     features = np.asarray(features, dtype=np.float32)
     scores, labels = {}, {}
-    manifold: np.ndarray | None = None
-    manifold_seconds = 0.0
+    embedded, manifold_seconds = manifold if manifold is not None else (None, 0.0)
     for method in methods or tuple(PIPELINES):
         if method not in PIPELINES:
             raise ConfigError(f"Unknown clustering method {method!r}; choose one of {', '.join(PIPELINES)}.")
@@ -249,13 +258,11 @@ def labelled_clusterings(features: np.ndarray, y: np.ndarray | None, n_clusters:
         if reason:
             scores[method] = _skipped(reason)
             continue
-        if method in MANIFOLD_PIPELINES and manifold is None:
-            began = time.perf_counter()
-            manifold = umap_manifold(features, n_clusters, random_state, n2d_neighbors)
-            manifold_seconds = time.perf_counter() - began
+        if method in MANIFOLD_PIPELINES and embedded is None:
+            embedded, manifold_seconds = timed_manifold(features, n_clusters, random_state, n2d_neighbors)
         began = time.perf_counter()
         if method in MANIFOLD_PIPELINES:
-            pred = on_manifold(method, manifold, n_clusters, random_state)
+            pred = on_manifold(method, embedded, n_clusters, random_state)
         else:
             pred = cluster_with(method, features, n_clusters, random_state)
         seconds = time.perf_counter() - began + (manifold_seconds if method in MANIFOLD_PIPELINES else 0.0)

@@ -1,7 +1,12 @@
 """Every number for one trained run, in one plain dict, stored next to the run.
 
     result = evaluate_run(trained, split="test")    # also written to <run>/evaluation-test.json
+    for event in evaluation_steps(trained, "test"):  # the same, step by step: progress + partial result
+        print(event.line())
     load_evaluation(run, "test")                     # the stored dict, or None
+
+Steps (STEPS): encode, N2D (the headline), the other clusterings, reconstruction, the map, then
+the baselines and probes, which a caller may leave out (`skip`).
 
 Protocol: clusterings and baselines run on the evaluated split only. Probes fit on the train split
 and are scored on the evaluated split; when the evaluated split contains the training rows
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,8 +33,10 @@ from core.evaluation.clustering import (
     clustering_baselines,
     labelled_clusterings,
     pca_features,
+    timed_manifold,
     too_few_rows,
 )
+from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
 from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores, probe_skip_reason
 from core.evaluation.reconstruction import reconstruct, reconstruction_quality
 
@@ -120,88 +128,144 @@ def _clean(value: Any) -> Any:
     return value
 
 
+STEPS = ("encode", "n2d", "clusterings", "reconstruction", "map", "baselines", "probes")  # headline first
+OPTIONAL_STEPS = ("baselines", "probes")  # what a caller may leave out (`skip`)
+
+
 def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int | None = 0,
                  n_clusters: int | None = None, save: bool = True,
-                 n2d_neighbors: int = N2D_NEIGHBORS) -> dict[str, Any]:
+                 n2d_neighbors: int = N2D_NEIGHBORS, skip: Collection[str] = (),
+                 on_progress: Callable[[EvalProgress], None] | None = None) -> dict[str, Any]:
     """Clusterings of the codes, baselines, probes, reconstruction quality and map trustworthiness.
 
     Returns (and, with `save`, writes to `evaluation-<split>.json` in the run folder) a dict:
     split, n, n_clusters, seconds, clustering {method: {acc, nmi, ari, silhouette, seconds, ...}},
     baselines {kmeans_raw | kmeans_pca | umap_gmm_raw: {...}}, probes {codes | raw | pca: {knn,
     logistic, random_forest}}, probes_cv (same shape), probe_protocol, reconstruction {mse, psnr,
-    ssim}, trustworthiness. Without labels acc / nmi / ari and the probes are None.
+    ssim}, trustworthiness, left_out (the steps of `skip`). Without labels acc / nmi / ari and the
+    probes are None. `on_progress` gets every event of evaluation_steps, partial results included.
     """
-    began = time.perf_counter()
-    dataset = trained.dataset
+    result: dict[str, Any] = {}
+    for event in evaluation_steps(trained, split, random_state, n_clusters, save, n2d_neighbors, skip):
+        if on_progress is not None:
+            on_progress(event)
+        result = dict(event.result)
+    return result
+
+
+def evaluation_steps(trained: "TrainedRun", split: str = "test", random_state: int | None = 0,
+                     n_clusters: int | None = None, save: bool = True, n2d_neighbors: int = N2D_NEIGHBORS,
+                     skip: Collection[str] = ()) -> Iterator[EvalProgress]:
+    """evaluate_run as a stream: an EvalProgress when each step starts and ends, in STEPS order (N2D,
+    the headline, right after encoding), each carrying the result so far; the last has `done`.
+
+    Every step draws its randomness from `random_state` alone, so the numbers do not depend on
+    the order, on what was skipped, or on whether anyone listens.
+    """
+    unknown = sorted(set(skip) - set(OPTIONAL_STEPS))
+    if unknown:
+        raise ConfigError(f"Cannot leave out {', '.join(map(repr, unknown))}; "
+                          f"the steps one may skip are {', '.join(OPTIONAL_STEPS)}.")
     index = split_index(trained, split)
-    n_clusters = cluster_count(n_clusters, dataset, random_state)
-    y_all = None if dataset.y is None else dataset.y.numpy()
-    y = None if y_all is None else y_all[index]
-    timings: dict[str, float] = {}
-
-    def timed(name: str, began_at: float) -> None:
-        timings[name] = time.perf_counter() - began_at
-
-    t = time.perf_counter()
-    codes = run_codes(trained, split)
-    timed("encode", t)
-
-    t = time.perf_counter()
-    clustering, labels = labelled_clusterings(codes, y, n_clusters, random_state, n2d_neighbors=n2d_neighbors)
-    for method, pred in labels.items():  # the dashboard's run_clusters() then shows these very labels
-        _cache_clusters(trained, method, split, n_clusters, random_state, n2d_neighbors, lambda p=pred: p)
-    timed("clustering", t)
-
-    raw = flat_inputs(trained, index)
-    train_index = np.asarray(trained.splits.train)
-    raw_train = flat_inputs(trained, train_index) if len(train_index) else raw
-    t = time.perf_counter()
-    baselines = clustering_baselines(raw, y, n_clusters, codes.shape[1], random_state, pca_fit=raw_train,
-                                     features=backbone_features(trained, index))
-    timed("baselines", t)
-
-    t = time.perf_counter()
-    probes, probes_cv, protocol = _probes(trained, split, codes, raw, raw_train, y, y_all, train_index, random_state)
-    skipped = _skipped(clustering, baselines, protocol, y, y_all, train_index, index, split)
-    timed("probes", t)
-
-    t = time.perf_counter()
-    x = trained.inputs[torch.as_tensor(index)].numpy()  # features are scored like a table's values
-    kind = "table" if trained.config.features.backbone else dataset.kind
-    reconstruction = reconstruction_quality(x, reconstruct(trained.model, x), kind)
-    timed("reconstruction", t)
-
-    t = time.perf_counter()
-    embedding = run_projection(trained, split, "umap", 2, random_state)
-    trust = trustworthiness_of_map(codes, embedding, random_state)
-    timed("map", t)
-
-    result = _clean({
-        "run_id": trained.run.id,
-        "dataset": dataset.name,
-        "split": split,
-        "n": int(len(index)),
-        "n_clusters": n_clusters,
-        "latent_dim": int(codes.shape[1]),
-        "has_labels": y is not None,
-        "random_state": random_state,
-        "n2d_neighbors": n2d_neighbors,
-        "checkpoint": checkpoint_fingerprint(trained),
-        "epochs_done": int(trained.run.info().get("epochs_done") or 0),
-        "seconds": time.perf_counter() - began,
-        "timings": timings,
-        "clustering": clustering,
-        "baselines": baselines,
-        "probes": probes,
-        "probes_cv": probes_cv,
-        "probe_protocol": protocol,
-        "reconstruction": reconstruction,
-        "trustworthiness": trust,
-        "skipped": skipped,
-    })
+    state = _Evaluation(trained, split, index, cluster_count(n_clusters, trained.dataset, random_state),
+                        random_state, n2d_neighbors)
+    steps = [name for name in STEPS if name not in skip]
+    earlier = trained.run.read_json(f"evaluation-{split}.json")
+    clock = StepClock(steps, expected_seconds(steps, len(index), earlier if isinstance(earlier, dict) else None))
+    partial: dict[str, Any] = {}
+    for name in steps:
+        clock.start(name)
+        yield clock.event(name, False, _clean(partial))
+        partial.update(getattr(state, name)())
+        state.timings[name] = clock.finish(name)
+        partial = state.summary(partial, clock, [s for s in STEPS if s in skip])
+        yield clock.event(name, True, _clean(partial))
+    result = _clean(partial)
     if save:
         trained.run.write_json(f"evaluation-{split}.json", result)
-    return result
+    yield clock.event(steps[-1], True, result, done=True)
+
+
+class _Evaluation:
+    """The state one evaluation's steps share; each step method returns the result keys it adds."""
+
+    def __init__(self, trained: "TrainedRun", split: str, index: np.ndarray, n_clusters: int,
+                 random_state: int | None, n2d_neighbors: int):
+        self.trained, self.split, self.index, self.n_clusters = trained, split, index, n_clusters
+        self.random_state, self.n2d_neighbors = random_state, n2d_neighbors
+        y_all = None if trained.dataset.y is None else trained.dataset.y.numpy()
+        self.y_all, self.y = y_all, None if y_all is None else y_all[index]
+        self.train_index = np.asarray(trained.splits.train)
+        self.timings: dict[str, float] = {}
+        self.codes = np.empty((len(index), 0), dtype=np.float32)
+        self.manifold: tuple[np.ndarray, float] | None = None
+        self.scores: dict[str, Any] = {}  # clustering method -> scores
+        self.baseline_scores: dict[str, Any] = {}
+        self._raw: tuple[np.ndarray, np.ndarray] | None = None
+
+    def raw(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the split's raw inputs, the train split's), flattened: the no-model baselines' input."""
+        if self._raw is None:
+            raw = flat_inputs(self.trained, self.index)
+            self._raw = raw, flat_inputs(self.trained, self.train_index) if len(self.train_index) else raw
+        return self._raw
+
+    def _cluster(self, methods: tuple[str, ...]) -> dict[str, Any]:
+        scores, labels = labelled_clusterings(self.codes, self.y, self.n_clusters, self.random_state, methods,
+                                              self.n2d_neighbors, manifold=self.manifold)
+        for method, pred in labels.items():  # the dashboard's run_clusters() then shows these very labels
+            _cache_clusters(self.trained, method, self.split, self.n_clusters, self.random_state, self.n2d_neighbors,
+                            lambda p=pred: p)
+        self.scores.update(scores)
+        return {"clustering": {m: self.scores[m] for m in PIPELINES if m in self.scores}}
+
+    def encode(self) -> dict[str, Any]:
+        self.codes = run_codes(self.trained, self.split)
+        return {"latent_dim": int(self.codes.shape[1])}
+
+    def n2d(self) -> dict[str, Any]:
+        if not too_few_rows("n2d", len(self.codes)):  # N2D's manifold, shared with the other UMAP pipelines
+            self.manifold = timed_manifold(self.codes, self.n_clusters, self.random_state, self.n2d_neighbors)
+        return self._cluster(("n2d",))
+
+    def clusterings(self) -> dict[str, Any]:
+        return self._cluster(tuple(m for m in PIPELINES if m != "n2d"))
+
+    def reconstruction(self) -> dict[str, Any]:
+        trained = self.trained
+        x = trained.inputs[torch.as_tensor(self.index)].numpy()  # features are scored like a table's values
+        kind = "table" if trained.config.features.backbone else trained.dataset.kind
+        return {"reconstruction": reconstruction_quality(x, reconstruct(trained.model, x), kind)}
+
+    def map(self) -> dict[str, Any]:
+        embedding = run_projection(self.trained, self.split, "umap", 2, self.random_state)
+        return {"trustworthiness": trustworthiness_of_map(self.codes, embedding, self.random_state)}
+
+    def baselines(self) -> dict[str, Any]:
+        raw, raw_train = self.raw()
+        self.baseline_scores = clustering_baselines(raw, self.y, self.n_clusters, self.codes.shape[1], self.random_state,
+                                                    pca_fit=raw_train, features=backbone_features(self.trained, self.index))
+        return {"baselines": self.baseline_scores}
+
+    def probes(self) -> dict[str, Any]:
+        raw, raw_train = self.raw()
+        probes, probes_cv, protocol = _probes(self.trained, self.split, self.codes, raw, raw_train, self.y, self.y_all,
+                                              self.train_index, self.random_state)
+        return {"probes": probes, "probes_cv": probes_cv, "probe_protocol": protocol}
+
+    def summary(self, partial: dict[str, Any], clock: StepClock, left_out: list[str]) -> dict[str, Any]:
+        """The header every partial result carries, then what the steps so far added."""
+        trained = self.trained
+        head = {
+            "run_id": trained.run.id, "dataset": trained.dataset.name, "split": self.split, "n": int(len(self.index)),
+            "n_clusters": self.n_clusters, "latent_dim": int(self.codes.shape[1]), "has_labels": self.y is not None,
+            "random_state": self.random_state, "n2d_neighbors": self.n2d_neighbors,
+            "checkpoint": checkpoint_fingerprint(trained), "epochs_done": int(trained.run.info().get("epochs_done") or 0),
+            "seconds": time.perf_counter() - clock.began, "timings": dict(self.timings),
+        }
+        skipped = _skipped(self.scores, self.baseline_scores, self.y, self.y_all, self.train_index, self.index, self.split,
+                           probed="probes_cv" in partial)
+        return {**partial, **head, "left_out": left_out, "skipped": skipped}
 
 
 def _probes(trained: "TrainedRun", split: str, codes: np.ndarray, raw: np.ndarray, raw_train: np.ndarray,
@@ -230,12 +294,13 @@ def _probes(trained: "TrainedRun", split: str, codes: np.ndarray, raw: np.ndarra
     return probes_cv, probes_cv, f"cross-validated on {split} (it contains the training rows)"
 
 
-def _skipped(clustering: dict, baselines: dict, protocol: str, y: np.ndarray | None, y_all: np.ndarray | None,
-             train_index: np.ndarray, index: np.ndarray, split: str) -> dict[str, str]:
-    """{what: why} for every method that could not run on so few rows (tiny datasets)."""
+def _skipped(clustering: dict, baselines: dict, y: np.ndarray | None, y_all: np.ndarray | None,
+             train_index: np.ndarray, index: np.ndarray, split: str, probed: bool = True) -> dict[str, str]:
+    """{what: why} for every method that could not run on so few rows (tiny datasets); the probes'
+    reasons only once they ran (`probed`)."""
     out = {f"{group}.{name}": row["skipped"] for group, rows in (("clustering", clustering), ("baselines", baselines))
            for name, row in rows.items() if row.get("skipped")}
-    if y is None:
+    if y is None or not probed:
         return out
     held_out = split in ("val", "test") and len(train_index)
     fit_on = y_all[train_index] if held_out else y

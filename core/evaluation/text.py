@@ -69,6 +69,16 @@ def skipped_lines(result: dict[str, Any]) -> list[str]:
     return [f"{what}: {why}" for what, why in (result.get("skipped") or {}).items()]
 
 
+def n2d_line(result: dict[str, Any]) -> str:
+    """The headline, printed as soon as N2D has run: 'N2D: UMAP of codes + GMM: ACC 0.812, NMI ...'."""
+    scores = (result.get("clustering") or {}).get("n2d") or {}
+    name = CLUSTERING_NAMES["n2d"]
+    if scores.get("skipped"):
+        return f"{name}: skipped ({scores['skipped']})"
+    numbers = ", ".join(f"{key} {fmt(scores.get(key.lower()))}" for key in ("ACC", "NMI", "ARI"))
+    return f"{name}: {numbers} on {result.get('n')} {result.get('split')} rows ({fmt(scores.get('seconds'), 1)} s)"
+
+
 def format_evaluation(result: dict[str, Any]) -> str:
     lines = [
         f"Evaluation of run {result.get('run_id')} on {result.get('dataset')}, {result['split']} split: "
@@ -77,10 +87,13 @@ def format_evaluation(result: dict[str, Any]) -> str:
         "",
         "Clustering (ACC: best one-to-one match of clusters to labels)",
         *table(clustering_rows(result)),
+        *(["(baselines left out on request)"] if "baselines" in (result.get("left_out") or ()) else []),
         "",
         f"Probes: accuracy of classifiers on the features ({result.get('probe_protocol')})",
     ]
-    if result.get("has_labels", True):
+    if "probes" in (result.get("left_out") or ()):
+        lines[-1] = "Probes: left out on request"
+    elif result.get("has_labels", True):
         lines += table(probe_rows(result))
     else:
         lines.append("(no labels: clustering accuracy and probes need labels)")

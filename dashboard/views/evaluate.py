@@ -16,6 +16,7 @@ from dashboard.components import image_grid, is_feature_run, page_header, show_r
 from dashboard.gallery import PHOTO_TILE, file_captions, square
 from dashboard.figures import clustering_table, confusion_figure, probes_table, scatter_figure
 
+LIVE_EVERY = 1.0  # seconds between redraws of a running evaluation
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
 
 
@@ -195,33 +196,65 @@ def report_button(trained) -> None:
                        help="One self-contained file: settings, loss curves, reconstructions, the map and these scores.")
 
 
+def start_evaluation(trained, split: str) -> None:
+    """The Compute button's callback: one background evaluation per run and split (a second click joins it)."""
+    state.evaluations().start(trained, split)
+
+
+def evaluation_progress(run, split: str) -> None:
+    """The running evaluation's step, ETA and finished parts, redrawn every LIVE_EVERY seconds in a
+    fragment: the rest of the page (and every other page) stays usable meanwhile."""
+
+    @st.fragment(run_every=LIVE_EVERY)
+    def panel() -> None:
+        job = state.evaluations().get(run.id, split)
+        if job is None or job.done:
+            st.rerun(scope="app")  # finished or failed: redraw the page from the stored result (or the error)
+        event = job.latest
+        if event is None:
+            st.progress(0.0, text="Starting the evaluation…")
+            return
+        st.progress(event.fraction, text=event.line())
+        partial = dict(event.result)
+        if partial.get("clustering"):  # each part's table as soon as it is there, N2D first
+            headline(partial, is_feature_run(run))
+            metric_tables({k: v for k, v in partial.items() if k != "seconds"}, run.config.features.backbone)
+
+    panel()
+
+
 shown = page_header("Evaluate", "Numbers that say how good the codes are, against baselines that use no autoencoder at all. Labels are used only here, for scoring.", "eval")
 if shown is not None:
     run, trained, split = shown
-    from core.evaluation import evaluate_run, load_evaluation
+    from core.evaluation import load_evaluation
 
+    job = state.evaluations().get(run.id, split)
+    busy = job is not None and not job.done
     metrics = None
     with user_errors("Reading the evaluation"):
         metrics = load_evaluation(run, split)
     a, b = st.columns([1, 3])
-    label = "Recompute" if metrics else "Compute the evaluation"
-    if a.button(label, type="secondary" if metrics else "primary", key="eval.compute", icon=":material/calculate:"):
-        done = None
-        with st.spinner("Clustering, probing and scoring (a minute on big datasets)…"), user_errors("Evaluating"):
-            done = evaluate_run(trained, split)  # stored in the run folder as evaluation-<split>.json
-        if done is not None:
-            st.rerun()  # redraw from the stored result (the button now says Recompute)
+    label = "Evaluating…" if busy else "Recompute" if metrics else "Compute the evaluation"
+    a.button(label, type="secondary" if metrics or busy else "primary", key="eval.compute", icon=":material/calculate:",
+             on_click=start_evaluation, args=(trained, split), disabled=busy)
     with b:
         report_button(trained)
-    if metrics:
+    failed = job.error if job is not None and not busy else None
+    if failed:
+        st.error(f"The evaluation failed: {failed}" + (" The numbers below are the last stored ones." if metrics else ""),
+                 icon=":material/error:")
+    if busy:
+        evaluation_progress(run, split)
+    elif metrics:
         headline(metrics, is_feature_run(run))
         left, right = st.columns([3, 2], gap="large")
         with left:
             metric_tables(metrics, run.config.features.backbone)
         with right, user_errors("Building the confusion matrix"):
             confusion_section(run, trained, split, metrics)
-    else:
-        st.info("Not evaluated yet for this split: press **Compute the evaluation** (it is stored in the run folder).", icon=":material/info:")
+    elif not failed:
+        st.info("Not evaluated yet for this split: press **Compute the evaluation**. It runs in the background (N2D's numbers "
+                "first, then the other clusterings, baselines and probes) and is stored in the run folder.", icon=":material/info:")
     st.subheader("Classify your own image")
     with user_errors("Classifying"):
         classify_section(run, trained)

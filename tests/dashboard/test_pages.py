@@ -222,11 +222,35 @@ def digit_png() -> bytes:
     return buffer.getvalue()
 
 
+def rerun_until(at: AppTest, done, timeout: float = 120.0, what: str = "") -> AppTest:
+    """Rerun the page (as its fragment's timer would) until `done(at)`: a background job's progress."""
+    deadline = time.monotonic() + timeout
+    while not done(at):
+        assert not at.exception, at.exception
+        assert time.monotonic() < deadline, f"gave up waiting for {what} after {timeout} s"
+        time.sleep(0.3)
+        at.run()
+    return at
+
+
 @pytest.mark.slow  # about 10 s on 2 idle cores: the whole evaluation, as the page runs it
-def test_evaluate_page_computes_and_classifies(with_run):
+def test_evaluate_page_computes_and_classifies(with_run, monkeypatch):
+    from core.evaluation.run_evaluation import _Evaluation
+
+    held, probes = threading.Event(), _Evaluation.probes
+    monkeypatch.setattr(_Evaluation, "probes", lambda self: held.wait(60) and probes(self))  # hold the last step
     at = app("evaluate", with_run)
     at.button(key="eval.compute").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.progress, "a progress bar while it runs"
+    assert at.button(key="eval.compute").disabled, "a second click must not start a second evaluation"
+    # While the probes still run, the clusterings' tables are on the page already, with the step and an ETA.
+    rerun_until(at, lambda at: at.progress and at.progress[0].text.startswith("[7/7] Probes"), what="the probes step")
+    assert "left" in at.progress[0].text and at.dataframe, "the finished parts' tables while the rest runs"
+    assert any(m.label.startswith("Cluster accuracy") for m in at.metric)
+    held.set()
+    rerun_until(at, lambda at: at.button(key="eval.compute").label == "Recompute", what="the finished evaluation")
+    assert not at.progress and not at.error, [e.value for e in at.error]
     assert at.dataframe, "metric tables"
     assert len(at.get("plotly_chart")) >= 1  # confusion matrix
     at.file_uploader(key="eval.upload").upload("mine.png", digit_png(), "image/png").run()
@@ -235,6 +259,21 @@ def test_evaluate_page_computes_and_classifies(with_run):
     # stored in the run folder: a new session shows it without recomputing
     fresh = app("evaluate", with_run)
     assert fresh.button(key="eval.compute").label == "Recompute"
+
+
+def test_a_failed_evaluation_says_why_on_the_page(with_run, monkeypatch):
+    from core.errors import DataError
+    from core.evaluation.run_evaluation import _Evaluation
+
+    def broken(self):
+        raise DataError("The run folder cannot be written (disk full).")
+
+    monkeypatch.setattr(_Evaluation, "encode", broken)
+    at = app("evaluate", with_run)
+    at.button(key="eval.compute").click().run()
+    rerun_until(at, lambda at: at.error, timeout=30, what="the error")
+    assert at.error[0].value.startswith("The evaluation failed: The run folder cannot be written (disk full).")
+    assert not at.button(key="eval.compute").disabled and not at.progress  # free to try again
 
 
 def test_runs_page_lists_and_compares(with_run):

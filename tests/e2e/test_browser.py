@@ -127,7 +127,13 @@ def test_newcomer_trains_a_quick_demo_and_explores_it(server, page):
 
     go(page, "Evaluate")
     page.get_by_role("button", name="Compute the evaluation").click()
-    page.get_by_text("Clustering the codes").first.wait_for(timeout=120_000)
+    bar = page.locator('[data-testid="stProgress"]')
+    bar.first.wait_for(timeout=60_000)  # it runs in the background: steps and an ETA, the page stays live
+    page.get_by_text("Clustering the codes").first.wait_for(timeout=120_000)  # N2D's table, before the rest
+    assert bar.count(), "the first tables should appear while the later steps still run"
+    page.locator('[data-testid="stDataFrame"] canvas').first.wait_for(timeout=30_000)
+    shot(page, "evaluate-progress")
+    page.get_by_role("button", name="Recompute").wait_for(timeout=180_000)
     wait_idle(page, timeout=120)
     shot(page, "evaluate")
 
