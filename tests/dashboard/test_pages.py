@@ -25,6 +25,7 @@ from core.models import ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig
 from dashboard import figures
+from tests.dashboard.waiting import rerun_until
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TIMEOUT = 120  # seconds per script run: generous, the first model load and projections take a few
@@ -220,17 +221,6 @@ def digit_png() -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def rerun_until(at: AppTest, done, timeout: float = 120.0, what: str = "") -> AppTest:
-    """Rerun the page (as its fragment's timer would) until `done(at)`: a background job's progress."""
-    deadline = time.monotonic() + timeout
-    while not done(at):
-        assert not at.exception, at.exception
-        assert time.monotonic() < deadline, f"gave up waiting for {what} after {timeout} s"
-        time.sleep(0.3)
-        at.run()
-    return at
 
 
 @pytest.mark.slow  # about 10 s on 2 idle cores: the whole evaluation, as the page runs it

@@ -25,6 +25,7 @@ from core.runs import RunStore
 from dashboard import gallery
 from dashboard.exports import clusters_table
 from tests.core.photo_fixtures import write_bird_folder
+from tests.dashboard.waiting import rerun_until
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TIMEOUT = 120
@@ -259,6 +260,7 @@ def test_evaluate_a_feature_run_and_classify_a_photo(runs_dir, birds):
     labelled, _ = runs_dir
     at = app("evaluate", labelled)
     at.button(key="eval.compute").click().run()
+    rerun_until(at, lambda at: at.button(key="eval.compute").label == "Recompute", what="the finished evaluation")  # a background job
     assert not at.exception and not at.error, [e.value for e in at.error]
     shown = texts(at)
     assert f"This run reads {BACKBONE} features" in shown
