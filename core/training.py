@@ -125,6 +125,11 @@ class Trainer:
         # batches does not depend on what the model draws.
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model = model.to(self.device)
+        # Conv nets train faster with channels-last images on oneDNN (CPU) and cuDNN: on the conv
+        # best-quality model, batch 256 on 2 cores, 3,700 samples/s against 2,600 (benchmarks/trainer_overhead.py).
+        self.channels_last = any(isinstance(m, nn.Conv2d) for m in self.model.modules())
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.model_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         if hasattr(self.model, "generator"):
             self.model.generator = self.model_generator
@@ -175,6 +180,8 @@ class Trainer:
                 if stop is not None and stop.is_set():
                     return
                 batch = train_x[order[start : start + batch_size]]
+                if self.channels_last and batch.dim() == 4:
+                    batch = batch.contiguous(memory_format=torch.channels_last)
                 out = model(batch)
                 opt.zero_grad(set_to_none=True)
                 out.loss.backward()
