@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from core.atomic import atomic_write_bytes
+from core.cuml_backend import try_cuml
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -93,6 +94,11 @@ def umap_project(z: np.ndarray, dims: int, random_state: int | None, n_neighbors
     if n <= dims + 1:  # UMAP needs a neighbour graph; with this few points PCA says the same
         return _pca(z, dims, random_state)
     k = max(2, min(int(n_neighbors), n - 1))
+    init = "spectral" if n > 2 * dims + 10 else "random"
+    on_gpu = try_cuml("manifold", "UMAP", z, "fit_transform", n_components=dims, n_neighbors=k, min_dist=float(min_dist),
+                      n_epochs=n_epochs, random_state=random_state, init=init)
+    if on_gpu is not None:
+        return on_gpu.astype(np.float32)
     reducer = umap.UMAP(
         n_components=dims,
         n_neighbors=k,
@@ -101,7 +107,7 @@ def umap_project(z: np.ndarray, dims: int, random_state: int | None, n_neighbors
         n_epochs=n_epochs,
         random_state=random_state,
         n_jobs=1 if random_state is not None else -1,  # umap is only reproducible single-threaded
-        init="spectral" if n > 2 * dims + 10 else "random",
+        init=init,
     )
     return reducer.fit_transform(z).astype(np.float32)
 
@@ -226,6 +232,9 @@ def _hdbscan(z: np.ndarray, n_clusters: int, random_state: int | None) -> np.nda
     from sklearn.cluster import HDBSCAN
 
     # n_clusters is ignored: HDBSCAN decides how many clusters there are (and which points are noise).
+    on_gpu = try_cuml("cluster", "HDBSCAN", z, "fit_predict", min_cluster_size=hdbscan_min_cluster_size(len(z)))
+    if on_gpu is not None:
+        return on_gpu.astype(np.int64)
     return HDBSCAN(min_cluster_size=hdbscan_min_cluster_size(len(z)), copy=True).fit_predict(z)
 
 
