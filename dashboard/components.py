@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -215,3 +217,19 @@ def copy_link(container: Any, page_path: str) -> None:
     with container:
         st.caption(":material/link: **Copy link** to this view (the button at its right copies it)")
         st.code(links.link_to(page_path), language=None, wrap_lines=True)
+
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
+
+
+def uploaded_picture(upload: Any) -> Any | None:
+    """The decoded picture of an st.file_uploader file, or None after saying why it cannot be read."""
+    from PIL import Image
+
+    try:
+        picture = Image.open(io.BytesIO(upload.getvalue()))
+        picture.load()
+        return picture
+    except Exception as error:
+        st.error(f"Could not read {upload.name} as an image ({error}).", icon=":material/error:")
+        return None

@@ -191,16 +191,19 @@ def scatter_figure(
     return fig, trace_rows
 
 
-def mark_points(fig: go.Figure, trace_rows: list[np.ndarray], coords: np.ndarray, focus: int, neighbours: Sequence[int],
+def mark_points(fig: go.Figure, trace_rows: list[np.ndarray], coords: np.ndarray, focus: int | None, neighbours: Sequence[int],
                 hover: Sequence[str]) -> None:
-    """Ring a clicked point's neighbours and star the point itself on a 2-D map. The marks carry
-    their positions as customdata, so clicking a ring moves the focus to that neighbour."""
+    """Ring a clicked point's neighbours and star the point itself on a 2-D map (no star for an
+    uploaded image's neighbours: focus None). The marks carry their positions as customdata, so
+    clicking a ring moves the focus to that neighbour."""
     coords = np.asarray(coords)
     hover = np.asarray(hover, dtype=object)
     for name, positions, marker in (
         ("nearest", np.asarray(neighbours, dtype=np.int64), dict(size=15, color="rgba(0,0,0,0)", line=dict(color="#111827", width=2))),
-        ("clicked", np.asarray([focus], dtype=np.int64), dict(size=22, color="#111827", symbol="star", line=dict(color="white", width=1))),
+        ("clicked", np.asarray([] if focus is None else [focus], dtype=np.int64), dict(size=22, color="#111827", symbol="star", line=dict(color="white", width=1))),
     ):
+        if not len(positions):
+            continue
         fig.add_trace(go.Scattergl(x=coords[positions, 0], y=coords[positions, 1], mode="markers", name=name, marker=marker,
                                    customdata=positions, hovertext=hover[positions], hovertemplate="%{hovertext}<extra></extra>"))
         trace_rows.append(positions)

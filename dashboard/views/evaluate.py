@@ -3,7 +3,6 @@ confusion matrix, your own image classified and placed on the map, and the HTML 
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
@@ -12,12 +11,11 @@ import streamlit as st
 from PIL import Image
 
 from dashboard import state
-from dashboard.components import image_grid, is_feature_run, page_header, show_rows, user_errors
+from dashboard.components import IMAGE_TYPES, image_grid, is_feature_run, page_header, show_rows, uploaded_picture, user_errors
 from dashboard.gallery import PHOTO_TILE, file_captions, square
 from dashboard.figures import clustering_table, confusion_figure, probes_table, scatter_figure
 
 LIVE_EVERY = 1.0  # seconds between redraws of a running evaluation
-IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
 
 
 def headline(metrics: dict, features: bool = False) -> None:
@@ -134,11 +132,8 @@ def classify_section(run, trained) -> None:
     if upload is None:
         st.caption("Upload a picture to see how the model reconstructs it, which cluster it joins, its likely label and its nearest neighbours.")
         return
-    try:
-        picture = Image.open(io.BytesIO(upload.getvalue()))
-        picture.load()
-    except Exception as error:
-        st.error(f"Could not read {upload.name} as an image ({error}).", icon=":material/error:")
+    picture = uploaded_picture(upload)
+    if picture is None:
         return
     with st.spinner("Encoding your image…"):
         result = classify_images(trained, [picture], k=5)[0]

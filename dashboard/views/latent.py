@@ -10,16 +10,18 @@ the file -> cluster table to download. For someone sorting a folder of photos, t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import streamlit as st
 
 from core.sorting import MAX_NAME, new_cluster
 from dashboard import cluster_edits, links, state
 from dashboard.cluster_edits import CLUSTER_NAMES, NEW, display_names
-from dashboard.components import hover_pictures, is_feature_run, page_header, show_rows, user_errors
+from dashboard.components import IMAGE_TYPES, hover_pictures, is_feature_run, page_header, show_rows, uploaded_picture, user_errors
 from dashboard.exports import clusters_table, sorted_photos_zip
 from dashboard.figures import cluster_names, label_mix_figure, mark_points, natural_sort, scatter_figure, selected_rows, with_sprites
-from dashboard.gallery import cluster_groups, file_captions, label_mix
+from dashboard.gallery import cluster_groups, file_captions, label_mix, square
 from dashboard.neighbours import SPACES, Neighbours, nearest
 from dashboard.replay import axis_ranges, next_epoch, replay_figure
 
@@ -31,6 +33,7 @@ GALLERY_COLUMNS = 8  # tiles in a row of a cluster's gallery (one row of photos 
 TILE_SIZES = (48, 64, 96, 128, 160, 200)  # px per picture in the galleries (the size control)
 DEFAULT_TILE = {True: 128, False: 64}  # photos (rows with files) / small built-in images
 FOCUS = "latent.focus"  # (run id, split, position) of the point last clicked on the map
+UPLOAD_KEY, UPLOAD_NEIGHBOURS = "latent.upload", 12  # an image of the user's own, and how many pictures like it
 NEIGHBOUR_TILE = 96  # px at least per picture in the neighbours gallery
 HOVER_VALUES = 8  # a table row's first values shown on hover
 REPLAY_EPOCH, REPLAY_PLAYING = "latent.replay.epoch", "latent.replay.playing"
@@ -185,6 +188,41 @@ def neighbours_panel(run, ds, rows: np.ndarray, found: Neighbours, clusters: lis
         st.dataframe(table, hide_index=True, width="stretch", height=min(400, 36 * (len(order) + 1)))
     else:
         show_rows(run, ds, rows[order], extra=table)
+
+
+def upload_neighbours(run, trained, rows: np.ndarray) -> tuple[Any, Any, np.ndarray] | None:
+    """An image of the user's own: (its classification, the picture, the map positions of its
+    nearest training pictures that are on this map), or None without one."""
+    ds = trained.dataset
+    if ds.kind != "image":
+        return None
+    with st.expander("Find pictures like yours", icon=":material/image_search:", expanded=bool(st.session_state.get(UPLOAD_KEY))):
+        upload = st.file_uploader("Your own image", type=IMAGE_TYPES, key=UPLOAD_KEY,
+                                  help="Encoded by the model; its nearest training pictures in the code are shown and ringed on the map.")
+        picture = None if upload is None else uploaded_picture(upload)
+    if picture is None:
+        return None
+    from core.evaluation import classify_images
+
+    with st.spinner("Encoding your image…"):
+        result = classify_images(trained, [picture], k=UPLOAD_NEIGHBOURS)[0]
+    position = {int(r): i for i, r in enumerate(rows)}
+    on_map = np.asarray([position[n.index] for n in result.neighbors if n.index in position], dtype=np.int64)
+    return result, picture, on_map
+
+
+def like_yours_panel(run, ds, result, picture, on_map: np.ndarray, tile: int) -> None:
+    """Your picture, then its nearest training pictures with labels and distances, nearest first."""
+    st.subheader("Pictures like yours")
+    tile = max(tile, NEIGHBOUR_TILE)
+    neighbour_rows = np.asarray([n.index for n in result.neighbors], dtype=np.int64)
+    names = file_captions(ds, neighbour_rows) if ds.files else [n.label or f"#{n.index}" for n in result.neighbors]
+    st.image(square(picture, tile), caption="yours", width=tile)
+    show_rows(run, ds, neighbour_rows, [f"{name} · {n.distance:.2g}" for name, n in zip(names, result.neighbors)],
+              columns=max(2, 560 // (tile + 6)), tile=tile, photo_tile=tile)
+    st.caption(f"The {len(neighbour_rows)} training pictures nearest to yours in the code"
+               + (f", {len(on_map)} of them ringed on this map" if len(on_map) else " (none is on this split's map)")
+               + (f"; it joins cluster {result.cluster}" + (f", mostly '{result.cluster_label}'" if result.cluster_label else "") + "." if result.cluster >= 0 else "."))
 
 
 def selection_panel(run, ds, rows: np.ndarray, picked: np.ndarray, colour, tile: int) -> None:
@@ -428,6 +466,10 @@ if shown is not None:
         if focus is not None:
             with side, user_errors("Nearest neighbours"):
                 found = neighbour_query(run, split, focus)
+        liked = None
+        if settings["dims"] == 2:
+            with side, user_errors("Pictures like yours"):
+                liked = upload_neighbours(run, trained, rows)
         with map_col:
             fig, trace_rows = scatter_figure(
                 coords, colour, categorical=categorical, index=np.arange(len(rows)), hover=hover,
@@ -435,6 +477,8 @@ if shown is not None:
             )
             if found is not None:
                 mark_points(fig, trace_rows, coords, found.query, found.positions, hover)
+            elif liked is not None:
+                mark_points(fig, trace_rows, coords, None, liked[2], hover)
             with_sprites(fig, state.sprite_meta(run, split))
             if settings["dims"] == 2:
                 event = st.plotly_chart(fig, key=map_key, on_select=lambda: remember_click(map_key, run.id, split),
@@ -452,9 +496,11 @@ if shown is not None:
                     edited = edited_clusters(run, split, ds, settings)
                     clusters = display_names(edited.clusters, edited.names)
                 neighbours_panel(run, ds, rows, found, clusters, settings["tile"])
+            if liked is not None:
+                like_yours_panel(run, ds, *liked, settings["tile"])
             if len(picked) > 1:
                 selection_panel(run, ds, rows, picked, colour, settings["tile"])
-            elif found is None:
+            elif found is None and liked is None:
                 examples_panel(run, ds, rows, colour, categorical, settings["tile"])
         with user_errors("Training replay"):
             replay_section(run, ds, settings)

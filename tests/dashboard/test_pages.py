@@ -342,6 +342,34 @@ def test_latent_page_clicked_point_shows_its_neighbours(with_run):
     assert "latent.focus" not in at.session_state and not at.exception
 
 
+def test_latent_page_finds_pictures_like_an_uploaded_one_and_rings_them(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = with_run
+    at.session_state["latent.method"] = "pca"
+    at.session_state["latent.split"] = "all"  # every training row is on the map
+    at.run()
+    at.switch_page("views/latent.py").run()
+    at.file_uploader(key="latent.upload").upload("mine.png", digit_png(), "image/png").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Pictures like yours" in [h.value for h in at.subheader]
+    caption = " ".join(c.value for c in at.caption)
+    assert "The 12 training pictures nearest to yours in the code, 12 of them ringed on this map" in caption, caption
+    figure = at.get("plotly_chart")[0].proto.spec
+    assert '"nearest"' in figure and '"clicked"' not in figure  # ringed, and no clicked point to star
+
+
+def test_latent_page_says_why_an_upload_is_not_a_picture(with_run):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = with_run
+    at.session_state["latent.method"] = "pca"
+    at.run()
+    at.switch_page("views/latent.py").run()
+    at.file_uploader(key="latent.upload").upload("mine.png", b"not a picture at all", "image/png").run()
+    assert not at.exception
+    assert [e.value for e in at.error] and at.error[0].value.startswith("Could not read mine.png as an image")
+    assert "Pictures like yours" not in [h.value for h in at.subheader]
+
+
 def test_a_link_with_bad_or_unknown_settings_opens_the_map_with_defaults_and_a_notice(with_run):
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.query_params.update(run=with_run, projection="pca", colour="cluster", dims="7", k="500", clusters="nope", zoom="3")
