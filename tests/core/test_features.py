@@ -17,7 +17,7 @@ from core.errors import ConfigError, DataError
 from core.features import BACKBONES, dataset_features, extract_features, features_path, get_backbone, load_backbone
 from core.features.backbones import efficientnet_lite0_weights_path, lukemelas_to_timm
 from core.features.weights import load_state_dict
-from tests.core.photo_fixtures import write_bird_folder
+from tests.core.photo_fixtures import birds_zip, write_bird_folder
 
 # ImageNet-1k classes that are birds: cock ... jay, magpie ... bald eagle ... , and the water birds.
 IMAGENET_BIRDS = set(range(7, 25)) | set(range(80, 101)) | set(range(127, 147))
@@ -37,6 +37,7 @@ def birds(tmp_path):
 class TestShippedWeights:
     def test_every_key_of_the_wheel_fits_timm_and_photos_are_birds(self, birds):
         # Random weights would not name bird classes for real bird photos: this proves the rename.
+        birds_zip()  # real birds, not the made-up photos a checkout without ../shared/data gets
         model = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
         state = lukemelas_to_timm(load_state_dict(Path(efficientnet_lite0_weights_path()), "w"), model)
         model.load_state_dict(state, strict=True)
