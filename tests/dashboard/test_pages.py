@@ -69,6 +69,19 @@ def app(page: str | None = None, run_id: str | None = None) -> AppTest:
     return at
 
 
+def latent_page(run_id: str, state: dict | None = None) -> AppTest:
+    """The Latent space page of `run_id` with a PCA map (UMAP is driven by the browser tests) and
+    any other session state given (a clicked point, a split), as a browser would have it."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = run_id
+    at.session_state["latent.method"] = "pca"
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page("views/latent.py").run()
+    return at
+
+
 def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [str(m.label) + str(m.value) for m in at.metric]
     return "\n".join(str(p) for p in parts)
@@ -202,11 +215,7 @@ def test_vae_run_draws_samples_from_the_prior(monkeypatch, tmp_path):
 
 
 def test_latent_page_pca_and_clusters(with_run):
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params["run"] = with_run
-    at.session_state["latent.method"] = "pca"  # UMAP is driven by the browser test
-    at.run()
-    at.switch_page("views/latent.py").run()
+    at = latent_page(with_run)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(at.get("plotly_chart")) >= 1
     at.selectbox(key="latent.colour").set_value("cluster").run()
@@ -323,12 +332,7 @@ def test_progress_numbers_and_grid():
 
 
 def test_latent_page_clicked_point_shows_its_neighbours(with_run):
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params["run"] = with_run
-    at.session_state["latent.method"] = "pca"
-    at.session_state["latent.focus"] = (with_run, "test", 3)  # what a click on the map's fourth point leaves
-    at.run()
-    at.switch_page("views/latent.py").run()
+    at = latent_page(with_run, {"latent.focus": (with_run, "test", 3)})  # what a click on the map's fourth point leaves
     assert not at.exception and not at.error, [e.value for e in at.error]
     table = at.dataframe[0].value
     assert list(table[""])[:2] == ["clicked", "#1"] and len(table) == 13  # the point and its 12 nearest
@@ -343,12 +347,7 @@ def test_latent_page_clicked_point_shows_its_neighbours(with_run):
 
 
 def test_latent_page_finds_pictures_like_an_uploaded_one_and_rings_them(with_run):
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params["run"] = with_run
-    at.session_state["latent.method"] = "pca"
-    at.session_state["latent.split"] = "all"  # every training row is on the map
-    at.run()
-    at.switch_page("views/latent.py").run()
+    at = latent_page(with_run, {"latent.split": "all"})  # every training row is on the map
     at.file_uploader(key="latent.upload").upload("mine.png", digit_png(), "image/png").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Pictures like yours" in [h.value for h in at.subheader]
@@ -359,11 +358,7 @@ def test_latent_page_finds_pictures_like_an_uploaded_one_and_rings_them(with_run
 
 
 def test_latent_page_says_why_an_upload_is_not_a_picture(with_run):
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params["run"] = with_run
-    at.session_state["latent.method"] = "pca"
-    at.run()
-    at.switch_page("views/latent.py").run()
+    at = latent_page(with_run)
     at.file_uploader(key="latent.upload").upload("mine.png", b"not a picture at all", "image/png").run()
     assert not at.exception
     assert [e.value for e in at.error] and at.error[0].value.startswith("Could not read mine.png as an image")
@@ -418,11 +413,7 @@ def replay_spec(at: AppTest) -> dict:
 
 
 def test_the_replay_slider_changes_the_map(with_run):
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params["run"] = with_run
-    at.session_state["latent.method"] = "pca"
-    at.run()
-    at.switch_page("views/latent.py").run()
+    at = latent_page(with_run)
     assert not at.exception and not at.error, [e.value for e in at.error]
     slider = at.select_slider(key="latent.replay.epoch")
     assert list(slider.options) == ["0", "1", "2"] and slider.value == 2  # the newest epoch first
@@ -442,11 +433,7 @@ def test_a_run_without_snapshots_says_it_cannot_be_replayed(trained_runs_dir, mo
     shutil.copytree(root / run_id, tmp_path / run_id)
     shutil.rmtree(tmp_path / run_id / "snapshots")  # as a run trained before snapshots existed
     monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(tmp_path))
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params["run"] = run_id
-    at.session_state["latent.method"] = "pca"
-    at.run()
-    at.switch_page("views/latent.py").run()
+    at = latent_page(run_id)
     assert not at.exception and not at.error
     assert any("no per-epoch snapshots" in i.value for i in at.info)
 
@@ -478,11 +465,7 @@ def test_a_link_with_a_point_outside_the_map_opens_it_without_one(with_run):
 
 
 def test_map_settings_come_back_after_visiting_another_page(with_run):
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params["run"] = with_run
-    at.session_state["latent.method"] = "pca"
-    at.run()
-    at.switch_page("views/latent.py").run()
+    at = latent_page(with_run)
     at.selectbox(key="latent.colour").set_value("cluster").run()
     at.query_params.clear()  # what clicking another page in the sidebar does to the address
     at.switch_page("views/data.py").run()
