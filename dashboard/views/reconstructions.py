@@ -47,14 +47,19 @@ def error_histogram(errors: np.ndarray, shown: np.ndarray) -> go.Figure:
     return fig
 
 
-def pairs_section(run, trained, split: str) -> None:
-    ds = trained.dataset
+def pick_rows(run, split: str, most: int, default: int, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The order and count controls: (the split's rows, their errors, positions of the ones to show)."""
     rows = state.rows(run, split)
     errors = state.errors(run, split)
     a, b = st.columns([2, 1])
     how = a.radio("Order", list(ORDERS), format_func=ORDERS.get, horizontal=True, key="recon.order")
-    count = b.slider("How many", 10, 120, 40, step=10, key="recon.count")
-    picked = order_rows(errors, how)[:count]
+    count = b.slider("How many", step, most, default, step=step, key="recon.count")
+    return rows, errors, order_rows(errors, how)[:count]
+
+
+def pairs_section(run, trained, split: str) -> None:
+    ds = trained.dataset
+    rows, errors, picked = pick_rows(run, split, most=120, default=40, step=10)
     x = ds.x[rows[picked]]
     recon = reconstruct(trained.model, x)
     labels = ds.label_names(ds.y[rows[picked]]) if ds.has_labels else [""] * len(picked)
@@ -77,12 +82,7 @@ def pairs_section(run, trained, split: str) -> None:
 def nearest_section(run, trained, split: str) -> None:
     """Feature runs: each photo, then the training photos nearest to its rebuilt feature vector."""
     ds = trained.dataset
-    rows = state.rows(run, split)
-    errors = state.errors(run, split)
-    a, b = st.columns([2, 1])
-    how = a.radio("Order", list(ORDERS), format_func=ORDERS.get, horizontal=True, key="recon.order")
-    count = b.slider("How many", 4, 60, 12, step=4, key="recon.count")
-    picked = order_rows(errors, how)[:count]
+    rows, errors, picked = pick_rows(run, split, most=60, default=12, step=4)
     photos = rows[picked]
     nearest, _ = state.nearest_to_reconstruction(run, photos, NEAREST)
     k = nearest.shape[1]
