@@ -51,6 +51,18 @@ def go(page, title: str) -> None:
     wait_idle(page)
 
 
+def start_quick_demo(page, server: str) -> float:
+    """Open the dashboard, press Quick demo then Start training on the Train page; returns when it was started."""
+    page.goto(server)
+    wait_idle(page, timeout=90)  # the first load imports torch and friends
+    go(page, "Train")
+    page.get_by_role("button", name="Quick demo").click()
+    wait_idle(page)
+    started = time.monotonic()
+    page.get_by_role("button", name="Start training").click()
+    return started
+
+
 def shot(page, name: str) -> None:
     print(f"{name}: {time.monotonic() - START[0]:.1f} s")  # shown with pytest -s: where the time goes
     page.evaluate("() => window.scrollTo(0, 0)")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.e2e.test_browser import go, wait_idle
+from tests.e2e.test_browser import go, start_quick_demo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -25,13 +25,7 @@ ANY_MAP = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
 
 
 def test_seconds_from_start_training_to_the_map(server, page):
-    page.goto(server)
-    wait_idle(page, timeout=90)
-    go(page, "Train")
-    page.get_by_role("button", name="Quick demo").click()
-    wait_idle(page)
-    page.get_by_role("button", name="Start training").click()
-    started = time.monotonic()
+    started = start_quick_demo(page, server)
     page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
     go(page, "Latent space")  # the map draws the newest checkpoint, also while the run still trains
     first_map = None

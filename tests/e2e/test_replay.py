@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.e2e.test_browser import COUNT_POINTS, SHOTS, TRAIN_TIMEOUT, go, wait_idle
+from tests.e2e.test_browser import COUNT_POINTS, SHOTS, TRAIN_TIMEOUT, go, start_quick_demo, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -23,13 +23,7 @@ REPLAY = """() => {
 
 
 def test_the_epoch_slider_replays_training(server, page):
-    page.goto(server)
-    wait_idle(page, timeout=90)
-    go(page, "Train")
-    page.get_by_role("button", name="Quick demo").click()
-    wait_idle(page)
-    started = time.monotonic()
-    page.get_by_role("button", name="Start training").click()
+    started = start_quick_demo(page, server)
     page.get_by_text("What next?").wait_for(timeout=TRAIN_TIMEOUT * 1000)
     wait_idle(page)
 
