@@ -20,22 +20,16 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_save
 
 from core import cli
-from core.config import DataSpec, RunConfig
 from core.errors import RunError
-from core.experiment import SPLITS_FILE, execute, load_splits, load_trained, prepare, start_run
-from core.models import ModelConfig
+from core.experiment import SPLITS_FILE, execute, load_splits, load_trained
 from core.runs import RunStore
-from core.training import TrainConfig
+from tests.core.run_fixtures import train_tiny_run
 
 
 @pytest.fixture(scope="module")
 def good_run_folder(tmp_path_factory) -> Path:
     """One tiny run trained for real, once; each test damages its own copy."""
-    config = RunConfig(data=DataSpec("digits", max_samples=120), model=ModelConfig("dense", latent_dim=3, width=16, depth=1),
-                       train=TrainConfig(epochs=1, batch_size=32, device="cpu"))
-    run = start_run(RunStore(tmp_path_factory.mktemp("good")), config)
-    list(execute(run, dataset=prepare(config)))
-    return run.path
+    return train_tiny_run(tmp_path_factory.mktemp("good"), max_samples=120, latent_dim=3, width=16, batch_size=32).path
 
 
 @pytest.fixture

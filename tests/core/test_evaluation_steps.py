@@ -13,7 +13,6 @@ import json
 import pytest
 
 from core import cli
-from core.config import DataSpec, RunConfig
 from core.errors import ConfigError
 from core.evaluation import evaluate_run, load_evaluation
 from core.evaluation.background import EvaluationJobs
@@ -26,19 +25,13 @@ from core.evaluation.progress import (
     format_duration,
 )
 from core.evaluation.run_evaluation import STEPS, evaluation_steps
-from core.experiment import execute, load_trained, prepare, start_run
-from core.models import ModelConfig
-from core.runs import RunStore
-from core.training import TrainConfig
+from core.experiment import load_trained
+from tests.core.run_fixtures import train_tiny_run
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    config = RunConfig(data=DataSpec("digits", max_samples=12), model=ModelConfig("dense", latent_dim=2, width=8, depth=1),
-                       train=TrainConfig(epochs=1, device="cpu"))
-    run = start_run(RunStore(tmp_path_factory.mktemp("runs")), config)
-    list(execute(run, dataset=prepare(config)))
-    return load_trained(run)
+    return load_trained(train_tiny_run(tmp_path_factory.mktemp("runs"), max_samples=12))
 
 
 # --------------------------------------------------------------------------- the clock (no data)

@@ -11,26 +11,19 @@ import numpy as np
 import pytest
 
 from core import cli
-from core.config import DataSpec, RunConfig
 from core.errors import ConfigError
 from core.evaluation import evaluate_run
 from core.evaluation.clustering import PIPELINES, labelled_clusterings, rows_needed, too_few_rows
 from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_skip_reason
 from core.evaluation.run_evaluation import run_clusters
-from core.experiment import execute, load_trained, prepare, start_run
-from core.models import ModelConfig
+from core.experiment import load_trained
 from core.report import write_report
-from core.runs import RunStore
-from core.training import TrainConfig
+from tests.core.run_fixtures import train_tiny_run
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    config = RunConfig(data=DataSpec("digits", max_samples=4), model=ModelConfig("dense", latent_dim=2, width=8, depth=1),
-                       train=TrainConfig(epochs=1, device="cpu"))
-    run = start_run(RunStore(tmp_path_factory.mktemp("runs")), config)
-    list(execute(run, dataset=prepare(config)))
-    return load_trained(run)
+    return load_trained(train_tiny_run(tmp_path_factory.mktemp("runs"), max_samples=4))
 
 
 @pytest.mark.parametrize("split,rows", [("test", 1), ("val", 1), ("train", 2), ("all", 4)])
