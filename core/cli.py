@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.errors import ConfigError, LatentboardError, RunError
+from core.presets import PRESET_NAMES
 
 EXIT_USAGE = 2  # a user's mistake or a Ctrl-C: the message says what to do
 EXIT_BUG = 1
@@ -109,15 +110,19 @@ def config_flags(root: type | None = None) -> list[ConfigFlag]:
     return flags
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
-    """RunConfig from `train` flags: defaults, then the preset, then every flag given."""
+def config_from_args(args: argparse.Namespace, dataset: Any = None) -> Any:
+    """RunConfig from `train` flags: defaults, then the preset, then every flag given.
+
+    `dataset` is what "best-quality" looks at to choose its recipe (see `train_config`).
+    """
     from core.config import RunConfig
     from core.presets import apply_preset
 
     config = RunConfig()
     if args.preset:  # the dataset first: a preset's data settings are for image folders only
         source = getattr(args, "dataset", config.data.source)
-        config = apply_preset(dataclasses.replace(config, data=dataclasses.replace(config.data, source=source)), args.preset)
+        config = apply_preset(dataclasses.replace(config, data=dataclasses.replace(config.data, source=source)),
+                              args.preset, dataset)
     values: dict[str | None, dict[str, Any]] = {}
     for flag in config_flags():  # shared flags come first: --train-seed wins over --seed
         if hasattr(args, flag.dest):
@@ -130,8 +135,24 @@ def config_from_args(args: argparse.Namespace) -> Any:
     )
 
 
+def train_config(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(config, its prepared dataset). "best-quality" first loads the data as the flags describe
+    it, to choose a recipe by its kind; a recipe that changes the data settings loads it again."""
+    from core.experiment import prepare
+    from core.presets import AUTO, recipe_for
+
+    if args.preset != AUTO:
+        config = config_from_args(args)
+        return config, prepare(config)
+    plain = config_from_args(argparse.Namespace(**{**vars(args), "preset": None}))
+    dataset = prepare(plain)
+    print(recipe_for(AUTO, dataset).reason + ".", flush=True)
+    config = config_from_args(args, dataset)
+    return config, dataset if config.data == plain.data else prepare(config)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.experiment import prepare, start_run
+    from core.experiment import start_run
     from core.runs import RunStore
 
     store = RunStore(args.runs_dir)
@@ -149,8 +170,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if not hasattr(args, "dataset"):
             raise ConfigError("Say what to train on with --dataset NAME (e.g. --dataset digits), or continue a run with --resume RUN_ID.")
-        config = config_from_args(args)
-        dataset = prepare(config)  # a refused dataset fails here, before the run folder exists
+        config, dataset = train_config(args)  # a refused dataset fails here, before the run folder exists
         run = start_run(store, config)
     return _train(run, resume=bool(args.resume), runs_dir_flag=args.runs_dir, dataset=dataset)
 
@@ -489,7 +509,9 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "train": Command(cmd_train, "train an autoencoder (or --resume a run)", (
-        arg("--preset", metavar="NAME", help="quick-demo, best-quality or photos; the flags below override it"),
+        arg("--preset", metavar="NAME", choices=PRESET_NAMES,
+            help=f"{', '.join(PRESET_NAMES)}; best-quality chooses digits, objects or photos by the data's kind; "
+                 "the flags below override it"),
         arg("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run from its last checkpoint"),
         RUNS_DIR,
     ), config_flags=True),

@@ -1,30 +1,41 @@
 """Named starting points for a run: a flag or a button away, every value still overridable.
 
 "quick-demo" is for a live class: something visible in well under a minute on a laptop CPU.
-"photos" puts a pretrained backbone in front of a dense autoencoder: photos of the same thing
-look alike in its features, not in their pixels.
-"best-quality" is tuned for clustering quality within a laptop budget by scoring N2D on all of
-mnist-5k and digits; benchmarks/clustering.py measures it, also on the 5,000 rows of mnist-10k
-that tuning never saw.
+"best-quality" looks at the data first (core.data.kinds) and lays the recipe tuned for its kind:
+"digits" for handwriting and other line drawings, "objects" for small pictures of things,
+"photos" for photographs; tables keep the defaults. Each recipe may also be asked for by name.
+benchmarks/clustering.py measures them on mnist-10k and on the Fashion-MNIST tuning data.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-from core.config import RunConfig
 from core.errors import ConfigError
 
+if TYPE_CHECKING:  # only for annotations: the CLI reads PRESET_NAMES without loading torch
+    from core.config import RunConfig
+    from core.data import Dataset
+
+AUTO = "best-quality"
 PRESETS: dict[str, dict[str, dict]] = {
     "quick-demo": {
         "model": {"family": "dense", "latent_dim": 10, "width": 256, "depth": 2},
         "train": {"epochs": 20, "batch_size": 64, "lr": 2e-3},
     },
-    "best-quality": {
-        # Pose augmentation is what moves the needle: N2D ACC on all of mnist-5k 0.80 -> 0.97 at 40 epochs;
-        # 80 epochs added 0.004, 20 lost 0.01: 60 keeps 10,000 images well inside 5 minutes on 2 cores.
+    "digits": {
+        # Tuned by scoring N2D on all of mnist-5k and digits. Pose augmentation is what moves the needle:
+        # N2D ACC on mnist-5k 0.80 -> 0.97 at 40 epochs; 80 epochs added 0.004, 20 lost 0.01.
         "model": {"family": "conv", "latent_dim": 32, "width": 256, "depth": 2, "augment": 1.0, "noise": 0.0},
         "train": {"epochs": 60, "batch_size": 64, "lr": 1e-3},
+    },
+    "objects": {
+        # Small pictures of things (Fashion-MNIST) are upright and centred: pose augmentation only blurs
+        # them (N2D ACC 0.56), while the pretrained features of the photos recipe group them by kind.
+        "features": {"backbone": "efficientnet-lite0"},
+        "model": {"family": "dense", "latent_dim": 32, "width": 256, "depth": 2, "augment": 0.0, "noise": 0.0},
+        "train": {"epochs": 50, "batch_size": 64, "lr": 1e-3},
     },
     "photos": {
         # Photos cluster by what they show in a pretrained network's features, not in their pixels.
@@ -37,18 +48,58 @@ PRESETS: dict[str, dict[str, dict]] = {
         "train": {"epochs": 50, "batch_size": 64, "lr": 1e-3},
     },
 }
+PRESET_NAMES = ("quick-demo", AUTO, *[name for name in PRESETS if name != "quick-demo"])
+RECIPE_BY_KIND = {"line-art": "digits", "objects": "objects", "photos": "photos", "table": None}
 
 
-def apply_preset(config: RunConfig, name: str) -> RunConfig:
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """What a preset name stands for on one dataset: `preset` (None: the defaults) and why."""
+
+    preset: str | None
+    reason: str
+
+
+def recipe_for(name: str, dataset: "Dataset | None" = None) -> Recipe:
+    """The fixed preset `name` is, or for "best-quality" the one for `dataset`'s kind."""
+    if name not in PRESET_NAMES:
+        raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}.")
+    if name != AUTO:
+        return Recipe(name, f"the {name} preset")
+    if dataset is None:
+        raise ConfigError(f"The {AUTO} preset looks at the data before it chooses a recipe: load the dataset first.")
+    from core.data.kinds import data_kind
+
+    kind = data_kind(dataset)
+    preset = RECIPE_BY_KIND[kind.name]
+    chosen = f"the {preset} recipe" if preset else "the default dense autoencoder (no recipe is tuned for tables yet)"
+    return Recipe(preset, f"{AUTO} chose {chosen}: {kind.reason}")
+
+
+def apply_preset(config: "RunConfig", name: str, dataset: "Dataset | None" = None) -> "RunConfig":
     """The config with every section the preset names (data, features, model, train) laid over it.
 
     A preset's data settings are for image folders (`config.data.source`): the built-in sets keep
     their own size, so `--preset photos` on mnist does not blow 28 px digits up to 96 px.
+    "best-quality" needs the `dataset` it will train on.
     """
-    if name not in PRESETS:
-        raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
-    preset = {section: values for section, values in PRESETS[name].items()
+    recipe = recipe_for(name, dataset)
+    if recipe.preset is None:
+        return config
+    preset = {section: values for section, values in PRESETS[recipe.preset].items()
               if section != "data" or config.data.source == "folder"}
     return dataclasses.replace(config, **{
         section: dataclasses.replace(getattr(config, section), **values) for section, values in preset.items()
     })
+
+
+def preset_summary(name: str) -> str:
+    """The values a preset sets, for help texts; for "best-quality" the rule it follows."""
+    if name == AUTO:
+        return ("looks at the data and takes the recipe for its kind: " + ", ".join(
+            f"{kind} -> {preset or 'defaults'}" for kind, preset in RECIPE_BY_KIND.items()))
+    recipe = PRESETS[name]
+    parts = [f"{k}={v}" for group in ("features", "model", "train") for k, v in recipe.get(group, {}).items()]
+    if "image_size" in recipe.get("data", {}):
+        parts.append(f"image folders shown at {recipe['data']['image_size']} px (set on the Data page)")
+    return ", ".join(parts)

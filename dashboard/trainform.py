@@ -15,7 +15,8 @@ import streamlit as st
 from core.experiment import RunConfig
 from core.features import FeatureConfig
 from core.models import ModelConfig
-from core.presets import PRESETS, apply_preset
+from core.errors import LatentboardError
+from core.presets import AUTO, PRESET_NAMES, PRESETS, Recipe, apply_preset, recipe_for
 from core.training import TrainConfig
 from dashboard import state
 from dashboard.links import UrlParam, field_params, one_of
@@ -30,6 +31,7 @@ BOUNDS = {  # (min, max) of each number box: the form and a link's values are ch
 }
 RAW_PIXELS = "none"  # the features select's value for "no backbone" (a select box keeps strings best)
 PRESET_KEY = "train.preset"
+RECIPE_KEY = "train.recipe"  # why best-quality chose what it chose, shown under the buttons
 
 
 def widget_values(config: RunConfig) -> dict[str, object]:
@@ -48,14 +50,27 @@ def use_preset(name: str) -> None:
     (Photos: 96 px images, what galleries show) is laid over it there, for image folders only:
     the built-in sets would only be blown up.
     """
-    config = apply_preset(RunConfig(), name)
+    recipe = session_recipe(name)
+    config = apply_preset(RunConfig(), recipe.preset) if recipe.preset else RunConfig()
     for key, value in widget_values(config).items():
         st.session_state[key] = value
     st.session_state[PRESET_KEY] = name
-    size = PRESETS[name].get("data", {}).get("image_size")
+    st.session_state[RECIPE_KEY] = recipe.reason if name == AUTO else None
+    size = PRESETS.get(recipe.preset or "", {}).get("data", {}).get("image_size")
     spec = state.data_spec()
     if size and spec.source == "folder":
         state.set_data_spec(dataclasses.replace(spec, image_size=int(size)))
+
+
+def session_recipe(name: str) -> Recipe:
+    """recipe_for(name) on the session's dataset; a dataset that cannot load leaves the defaults,
+    saying why (the Data page shows the full error)."""
+    if name != AUTO:
+        return recipe_for(name)
+    try:
+        return recipe_for(name, state.dataset(state.data_spec()))
+    except LatentboardError as error:
+        return Recipe(None, f"{AUTO} could not look at the data ({error}); the defaults are set")
 
 
 def url_params() -> dict[str, UrlParam]:
@@ -63,7 +78,7 @@ def url_params() -> dict[str, UrlParam]:
     fields, named and parsed as the config dataclasses declare them."""
     from core.features import BACKBONES
 
-    params = {"preset": UrlParam(use_preset, one_of(PRESETS))}
+    params = {"preset": UrlParam(use_preset, one_of(PRESET_NAMES))}
     params.update(field_params("model", ModelConfig, {k: f"m.{k}" for k in MODEL_KEYS}, BOUNDS))
     params.update(field_params("train", TrainConfig, {k: f"t.{k}" for k in TRAIN_KEYS}, BOUNDS))
     features = field_params("features", FeatureConfig, {"backbone": "f.backbone"}, BOUNDS)
@@ -75,9 +90,10 @@ def url_values(session: Any) -> dict[str, Any]:
     """The form's link settings: the preset, and each field where it differs from what the preset
     (or, without one, the defaults) set, so the quick demo's link is just ?preset=quick-demo."""
     preset = session.get(PRESET_KEY)
-    base = widget_values(apply_preset(RunConfig(), preset) if preset in PRESETS else RunConfig())
+    recipe = session_recipe(preset).preset if preset in PRESET_NAMES else None
+    base = widget_values(apply_preset(RunConfig(), recipe) if recipe else RunConfig())
     targets = {p.target: name for name, p in url_params().items() if isinstance(p.target, str)}
-    values: dict[str, Any] = {"preset": preset if preset in PRESETS else None}
+    values: dict[str, Any] = {"preset": preset if preset in PRESET_NAMES else None}
     for key, name in targets.items():
         value = session.get(key, base[key])
         values[name] = None if value == base[key] else value

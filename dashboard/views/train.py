@@ -10,15 +10,15 @@ from core.devices import DEVICE_CHOICES
 from core.experiment import RunConfig
 from core.features import BACKBONES, FeatureConfig
 from core.models import FAMILIES, IMAGE_ONLY, ModelConfig
-from core.presets import PRESETS
+from core.presets import AUTO, preset_summary
 from core.training import TrainConfig
 from dashboard import links, state
 from dashboard.components import run_label, user_errors
 from dashboard.figures import format_seconds, loss_figure, progress_numbers
-from dashboard.trainform import ADVANCED_KEYS, BOUNDS, MODEL_KEYS, RAW_PIXELS, TRAIN_KEYS, url_params, url_values, use_preset, widget_values
+from dashboard.trainform import ADVANCED_KEYS, BOUNDS, MODEL_KEYS, RAW_PIXELS, RECIPE_KEY, TRAIN_KEYS, url_params, url_values, use_preset, widget_values
 
 ACTIVATIONS = ("relu", "gelu", "elu", "leaky_relu", "tanh", "silu")
-PRESET_BUTTONS = {"quick-demo": "Quick demo", "best-quality": "Best quality", "photos": "Photos"}
+PRESET_BUTTONS = {"quick-demo": "Quick demo", "best-quality": "Best quality", "photos": "Photos"}  # digits, objects: by link or CLI
 DEFAULT_PRESET = "quick-demo"  # a newcomer's first click should finish in well under a minute
 LIVE_EVERY = 1.0  # seconds between redraws of the live panel
 
@@ -72,6 +72,8 @@ def settings() -> RunConfig:
         col.button(label, key=f"preset.{name}", on_click=use_preset, args=(name,), width="stretch",
                    type="primary" if s.get("train.preset") == name else "secondary",
                    help=_preset_help(name))
+    if s.get("train.preset") == AUTO and s.get(RECIPE_KEY):
+        st.caption(s[RECIPE_KEY] + ".")
 
     images = getattr(SOURCES.get(state.data_spec().source), "kind", None) != "table"
     backbone = features_setting(images)
@@ -135,11 +137,7 @@ def settings() -> RunConfig:
 
 
 def _preset_help(name: str) -> str:
-    preset = PRESETS.get(name, {})
-    parts = [f"{k}={v}" for group in ("features", "model", "train") for k, v in preset.get(group, {}).items()]
-    if "image_size" in preset.get("data", {}):
-        parts.append(f"image folders shown at {preset['data']['image_size']} px (set on the Data page)")
-    return ", ".join(parts)
+    return preset_summary(name)
 
 
 # --- the live panel --------------------------------------------------------------------------------
