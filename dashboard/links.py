@@ -266,16 +266,16 @@ LINK_POINT = "latent.link_point"  # a link's clicked point, until the page knows
 
 
 def projections() -> list[str]:
-    from core.embedding import PROJECTIONS
+    from core.methods import MAP_METHODS
 
-    return list(PROJECTIONS)
+    return list(MAP_METHODS)
 
 
 def clusterers() -> list[str]:
-    """Every clustering pipeline the evaluation scores (core.embedding's CLUSTERERS plus N2D)."""
-    from core.evaluation import PIPELINES
+    """Every clustering method the evaluation scores (core.methods: the plain ones, those on N2D's manifold, N2D)."""
+    from core.methods import CLUSTER_METHODS
 
-    return list(PIPELINES)
+    return list(CLUSTER_METHODS)
 
 
 def map_params() -> dict[str, UrlParam]:

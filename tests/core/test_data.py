@@ -40,7 +40,8 @@ class TestRegistry:
 
     def test_every_source_is_described_and_named_by_its_key(self):
         for key, source in SOURCES.items():
-            assert source.name == key and source.description and callable(source.load)
+            assert source.name == key and source.label and source.help and callable(source.load)
+            assert bool(source.uploads) == bool(source.path_hint) == source.needs_path  # the Data page's upload box
         expected = {"digits", "mnist-5k", "mnist", "fashion-mnist", "kmnist", "cifar10", "mnist-10k", "folder", "table", "npz"}
         assert expected <= set(SOURCES)
         assert {k for k, s in SOURCES.items() if s.downloads} == {"mnist-10k", "mnist", "fashion-mnist", "kmnist", "cifar10"}
