@@ -133,6 +133,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.experiment import prepare, start_run
+    from core.jobs import resume_problem
     from core.runs import RunStore
 
     store = RunStore(args.runs_dir)
@@ -142,11 +143,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if given:
             raise ConfigError(f"--resume continues a run with its own settings; leave out {', '.join(given)}.")
         run = store.open(args.resume)
-        state = run.status()  # execute() checks again; this only spares a misleading banner
-        if state == "finished":
-            raise RunError(f"Run {run.id} already finished its {run.config.train.epochs} epochs; there is nothing to resume.")
-        if state == "running":
-            raise RunError(f"Run {run.id} is being trained by another process (pid {run.info().get('pid')}).")
+        problem = resume_problem(run)  # execute() checks again; this only spares a misleading banner
+        if problem:
+            raise RunError(problem)
     else:
         if not hasattr(args, "dataset"):
             raise ConfigError("Say what to train on with --dataset NAME (e.g. --dataset digits), or continue a run with --resume RUN_ID.")

@@ -262,6 +262,7 @@ def data_values(spec) -> dict[str, Any]:
 # The map on the Latent space page.
 COLOURINGS = ("label", "cluster", "error")
 SPLITS = ("test", "val", "train", "all")
+CLUSTER_BOUNDS = (2, 100)  # a link's k, and the Latent space page's "Number of clusters" box
 LINK_POINT = "latent.link_point"  # a link's clicked point, until the page knows its run and split
 
 
@@ -288,7 +289,7 @@ def map_params() -> dict[str, UrlParam]:
         "dims": UrlParam("latent.dims", one_of([2, 3])),
         "colour": UrlParam("latent.colour", one_of(COLOURINGS)),
         "clusters": UrlParam("latent.clusterer", one_of(clusterers())),
-        "k": UrlParam("latent.k", whole_number(2, 100)),
+        "k": UrlParam("latent.k", whole_number(*CLUSTER_BOUNDS)),
         "point": UrlParam(lambda position: st.session_state.__setitem__(LINK_POINT, position), whole_number(0, 10**9)),
     }
 

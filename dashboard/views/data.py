@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from core.data import SOURCES, DataSpec
+from core.data.splits import split_sizes
 from core.experiment import SplitConfig
 from core.limits import describe_limits
 from core.paths import default_data_dir
@@ -85,8 +86,7 @@ def show_dataset(ds) -> None:
     x = ds.x
     y = None if ds.y is None else ds.y.numpy()
     split = SplitConfig()
-    n_test = int(round(len(ds) * split.test_fraction))
-    n_val = int(round(len(ds) * split.val_fraction))
+    n_train, n_val, n_test = split_sizes(len(ds), split.val_fraction, split.test_fraction)
     cols = st.columns(4)
     cols[0].metric("Samples", f"{len(ds):,}")
     cols[1].metric("Shape of one sample", " × ".join(str(s) for s in ds.input_shape))
@@ -94,7 +94,7 @@ def show_dataset(ds) -> None:
     cols[3].metric("Value range", f"{float(x.min()):.3g} to {float(x.max()):.3g}",
                    help="Of the model's inputs: pixels scaled to [0, 1]; table columns standardised.")
     st.caption(
-        f"{ds.kind.capitalize()} data. Training uses about {len(ds) - n_test - n_val:,} samples, validates on {n_val:,} and keeps "
+        f"{ds.kind.capitalize()} data. Training uses {n_train:,} samples, validates on {n_val:,} and keeps "
         f"{n_test:,} aside for testing. Labels are never used for training, only to colour maps and score clusters."
     )
     if ds.notes:

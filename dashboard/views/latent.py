@@ -23,12 +23,12 @@ from dashboard import cluster_edits, links, state
 from dashboard.cluster_edits import NEW, display_names, method_title
 from dashboard.components import IMAGE_TYPES, hover_pictures, is_feature_run, page_header, show_rows, uploaded_picture, user_errors
 from dashboard.exports import clusters_table, sorted_photos_zip
+from dashboard.links import CLUSTER_BOUNDS
 from dashboard.figures import cluster_names, label_mix_figure, mark_points, natural_sort, scatter_figure, selected_rows, with_sprites
 from dashboard.gallery import cluster_groups, file_captions, label_mix, square
 from dashboard.neighbours import SPACES, Neighbours, nearest
 from dashboard.replay import axis_ranges, next_epoch, replay_figure
 
-K_BOUNDS = (2, 100)  # the "Number of clusters" box
 SHOW_SELECTED = 60
 SPLIT_WORDS = {"test": "the test split", "val": "the validation split", "train": "the training split", "all": "every row"}
 EXAMPLES_PER_GROUP = 8
@@ -65,7 +65,7 @@ def controls(ds, preferred: str | None = None) -> dict:
     methods = links.clusterers()
     settings["clusterer"] = d.selectbox("Clusters", methods, index=methods.index(preferred) if preferred in methods else 0, format_func=method_title, key="latent.clusterer",
                                         help="Clusters are found in the full latent code, not in the 2-D map.")
-    default_k = min(max(default_n_clusters(ds), K_BOUNDS[0]), K_BOUNDS[1])
+    default_k = min(max(default_n_clusters(ds), CLUSTER_BOUNDS[0]), CLUSTER_BOUNDS[1])
     settings["n_clusters"] = 10
     if state.teaching():  # the finer settings stay hidden in class; a link's number of clusters still counts
         settings["n_clusters"] = st.session_state["latent.k"] = int(st.session_state.get("latent.k", default_k))
@@ -83,7 +83,7 @@ def map_settings(settings: dict, default_k: int) -> None:
     with st.expander("Map and cluster settings"):
         e, f, g = st.columns(3)
         if not clusterer.chooses_own_cluster_count:
-            settings["n_clusters"] = int(e.number_input("Number of clusters", *K_BOUNDS, default_k, key="latent.k"))
+            settings["n_clusters"] = int(e.number_input("Number of clusters", *CLUSTER_BOUNDS, default_k, key="latent.k"))
         else:
             e.caption(f"{clusterer.label} finds the number of clusters itself; points it cannot place are 'noise'.")
         if MAP_METHODS[settings["method"]].neighbour_settings:
@@ -210,9 +210,7 @@ def upload_neighbours(run, trained, rows: np.ndarray) -> tuple[Any, Any, np.ndar
 
     with st.spinner("Encoding your image…"):
         result = classify_images(trained, [picture], k=UPLOAD_NEIGHBOURS)[0]
-    position = {int(r): i for i, r in enumerate(rows)}
-    on_map = np.asarray([position[n.index] for n in result.neighbors if n.index in position], dtype=np.int64)
-    return result, picture, on_map
+    return result, picture, result.positions_on(rows)
 
 
 def like_yours_panel(run, ds, result, picture, on_map: np.ndarray, tile: int) -> None:
@@ -271,7 +269,7 @@ def replay_section(run, ds, settings: dict) -> None:
     """Training replay: a slider and a play button over the epochs' snapshot maps. A fragment, so
     playing (and following a live run) redraws this section alone; run_every only while either."""
     st.subheader("Training replay")
-    live = state.is_running(run.id) or run.status() == "running"
+    live = state.is_running(run.id)
     playing = bool(st.session_state.get(REPLAY_PLAYING))
     st.fragment(replay_frames, run_every=REPLAY_STEP if playing or live else None)(run, ds, settings, live)
 

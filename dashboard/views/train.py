@@ -9,6 +9,7 @@ from core.data import SOURCES
 from core.devices import DEVICE_CHOICES
 from core.experiment import RunConfig
 from core.features import BACKBONES, FeatureConfig
+from core.jobs import is_training, offers_resume
 from core.models import FAMILIES, ModelConfig, families_for
 from core.presets import PRESETS
 from core.registry import label_of
@@ -141,18 +142,8 @@ def _preset_help(name: str) -> str:
 # --- the live panel --------------------------------------------------------------------------------
 
 
-def running(run_id: str) -> bool:
-    job = state.job_for(run_id)
-    if job is not None and not job.done:
-        return True
-    try:
-        return state.open_run(run_id).status() == "running"
-    except Exception:
-        return False
-
-
 def live_panel(run_id: str) -> None:
-    live = running(run_id)
+    live = state.is_running(run_id)
 
     @st.fragment(run_every=LIVE_EVERY if live else None)
     def panel() -> None:
@@ -163,9 +154,9 @@ def live_panel(run_id: str) -> None:
             return
         job = state.job_for(run_id)
         status = run.status()
-        events = run.metrics()
+        events = state.metrics(run)
         latest = (job.latest if job is not None and job.latest is not None else None) or (events[-1] if events else None)
-        now_live = (job is not None and not job.done) or status == "running"
+        now_live = is_training(status, job)
 
         head, button = st.columns([4, 1])
         summary = run.summary()
@@ -176,7 +167,7 @@ def live_panel(run_id: str) -> None:
             elif job is not None:
                 button.button("Stop", type="primary", key="train.stop", on_click=state.registry().stop, args=(run_id,), width="stretch",
                               help="Ends after the current batch and keeps what was learned (a checkpoint).")
-        elif status in ("stopped", "interrupted", "failed") and run.has_checkpoint:
+        elif offers_resume(run, job):
             button.button("Resume", key="train.resume", on_click=_resume, args=(run_id,), width="stretch",
                           help="Continue from the last checkpoint.")
 
@@ -255,7 +246,7 @@ with left:
     config = None
     with user_errors("Reading the settings"):
         config = settings()
-    busy = run_id is not None and running(run_id)
+    busy = run_id is not None and state.is_running(run_id)
     if config is not None:
         st.button("Start training", type="primary", icon=":material/play_arrow:", key="train.start", on_click=_start, args=(config,),
                   disabled=busy, width="stretch", help="Already training: stop it first, or wait." if busy else None)
@@ -275,6 +266,6 @@ with right:
                     st.rerun()
     else:
         live_panel(run_id)
-        if not running(run_id) and st.button("New run", key="train.clear", help="Stop following this run (it stays on disk)."):
+        if not state.is_running(run_id) and st.button("New run", key="train.clear", help="Stop following this run (it stays on disk)."):
             state.forget_run()
             st.rerun()
