@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from core.config import RunConfig
+from core.config import RunConfig, data_sources
 from core.errors import ConfigError
 
 PRESETS: dict[str, dict[str, dict]] = {
@@ -42,13 +42,16 @@ PRESETS: dict[str, dict[str, dict]] = {
 def apply_preset(config: RunConfig, name: str) -> RunConfig:
     """The config with every section the preset names (data, features, model, train) laid over it.
 
-    A preset's data settings are for image folders (`config.data.source`): the built-in sets keep
-    their own size, so `--preset photos` on mnist does not blow 28 px digits up to 96 px.
+    A preset's data settings reach only a source that has them as its own settings (Source.settings:
+    image folders' size): the built-in sets keep their own size, so `--preset photos` on mnist does
+    not blow 28 px digits up to 96 px.
     """
     if name not in PRESETS:
         raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    source = data_sources().get(config.data.source)
+    own = source.settings if source is not None else ()
     preset = {section: values for section, values in PRESETS[name].items()
-              if section != "data" or config.data.source == "folder"}
+              if section != "data" or set(values) <= set(own)}
     return dataclasses.replace(config, **{
         section: dataclasses.replace(getattr(config, section), **values) for section, values in preset.items()
     })

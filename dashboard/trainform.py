@@ -7,7 +7,6 @@ and one set of bounds with the widgets.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import streamlit as st
@@ -48,14 +47,13 @@ def use_preset(name: str) -> None:
     (Photos: 96 px images, what galleries show) is laid over it there, for image folders only:
     the built-in sets would only be blown up.
     """
-    config = apply_preset(RunConfig(), name)
+    spec = state.data_spec()
+    config = apply_preset(RunConfig(data=spec), name)
     for key, value in widget_values(config).items():
         st.session_state[key] = value
     st.session_state[PRESET_KEY] = name
-    size = PRESETS[name].get("data", {}).get("image_size")
-    spec = state.data_spec()
-    if size and spec.source == "folder":
-        state.set_data_spec(dataclasses.replace(spec, image_size=int(size)))
+    if config.data != spec:
+        state.set_data_spec(config.data)
 
 
 def url_params() -> dict[str, UrlParam]:
