@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.errors import ConfigError, LatentboardError, RunError
+from core.methods import CLUSTER_METHODS
 from core.presets import PRESET_NAMES
 
 EXIT_USAGE = 2  # a user's mistake or a Ctrl-C: the message says what to do
@@ -153,6 +154,7 @@ def train_config(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.experiment import start_run
+    from core.jobs import resume_problem
     from core.runs import RunStore
 
     store = RunStore(args.runs_dir)
@@ -162,11 +164,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if given:
             raise ConfigError(f"--resume continues a run with its own settings; leave out {', '.join(given)}.")
         run = store.open(args.resume)
-        state = run.status()  # execute() checks again; this only spares a misleading banner
-        if state == "finished":
-            raise RunError(f"Run {run.id} already finished its {run.config.train.epochs} epochs; there is nothing to resume.")
-        if state == "running":
-            raise RunError(f"Run {run.id} is being trained by another process (pid {run.info().get('pid')}).")
+        problem = resume_problem(run)  # execute() checks again; this only spares a misleading banner
+        if problem:
+            raise RunError(problem)
     else:
         if not hasattr(args, "dataset"):
             raise ConfigError("Say what to train on with --dataset NAME (e.g. --dataset digits), or continue a run with --resume RUN_ID.")
@@ -496,6 +496,7 @@ def arg(*flags: str, **kwargs: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
     return flags, kwargs
 
 
+OWN_COUNT = " and ".join(name for name, m in CLUSTER_METHODS.items() if m.chooses_own_cluster_count)
 RUNS_DIR = arg("--runs-dir", metavar="DIR", help="folder of runs (default: $LATENTBOARD_RUNS_DIR or ~/.latentboard/runs)")
 
 
@@ -526,7 +527,8 @@ COMMANDS: dict[str, Command] = {
     "evaluate": Command(cmd_evaluate, "score a run's codes: N2D first, then other clusterings, reconstruction, baselines, probes", (
         arg("run_id", metavar="RUN_ID"),
         arg("--split", choices=("test", "val", "train", "all"), default="test", help="rows to evaluate (default: test)"),
-        arg("--clusters", type=int, metavar="N", help="number of clusters (default: number of classes, or 10)"),
+        arg("--clusters", type=int, metavar="N", help=f"number of clusters (default: number of classes, or 10; {OWN_COUNT} "
+            "choose their own)"),
         arg("--seed", type=int, default=0, metavar="N", help="random state of clusterings, UMAP and probes"),
         arg("--skip-baselines", action="store_true", help="leave out the no-autoencoder baselines (a UMAP of the raw inputs)"),
         arg("--skip-probes", action="store_true", help="leave out the probes (classifiers trained on each representation)"),
@@ -544,10 +546,11 @@ COMMANDS: dict[str, Command] = {
         arg("--out", metavar="FILE", help="which file (or row) is in which cluster: clusters.csv or clusters.parquet"),
         arg("--sorted-folders", metavar="FOLDER", help="a new folder with one sub-folder per cluster holding the "
             "original files, byte for byte (same names renamed, never overwritten), plus clusters.csv"),
-        arg("--method", metavar="NAME", help="clustering pipeline (default: that of the run's sorting edits, else n2d; "
-            "see evaluate)"),
+        arg("--method", metavar="NAME", choices=list(CLUSTER_METHODS),
+            help="clustering method: " + ", ".join(f"{m.name} ({m.label})" for m in CLUSTER_METHODS.values())
+            + " (default: that of the run's sorting edits, else n2d)"),
         arg("--clusters", type=int, metavar="N", help="number of clusters (default: that of the sorting edits, else "
-            "the number of classes, or 10)"),
+            f"the number of classes, or 10; {OWN_COUNT} choose their own)"),
         arg("--seed", type=int, metavar="N", help="random state of the clustering (default: the sorting edits', else 0)"),
         arg("--ignore-edits", action="store_true", help="leave out the cluster names, merges and moves saved on the "
             "Latent space page"),

@@ -25,6 +25,8 @@ from core.training import Progress
 
 log = logging.getLogger(__name__)
 
+RESUMABLE = ("stopped", "interrupted", "failed")  # the states Resume continues from the last checkpoint
+
 
 @dataclass(eq=False)
 class Job:
@@ -45,6 +47,33 @@ class Job:
         if self.thread is not None:
             self.thread.join(timeout)
         return self.done
+
+
+def is_training(status: str, job: Job | None = None) -> bool:
+    """Whether a run trains now: a job of this process still at it, or a recorded "running".
+
+    Run.status() says running only while a trainer holds the run's lock (a dead trainer's run
+    reads "interrupted"), so training in another process (the CLI) counts as well.
+    """
+    return (job is not None and not job.done) or status == "running"
+
+
+def resume_problem(run: Run, job: Job | None = None) -> str | None:
+    """Why `run` cannot be resumed now, or None when it can (from its checkpoint; without one, from the start)."""
+    if job is not None and not job.done:
+        return f"Run {run.id} is already training."
+    state = run.status()
+    if state == "running":
+        pid = run.info().get("pid")
+        return f"Run {run.id} is being trained by another process" + (f" (pid {pid})." if pid else ".")
+    if state == "finished":
+        return f"Run {run.id} already finished its {run.config.train.epochs} epochs; there is nothing to resume."
+    return None
+
+
+def offers_resume(run: Run, job: Job | None = None) -> bool:
+    """Whether a UI offers Resume: a run that stopped, was interrupted or failed, with a checkpoint to go on from."""
+    return run.status() in RESUMABLE and run.has_checkpoint and resume_problem(run, job) is None
 
 
 class JobRegistry:
@@ -73,11 +102,9 @@ class JobRegistry:
             if job is not None and not job.done:
                 raise RunError(f"Run {run_id} is already training.")
         run = self.store.open(run_id)
-        state = run.status()
-        if state == "running":
-            raise RunError(f"Run {run_id} is being trained by another process.")
-        if state == "finished":
-            raise RunError(f"Run {run_id} already finished its {run.config.train.epochs} epochs; there is nothing to resume.")
+        problem = resume_problem(run)
+        if problem:
+            raise RunError(problem)
         return self._launch(run, resume=True)
 
     def stop(self, run_id: str) -> bool:

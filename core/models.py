@@ -28,6 +28,7 @@ from torch import nn
 from core.config_base import Config, setting
 from core.errors import ConfigError
 from core.limits import current_limits, describe_bytes, over_limit
+from core.registry import Entry, lookup, registry
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,6 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 LOSSES = ("mse", "bce")
-IMAGE_ONLY = ("conv", "conv-vae")  # families that need a (C, H, W) input
 # augment=1: rotation up to +-15 degrees, shift up to +-10% of the side, scale up to +-10%.
 AUGMENT_DEGREES, AUGMENT_SHIFT, AUGMENT_SCALE = 15.0, 0.10, 0.10
 
@@ -305,13 +305,36 @@ class VariationalAutoencoder(Autoencoder):
 # --------------------------------------------------------------------------- registry
 
 Builder = Callable[[ModelConfig, tuple[int, ...]], Autoencoder]
-FAMILIES: dict[str, Builder] = {
-    "dense": lambda config, shape: Autoencoder(config, shape, *dense_parts(config, shape)),
-    "conv": lambda config, shape: Autoencoder(config, shape, *conv_parts(config, shape)),
-    "recurrent": lambda config, shape: Autoencoder(config, shape, *recurrent_parts(config, shape)),
-    "vae": lambda config, shape: VariationalAutoencoder(config, shape, *dense_parts(config, shape)),
-    "conv-vae": lambda config, shape: VariationalAutoencoder(config, shape, *conv_parts(config, shape)),
-}
+
+
+@dataclass(frozen=True)
+class Family(Entry):
+    """One autoencoder family: `build(config, input_shape)`, and what sets it apart."""
+
+    build: Builder
+    image_only: bool = False  # needs (C, H, W) images: convolutions have no meaning on a table's row
+    variational: bool = False  # a VAE: beta weighs its KL term, and it can sample new data from the prior
+    recurrent: bool = False  # reads rows as a sequence with an RNN cell (the `cell` setting)
+
+
+FAMILIES: dict[str, Family] = registry(
+    Family("dense", "Dense", "Fully connected layers: works on images, tables and features alike.",
+           lambda config, shape: Autoencoder(config, shape, *dense_parts(config, shape))),
+    Family("conv", "Convolutional", "Convolutions see nearby pixels together: usually the best on images.",
+           lambda config, shape: Autoencoder(config, shape, *conv_parts(config, shape)), image_only=True),
+    Family("recurrent", "Recurrent", "Reads an image row by row (a table's row value by value) with a GRU or LSTM.",
+           lambda config, shape: Autoencoder(config, shape, *recurrent_parts(config, shape)), recurrent=True),
+    Family("vae", "VAE", "A dense variational autoencoder: smooth codes, and it can generate new samples.",
+           lambda config, shape: VariationalAutoencoder(config, shape, *dense_parts(config, shape)), variational=True),
+    Family("conv-vae", "Convolutional VAE", "A convolutional variational autoencoder for images; can generate new samples.",
+           lambda config, shape: VariationalAutoencoder(config, shape, *conv_parts(config, shape)),
+           image_only=True, variational=True),
+)
+
+
+def families_for(images: bool) -> list[str]:
+    """The family names that can read these inputs: all for images, those that are not image-only for vectors."""
+    return [name for name, family in FAMILIES.items() if images or not family.image_only]
 
 
 def check_model_config(config: ModelConfig, input_shape: tuple[int, ...]) -> None:
@@ -321,7 +344,7 @@ def check_model_config(config: ModelConfig, input_shape: tuple[int, ...]) -> Non
         if value not in names:
             raise ConfigError(f"Unknown {what} {value!r}; choose one of {', '.join(names)}.")
 
-    choose("model family", config.family, FAMILIES)
+    family = lookup(FAMILIES, config.family, "model family")
     choose("activation", config.activation, ACTIVATIONS)
     choose("recurrent cell", config.cell, CELLS)
     choose("loss", config.loss, LOSSES)
@@ -333,9 +356,9 @@ def check_model_config(config: ModelConfig, input_shape: tuple[int, ...]) -> Non
     if len(input_shape) not in (1, 3) or min(input_shape, default=0) < 1:
         raise ConfigError(f"Inputs must be images (C, H, W) or table rows (D,); got shape {tuple(input_shape)}.")
     if len(input_shape) == 1:
-        if config.family in IMAGE_ONLY:
+        if family.image_only:
             raise ConfigError(f"The {config.family} family reads images, and these inputs are vectors (a table's rows, "
-                              "or a backbone's features); use dense, recurrent or vae.")
+                              f"or a backbone's features); use {', '.join(families_for(images=False))}.")
         if config.loss == "bce":
             raise ConfigError("bce needs values in [0, 1], and vectors (a table's rows, a backbone's features) are "
                               "standardised; use the mse loss.")
@@ -348,7 +371,7 @@ def training_bytes(config: ModelConfig, input_shape: tuple[int, ...]) -> int:
     billion costs nothing to check and terabytes to build.
     """
     with torch.device("meta"):
-        model = FAMILIES[config.family](config, tuple(int(s) for s in input_shape))
+        model = FAMILIES[config.family].build(config, tuple(int(s) for s in input_shape))
     return 16 * sum(p.numel() for p in model.parameters())
 
 
@@ -367,4 +390,4 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...]) -> Autoencode
     shape = tuple(int(s) for s in input_shape)
     check_model_config(config, shape)
     check_model_size(config, shape)
-    return FAMILIES[config.family](config, shape)
+    return FAMILIES[config.family].build(config, shape)

@@ -79,15 +79,19 @@ def recipe_for(name: str, dataset: "Dataset | None" = None) -> Recipe:
 def apply_preset(config: "RunConfig", name: str, dataset: "Dataset | None" = None) -> "RunConfig":
     """The config with every section the preset names (data, features, model, train) laid over it.
 
-    A preset's data settings are for image folders (`config.data.source`): the built-in sets keep
-    their own size, so `--preset photos` on mnist does not blow 28 px digits up to 96 px.
-    "best-quality" needs the `dataset` it will train on.
+    A preset's data settings reach only a source that has them as its own settings (Source.settings:
+    image folders' size): the built-in sets keep their own size, so `--preset photos` on mnist does
+    not blow 28 px digits up to 96 px. "best-quality" needs the `dataset` it will train on.
     """
     recipe = recipe_for(name, dataset)
     if recipe.preset is None:
         return config
+    from core.config import data_sources  # here: the CLI reads PRESET_NAMES without loading torch
+
+    source = data_sources().get(config.data.source)
+    own = source.settings if source is not None else ()
     preset = {section: values for section, values in PRESETS[recipe.preset].items()
-              if section != "data" or config.data.source == "folder"}
+              if section != "data" or set(values) <= set(own)}
     return dataclasses.replace(config, **{
         section: dataclasses.replace(getattr(config, section), **values) for section, values in preset.items()
     })

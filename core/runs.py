@@ -50,6 +50,7 @@ from safetensors.torch import save as safetensors_save
 from core.atomic import atomic_write_bytes, atomic_write_json, remove_temporaries, writing
 from core.config import RunConfig
 from core.errors import ConfigError, DiskError, RunError
+from core.metrics_log import MetricsTail, read_events
 from core.run_checks import (
     advice, check, checkpoint_meta_problem, config_problem, damaged, status_problem, tensors_problem,
 )
@@ -322,21 +323,14 @@ class Run:
             f.flush()
 
     def metrics(self) -> list[Progress]:
-        """Every event logged so far, oldest first; a torn or damaged line is skipped."""
-        try:
-            data = self.metrics_path.read_bytes()
-        except FileNotFoundError:
-            return []
-        events = []
-        for line in data.splitlines():
-            if not line.strip():
-                continue
-            try:
-                values = json.loads(line)
-                events.append(Progress.from_dict(values))
-            except (ValueError, TypeError):
-                continue  # a torn last line after a crash
-        return events
+        """Every event logged so far, oldest first; a torn or damaged line is skipped.
+
+        A live view that polls should keep a `metrics_tail()` instead: it reads only what was added.
+        """
+        return read_events(self.metrics_path)
+
+    def metrics_tail(self) -> MetricsTail:
+        return MetricsTail(self.metrics_path)
 
     def epoch_metrics(self) -> list[Progress]:
         return [e for e in self.metrics() if e.kind == "epoch"]

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from core.atomic import atomic_write_json
+from core.methods import CLUSTER_METHODS
 
 SORTING_FILE = "sorting.json"
 VERSION = 1
@@ -170,14 +171,12 @@ def _whole(value: Any, low: int, high: int) -> bool:
 
 def sorting_problem(obj: Any, n_rows: int) -> str | None:
     """The first thing wrong with a sorting.json read back (types, versions, rows out of range), or None."""
-    from core.evaluation import PIPELINES
-
     if not isinstance(obj, Mapping):
         return f"it holds a {type(obj).__name__}, not an object"
     if obj.get("version") != VERSION:
         return f"its version is {obj.get('version')!r}, not {VERSION}"
-    if obj.get("method") not in PIPELINES:
-        return f"its clustering method {obj.get('method')!r} is not one of {', '.join(PIPELINES)}"
+    if obj.get("method") not in CLUSTER_METHODS:
+        return f"its clustering method {obj.get('method')!r} is not one of {', '.join(CLUSTER_METHODS)}"
     if not _whole(obj.get("n_clusters"), 1, MAX_CLUSTER):
         return f"its number of clusters {obj.get('n_clusters')!r} is not a whole number from 1 to {MAX_CLUSTER}"
     if not _whole(obj.get("seed"), 0, 2**32 - 1):

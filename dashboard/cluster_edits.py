@@ -16,13 +16,12 @@ from typing import Callable
 
 import numpy as np
 
+from core.methods import CLUSTER_METHODS
+from core.registry import label_of
 from core.sorting import SPLIT, Sorting, clear_sorting, read_sorting, save_sorting, start
 from dashboard.figures import cluster_names
 
 NEW = -2  # the "a new cluster" choice of the move target
-CLUSTER_NAMES = {"kmeans": "k-means", "gmm": "Gaussian mixture", "hdbscan": "HDBSCAN", "agglomerative": "Agglomerative",
-                 "umap-kmeans": "UMAP + k-means", "umap-hdbscan": "UMAP + HDBSCAN",
-                 "umap-agglomerative": "UMAP + agglomerative", "n2d": "N2D (UMAP + GMM)"}  # clusterers, as people read them
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,8 @@ def grouping(run_path: str | Path, n_rows: int, rows: np.ndarray, clusters: np.n
 
 
 def method_title(method: str) -> str:
-    return CLUSTER_NAMES.get(method, method)
+    """A clustering method as people read it (core.methods' label)."""
+    return label_of(CLUSTER_METHODS, method)
 
 
 def display_names(clusters: np.ndarray, names: dict[int, str]) -> list[str]:

@@ -206,7 +206,7 @@ def sidebar_status() -> None:
         summary = state.open_run(run_id).summary()
     except Exception:
         return
-    live = state.is_running(run_id) or summary.status == "running"
+    live = state.is_running(run_id)
     icon = ":material/autorenew:" if live else ":material/check_circle:" if summary.status == "finished" else ":material/pause_circle:"
     st.sidebar.caption(f"{icon} Your run: **{summary.name or summary.id}** · {summary.epochs_done}/{summary.epochs} epochs · "
                        f"{'training' if live else summary.status}")

@@ -262,20 +262,21 @@ def data_values(spec) -> dict[str, Any]:
 # The map on the Latent space page.
 COLOURINGS = ("label", "cluster", "error")
 SPLITS = ("test", "val", "train", "all")
+CLUSTER_BOUNDS = (2, 100)  # a link's k, and the Latent space page's "Number of clusters" box
 LINK_POINT = "latent.link_point"  # a link's clicked point, until the page knows its run and split
 
 
 def projections() -> list[str]:
-    from core.embedding import PROJECTIONS
+    from core.methods import MAP_METHODS
 
-    return list(PROJECTIONS)
+    return list(MAP_METHODS)
 
 
 def clusterers() -> list[str]:
-    """Every clustering pipeline the evaluation scores (core.embedding's CLUSTERERS plus N2D)."""
-    from core.evaluation import PIPELINES
+    """Every clustering method the evaluation scores (core.methods: the plain ones, those on N2D's manifold, N2D)."""
+    from core.methods import CLUSTER_METHODS
 
-    return list(PIPELINES)
+    return list(CLUSTER_METHODS)
 
 
 def map_params() -> dict[str, UrlParam]:
@@ -288,7 +289,7 @@ def map_params() -> dict[str, UrlParam]:
         "dims": UrlParam("latent.dims", one_of([2, 3])),
         "colour": UrlParam("latent.colour", one_of(COLOURINGS)),
         "clusters": UrlParam("latent.clusterer", one_of(clusterers())),
-        "k": UrlParam("latent.k", whole_number(2, 100)),
+        "k": UrlParam("latent.k", whole_number(*CLUSTER_BOUNDS)),
         "point": UrlParam(lambda position: st.session_state.__setitem__(LINK_POINT, position), whole_number(0, 10**9)),
     }
 

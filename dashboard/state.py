@@ -22,6 +22,7 @@ from core.paths import default_runs_dir
 RUN_KEY = "run"  # the query parameter and session key holding the followed run id
 SPEC_KEY = "data_spec"
 TEACH_KEY = "teach"  # the query parameter and session key of teaching mode (the sidebar toggle)
+METRICS_TAILS = "train.metrics_tails"  # run id -> core.metrics_log.MetricsTail, kept across reruns
 
 
 # --- server-wide resources -------------------------------------------------------------------------
@@ -184,10 +185,24 @@ def job_for(run_id: str):
 
 
 def is_running(run_id: str) -> bool:
-    job = job_for(run_id)
-    if job is not None:
-        return not job.done
-    return False
+    """core.jobs.is_training for a run id: a job of this server, or another process, trains it now."""
+    from core.jobs import is_training
+
+    try:
+        status = open_run(run_id).status()
+    except Exception:  # gone or damaged: nothing trains it (the page says why elsewhere)
+        status = "damaged"
+    return is_training(status, job_for(run_id))
+
+
+def metrics(run) -> list:
+    """The run's metrics events, read incrementally: a live chart redrawn every second parses only
+    the lines added since the last redraw (core.metrics_log.MetricsTail, one per run and session)."""
+    tails = st.session_state.setdefault(METRICS_TAILS, {})
+    tail = tails.get(run.id)
+    if tail is None or tail.path != run.metrics_path:
+        tail = tails[run.id] = run.metrics_tail()
+    return tail.read()
 
 
 def teaching() -> bool:

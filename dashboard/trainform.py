@@ -7,16 +7,15 @@ and one set of bounds with the widgets.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import streamlit as st
 
+from core.errors import LatentboardError
 from core.experiment import RunConfig
 from core.features import FeatureConfig
 from core.models import ModelConfig
-from core.errors import LatentboardError
-from core.presets import AUTO, PRESET_NAMES, PRESETS, Recipe, apply_preset, recipe_for
+from core.presets import AUTO, PRESET_NAMES, Recipe, apply_preset, recipe_for
 from core.training import TrainConfig
 from dashboard import state
 from dashboard.links import UrlParam, field_params, one_of
@@ -50,16 +49,15 @@ def use_preset(name: str) -> None:
     (Photos: 96 px images, what galleries show) is laid over it there, for image folders only:
     the built-in sets would only be blown up.
     """
+    spec = state.data_spec()
     recipe = session_recipe(name)
-    config = apply_preset(RunConfig(), recipe.preset) if recipe.preset else RunConfig()
+    config = apply_preset(RunConfig(data=spec), recipe.preset) if recipe.preset else RunConfig(data=spec)
     for key, value in widget_values(config).items():
         st.session_state[key] = value
     st.session_state[PRESET_KEY] = name
     st.session_state[RECIPE_KEY] = recipe.reason if name == AUTO else None
-    size = PRESETS.get(recipe.preset or "", {}).get("data", {}).get("image_size")
-    spec = state.data_spec()
-    if size and spec.source == "folder":
-        state.set_data_spec(dataclasses.replace(spec, image_size=int(size)))
+    if config.data != spec:
+        state.set_data_spec(config.data)
 
 
 def session_recipe(name: str) -> Recipe:

@@ -16,24 +16,6 @@ from core.errors import DataError
 from core.limits import current_limits
 from core.paths import default_data_dir
 
-# Which source reads which upload, by file suffix.
-UPLOAD_SOURCES = {
-    ".zip": "folder",
-    ".csv": "table",
-    ".parquet": "table",
-    ".pq": "table",
-    ".npz": "npz",
-}
-
-
-def source_for(name: str) -> str:
-    """The data source that reads an uploaded file, from its suffix."""
-    suffix = Path(name).suffix.lower()
-    if suffix not in UPLOAD_SOURCES:
-        known = ", ".join(sorted(UPLOAD_SOURCES))
-        raise DataError(f"Cannot read {name!r}: upload one of {known} (a zip of an image folder, a table, or arrays).")
-    return UPLOAD_SOURCES[suffix]
-
 
 def save_upload(name: str, data: bytes, root: Path | None = None) -> Path:
     """Write the bytes under the data dir (content-addressed) and return the path."""

@@ -45,8 +45,11 @@ def sample_rows(y: torch.Tensor | np.ndarray | None, n_rows: int, size: int, see
     return np.sort(picked)
 
 
-def _part_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
-    """Rows for (val, test): at least one each when asked for, but never leaving train empty."""
+def split_sizes(n: int, val_fraction: float = 0.1, test_fraction: float = 0.2) -> tuple[int, int, int]:
+    """Rows of (train, val, test) that make_splits gives `n` rows, so a page can say so before it runs.
+
+    Val and test get at least one row each when asked for, but never leave train empty.
+    """
     n_val = max(1, round(val_fraction * n)) if val_fraction > 0 else 0
     n_test = max(1, round(test_fraction * n)) if test_fraction > 0 else 0
     while n - n_val - n_test < min(n, 1):
@@ -54,13 +57,13 @@ def _part_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int,
             n_test -= 1
         else:
             n_val -= 1
-    return n_val, n_test
+    return n - n_val - n_test, n_val, n_test
 
 
 def min_rows(val_fraction: float = 0.1, test_fraction: float = 0.2) -> int:
     """The fewest rows that still leave MIN_TRAIN_ROWS for training beside the val and test rows."""
     n = MIN_TRAIN_ROWS
-    while n - sum(_part_sizes(n, val_fraction, test_fraction)) < MIN_TRAIN_ROWS:
+    while split_sizes(n, val_fraction, test_fraction)[0] < MIN_TRAIN_ROWS:
         n += 1
     return n
 
@@ -87,7 +90,7 @@ def make_splits(dataset: Dataset, val_fraction: float = 0.1, test_fraction: floa
         )
     labels = _as_numpy_labels(dataset.y)
     n = len(dataset)
-    n_val, n_test = _part_sizes(n, val_fraction, test_fraction)
+    _, n_val, n_test = split_sizes(n, val_fraction, test_fraction)
     rest, test = _split_off(np.arange(n), labels, n_test, seed)
     train, val = _split_off(rest, labels, n_val, seed + 1)
     return Splits(

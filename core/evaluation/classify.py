@@ -51,6 +51,12 @@ class Classification:
     error: float  # reconstruction MSE of what the model reads: [0, 1] pixels, or standardised features
     nearest_row: int | None = None  # feature runs: the training row `recon` shows (its original file is the photo)
 
+    def positions_on(self, rows: np.ndarray) -> np.ndarray:
+        """Where the image lands on a map of `rows` (dataset rows, in the map's order): the map
+        positions of its nearest training rows, nearest first; those not on that map are left out."""
+        position = {int(row): i for i, row in enumerate(np.asarray(rows).tolist())}
+        return np.asarray([position[n.index] for n in self.neighbors if n.index in position], dtype=np.int64)
+
 
 def _open(image: ImageInput, i: int) -> tuple[Image.Image, str]:
     """A decoded image and its name; over-sized images are refused from their header, unread."""

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-CLUSTERING_NAMES = {
-    "kmeans": "k-means on codes",
-    "gmm": "GMM on codes",
-    "hdbscan": "HDBSCAN on codes",
-    "agglomerative": "agglomerative (Ward) on codes",
-    "umap-kmeans": "UMAP of codes + k-means",
-    "umap-hdbscan": "UMAP of codes + HDBSCAN",
-    "umap-agglomerative": "UMAP of codes + agglomerative",
-    "n2d": "N2D: UMAP of codes + GMM",
-}
+from core.methods import CLUSTER_METHODS
+
+CLUSTERING_NAMES = {name: method.summary for name, method in CLUSTER_METHODS.items()}
 BASELINE_NAMES = {
     "kmeans_raw": "k-means on raw inputs",
     "kmeans_pca": "k-means on PCA",

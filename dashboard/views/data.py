@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from core.data import SOURCES, DataSpec
+from core.data.splits import split_sizes
 from core.experiment import SplitConfig
 from core.limits import describe_limits
 from core.paths import default_data_dir
@@ -17,23 +18,7 @@ from dashboard.links import DATA_BOUNDS
 from dashboard.figures import class_balance_figure
 from dashboard.uploads import save_upload
 
-# What each path-based source accepts as an upload (and what its path box expects).
-UPLOAD_TYPES = {"folder": ["zip"], "table": ["csv", "parquet"], "npz": ["npz"]}
-PATH_HINTS = {
-    "folder": "a folder of images (one sub-folder per class) or a .zip of one",
-    "table": "a .csv or .parquet file",
-    "npz": "an .npz file with arrays x (and optionally y)",
-}
 PREVIEW_PER_CLASS = 4
-
-
-def downloads(name: str) -> bool:
-    """Sources that download keep a cache folder the user may point elsewhere."""
-    return SOURCES[name].downloads
-
-
-def source_description(name: str) -> str:
-    return getattr(SOURCES[name], "description", "")
 
 
 def choose_spec(current: DataSpec) -> DataSpec | None:
@@ -43,17 +28,17 @@ def choose_spec(current: DataSpec) -> DataSpec | None:
         "Source", names, index=names.index(current.source) if current.source in names else 0,
         key="data.source", help="digits is built in and loads instantly; the others read a file or a download cache.",
     )
-    st.caption(source_description(source))
+    entry = SOURCES[source]
+    st.caption(entry.help)
     same = current.source == source
     spec = DataSpec(source=source, seed=current.seed)
-    needs_path = bool(getattr(SOURCES[source], "needs_path", source in UPLOAD_TYPES))
 
-    if source == "table":
+    if "label_column" in entry.settings:
         label = st.text_input("Label column (optional)", value=(current.label_column or "") if same else "", key="data.label_column",
                               help="Used only to colour maps and score clusters, never for training.")
         missing = st.radio("Rows with missing values", ["drop", "impute"], horizontal=True, index=0 if current.missing == "drop" else 1, key="data.missing")
         spec = dataclasses.replace(spec, label_column=label.strip() or None, missing=missing)
-    if source == "folder":
+    if "image_size" in entry.settings:
         size = st.number_input("Resize images to (pixels)", *DATA_BOUNDS["image_size"], value=(current.image_size or 32) if same else 32, step=4, key="data.image_size")
         colours = {"keep": None, "grayscale": True, "rgb": False}
         grey = st.selectbox("Colour", list(colours), index=list(colours.values()).index(current.grayscale) if same else 0, key="data.grayscale")
@@ -66,11 +51,11 @@ def choose_spec(current: DataSpec) -> DataSpec | None:
     )
     spec = dataclasses.replace(spec, max_samples=int(limit) or None)
 
-    if needs_path:
+    if entry.needs_path:
         how = st.radio("From", ["Upload a file", "A path on the server"], index=int(bool(same and current.path)), horizontal=True,
                        key=f"data.how.{source}")
         if how == "Upload a file":
-            upload = st.file_uploader(f"Upload {PATH_HINTS.get(source, 'a file')}", type=UPLOAD_TYPES.get(source), key=f"data.upload.{source}",
+            upload = st.file_uploader(f"Upload {entry.path_hint or 'a file'}", type=list(entry.uploads) or None, key=f"data.upload.{source}",
                                       help=describe_limits())
             if upload is None:
                 st.caption("Uploads are kept under the data folder so a run can rebuild its dataset later.")
@@ -79,9 +64,9 @@ def choose_spec(current: DataSpec) -> DataSpec | None:
             with user_errors("Saving the upload"):
                 path = save_upload(upload.name, upload.getvalue())
             return None if path is None else dataclasses.replace(spec, path=str(path))
-        path = st.text_input(f"Path to {PATH_HINTS.get(source, 'the data')}", value=current.path if same and current.path else "", key=f"data.path.{source}")
+        path = st.text_input(f"Path to {entry.path_hint or 'the data'}", value=current.path if same and current.path else "", key=f"data.path.{source}")
         return dataclasses.replace(spec, path=path.strip()) if path.strip() else None
-    if downloads(source):
+    if entry.downloads:  # a cache folder the user may point elsewhere
         folder = st.text_input("Data folder (download cache)", value=(current.path if same and current.path else str(default_data_dir())), key=f"data.dir.{source}")
         download = st.checkbox("Download if missing", value=False, key=f"data.download.{source}",
                                help="Needs internet; otherwise point the data folder at a copy you already have.")
@@ -101,8 +86,7 @@ def show_dataset(ds) -> None:
     x = ds.x
     y = None if ds.y is None else ds.y.numpy()
     split = SplitConfig()
-    n_test = int(round(len(ds) * split.test_fraction))
-    n_val = int(round(len(ds) * split.val_fraction))
+    n_train, n_val, n_test = split_sizes(len(ds), split.val_fraction, split.test_fraction)
     cols = st.columns(4)
     cols[0].metric("Samples", f"{len(ds):,}")
     cols[1].metric("Shape of one sample", " × ".join(str(s) for s in ds.input_shape))
@@ -110,7 +94,7 @@ def show_dataset(ds) -> None:
     cols[3].metric("Value range", f"{float(x.min()):.3g} to {float(x.max()):.3g}",
                    help="Of the model's inputs: pixels scaled to [0, 1]; table columns standardised.")
     st.caption(
-        f"{ds.kind.capitalize()} data. Training uses about {len(ds) - n_test - n_val:,} samples, validates on {n_val:,} and keeps "
+        f"{ds.kind.capitalize()} data. Training uses {n_train:,} samples, validates on {n_val:,} and keeps "
         f"{n_test:,} aside for testing. Labels are never used for training, only to colour maps and score clusters."
     )
     if ds.notes:

@@ -15,17 +15,20 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from core.evaluation import default_n_clusters
+from core.methods import CLUSTER_METHODS, MAP_METHODS
+from core.registry import label_of
 from core.sorting import MAX_NAME, new_cluster
 from dashboard import cluster_edits, links, state
-from dashboard.cluster_edits import CLUSTER_NAMES, NEW, display_names
+from dashboard.cluster_edits import NEW, display_names, method_title
 from dashboard.components import IMAGE_TYPES, hover_pictures, is_feature_run, page_header, show_rows, uploaded_picture, user_errors
 from dashboard.exports import clusters_table, sorted_photos_zip
+from dashboard.links import CLUSTER_BOUNDS
 from dashboard.figures import cluster_names, label_mix_figure, mark_points, natural_sort, scatter_figure, selected_rows, with_sprites
 from dashboard.gallery import cluster_groups, file_captions, label_mix, square
 from dashboard.neighbours import SPACES, Neighbours, nearest
 from dashboard.replay import axis_ranges, next_epoch, replay_figure
 
-PROJECTION_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 SHOW_SELECTED = 60
 SPLIT_WORDS = {"test": "the test split", "val": "the validation split", "train": "the training split", "all": "every row"}
 EXAMPLES_PER_GROUP = 8
@@ -51,7 +54,8 @@ def controls(ds, preferred: str | None = None) -> dict:
         links.write_url({"colour": None})
     a, b, c, d, *size = st.columns(5 if ds.kind == "image" else 4)
     methods = links.projections()
-    method = a.selectbox("Projection", methods, format_func=lambda m: PROJECTION_NAMES.get(m, m), key="latent.method")
+    method = a.selectbox("Projection", methods, format_func=lambda m: label_of(MAP_METHODS, m), key="latent.method",
+                         help=" ".join(f"{p.label}: {p.help}" for p in MAP_METHODS.values()))
     dims = b.radio("Dimensions", [2, 3], horizontal=True, format_func=lambda d: f"{d}-D", key="latent.dims")
     colour = c.selectbox("Colour by", colourings(ds), format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get, key="latent.colour")
     settings = {"method": method, "dims": dims, "colour": colour, "params": {}, "tile": DEFAULT_TILE[bool(ds.files)]}
@@ -59,30 +63,30 @@ def controls(ds, preferred: str | None = None) -> dict:
         settings["tile"] = size[0].select_slider("Picture size", TILE_SIZES, value=settings["tile"], format_func=lambda px: f"{px} px",
                                                  key="latent.tile", help="Size of each picture in the galleries below and beside the map.")
     methods = links.clusterers()
-    settings["clusterer"] = d.selectbox("Clusters", methods, index=methods.index(preferred) if preferred in methods else 0, format_func=lambda m: CLUSTER_NAMES.get(m, m), key="latent.clusterer",
+    settings["clusterer"] = d.selectbox("Clusters", methods, index=methods.index(preferred) if preferred in methods else 0, format_func=method_title, key="latent.clusterer",
                                         help="Clusters are found in the full latent code, not in the 2-D map.")
-    default_k = max(2, min(len(ds.classes), 30)) if ds.has_labels and ds.classes else 10
+    default_k = min(max(default_n_clusters(ds), CLUSTER_BOUNDS[0]), CLUSTER_BOUNDS[1])
     settings["n_clusters"] = 10
     if state.teaching():  # the finer settings stay hidden in class; a link's number of clusters still counts
         settings["n_clusters"] = st.session_state["latent.k"] = int(st.session_state.get("latent.k", default_k))
     else:
         map_settings(settings, default_k)
-    hdbscan = "hdbscan" in settings["clusterer"]
+    own_count = CLUSTER_METHODS[settings["clusterer"]].chooses_own_cluster_count
     links.write_url({"projection": method, "dims": dims, "colour": colour, "clusters": settings["clusterer"],
-                     "k": None if hdbscan else settings["n_clusters"]})
+                     "k": None if own_count else settings["n_clusters"]})
     return settings
 
 
 def map_settings(settings: dict, default_k: int) -> None:
     """The expander of finer settings: number of clusters, UMAP's neighbours and minimum distance."""
-    method = settings["method"]
+    clusterer = CLUSTER_METHODS[settings["clusterer"]]
     with st.expander("Map and cluster settings"):
         e, f, g = st.columns(3)
-        if "hdbscan" not in settings["clusterer"]:
-            settings["n_clusters"] = int(e.number_input("Number of clusters", 2, 100, default_k, key="latent.k"))
+        if not clusterer.chooses_own_cluster_count:
+            settings["n_clusters"] = int(e.number_input("Number of clusters", *CLUSTER_BOUNDS, default_k, key="latent.k"))
         else:
-            e.caption("HDBSCAN finds the number of clusters itself; points it cannot place are 'noise'.")
-        if method == "umap":
+            e.caption(f"{clusterer.label} finds the number of clusters itself; points it cannot place are 'noise'.")
+        if MAP_METHODS[settings["method"]].neighbour_settings:
             settings["params"] = {
                 "n_neighbors": int(f.slider("UMAP neighbours", 5, 100, 15, key="latent.nn", help="Larger: more global structure.")),
                 "min_dist": float(g.slider("UMAP min distance", 0.0, 0.99, 0.1, step=0.05, key="latent.md", help="Smaller: tighter clumps.")),
@@ -94,7 +98,7 @@ def colour_values(run, split: str, ds, rows: np.ndarray, settings: dict) -> tupl
         return ds.label_names(ds.y[rows]), True, "label"
     if settings["colour"] == "cluster":
         edited = edited_clusters(run, split, ds, settings)
-        return display_names(edited.clusters, edited.names), True, CLUSTER_NAMES.get(settings["clusterer"], settings["clusterer"])
+        return display_names(edited.clusters, edited.names), True, method_title(settings["clusterer"])
     return np.asarray(state.errors(run, split)), False, "error"
 
 
@@ -206,9 +210,7 @@ def upload_neighbours(run, trained, rows: np.ndarray) -> tuple[Any, Any, np.ndar
 
     with st.spinner("Encoding your image…"):
         result = classify_images(trained, [picture], k=UPLOAD_NEIGHBOURS)[0]
-    position = {int(r): i for i, r in enumerate(rows)}
-    on_map = np.asarray([position[n.index] for n in result.neighbors if n.index in position], dtype=np.int64)
-    return result, picture, on_map
+    return result, picture, result.positions_on(rows)
 
 
 def like_yours_panel(run, ds, result, picture, on_map: np.ndarray, tile: int) -> None:
@@ -267,7 +269,7 @@ def replay_section(run, ds, settings: dict) -> None:
     """Training replay: a slider and a play button over the epochs' snapshot maps. A fragment, so
     playing (and following a live run) redraws this section alone; run_every only while either."""
     st.subheader("Training replay")
-    live = state.is_running(run.id) or run.status() == "running"
+    live = state.is_running(run.id)
     playing = bool(st.session_state.get(REPLAY_PLAYING))
     st.fragment(replay_frames, run_every=REPLAY_STEP if playing or live else None)(run, ds, settings, live)
 
@@ -325,7 +327,7 @@ def clusters_section(run, trained, split: str, settings: dict, picked: np.ndarra
     and sorted photos of all rows to download, both as edited."""
     ds = trained.dataset
     method, k = settings["clusterer"], settings["n_clusters"]
-    name = CLUSTER_NAMES.get(method, method)
+    name = method_title(method)
     rows = state.rows(run, split)
     edited = edited_clusters(run, split, ds, settings)
     groups = cluster_groups(edited.clusters)
@@ -389,7 +391,7 @@ def edit_controls(run, ds, rows: np.ndarray, edited: cluster_edits.Grouping, set
         a, b, _ = st.columns([1, 1, 2])
         if other.method in links.clusterers():
             a.button("Show the edited clusters", key="latent.sort.switch", on_click=switch_to, args=(other.method, other.n_clusters),
-                     help=f"{CLUSTER_NAMES.get(other.method, other.method)} with {other.n_clusters} clusters, and the split 'all rows'.")
+                     help=f"{method_title(other.method)} with {other.n_clusters} clusters, and the split 'all rows'.")
         b.button("Undo all edits", key="latent.sort.undo_other", on_click=cluster_edits.undo_all, args=(run.path,), icon=":material/undo:")
     if not edited.editable:
         if not edited.note:
@@ -443,16 +445,16 @@ if shown is not None:
             st.session_state[FOCUS] = (run.id, split, int(linked))
         else:
             links.notice([f"point={linked} (this map has {len(rows):,} points)"])
-    method_name = PROJECTION_NAMES.get(settings["method"], settings["method"])
+    method_name = MAP_METHODS[settings["method"]].label
     coords = None
     working = st.empty()  # a status box only while computing; cached maps appear at once
     with user_errors(f"{method_name} projection"):
         with working.status(f"Projecting {len(rows):,} codes with {method_name}…", expanded=True) as status:
-            if settings["method"] == "umap":
-                status.write("The first UMAP map of a server compiles its code once (up to half a minute); later maps are quick.")
+            if MAP_METHODS[settings["method"]].compiles_on_first_use:
+                status.write(f"The first {method_name} map of a server compiles its code once (up to half a minute); later maps are quick.")
             coords = state.projection(run, split, settings["method"], settings["dims"], settings["params"])
             if settings["colour"] == "cluster":
-                status.write(f"Clustering the codes with {CLUSTER_NAMES.get(settings['clusterer'], settings['clusterer'])}…")
+                status.write(f"Clustering the codes with {method_title(settings['clusterer'])}…")
             colour, categorical, colour_title = colour_values(run, split, ds, rows, settings)
             errors = state.errors(run, split) if settings["colour"] == "error" or len(rows) <= 20000 else None
         working.empty()

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.evaluation.reconstruction import reconstruct
+from core.models import FAMILIES
 from dashboard import state
 from dashboard.components import image_grid, is_feature_run, page_header, show_samples, table_rows, user_errors
 from dashboard.figures import pair_tiles
@@ -151,7 +152,7 @@ def feature_run_page(run, trained, split: str) -> None:
 
 def pixel_run_page(run, trained, split: str) -> None:
     tabs = ["Originals and reconstructions", "Interpolate"]
-    variational = bool(getattr(trained.model, "is_variational", False))
+    variational = FAMILIES[run.config.model.family].variational
     if variational:
         tabs.append("Samples from the prior")
     parts = st.tabs(tabs)

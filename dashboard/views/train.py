@@ -9,8 +9,10 @@ from core.data import SOURCES
 from core.devices import DEVICE_CHOICES
 from core.experiment import RunConfig
 from core.features import BACKBONES, FeatureConfig
-from core.models import FAMILIES, IMAGE_ONLY, ModelConfig
+from core.jobs import is_training, offers_resume
+from core.models import FAMILIES, ModelConfig, families_for
 from core.presets import AUTO, preset_summary
+from core.registry import label_of
 from core.training import TrainConfig
 from dashboard import links, state
 from dashboard.components import run_label, user_errors
@@ -48,12 +50,6 @@ def features_setting(images: bool) -> str | None:
     return entry.name
 
 
-def family_help(name: str) -> str:
-    entry = FAMILIES.get(name)
-    text = getattr(entry, "description", None) or (getattr(entry, "__doc__", None) or "")
-    return text.strip().splitlines()[0] if text and text.strip() else ""
-
-
 def settings() -> RunConfig:
     s = st.session_state
     if "m.family" not in s:
@@ -77,15 +73,16 @@ def settings() -> RunConfig:
 
     images = getattr(SOURCES.get(state.data_spec().source), "kind", None) != "table"
     backbone = features_setting(images)
-    families = [f for f in FAMILIES if not (backbone and f in IMAGE_ONLY)]
+    families = families_for(images=not backbone)
     if s["m.family"] not in families:  # conv reads pictures; a backbone gives it one vector per image
-        s["m.family"] = "dense"
-        st.caption("The conv families read pictures, and pretrained features are one vector per photo: switched to dense.")
-    st.selectbox("Model family", families, key="m.family", help="dense: fully connected; conv: convolutional (images); "
-                 "recurrent: reads images row by row; vae / conv-vae: variational, can generate new samples.")
-    family = s["m.family"]
-    if family_help(family):
-        st.caption(family_help(family))
+        dropped = label_of(FAMILIES, s["m.family"])
+        s["m.family"] = families[0]
+        st.caption(f"{dropped} reads pictures, and pretrained features are one vector per photo: switched to "
+                   f"{FAMILIES[families[0]].label}.")
+    st.selectbox("Model family", families, key="m.family", format_func=lambda name: FAMILIES[name].label,
+                 help=" ".join(f"{f.label}: {f.help}" for f in FAMILIES.values()))
+    family = FAMILIES[s["m.family"]]
+    st.caption(family.help)
     a, b, c = st.columns(3)
     a.number_input("Code size", *BOUNDS["latent_dim"], key="m.latent_dim", help="Dimensions of the latent code (the bottleneck).")
     b.number_input("Width", *BOUNDS["width"], step=32, key="m.width", help="Hidden units (dense, recurrent) or channel budget (conv).")
@@ -96,9 +93,9 @@ def settings() -> RunConfig:
         s["m.loss"] = "mse"
     b.selectbox("Reconstruction loss", ("mse",) if backbone else ("mse", "bce"), key="m.loss",
                 help="bce only for images scaled to [0, 1]; pretrained features (standardised) use mse.")
-    if family == "recurrent":
+    if family.recurrent:
         st.selectbox("Recurrent cell", ("gru", "lstm"), key="m.cell")
-    if "vae" in family:
+    if family.variational:
         st.number_input("β (weight of the KL term)", *BOUNDS["beta"], step=0.1, key="m.beta")
     a, b, c = st.columns(3)
     a.number_input("Denoising noise (std)", *BOUNDS["noise"], step=0.05, key="m.noise", help="0 = plain autoencoder.")
@@ -143,18 +140,8 @@ def _preset_help(name: str) -> str:
 # --- the live panel --------------------------------------------------------------------------------
 
 
-def running(run_id: str) -> bool:
-    job = state.job_for(run_id)
-    if job is not None and not job.done:
-        return True
-    try:
-        return state.open_run(run_id).status() == "running"
-    except Exception:
-        return False
-
-
 def live_panel(run_id: str) -> None:
-    live = running(run_id)
+    live = state.is_running(run_id)
 
     @st.fragment(run_every=LIVE_EVERY if live else None)
     def panel() -> None:
@@ -165,9 +152,9 @@ def live_panel(run_id: str) -> None:
             return
         job = state.job_for(run_id)
         status = run.status()
-        events = run.metrics()
+        events = state.metrics(run)
         latest = (job.latest if job is not None and job.latest is not None else None) or (events[-1] if events else None)
-        now_live = (job is not None and not job.done) or status == "running"
+        now_live = is_training(status, job)
 
         head, button = st.columns([4, 1])
         summary = run.summary()
@@ -178,7 +165,7 @@ def live_panel(run_id: str) -> None:
             elif job is not None:
                 button.button("Stop", type="primary", key="train.stop", on_click=state.registry().stop, args=(run_id,), width="stretch",
                               help="Ends after the current batch and keeps what was learned (a checkpoint).")
-        elif status in ("stopped", "interrupted", "failed") and run.has_checkpoint:
+        elif offers_resume(run, job):
             button.button("Resume", key="train.resume", on_click=_resume, args=(run_id,), width="stretch",
                           help="Continue from the last checkpoint.")
 
@@ -251,12 +238,13 @@ spec = state.data_spec()
 run_id = state.current_run_id()
 left, right = st.columns([2, 3], gap="large")
 with left:
-    size = f", images at {spec.image_size} px" if spec.source == "folder" and spec.image_size else ""
+    resized = spec.source in SOURCES and "image_size" in SOURCES[spec.source].settings
+    size = f", images at {spec.image_size} px" if resized and spec.image_size else ""
     st.markdown(f"Dataset: **{spec.source}**" + (f" (`{spec.path}`)" if spec.path else "") + size + " — change it on the Data page.")
     config = None
     with user_errors("Reading the settings"):
         config = settings()
-    busy = run_id is not None and running(run_id)
+    busy = run_id is not None and state.is_running(run_id)
     if config is not None:
         st.button("Start training", type="primary", icon=":material/play_arrow:", key="train.start", on_click=_start, args=(config,),
                   disabled=busy, width="stretch", help="Already training: stop it first, or wait." if busy else None)
@@ -276,6 +264,6 @@ with right:
                     st.rerun()
     else:
         live_panel(run_id)
-        if not running(run_id) and st.button("New run", key="train.clear", help="Stop following this run (it stays on disk)."):
+        if not state.is_running(run_id) and st.button("New run", key="train.clear", help="Stop following this run (it stays on disk)."):
             state.forget_run()
             st.rerun()

@@ -19,6 +19,7 @@ from data_fixtures import (
 )
 
 from core.data import SOURCES, Dataset, DataSpec, load_dataset, make_splits
+from core.data.splits import split_sizes
 from core.data.common import encode_labels
 from core.errors import ConfigError, DataError
 
@@ -40,7 +41,8 @@ class TestRegistry:
 
     def test_every_source_is_described_and_named_by_its_key(self):
         for key, source in SOURCES.items():
-            assert source.name == key and source.description and callable(source.load)
+            assert source.name == key and source.label and source.help and callable(source.load)
+            assert bool(source.uploads) == bool(source.path_hint) == source.needs_path  # the Data page's upload box
         expected = {"digits", "mnist-5k", "mnist", "fashion-mnist", "kmnist", "cifar10", "mnist-10k", "folder", "table", "npz"}
         assert expected <= set(SOURCES)
         assert {k for k, s in SOURCES.items() if s.downloads} == {"mnist-10k", "mnist", "fashion-mnist", "kmnist", "cifar10"}
@@ -419,6 +421,13 @@ class TestSplits:
     def test_unlabelled(self):
         ds = Dataset(name="toy", kind="table", x=torch.randn(37, 2))
         self.check_partition(make_splits(ds, seed=1), 37)
+
+    @pytest.mark.parametrize("val, test", [(0.1, 0.2), (0.0, 0.25), (0.3, 0.3)])
+    @pytest.mark.parametrize("n", [1, 2, 3, 7, 10, 37, 200])
+    def test_split_sizes_say_what_make_splits_gives(self, n, val, test):
+        """The Data page tells the sizes before training: they are the ones training will use."""
+        splits = make_splits(labelled(n, 2), val_fraction=val, test_fraction=test)
+        assert split_sizes(n, val, test) == (len(splits.train), len(splits.val), len(splits.test))
 
     @pytest.mark.parametrize("val, test", [(-0.1, 0.2), (0.5, 0.5), (0.1, 1.0)])
     def test_bad_fractions(self, val, test):

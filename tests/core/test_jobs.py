@@ -9,7 +9,7 @@ import pytest
 from core.data import DataSpec
 from core.errors import ConfigError, DataError, RunError
 from core.experiment import RunConfig
-from core.jobs import JobRegistry
+from core.jobs import Job, JobRegistry, is_training, offers_resume, resume_problem
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig
@@ -43,10 +43,12 @@ def test_stop_leaves_a_stopped_run_with_a_checkpoint_and_resume_finishes_it(regi
     job = registry.get(run_id)
     wait_for(lambda: len(run.epoch_metrics()) >= 1)
     assert run.status() == "running" and job in registry.active()
+    assert is_training(run.status(), job) and not offers_resume(run, job)
 
     assert registry.stop(run_id)
     assert job.wait(30) and job.error is None
     assert run.status() == "stopped" and run.has_checkpoint
+    assert not is_training(run.status(), job) and offers_resume(run, job) and resume_problem(run, job) is None
     assert job.latest is not None and registry.active() == []
     done = run.info()["epochs_done"]
     assert 1 <= done < 10_000
@@ -61,6 +63,19 @@ def test_stop_leaves_a_stopped_run_with_a_checkpoint_and_resume_finishes_it(regi
     registry.get(run_id).wait(30)
     epochs = [e.epoch for e in run.epoch_metrics()]
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= done + 2
+
+
+def test_what_a_run_state_allows_without_training_it(tmp_path):
+    """The rules the pages and the CLI share: is it training, may it resume, is Resume offered."""
+    run = RunStore(tmp_path / "runs").create(config(epochs=3))
+    assert not is_training(run.status()) and not offers_resume(run)  # created: nothing to resume from
+    alive = Job(run.id)  # no thread yet: about to start, so training
+    assert is_training("created", alive) and resume_problem(run, alive) == f"Run {run.id} is already training."
+    run.set_status("stopped")
+    assert resume_problem(run) is None and not offers_resume(run)  # no checkpoint: the page offers none
+    run.set_status("finished")
+    assert "nothing to resume" in resume_problem(run) and not is_training(run.status())
+    assert is_training("running") and not is_training("interrupted")
 
 
 def test_two_jobs_keep_their_metrics_apart(registry):

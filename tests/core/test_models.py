@@ -8,11 +8,12 @@ import torch.nn.functional as F
 
 from core.errors import ConfigError
 from core.models import (
-    FAMILIES, IMAGE_ONLY, Autoencoder, AutoencoderOutput, ModelConfig, build_model, conv_blocks, kl_divergence,
+    FAMILIES, Autoencoder, AutoencoderOutput, ModelConfig, build_model, conv_blocks, families_for, kl_divergence,
 )
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32), (13,)]
-CASES = [(f, s) for f in FAMILIES for s in SHAPES if not (f in IMAGE_ONLY and len(s) == 1)]
+IMAGE_ONLY = [name for name, family in FAMILIES.items() if family.image_only]
+CASES = [(f, s) for f in FAMILIES for s in SHAPES if not (FAMILIES[f].image_only and len(s) == 1)]
 
 
 def small(family: str, **kw) -> ModelConfig:
@@ -31,7 +32,7 @@ class TestBuilding:
         x = data(shape)
         out = model(x)
         assert isinstance(model, Autoencoder) and isinstance(out, AutoencoderOutput)
-        assert model.input_shape == shape and model.is_variational == ("vae" in family)
+        assert model.input_shape == shape and model.is_variational == FAMILIES[family].variational
         assert out.recon.shape == x.shape and out.code.shape == (4, 3)
         assert out.loss.dim() == 0 and torch.isfinite(out.loss)
         assert set(out.parts) == ({"recon", "kl", "sparsity"} if model.is_variational else {"recon", "sparsity"})
@@ -55,6 +56,24 @@ class TestBuilding:
         b.load_state_dict(a.state_dict())
         x = data((1, 8, 8))
         assert torch.equal(a.eval()(x).recon, b.eval()(x).recon)
+
+
+class TestFamilyTraits:
+    """The registry's traits say what the built models do: pages and the CLI branch on them."""
+
+    def test_families_for_vectors_leave_out_the_image_only_ones(self):
+        assert families_for(images=True) == list(FAMILIES)
+        assert families_for(images=False) == ["dense", "recurrent", "vae"]
+
+    @pytest.mark.parametrize("family", list(FAMILIES))
+    def test_recurrent_families_read_with_the_chosen_cell(self, family):
+        model = build_model(small(family, cell="lstm"), (1, 8, 8))
+        has_lstm = any(isinstance(m, torch.nn.LSTM) for m in model.modules())
+        assert has_lstm == FAMILIES[family].recurrent
+
+    def test_every_family_has_a_label_and_help(self):
+        for name, family in FAMILIES.items():
+            assert family.name == name and family.label and family.help.endswith(".")
 
 
 class TestLosses:
@@ -148,7 +167,7 @@ class TestConfigErrors:
 
     @pytest.mark.parametrize("family", IMAGE_ONLY)
     def test_conv_on_table(self, family):
-        with pytest.raises(ConfigError, match="dense, recurrent or vae"):
+        with pytest.raises(ConfigError, match=", ".join(families_for(images=False))):
             build_model(ModelConfig(family=family), (13,))
 
     @pytest.mark.parametrize("change", [{"latent_dim": 0}, {"depth": 0}, {"noise": -1.0}, {"augment": -0.5}, {"augment": float("nan")}, {"activation": "relu6"}, {"cell": "rnn"}])

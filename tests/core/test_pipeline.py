@@ -17,7 +17,6 @@ from core.models import FAMILIES, ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig
 
-IMAGE_ONLY = {"conv", "conv-vae"}
 
 
 def write_shape_folder(root, per_class=24, seed=0):
@@ -60,7 +59,7 @@ def sources(tmp_path_factory):
 
 
 CASES = [(family, source) for source in ("digits", "mnist-5k", "folder", "table") for family in FAMILIES
-         if not (source == "table" and family in IMAGE_ONLY)]
+         if not (source == "table" and FAMILIES[family].image_only)]
 
 
 @pytest.mark.parametrize("family,source", CASES)

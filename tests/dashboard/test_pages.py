@@ -20,6 +20,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.data import DataSpec
+from core.data.splits import split_sizes
 from core.experiment import RunConfig, execute
 from core.models import ModelConfig
 from core.runs import RunStore
@@ -96,6 +97,8 @@ def test_data_page_opens_on_digits():
     samples = {m.label: m.value for m in at.metric}
     assert samples["Samples"] == "1,797"
     assert samples["Classes"] == "10"
+    n_train, n_val, n_test = split_sizes(1797)  # what training will use, as core splits it
+    assert f"Training uses {n_train:,} samples, validates on {n_val:,} and keeps {n_test:,} aside" in texts(at)
     assert len(at.image) >= 1  # the preview grid
     assert at.session_state["data_spec"] == DataSpec(source="digits")
 
@@ -184,6 +187,7 @@ def test_train_page_starts_a_run_and_follows_it():
     at.run()
     assert not at.exception
     assert len(at.get("plotly_chart")) >= 1  # the loss chart, redrawn from run.metrics()
+    assert "train.resume" not in [b.key for b in at.button]  # finished: nothing to resume
     # A fresh session with ?run= re-attaches (a refresh, or a second tab).
     again = app("train", run_id=run_id)
     assert again.session_state["run"] == run_id
@@ -220,6 +224,11 @@ def test_latent_page_pca_and_clusters(with_run):
     assert len(at.get("plotly_chart")) >= 1
     at.selectbox(key="latent.colour").set_value("cluster").run()
     assert not at.exception and not at.error
+    assert at.number_input(key="latent.k").value == 10 and at.query_params["k"] == "10"  # digits: one per class
+    at.selectbox(key="latent.clusterer").set_value("hdbscan").run()  # it finds the number of clusters itself
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "latent.k" not in [n.key for n in at.number_input] and "k" not in at.query_params
+    assert "HDBSCAN finds the number of clusters itself" in texts(at)
     at.radio(key="latent.dims").set_value(3).run()
     assert not at.exception and not at.error
 

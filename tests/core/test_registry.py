@@ -1,0 +1,66 @@
+"""Registry entries describe themselves, and the traits they claim hold for the code that runs them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.data import SOURCES
+from core.embedding import CLUSTERERS, PROJECTIONS, cluster, project
+from core.errors import ConfigError
+from core.evaluation.clustering import MANIFOLD_PIPELINES, PIPELINES
+from core.features import BACKBONES
+from core.methods import CLUSTER_METHODS, MAP_METHODS
+from core.models import FAMILIES
+from core.registry import Entry, label_of, lookup, registry
+
+
+def test_a_registry_keeps_order_and_refuses_a_repeated_name():
+    a, b = Entry("a", "A", "first."), Entry("b", "B", "second.")
+    assert list(registry(b, a)) == ["b", "a"]
+    with pytest.raises(ValueError, match="'a'"):
+        registry(a, Entry("a", "Again", "clash."))
+
+
+def test_lookup_names_the_valid_entries_and_label_of_falls_back_to_the_name():
+    table = registry(Entry("kmeans", "k-means", "."), Entry("gmm", "Gaussian mixture", "."))
+    assert lookup(table, "gmm", "clustering method").label == "Gaussian mixture"
+    with pytest.raises(ConfigError, match="Unknown clustering method 'gnm'; choose one of kmeans, gmm"):
+        lookup(table, "gnm", "clustering method")
+    assert label_of(table, "kmeans") == "k-means" and label_of(table, "an-old-one") == "an-old-one"
+
+
+@pytest.mark.parametrize("table", [FAMILIES, SOURCES, BACKBONES, MAP_METHODS, CLUSTER_METHODS],
+                         ids=["families", "sources", "backbones", "projections", "clusterings"])
+def test_every_entry_is_named_by_its_key_with_a_label_and_help(table):
+    for name, entry in table.items():
+        assert isinstance(entry, Entry) and entry.name == name and entry.label and entry.help
+
+
+def test_the_method_descriptions_match_the_tables_that_run_them():
+    assert list(MAP_METHODS) == list(PROJECTIONS)
+    assert list(CLUSTER_METHODS) == list(PIPELINES)
+    assert [n for n, m in CLUSTER_METHODS.items() if not m.on_manifold] == list(CLUSTERERS)
+    assert {n for n, m in CLUSTER_METHODS.items() if m.on_manifold} == set(MANIFOLD_PIPELINES)
+    for name, method in CLUSTER_METHODS.items():
+        assert method.step in CLUSTERERS and (method.on_manifold or method.step == name)
+        assert method.chooses_own_cluster_count == CLUSTER_METHODS[method.step].chooses_own_cluster_count
+
+
+def blobs(n_per: int = 20) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
+    return np.vstack([c + rng.normal(scale=0.5, size=(n_per, 2)) for c in centres]).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", list(CLUSTERERS))
+def test_only_a_clusterer_that_chooses_its_own_count_ignores_the_number_asked_for(name):
+    z = blobs()
+    same = np.array_equal(cluster(z, name, 2, random_state=0), cluster(z, name, 4, random_state=0))
+    assert same == CLUSTER_METHODS[name].chooses_own_cluster_count
+
+
+@pytest.mark.parametrize("name", [n for n, p in MAP_METHODS.items() if not p.neighbour_settings])
+def test_projections_without_neighbour_settings_ignore_them(name):
+    z = np.random.default_rng(1).normal(size=(40, 6)).astype(np.float32)
+    assert np.allclose(project(z, name, 2, 0, n_neighbors=5, min_dist=0.0), project(z, name, 2, 0, n_neighbors=30, min_dist=0.9))
