@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
 
 from core.data import DataSpec, load_dataset  # noqa: E402
-from core.embedding import encode  # noqa: E402
+from core.encoding import encode  # noqa: E402
 from core.errors import DataError  # noqa: E402
 from core.evaluation import cluster_with, clustering_baselines, clustering_scores, n2d_cluster  # noqa: E402
 from core.evaluation.clustering import N2D_NEIGHBORS  # noqa: E402

@@ -111,7 +111,7 @@ def _loss_figure(trained: "TrainedRun") -> Any | None:
 def _map_figure(trained: "TrainedRun", split: str, random_state: int | None) -> Any:
     import plotly.graph_objects as go
 
-    from core.embedding import run_projection
+    from core.run_cache import run_projection
     from core.evaluation.clustering import too_few_rows
     from core.evaluation.run_evaluation import run_clusters
 

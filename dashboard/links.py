@@ -266,13 +266,13 @@ LINK_POINT = "latent.link_point"  # a link's clicked point, until the page knows
 
 
 def projections() -> list[str]:
-    from core.embedding import PROJECTIONS
+    from core.projections import PROJECTIONS
 
     return list(PROJECTIONS)
 
 
 def clusterers() -> list[str]:
-    """Every clustering pipeline the evaluation scores (core.embedding's CLUSTERERS plus N2D)."""
+    """Every clustering pipeline the evaluation scores (core.clusterers' CLUSTERERS plus N2D)."""
     from core.evaluation import PIPELINES
 
     return list(PIPELINES)

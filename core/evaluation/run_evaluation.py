@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from core.embedding import cached_array, checkpoint_fingerprint, run_codes, run_projection
 from core.config import check_seed
 from core.errors import ConfigError
 from core.evaluation.clustering import (
@@ -39,6 +38,7 @@ from core.evaluation.clustering import (
 from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
 from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores, probe_skip_reason
 from core.evaluation.reconstruction import reconstruct, reconstruction_quality
+from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection
 
 if TYPE_CHECKING:
     from core.experiment import TrainedRun
@@ -260,7 +260,7 @@ class _Evaluation:
             "run_id": trained.run.id, "dataset": trained.dataset.name, "split": self.split, "n": int(len(self.index)),
             "n_clusters": self.n_clusters, "latent_dim": int(self.codes.shape[1]), "has_labels": self.y is not None,
             "random_state": self.random_state, "n2d_neighbors": self.n2d_neighbors,
-            "checkpoint": checkpoint_fingerprint(trained), "epochs_done": int(trained.run.info().get("epochs_done") or 0),
+            "checkpoint": checkpoint_fingerprint(trained.run), "epochs_done": int(trained.run.info().get("epochs_done") or 0),
             "seconds": time.perf_counter() - clock.began, "timings": dict(self.timings),
         }
         skipped = _skipped(self.scores, self.baseline_scores, self.y, self.y_all, self.train_index, self.index, self.split,
@@ -319,10 +319,10 @@ def load_evaluation(run: "Run", split: str = "test") -> dict[str, Any] | None:
     if not isinstance(result, dict):
         return None
     try:
-        stat = run.checkpoint_path.stat()
+        fingerprint = checkpoint_fingerprint(run)
     except OSError:
         return None
-    if result.get("checkpoint") != f"{stat.st_size}-{stat.st_mtime_ns}":
+    if result.get("checkpoint") != fingerprint:
         return None  # numbers of older weights
     return result
 
