@@ -45,7 +45,7 @@ TIMEOUT_S = 300
 APP = {
     "plotly": """
         import numpy as np, streamlit as st
-        from dashboard.figures import scatter_figure
+        from core.figures import scatter_figure
         rng = np.random.default_rng(0); n = {n}
         labels = rng.integers(0, 10, n); centres = rng.normal(0, 6, (10, 2))
         coords = (centres[labels] + rng.normal(0, 1, (n, 2))).astype(np.float32)

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from core.sorting import SPLIT, Sorting, clear_sorting, read_sorting, save_sorting, start
-from dashboard.figures import cluster_names
+from core.figures import cluster_names
 
 NEW = -2  # the "a new cluster" choice of the move target
 CLUSTER_NAMES = {"kmeans": "k-means", "gmm": "Gaussian mixture", "hdbscan": "HDBSCAN", "agglomerative": "Agglomerative",

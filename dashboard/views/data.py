@@ -14,7 +14,7 @@ from core.paths import default_data_dir
 from dashboard import state
 from dashboard.components import show_samples, user_errors
 from dashboard.links import DATA_BOUNDS
-from dashboard.figures import class_balance_figure
+from core.figures import class_balance_figure
 from dashboard.uploads import save_upload
 
 # What each path-based source accepts as an upload (and what its path box expects).
