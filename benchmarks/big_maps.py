@@ -12,7 +12,7 @@ tests, so WebGL is software-rendered, as on a machine without a GPU). Printed pe
     heap_mb    the page's JS heap afterwards (Chromium's performance.memory)
     ok         whether it drew at all (no crash, no timeout)
 
-The dashboard's own figure builder (dashboard.figures.scatter_figure) draws the plotly case, so
+The dashboard's own figure builder (core.figures.scatter_figure) draws the plotly case, so
 what is measured is what the Latent space page sends. Ratios between renderers in one run are the
 figure to read; absolute seconds depend on the machine and anything else running on it.
 

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
 
 import core.clusterers as clusterers
 from core.clusterers import CLUSTERERS, ESTIMATORS, GaussianMixtureClusterer, KMeansClusterer, cluster, clusterer
 from core.errors import ConfigError
 from core.evaluation import cluster_accuracy
-
-
-def blobs(n=300, centers=3, dims=5, seed=0):
-    x, y = make_blobs(n, n_features=dims, centers=centers, cluster_std=0.5, random_state=seed)
-    return x.astype(np.float32), y
+from tests.core.data_fixtures import blobs
 
 
 class TestCluster:

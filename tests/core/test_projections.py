@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
 
 import core.projections as projections
 from core.clusterers import cluster
 from core.errors import ConfigError
 from core.evaluation import cluster_accuracy
+from tests.core.data_fixtures import blobs
 from core.projections import PROJECTIONS, project, warm_up_umap
-
-
-def blobs(n=300, centers=3, dims=5, seed=0):
-    x, y = make_blobs(n, n_features=dims, centers=centers, cluster_std=0.5, random_state=seed)
-    return x.astype(np.float32), y
 
 
 class TestProject:
