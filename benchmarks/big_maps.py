@@ -12,7 +12,7 @@ tests, so WebGL is software-rendered, as on a machine without a GPU). Printed pe
     heap_mb    the page's JS heap afterwards (Chromium's performance.memory)
     ok         whether it drew at all (no crash, no timeout)
 
-The dashboard's own figure builder (dashboard.figures.scatter_figure) draws the plotly case, so
+The dashboard's own figure builder (core.figures.scatter_figure) draws the plotly case, so
 what is measured is what the Latent space page sends. Ratios between renderers in one run are the
 figure to read; absolute seconds depend on the machine and anything else running on it.
 
@@ -45,7 +45,7 @@ TIMEOUT_S = 300
 APP = {
     "plotly": """
         import numpy as np, streamlit as st
-        from dashboard.figures import scatter_figure
+        from core.figures import scatter_figure
         rng = np.random.default_rng(0); n = {n}
         labels = rng.integers(0, 10, n); centres = rng.normal(0, 6, (10, 2))
         coords = (centres[labels] + rng.normal(0, 1, (n, 2))).astype(np.float32)

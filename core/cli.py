@@ -399,14 +399,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not event.finished:
             print(event.line(), file=sys.stderr, flush=True)
         elif event.step == "n2d" and not event.done:
-            print(n2d_line(dict(event.result)), flush=True)
+            print(n2d_line(event.evaluation), flush=True)
 
     if not args.json:
         print(f"Evaluating run {trained.run.id} on its {args.split} split ...", file=sys.stderr, flush=True)
     result = evaluate_run(trained, split=args.split, random_state=args.seed, n_clusters=args.clusters, skip=skip,
                           on_progress=report)
     if args.json:
-        print(json.dumps(result, allow_nan=False))
+        print(json.dumps(result.to_dict(), allow_nan=False))
     else:
         print()
         print(format_evaluation(result))

@@ -4,7 +4,7 @@
     CLUSTER_METHODS["umap-hdbscan"].chooses_own_cluster_count  # True: no "number of clusters" to ask for
 
 The code that runs them stays beside its kind: projections and the plain clusterers in
-core.embedding (PROJECTIONS, CLUSTERERS), the pipelines on N2D's UMAP manifold in
+core.projections (PROJECTIONS) and core.clusterers (CLUSTERERS), the pipelines on N2D's UMAP manifold in
 core.evaluation.clustering (PIPELINES); tests check those tables hold exactly these names. This
 module imports nothing heavy, so a page, a link parser or a saved sorting can ask what a method
 is called, or whether it takes a number of clusters, without loading scikit-learn or umap.

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 
 from core.atomic import atomic_write_bytes
-from core.evaluation.text import BASELINE_NAMES, CLUSTERING_NAMES, FEATURE_NAMES, PROBE_NAMES, fmt, skipped_lines
+from core.evaluation.result import EvaluationResult
+from core.evaluation.tables import Table, clustering_table, probes_table, quality_table, skipped_lines
+from core.figures import compose_grid, loss_figure, pair_tiles, scatter_figure
 
 if TYPE_CHECKING:
     from core.experiment import TrainedRun
@@ -56,26 +58,27 @@ def png_data_uri(pixels: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def image_grid(rows: list[np.ndarray], gap: int = 2, scale: int = 1) -> np.ndarray:
-    """Rows of uint8 (N, H, W, C) images tiled into one (H', W', C) picture with white gaps."""
-    n = max(len(r) for r in rows)
-    _, h, w, c = rows[0].shape
-    out = np.full((len(rows) * (h + gap) - gap, n * (w + gap) - gap, c), 255, dtype=np.uint8)
-    for i, row in enumerate(rows):
-        for j, img in enumerate(row):
-            out[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = img
-    if scale > 1:
-        out = out.repeat(scale, axis=0).repeat(scale, axis=1)
-    return out
+def picture_pairs(originals: np.ndarray, others: np.ndarray) -> str:
+    """Each original above its counterpart (a reconstruction, a nearest photo), one PNG data URI."""
+    scale = max(1, int(np.ceil(GRID_MIN_SIDE / max(originals.shape[1], 1))))
+    grid = compose_grid(pair_tiles(originals, others), columns=len(originals), scale=scale, pad=2)
+    return png_data_uri(np.asarray(grid))
 
 
-def _table(header: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+def _table(header: list[str] | tuple[str, ...], rows: list[list[str]] | list[tuple[str, ...]],
+           classes: list[str] | None = None) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{classes[i]}"' if classes and classes[i] else ""
         body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _rows_table(table: Table) -> str:
+    """An evaluation table (core.evaluation.tables) as HTML; baselines styled apart."""
+    header, *rows = table.formatted()
+    return _table(header, rows, ["baseline" if row.baseline else "" for row in table.rows])
 
 
 def _settings(trained: "TrainedRun") -> str:
@@ -93,27 +96,16 @@ def _figure_html(fig: Any, first: bool) -> str:
 
 
 def _loss_figure(trained: "TrainedRun") -> Any | None:
-    import plotly.graph_objects as go
-
-    events = trained.run.epoch_metrics()
-    if not events:
+    events = trained.run.metrics()
+    if not any(e.kind == "epoch" for e in events):
         return None
-    epochs = [e.epoch for e in events]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=epochs, y=[e.train_loss for e in events], mode="lines+markers", name="train"))
-    if any(e.val_loss is not None for e in events):
-        fig.add_trace(go.Scatter(x=epochs, y=[e.val_loss for e in events], mode="lines+markers", name="validation"))
-    fig.update_layout(xaxis_title="epoch", yaxis_title="loss", height=360, xaxis_tickformat="d", margin=dict(l=40, r=20, t=20, b=40),
-                      template="plotly_white")
-    return fig
+    return loss_figure(events, title="")
 
 
 def _map_figure(trained: "TrainedRun", split: str, random_state: int | None) -> Any:
-    import plotly.graph_objects as go
-
-    from core.embedding import run_projection
     from core.evaluation.clustering import too_few_rows
     from core.evaluation.run_evaluation import run_clusters
+    from core.run_cache import run_projection
 
     index = np.asarray(trained.splits.get(split))
     xy = run_projection(trained, split, "umap", 2, random_state)
@@ -128,19 +120,9 @@ def _map_figure(trained: "TrainedRun", split: str, random_state: int | None) -> 
     keep = np.arange(len(xy))
     if len(keep) > MAP_MAX_POINTS:
         keep = np.sort(np.random.default_rng(0).choice(len(keep), MAP_MAX_POINTS, replace=False))
-    fig = go.Figure()
-    for name in sorted(set(colour[keep].tolist()), key=_natural):
-        sel = keep[colour[keep] == name]
-        fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=str(name),
-                                   marker=dict(size=4, opacity=0.8),
-                                   text=[f"row {index[i]}" for i in sel], hoverinfo="text+name"))
-    fig.update_layout(height=560, legend_title_text=legend, template="plotly_white",
-                      margin=dict(l=20, r=20, t=20, b=20), xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False))
+    fig, _ = scatter_figure(xy[keep], colour[keep], categorical=True, index=index[keep],
+                            hover=[f"row {index[i]}" for i in keep], colour_title=legend, height=560)
     return fig
-
-
-def _natural(text: str) -> tuple:
-    return (0, int(text), "") if text.lstrip("-").isdigit() else (1, 0, text)
 
 
 def _reconstructions(trained: "TrainedRun", split: str) -> str:
@@ -153,10 +135,8 @@ def _reconstructions(trained: "TrainedRun", split: str) -> str:
     x = dataset.x[torch.as_tensor(index)]
     x_hat = reconstruct(trained.model, x)
     if dataset.kind == "image":
-        originals, recons = dataset.to_display(x), dataset.to_display(x_hat)
-        scale = max(1, int(np.ceil(GRID_MIN_SIDE / max(originals.shape[1], 1))))
-        uri = png_data_uri(image_grid([originals, recons], scale=scale))
-        return (f'<p class="muted">Top row: {len(index)} {split} images; bottom row: what the model makes of them.</p>'
+        uri = picture_pairs(dataset.to_display(x), dataset.to_display(x_hat))
+        return (f'<p class="muted">{len(index)} {split} images, each above what the model makes of it.</p>'
                 f'<img class="grid" src="{uri}" alt="originals and reconstructions">')
     # Tables: the first rows, original and reconstructed values of the first features side by side.
     originals, recons = dataset.to_display(x), dataset.to_display(x_hat)
@@ -173,41 +153,25 @@ def _feature_reconstructions(trained: "TrainedRun", index: np.ndarray, split: st
 
     dataset = trained.dataset
     nearest, _ = nearest_to_reconstruction(trained.model, trained.inputs, index, np.asarray(trained.splits.train), k=1)
-    originals = dataset.to_display(dataset.x[torch.as_tensor(index)])
-    matches = dataset.to_display(dataset.x[torch.as_tensor(nearest[:, 0])])
-    scale = max(1, int(np.ceil(GRID_MIN_SIDE / max(originals.shape[1], 1))))
-    uri = png_data_uri(image_grid([originals, matches], scale=scale))
+    uri = picture_pairs(dataset.to_display(dataset.x[torch.as_tensor(index)]),
+                        dataset.to_display(dataset.x[torch.as_tensor(nearest[:, 0])]))
     return (f'<p class="muted">This model rebuilds {html.escape(trained.config.features.backbone)} features, not pixels. '
-            f'Top row: {len(index)} {split} photos; bottom row: the training photo whose features lie nearest '
-            'to each reconstruction (the photo itself when the model rebuilt it faithfully).</p>'
+            f'{len(index)} {split} photos, each above the training photo whose features lie nearest '
+            'to its reconstruction (the photo itself when the model rebuilt it faithfully).</p>'
             f'<img class="grid" src="{uri}" alt="photos and the training photos nearest their reconstructions">')
 
 
-def _metrics(evaluation: dict[str, Any]) -> str:
-    header = ["pipeline", "ACC", "NMI", "ARI", "silhouette", "clusters", "seconds"]
-    rows, classes = [], []
-    for group, names in (("clustering", CLUSTERING_NAMES), ("baselines", BASELINE_NAMES)):
-        for key, s in (evaluation.get(group) or {}).items():
-            rows.append([names.get(key, key) + (" (baseline)" if group == "baselines" else ""),
-                         fmt(s.get("acc")), fmt(s.get("nmi")), fmt(s.get("ari")), fmt(s.get("silhouette")),
-                         fmt(s.get("n_clusters")), fmt(s.get("seconds"), 1)])
-            classes.append("baseline" if group == "baselines" else "")
+def _metrics(evaluation: EvaluationResult) -> str:
     parts = [
-        f'<p class="muted">{html.escape(evaluation["split"])} split, {evaluation["n"]} rows, '
-        f'{evaluation["n_clusters"]} clusters. ACC matches clusters to labels one-to-one (Hungarian method).</p>',
-        _table(header, rows, classes),
+        f'<p class="muted">{html.escape(str(evaluation.split))} split, {evaluation.n} rows, '
+        f'{evaluation.n_clusters} clusters. ACC matches clusters to labels one-to-one (Hungarian method).</p>',
+        _rows_table(clustering_table(evaluation)),
     ]
-    if evaluation.get("has_labels", True):
-        probes, cv = evaluation.get("probes") or {}, evaluation.get("probes_cv") or {}
-        names = list(PROBE_NAMES)
-        probe_rows = [[FEATURE_NAMES.get(f, f)] + [fmt(s.get(p)) for p in names] + [fmt((cv.get(f) or {}).get(p)) for p in names]
-                      for f, s in probes.items()]
-        parts += [f"<h3>Probes</h3><p class=\"muted\">{html.escape(str(evaluation.get('probe_protocol', '')))}</p>",
-                  _table(["features"] + [PROBE_NAMES[p] for p in names] + [f"{PROBE_NAMES[p]} (CV)" for p in names], probe_rows)]
-    rec = evaluation.get("reconstruction") or {}
-    parts.append(_table(["reconstruction MSE", "PSNR (dB)", "SSIM", "map trustworthiness"],
-                        [[fmt(rec.get("mse"), 5), fmt(rec.get("psnr"), 2), fmt(rec.get("ssim")),
-                          fmt(evaluation.get("trustworthiness"))]]))
+    if evaluation.labelled:
+        protocol = evaluation.probes.protocol if evaluation.probes else ""
+        parts += [f"<h3>Probes</h3><p class=\"muted\">{html.escape(str(protocol or ''))}</p>",
+                  _rows_table(probes_table(evaluation))]
+    parts.append(_rows_table(quality_table(evaluation)))
     if skipped_lines(evaluation):
         parts.append("<h3>Skipped (too few rows)</h3><ul>"
                      + "".join(f"<li>{html.escape(line)}</li>" for line in skipped_lines(evaluation)) + "</ul>")
@@ -217,7 +181,7 @@ def _metrics(evaluation: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- the report
 
 
-def render_report(trained: "TrainedRun", evaluation: dict[str, Any] | None = None) -> str:
+def render_report(trained: "TrainedRun", evaluation: EvaluationResult | None = None) -> str:
     """The report as one HTML string. Without `evaluation`, the stored test evaluation is used
     (computed and stored first if there is none, or if it describes an older checkpoint)."""
     from core.evaluation.run_evaluation import evaluate_run, load_evaluation
@@ -226,8 +190,8 @@ def render_report(trained: "TrainedRun", evaluation: dict[str, Any] | None = Non
     if evaluation is None:
         split = "test" if len(trained.splits.test) else "all"
         evaluation = load_evaluation(run, split) or evaluate_run(trained, split)
-    split = evaluation.get("split", "test")
-    random_state = evaluation.get("random_state", 0)
+    split = evaluation.split or "test"
+    random_state = 0 if evaluation.random_state is None else evaluation.random_state
     info = run.info()
     config = trained.config
     title = config.name or run.id
@@ -257,7 +221,7 @@ def render_report(trained: "TrainedRun", evaluation: dict[str, Any] | None = Non
             f"<body>{''.join(body)}</body></html>\n")
 
 
-def write_report(trained: "TrainedRun", path: str | Path | None = None, evaluation: dict[str, Any] | None = None) -> Path:
+def write_report(trained: "TrainedRun", path: str | Path | None = None, evaluation: EvaluationResult | None = None) -> Path:
     """Write render_report() to `path` (default: report.html in the run folder), atomically."""
     target = Path(path).expanduser() if path is not None else trained.run.path / "report.html"
     if target.is_dir():

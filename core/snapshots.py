@@ -143,7 +143,7 @@ class SnapshotRecorder:
         self.inputs = inputs[torch.as_tensor(self.rows)]
 
     def record(self, model: torch.nn.Module, epoch: int) -> Path:
-        from core.embedding import encode  # core.embedding imports sklearn-facing code lazily; keep this import cheap
+        from core.encoding import encode
 
         return save_snapshot(self.run_path, epoch, self.rows, encode(model, self.inputs))
 

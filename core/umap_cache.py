@@ -28,7 +28,7 @@ def import_umap() -> ModuleType:
     # A few kernels close over arrays numba cannot store; they compile as before, and saying so
     # on every first fit would only worry a user.
     warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
-    # core.embedding hands umap exact neighbours without a search index; it never transforms new rows.
+    # core.projections hands umap exact neighbours without a search index; it never transforms new rows.
     warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
 
     for name, module in list(sys.modules.items()):

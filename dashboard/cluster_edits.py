@@ -19,7 +19,7 @@ import numpy as np
 from core.methods import CLUSTER_METHODS
 from core.registry import label_of
 from core.sorting import SPLIT, Sorting, clear_sorting, read_sorting, save_sorting, start
-from dashboard.figures import cluster_names
+from core.figures import cluster_names
 
 NEW = -2  # the "a new cluster" choice of the move target
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from core.errors import LatentboardError
 from dashboard import links, state
-from dashboard.figures import compose_grid
+from core.figures import compose_grid
 from dashboard.gallery import PHOTO_TILE
 
 SPLITS = ("test", "val", "train", "all")

@@ -16,7 +16,7 @@ import pandas as pd
 
 def codes_frame(trained) -> pd.DataFrame:
     """Every row's code with its split, label and k-means cluster (k = number of classes, else 10)."""
-    from core.embedding import run_codes
+    from core.run_cache import run_codes
     from core.evaluation import run_clusters
 
     ds = trained.dataset

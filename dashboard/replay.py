@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures import scatter_figure
+from core.figures import scatter_figure
 
 MARGIN = 0.05  # of each axis' span, around the points of every epoch
 

@@ -68,7 +68,7 @@ def evaluations():
 def start_umap_warm_up() -> threading.Thread | None:
     """Compile UMAP's numba code once per server, in the background, so the first map is quick."""
     try:
-        from core.embedding import warm_up_umap
+        from core.projections import warm_up_umap
     except ImportError:
         return None
     def low_priority_warm_up() -> None:
@@ -156,16 +156,18 @@ def open_run(run_id: str):
     return store().open(run_id)
 
 
-def run_stamp(run) -> float:
-    """Changes whenever the run's checkpoint is rewritten, so cached models refresh."""
+def run_stamp(run) -> str:
+    """The checkpoint's fingerprint (core.run_cache): changes whenever it is rewritten, so cached models refresh."""
+    from core.run_cache import checkpoint_fingerprint
+
     try:
-        return Path(run.checkpoint_path).stat().st_mtime
+        return checkpoint_fingerprint(run)
     except OSError:
-        return 0.0
+        return ""
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
-def _trained(root: str, run_id: str, stamp: float):
+def _trained(root: str, run_id: str, stamp: str):
     from core.experiment import load_trained
 
     return load_trained(_store(root).open(run_id))
@@ -216,7 +218,7 @@ def session_value(key: str, default: Any) -> Any:
 
 # --- derived arrays, cached per run version ---------------------------------------------------------
 # Streamlit's cache keys on the arguments, so each takes the run id and its checkpoint stamp; the
-# heavy lifting (and the on-disk cache in the run folder) stays in core.embedding / core.evaluation.
+# heavy lifting (and the on-disk cache in the run folder) stays in core.run_cache / core.evaluation.
 
 
 def rows(run, split: str):
@@ -225,8 +227,8 @@ def rows(run, split: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _codes(root: str, run_id: str, stamp: float, split: str):
-    from core.embedding import run_codes
+def _codes(root: str, run_id: str, stamp: str, split: str):
+    from core.run_cache import run_codes
 
     return run_codes(_trained(root, run_id, stamp), split)
 
@@ -236,8 +238,8 @@ def codes(run, split: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _projection(root: str, run_id: str, stamp: float, split: str, method: str, dims: int, params_json: str):
-    from core.embedding import run_projection
+def _projection(root: str, run_id: str, stamp: str, split: str, method: str, dims: int, params_json: str):
+    from core.run_cache import run_projection
 
     return run_projection(_trained(root, run_id, stamp), split, method, dims, random_state=0, **json.loads(params_json))
 
@@ -252,7 +254,7 @@ def projection(run, split: str, method: str, dims: int, params: dict):
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _clusters(root: str, run_id: str, stamp: float, split: str, method: str, n_clusters: int | None):
+def _clusters(root: str, run_id: str, stamp: str, split: str, method: str, n_clusters: int | None):
     from core.evaluation import run_clusters
 
     return run_clusters(_trained(root, run_id, stamp), split, method, n_clusters, random_state=0)
@@ -264,7 +266,7 @@ def clusters(run, split: str, method: str, n_clusters: int | None = None):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _errors(root: str, run_id: str, stamp: float, split: str):
+def _errors(root: str, run_id: str, stamp: str, split: str):
     from core.evaluation import reconstruction_errors
 
     t = _trained(root, run_id, stamp)
@@ -277,7 +279,7 @@ def errors(run, split: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _pictures(root: str, run_id: str, stamp: float, rows: tuple[int, ...], size: int):
+def _pictures(root: str, run_id: str, stamp: str, rows: tuple[int, ...], size: int):
     from dashboard.gallery import row_pictures
 
     return row_pictures(_trained(root, run_id, stamp).dataset, list(rows), size)
@@ -289,7 +291,7 @@ def pictures(run, rows, size: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _nearest(root: str, run_id: str, stamp: float, rows: tuple[int, ...], k: int):
+def _nearest(root: str, run_id: str, stamp: str, rows: tuple[int, ...], k: int):
     import numpy as np
 
     from core.evaluation.reconstruction import nearest_to_reconstruction
@@ -304,7 +306,7 @@ def nearest_to_reconstruction(run, rows, k: int):
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _neighbour_index(root: str, run_id: str, stamp: float, split: str, space: str):
+def _neighbour_index(root: str, run_id: str, stamp: str, split: str, space: str):
     import numpy as np
 
     from dashboard.neighbours import build_index
@@ -389,7 +391,7 @@ def replay(run, n_rows: int):
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _replay_clusters(path: str, stamp: tuple, n_rows: int, n_clusters: int):
-    from core.embedding import cluster
+    from core.clusterers import cluster
 
     codes = _replay(path, stamp, n_rows)[0].codes
     return cluster(codes[-1], "kmeans", n_clusters, random_state=0)

@@ -1,6 +1,6 @@
 """What the Sweeps page draws and starts from: the parallel-coordinates chart and the base settings.
 
-Kept beside figures.py rather than in it so the sweep feature stays in its own files.
+Kept apart from core/figures.py so the sweep feature stays in its own files.
 """
 
 from __future__ import annotations

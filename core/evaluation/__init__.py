@@ -6,8 +6,9 @@ Arrays in, plain dicts out, `random_state` wherever there is randomness:
     from core.evaluation import evaluate_run, load_evaluation, classify_images
 
 Modules: clustering (metrics, N2D, baselines), probes, reconstruction, run_evaluation (one run as
-named steps, N2D first, stored as evaluation-<split>.json), progress (the steps' events and ETA),
-background (an evaluation in a thread a UI watches), classify (new images), text (the CLI's table).
+named steps, N2D first, stored as evaluation-<split>.json), result (EvaluationResult, the typed
+value and its JSON), tables (its table rows, for every reader), progress (the steps' events and
+ETA), background (an evaluation in a thread a UI watches), classify (new images), text (the CLI's).
 """
 
 from core.evaluation.classify import Classification, Neighbor, classify_images, preprocess_image
@@ -24,6 +25,7 @@ from core.evaluation.clustering import (
 )
 from core.evaluation.probes import PROBES, probe_cv_scores, probe_scores
 from core.evaluation.progress import EvalProgress
+from core.evaluation.result import ClusteringScores, EvaluationResult
 from core.evaluation.reconstruction import (
     per_sample_quality,
     reconstruct,
@@ -47,5 +49,5 @@ __all__ = [
     "PROBES", "probe_cv_scores", "probe_scores",
     "per_sample_quality", "reconstruct", "reconstruction_errors", "reconstruction_quality",
     "EvalProgress", "default_n_clusters", "evaluate_run", "evaluation_steps", "load_evaluation", "run_clusters", "trustworthiness_of_map",
-    "format_evaluation",
+    "format_evaluation", "ClusteringScores", "EvaluationResult",
 ]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import LatentboardError
 from core.evaluation.progress import EvalProgress
+from core.evaluation.result import EvaluationResult
 from core.evaluation.run_evaluation import evaluate_run
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class EvaluationJob:
     split: str
     thread: threading.Thread | None = None
     latest: EvalProgress | None = None
-    result: dict[str, Any] | None = None
+    result: EvaluationResult | None = None
     error: str | None = None
     ended: threading.Event = field(default_factory=threading.Event)
 

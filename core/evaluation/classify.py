@@ -19,7 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sklearn.neighbors import NearestNeighbors
 
 from core.data.images import UnreadableImage, open_image, to_rgb
-from core.embedding import encode, run_codes
+from core.encoding import encode
+from core.run_cache import run_codes
 from core.errors import ConfigError, DataError
 from core.features import standardise
 from core.limits import current_limits, over_limit

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
-from core.embedding import CLUSTERERS, cluster, fit_gmm, hdbscan_min_cluster_size
+from core.clusterers import CLUSTERERS, GaussianMixtureClusterer, check_n_clusters, cluster, hdbscan_min_cluster_size
 from core.errors import ConfigError
 
 SILHOUETTE_MAX = 5000  # silhouette is O(N^2): score a seeded sample of at most this many points
@@ -132,11 +132,10 @@ def umap_manifold(codes: np.ndarray, n_clusters: int, random_state: int | None =
     min_dist=0 packs similar points tightly, which is what a clusterer wants (a map for the eye
     uses a larger value). With too few points for a neighbour graph, the codes themselves.
     """
-    from core.embedding import umap_project
+    from core.projections import umap_project
 
     codes = np.asarray(codes, dtype=np.float32)
-    if int(n_clusters) < 1:
-        raise ConfigError(f"The number of clusters must be at least 1 (got {n_clusters}).")
+    check_n_clusters(n_clusters)
     dims = int(dims or max(2, min(int(n_clusters), len(codes))))
     if len(codes) <= dims + 2:
         return codes
@@ -149,7 +148,7 @@ def best_gmm(embedded: np.ndarray, n_clusters: int, random_state: int | None = 0
     On mnist-5k codes one fit often merged 4/9 and split another digit; the best of 10 raised
     ACC by several points and made it far less seed-dependent.
     """
-    return fit_gmm(embedded, min(int(n_clusters), len(embedded)), random_state, n_init=N2D_GMM_INITS)
+    return GaussianMixtureClusterer(n_clusters, random_state, n_init=N2D_GMM_INITS).fit_predict(embedded)
 
 
 def n2d_cluster(codes: np.ndarray, n_clusters: int, random_state: int | None = 0,
@@ -158,7 +157,7 @@ def n2d_cluster(codes: np.ndarray, n_clusters: int, random_state: int | None = 0
     return best_gmm(umap_manifold(codes, n_clusters, random_state, n_neighbors, dims), n_clusters, random_state)
 
 
-# Every clusterer of core.embedding again, on N2D's manifold instead of the raw codes.
+# Every clusterer of core.clusterers again, on N2D's manifold instead of the raw codes.
 ON_MANIFOLD = {f"umap-{name}": name for name in CLUSTERERS if name != "gmm"}  # umap + gmm is "n2d"
 
 
@@ -207,7 +206,7 @@ def _skipped(reason: str) -> dict[str, Any]:
 
 
 def cluster_with(method: str, features: np.ndarray, n_clusters: int, random_state: int | None = 0) -> np.ndarray:
-    """Labels from any clustering pipeline: the CLUSTERERS of core.embedding, or "n2d"."""
+    """Labels from any clustering pipeline: the CLUSTERERS of core.clusterers, or "n2d"."""
     if method not in PIPELINES:
         raise ConfigError(f"Unknown clustering method {method!r}; choose one of {', '.join(PIPELINES)}.")
     return PIPELINES[method](features, n_clusters, random_state=random_state)

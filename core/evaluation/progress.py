@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.evaluation.result import EvaluationResult
+
 # Seconds per 1,000 rows on 2 CPU cores, a guess from mnist-10k (195 s for all, of which about
 # 90 s the N2D UMAP). Only the ratios matter once a step has finished and calibrated the clock.
 SECONDS_PER_1K_ROWS = {
@@ -51,6 +53,11 @@ class EvalProgress:
     result: Mapping[str, Any] = field(repr=False)
     done: bool = False
     made_at: float = field(default_factory=time.monotonic, repr=False)
+
+    @property
+    def evaluation(self) -> EvaluationResult:
+        """`result` as a typed EvaluationResult (its sections None until their steps have run)."""
+        return EvaluationResult.from_dict(self.result)
 
     @property
     def label(self) -> str:

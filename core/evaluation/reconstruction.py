@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.embedding import batched_apply
+from core.encoding import batched_apply
 
 SSIM_CHUNK = 1024  # images per vectorised SSIM call (bounds memory)
 

@@ -1,9 +1,9 @@
-"""Every number for one trained run, in one plain dict, stored next to the run.
+"""Every number for one trained run, as an EvaluationResult, stored next to the run as JSON.
 
     result = evaluate_run(trained, split="test")    # also written to <run>/evaluation-test.json
     for event in evaluation_steps(trained, "test"):  # the same, step by step: progress + partial result
         print(event.line())
-    load_evaluation(run, "test")                     # the stored dict, or None
+    load_evaluation(run, "test")                     # the stored result, or None
 
 Steps (STEPS): encode, N2D (the headline), the other clusterings, reconstruction, the map, then
 the baselines and probes, which a caller may leave out (`skip`).
@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from core.embedding import cached_array, checkpoint_fingerprint, run_codes, run_projection
 from core.config import check_seed
 from core.errors import ConfigError
 from core.evaluation.clustering import (
@@ -39,6 +38,8 @@ from core.evaluation.clustering import (
 from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
 from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores, probe_skip_reason
 from core.evaluation.reconstruction import reconstruct, reconstruction_quality
+from core.evaluation.result import EvaluationResult
+from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection
 
 if TYPE_CHECKING:
     from core.experiment import TrainedRun
@@ -135,22 +136,23 @@ OPTIONAL_STEPS = ("baselines", "probes")  # what a caller may leave out (`skip`)
 def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int | None = 0,
                  n_clusters: int | None = None, save: bool = True,
                  n2d_neighbors: int = N2D_NEIGHBORS, skip: Collection[str] = (),
-                 on_progress: Callable[[EvalProgress], None] | None = None) -> dict[str, Any]:
+                 on_progress: Callable[[EvalProgress], None] | None = None) -> EvaluationResult:
     """Clusterings of the codes, baselines, probes, reconstruction quality and map trustworthiness.
 
-    Returns (and, with `save`, writes to `evaluation-<split>.json` in the run folder) a dict:
-    split, n, n_clusters, seconds, clustering {method: {acc, nmi, ari, silhouette, seconds, ...}},
-    baselines {kmeans_raw | kmeans_pca | umap_gmm_raw: {...}}, probes {codes | raw | pca: {knn,
-    logistic, random_forest}}, probes_cv (same shape), probe_protocol, reconstruction {mse, psnr,
-    ssim}, trustworthiness, left_out (the steps of `skip`). Without labels acc / nmi / ari and the
-    probes are None. `on_progress` gets every event of evaluation_steps, partial results included.
+    Returns an EvaluationResult and, with `save`, writes its dict to `evaluation-<split>.json` in
+    the run folder: split, n, n_clusters, seconds, clustering {method: {acc, nmi, ari, silhouette,
+    seconds, ...}}, baselines {kmeans_raw | kmeans_pca | umap_gmm_raw: {...}}, probes {codes | raw
+    | pca: {knn, logistic, random_forest}}, probes_cv (same shape), probe_protocol, reconstruction
+    {mse, psnr, ssim}, trustworthiness, left_out (the steps of `skip`). Without labels acc / nmi /
+    ari and the probes are None. `on_progress` gets every event of evaluation_steps, partial
+    results included.
     """
     result: dict[str, Any] = {}
     for event in evaluation_steps(trained, split, random_state, n_clusters, save, n2d_neighbors, skip):
         if on_progress is not None:
             on_progress(event)
         result = dict(event.result)
-    return result
+    return EvaluationResult.from_dict(result)
 
 
 def evaluation_steps(trained: "TrainedRun", split: str = "test", random_state: int | None = 0,
@@ -180,7 +182,7 @@ def evaluation_steps(trained: "TrainedRun", split: str = "test", random_state: i
         state.timings[name] = clock.finish(name)
         partial = state.summary(partial, clock, [s for s in STEPS if s in skip])
         yield clock.event(name, True, _clean(partial))
-    result = _clean(partial)
+    result = EvaluationResult.from_dict(_clean(partial)).to_dict()
     if save:
         trained.run.write_json(f"evaluation-{split}.json", result)
     yield clock.event(steps[-1], True, result, done=True)
@@ -260,7 +262,7 @@ class _Evaluation:
             "run_id": trained.run.id, "dataset": trained.dataset.name, "split": self.split, "n": int(len(self.index)),
             "n_clusters": self.n_clusters, "latent_dim": int(self.codes.shape[1]), "has_labels": self.y is not None,
             "random_state": self.random_state, "n2d_neighbors": self.n2d_neighbors,
-            "checkpoint": checkpoint_fingerprint(trained), "epochs_done": int(trained.run.info().get("epochs_done") or 0),
+            "checkpoint": checkpoint_fingerprint(trained.run), "epochs_done": int(trained.run.info().get("epochs_done") or 0),
             "seconds": time.perf_counter() - clock.began, "timings": dict(self.timings),
         }
         skipped = _skipped(self.scores, self.baseline_scores, self.y, self.y_all, self.train_index, self.index, self.split,
@@ -311,7 +313,7 @@ def _skipped(clustering: dict, baselines: dict, y: np.ndarray | None, y_all: np.
     return out
 
 
-def load_evaluation(run: "Run", split: str = "test") -> dict[str, Any] | None:
+def load_evaluation(run: "Run", split: str = "test") -> EvaluationResult | None:
     """The stored evaluation of `split`, or None if there is none or the checkpoint changed since."""
     if split not in SPLITS:
         raise ConfigError(f"Unknown split {split!r}; choose one of {', '.join(SPLITS)}.")
@@ -319,12 +321,12 @@ def load_evaluation(run: "Run", split: str = "test") -> dict[str, Any] | None:
     if not isinstance(result, dict):
         return None
     try:
-        stat = run.checkpoint_path.stat()
+        fingerprint = checkpoint_fingerprint(run)
     except OSError:
         return None
-    if result.get("checkpoint") != f"{stat.st_size}-{stat.st_mtime_ns}":
+    if result.get("checkpoint") != fingerprint:
         return None  # numbers of older weights
-    return result
+    return EvaluationResult.from_dict(result)
 
 
 def run_clusters(trained: "TrainedRun", split: str = "all", method: str = "n2d", n_clusters: int | None = None,

@@ -58,7 +58,7 @@ def score_run(run: Any, check: bool = True, random_state: int = 0) -> tuple[floa
     if check and y is not None and len(rows) >= 20:
         from sklearn.metrics import normalized_mutual_info_score
 
-        from core.embedding import encode
+        from core.encoding import encode
 
         labels = y.numpy()[rows]
         pred = n2d_cluster(encode(trained.model, inputs), default_n_clusters(trained.dataset), random_state)

@@ -15,7 +15,7 @@ from core.paths import default_data_dir
 from dashboard import state
 from dashboard.components import show_samples, user_errors
 from dashboard.links import DATA_BOUNDS
-from dashboard.figures import class_balance_figure
+from core.figures import class_balance_figure
 from dashboard.uploads import save_upload
 
 PREVIEW_PER_CLASS = 4

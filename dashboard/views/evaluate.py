@@ -4,6 +4,7 @@ confusion matrix, your own image classified and placed on the map, and the HTML 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -13,20 +14,21 @@ from PIL import Image
 from dashboard import state
 from dashboard.components import IMAGE_TYPES, image_grid, is_feature_run, page_header, show_rows, uploaded_picture, user_errors
 from dashboard.gallery import PHOTO_TILE, file_captions, square
-from dashboard.figures import clustering_table, confusion_figure, probes_table, scatter_figure
+from core.evaluation.result import EvaluationResult
+from core.evaluation.tables import clustering_table, probes_table, quality_table
+from core.figures import confusion_figure, scatter_figure, table_frame
 
 LIVE_EVERY = 1.0  # seconds between redraws of a running evaluation
 
 
-def headline(metrics: dict, features: bool = False) -> None:
+def headline(metrics: EvaluationResult, features: bool = False) -> None:
     """Three numbers a stakeholder reads first."""
     cols = st.columns(4)
-    clustering = metrics.get("clustering") or {}
-    best = max(clustering.items(), key=lambda kv: _num(kv[1].get("acc")), default=None) if clustering else None
-    if best is not None and _num(best[1].get("acc")) > -1:
-        cols[0].metric(f"Cluster accuracy ({best[0]})", _fmt(best[1].get("acc")))
-        cols[1].metric("NMI", _fmt(best[1].get("nmi")))
-    probes = metrics.get("probes") or {}
+    best = metrics.best_clustering()
+    if best is not None:
+        cols[0].metric(f"Cluster accuracy ({best[0]})", _fmt(best[1].acc))
+        cols[1].metric("NMI", _fmt(best[1].nmi))
+    probes = metrics.probes.held_out if metrics.probes else {}
     codes, raw = probes.get("codes") or {}, probes.get("raw") or {}
     if codes:
         key = "logistic" if "logistic" in codes else next(iter(codes))
@@ -34,44 +36,39 @@ def headline(metrics: dict, features: bool = False) -> None:
         if key in raw and _num(raw[key]) > -1:
             delta = f"{_num(codes[key]) - _num(raw[key]):+.3f} vs raw"
         cols[2].metric(f"Probe accuracy ({key})", _fmt(codes[key]), delta=delta)
-    recon = {k: v for k, v in (metrics.get("reconstruction") or {}).items() if isinstance(v, (int, float))}
-    if recon:  # PSNR for pictures; feature runs (and tables) have only the MSE
-        key = "psnr" if "psnr" in recon else next(iter(recon))
-        cols[3].metric(f"Reconstruction {key.upper()}" + (" (features)" if features else ""), _fmt(recon[key]))
+    rec = metrics.reconstruction
+    if rec is not None and isinstance(rec.mse, (int, float)):  # PSNR for pictures; feature runs (and tables) have only the MSE
+        key, value = ("PSNR", rec.psnr) if isinstance(rec.psnr, (int, float)) else ("MSE", rec.mse)
+        cols[3].metric(f"Reconstruction {key}" + (" (features)" if features else ""), _fmt(value))
 
 
-def metric_tables(metrics: dict, backbone: str | None = None) -> None:
+def metric_tables(metrics: EvaluationResult, backbone: str | None = None) -> None:
     st.markdown("**Clustering the codes, beside the baselines**")
     st.caption("acc: accuracy after matching clusters to labels (Hungarian); NMI and ARI: agreement with the labels (1 is perfect, "
                "0 is chance); silhouette: how well separated the clusters are. Baselines cluster the raw inputs or their PCA, "
                "without any autoencoder: the codes should beat them."
                + (f" This run reads {backbone} features: the feature baselines cluster those features directly, so the "
                   "autoencoder earns its place only where its codes beat them, or match them in far fewer dimensions." if backbone else ""))
-    from core.evaluation.text import BASELINE_NAMES, CLUSTERING_NAMES, FEATURE_NAMES, PROBE_NAMES
-
-    table = clustering_table(metrics, CLUSTERING_NAMES, BASELINE_NAMES)
+    table = table_frame(clustering_table(metrics)).drop(columns="seconds", errors="ignore")
     if not table.empty:
         st.dataframe(table, width="stretch", column_config=_number_columns(table))
-    probes = probes_table(metrics.get("probes"), {**FEATURE_NAMES, "codes": "autoencoder codes", "pca": "PCA (as many dims as the code)"}, PROBE_NAMES)
+    probes = table_frame(probes_table(metrics))
     if not probes.empty and probes.notna().any().any():
         st.markdown("**Probes: how well a small classifier predicts the labels from each representation**")
-        if metrics.get("probe_protocol"):
-            st.caption(str(metrics["probe_protocol"]).capitalize() + ".")
+        if metrics.probes and metrics.probes.protocol:
+            st.caption(str(metrics.probes.protocol).capitalize() + ".")
         st.dataframe(probes, width="stretch", column_config=_number_columns(probes))
-    recon = metrics.get("reconstruction") or {}
-    extra = {k.upper() if k != "ssim" else "SSIM": v for k, v in recon.items() if isinstance(v, (int, float))}
-    if isinstance(metrics.get("trustworthiness"), (int, float)):
-        extra["map trustworthiness"] = metrics["trustworthiness"]
-    if extra:
+    if metrics.reconstruction is not None or metrics.map is not None:
         st.markdown("**Reconstruction and map**")
-        frame = pd.DataFrame([extra])
-        st.dataframe(frame, hide_index=True, width="stretch", column_config=_number_columns(frame))
+        frame = table_frame(quality_table(metrics)).dropna(axis=1, how="all")
+        st.dataframe(frame, width="stretch", column_config=_number_columns(frame))
         st.caption(("MSE compares the rebuilt features with the backbone's (standardised) features" if backbone else
                     "MSE / PSNR / SSIM compare reconstructions with the originals")
                    + "; trustworthiness (0–1) says how faithfully the 2-D map keeps each sample's nearest neighbours.")
-    details = [f"{metrics.get('n', '?')} samples of the {metrics.get('split', '')} split", f"{metrics.get('n_clusters', '?')} clusters"]
-    if isinstance(metrics.get("seconds"), (int, float)):
-        details.append(f"computed in {metrics['seconds']:.0f} s")
+    details = [f"{metrics.n if metrics.n is not None else '?'} samples of the {metrics.split or ''} split",
+               f"{metrics.n_clusters if metrics.n_clusters is not None else '?'} clusters"]
+    if isinstance(metrics.seconds, (int, float)):
+        details.append(f"computed in {metrics.seconds:.0f} s")
     st.caption(" · ".join(details))
 
 
@@ -91,7 +88,7 @@ def _fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
 
 
-def confusion_section(run, trained, split: str, metrics: dict) -> None:
+def confusion_section(run, trained, split: str, metrics: EvaluationResult) -> None:
     from core.evaluation import confusion
 
     ds = trained.dataset
@@ -100,13 +97,13 @@ def confusion_section(run, trained, split: str, metrics: dict) -> None:
                    "The clusters themselves, as galleries to look through and a table to download, are on the Latent space page.")
         st.page_link("views/latent.py", label="See the clusters", icon=":material/scatter_plot:")
         return
-    scored = metrics.get("clustering") or {}
+    scored = metrics.clustering or {}
     methods = list(scored) or ["kmeans"]
-    best = max(methods, key=lambda m: _num((scored.get(m) or {}).get("acc")))
+    best = max(methods, key=lambda m: _num(getattr(scored.get(m), "acc", None)))
     method = st.selectbox("Clusters from", methods, index=methods.index(best), key="eval.confusion_method",
                           format_func=lambda m: f"{m} (best)" if m == best else m)
     rows = state.rows(run, split)
-    predicted = state.clusters(run, split, method, metrics.get("n_clusters"))
+    predicted = state.clusters(run, split, method, metrics.n_clusters)
     y = ds.y[rows].numpy()
     matrix, order = confusion(y, predicted)
     names = ds.label_names(np.unique(y))
@@ -210,10 +207,10 @@ def evaluation_progress(run, split: str) -> None:
             st.progress(0.0, text="Starting the evaluation…")
             return
         st.progress(event.fraction, text=event.line())
-        partial = dict(event.result)
-        if partial.get("clustering"):  # each part's table as soon as it is there, N2D first
+        partial = replace(event.evaluation, seconds=None)
+        if partial.clustering:  # each part's table as soon as it is there, N2D first
             headline(partial, is_feature_run(run))
-            metric_tables({k: v for k, v in partial.items() if k != "seconds"}, run.config.features.backbone)
+            metric_tables(partial, run.config.features.backbone)
 
     panel()
 

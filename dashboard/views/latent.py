@@ -24,7 +24,7 @@ from dashboard.cluster_edits import NEW, display_names, method_title
 from dashboard.components import IMAGE_TYPES, hover_pictures, is_feature_run, page_header, show_rows, uploaded_picture, user_errors
 from dashboard.exports import clusters_table, sorted_photos_zip
 from dashboard.links import CLUSTER_BOUNDS
-from dashboard.figures import cluster_names, label_mix_figure, mark_points, natural_sort, scatter_figure, selected_rows, with_sprites
+from core.figures import cluster_names, label_mix_figure, mark_points, natural_sort, scatter_figure, selected_rows, with_sprites
 from dashboard.gallery import cluster_groups, file_captions, label_mix, square
 from dashboard.neighbours import SPACES, Neighbours, nearest
 from dashboard.replay import axis_ranges, next_epoch, replay_figure

@@ -15,7 +15,7 @@ from core.evaluation.reconstruction import reconstruct
 from core.models import FAMILIES
 from dashboard import state
 from dashboard.components import image_grid, is_feature_run, page_header, show_samples, table_rows, user_errors
-from dashboard.figures import pair_tiles
+from core.figures import pair_tiles
 from dashboard.gallery import PHOTO_TILE, file_captions
 from dashboard.modelops import interpolate, prior_samples
 

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.components import run_label, run_picker, user_errors
 from dashboard.exports import codes_csv, codes_parquet
-from dashboard.figures import compare_figure
+from core.figures import compare_figure
 
 
 def runs_frame(summaries, configs: dict) -> pd.DataFrame:

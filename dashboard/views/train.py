@@ -16,7 +16,7 @@ from core.registry import label_of
 from core.training import TrainConfig
 from dashboard import links, state
 from dashboard.components import run_label, user_errors
-from dashboard.figures import format_seconds, loss_figure, progress_numbers
+from core.figures import format_seconds, loss_figure, progress_numbers
 from dashboard.trainform import ADVANCED_KEYS, BOUNDS, MODEL_KEYS, RAW_PIXELS, RECIPE_KEY, TRAIN_KEYS, url_params, url_values, use_preset, widget_values
 
 ACTIVATIONS = ("relu", "gelu", "elu", "leaky_relu", "tanh", "silu")

@@ -151,3 +151,14 @@ def table_frame() -> pd.DataFrame:
         "species": ["fox", "cat", "fox", "cat", "owl", "fox", "cat", "owl", "fox", "cat", "owl", "owl"],
     })
     return frame
+
+
+# --- codes: Gaussian blobs --------------------------------------------------------------------------
+
+
+def blobs(n=300, centers=3, dims=5, seed=0):
+    """(float32 (n, dims) points, their blob labels): well separated, for clustering and map tests."""
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(n, n_features=dims, centers=centers, cluster_std=0.5, random_state=seed)
+    return x.astype(np.float32), y

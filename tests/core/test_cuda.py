@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from core.data import DataSpec, load_dataset
-from core.embedding import encode
+from core.encoding import encode
 from core.evaluation import reconstruct
 from core.features import extract_features, get_backbone, load_backbone
 from core.models import ModelConfig, build_model

@@ -18,7 +18,8 @@ import torch
 from sklearn.datasets import make_blobs
 
 import core.cuml_backend as backend
-from core.embedding import cluster, project
+from core.clusterers import cluster
+from core.projections import project
 
 
 @pytest.fixture

@@ -183,7 +183,7 @@ def test_reconstruction_errors_match_the_model(trained):
 
 @pytest.mark.slow  # the `evaluation` fixture: about 12 s on 2 idle cores
 def test_evaluate_run_reports_everything(trained, evaluation):
-    r = evaluation
+    r = evaluation.to_dict()  # what evaluation-test.json holds
     assert r["split"] == "test" and r["n"] == len(trained.splits.test) and r["n_clusters"] == 10
     assert set(r["clustering"]) == set(PIPELINES)
     for scores in [*r["clustering"].values(), *r["baselines"].values()]:
@@ -199,7 +199,7 @@ def test_evaluate_run_reports_everything(trained, evaluation):
     assert 0.5 < r["trustworthiness"] <= 1
     assert r["seconds"] < 60
     json.dumps(r, allow_nan=False)  # plain JSON, no NaN
-    assert "N2D" in format_evaluation(r)
+    assert "N2D" in format_evaluation(evaluation)
 
 
 @pytest.mark.slow  # the `evaluation` fixture
@@ -209,7 +209,7 @@ def test_stored_evaluation_follows_the_checkpoint(trained, evaluation):
     # The cluster labels the evaluation scored are the ones the dashboard gets back.
     labels = run_clusters(trained, "test", "n2d")
     y = trained.dataset.y.numpy()[trained.splits.test]
-    assert cluster_accuracy(y, labels) == pytest.approx(evaluation["clustering"]["n2d"]["acc"])
+    assert cluster_accuracy(y, labels) == pytest.approx(evaluation.clustering["n2d"].acc)
     stat = trained.run.checkpoint_path.stat()
     try:
         os.utime(trained.run.checkpoint_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
@@ -316,10 +316,10 @@ def test_unlabelled_table_run(tmp_path):
         pass
     table = load_trained(run)
     r = evaluate_run(table, split="all", n_clusters=3)
-    assert r["has_labels"] is False and r["n"] == 240
-    assert all(s["acc"] is None and s["nmi"] is None for s in r["clustering"].values())
-    assert r["probes"]["codes"]["knn"] is None
-    assert r["reconstruction"]["mse"] > 0 and r["reconstruction"]["ssim"] is None
+    assert r.has_labels is False and not r.labelled and r.n == 240
+    assert all(s.acc is None and s.nmi is None for s in r.clustering.values())
+    assert r.probes.held_out["codes"]["knn"] is None
+    assert r.reconstruction.mse > 0 and r.reconstruction.ssim is None
     assert "no labels" in format_evaluation(r)
     with pytest.raises(ConfigError, match="table"):
         classify_images(table, [Image.new("L", (8, 8))])

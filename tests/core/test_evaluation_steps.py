@@ -86,16 +86,17 @@ def test_steps_run_in_order_and_results_grow_as_each_part_finishes(small):
 def test_progress_reaches_the_callback_and_the_result_is_stored(small):
     seen = []
     result = evaluate_run(small, split="all", on_progress=seen.append)
-    assert seen[-1].done and dict(seen[-1].result) == result == load_evaluation(small.run, "all")
-    assert result["left_out"] == []
+    assert seen[-1].done and dict(seen[-1].result) == result.to_dict() and result == load_evaluation(small.run, "all")
+    assert json.loads((small.run.path / "evaluation-all.json").read_text()) == result.to_dict()
+    assert result.left_out == ()
     # the next evaluation of the same rows plans with the measured timings
     steps = list(STEPS)
-    assert expected_seconds(steps, result["n"], result) == {s: result["timings"][s] for s in steps}
+    assert expected_seconds(steps, result.n, result.to_dict()) == {s: result.timings[s] for s in steps}
 
 
 def test_leaving_parts_out_keeps_the_other_numbers(small):
-    full = evaluate_run(small, split="all", save=False)
-    lean = evaluate_run(small, split="all", save=False, skip=("probes", "baselines"))
+    full = evaluate_run(small, split="all", save=False).to_dict()
+    lean = evaluate_run(small, split="all", save=False, skip=("probes", "baselines")).to_dict()
     assert lean["left_out"] == ["baselines", "probes"]
     assert "probes" not in lean and "baselines" not in lean and "probes" not in lean["skipped"]
     for method, scores in full["clustering"].items():
@@ -116,10 +117,10 @@ def test_a_background_evaluation_is_never_started_twice(small):
     first = jobs.start(small, "all", skip=("probes",))
     assert jobs.start(small, "all") is first  # a second click while it runs joins the first
     assert first.wait(120) and first.error is None
-    assert first.latest.done and first.result == dict(first.latest.result)
-    assert first.result["left_out"] == ["probes"]
+    assert first.latest.done and first.result.to_dict() == dict(first.latest.result)
+    assert first.result.left_out == ("probes",) and first.result.probes is None
     again = jobs.start(small, "all")  # once finished, a new click starts a new evaluation
-    assert again is not first and again.wait(120) and again.result["left_out"] == []
+    assert again is not first and again.wait(120) and again.result.left_out == ()
 
 
 def test_a_failed_background_evaluation_says_why(small):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.clusterers import CLUSTERERS, cluster
 from core.data import SOURCES
-from core.embedding import CLUSTERERS, PROJECTIONS, cluster, project
 from core.errors import ConfigError
 from core.evaluation.clustering import MANIFOLD_PIPELINES, PIPELINES
 from core.features import BACKBONES
 from core.methods import CLUSTER_METHODS, MAP_METHODS
 from core.models import FAMILIES
+from core.projections import PROJECTIONS, project
 from core.registry import Entry, label_of, lookup, registry
 
 

@@ -7,7 +7,8 @@ import re
 import numpy as np
 
 from core import cli
-from core.report import image_grid, png_data_uri, render_report, write_report
+from core.evaluation import EvaluationResult
+from core.report import picture_pairs, png_data_uri, render_report, write_report
 
 
 def test_report_is_one_self_contained_file(trained):
@@ -33,15 +34,28 @@ def test_cli_report_to_a_chosen_file(trained, tmp_path, capsys):
 
 
 def test_render_uses_the_evaluation_given(trained):
-    evaluation = {"split": "test", "n": 1, "n_clusters": 2, "random_state": 0, "has_labels": True,
+    evaluation = EvaluationResult.from_dict({"split": "test", "n": 1, "n_clusters": 2, "random_state": 0, "has_labels": True,
                   "clustering": {"kmeans": {"acc": 0.123456, "nmi": None, "ari": None, "silhouette": None}},
-                  "baselines": {}, "probes": {}, "probes_cv": {}, "reconstruction": {}, "trustworthiness": None}
-    assert "0.123" in render_report(trained, evaluation)
+                  "baselines": {}, "probes": {}, "probes_cv": {}, "reconstruction": {}, "trustworthiness": None})
+    html = render_report(trained, evaluation)
+    assert "0.123" in html and "k-means on codes" in html
 
 
-def test_image_grid_and_png():
+def test_picture_pairs_and_png():
     a = np.zeros((3, 4, 5, 1), dtype=np.uint8)
     b = np.full((3, 4, 5, 1), 200, dtype=np.uint8)
-    grid = image_grid([a, b], gap=1, scale=2)
-    assert grid.shape == ((2 * 4 + 1) * 2, (3 * 5 + 2) * 2, 1)
-    assert png_data_uri(grid).startswith("data:image/png;base64,iVBOR")
+    uri = picture_pairs(a, b)
+    assert uri.startswith("data:image/png;base64,iVBOR")
+    assert png_data_uri(np.zeros((4, 5), np.uint8)).startswith("data:image/png;base64,iVBOR")
+
+
+def test_an_old_evaluation_file_still_renders(trained):
+    """A file written before probes_cv, timings, skipped and left_out existed."""
+    old = {"split": "test", "n": 3, "n_clusters": 2, "seconds": 1.0,
+           "clustering": {"n2d": {"acc": 0.5, "nmi": 0.25, "ari": 0.1, "silhouette": 0.3, "seconds": 0.2}},
+           "baselines": {"kmeans_raw": {"acc": 0.4, "nmi": 0.2, "ari": 0.05, "silhouette": 0.2, "seconds": 0.1}},
+           "probes": {"codes": {"knn": 0.9, "logistic": 0.8, "random_forest": 0.7}},
+           "reconstruction": {"mse": 0.01, "psnr": 20.0, "ssim": 0.9}, "trustworthiness": 0.95}
+    html = render_report(trained, EvaluationResult.from_dict(old))
+    for piece in ("N2D: UMAP of codes + GMM", "k-means on raw inputs (baseline)", "0.500", "0.95", "20.00"):
+        assert piece in html, piece

@@ -28,7 +28,7 @@ def tiny(tmp_path_factory):
 
 @pytest.mark.parametrize("split,rows", [("test", 1), ("val", 1), ("train", 2), ("all", 4)])
 def test_each_split_evaluates_and_says_what_it_skipped(tiny, split, rows):
-    result = evaluate_run(tiny, split=split)
+    result = evaluate_run(tiny, split=split).to_dict()
     assert result["n"] == rows
     assert result["clustering"]["kmeans"]["acc"] is not None  # what can run, ran
     assert result["reconstruction"]["mse"] is not None

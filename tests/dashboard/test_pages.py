@@ -25,7 +25,7 @@ from core.experiment import RunConfig, execute
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig
-from dashboard import figures
+from core import figures
 from tests.dashboard.waiting import rerun_until
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -260,6 +260,9 @@ def test_evaluate_page_computes_and_classifies(with_run, monkeypatch):
     rerun_until(at, lambda at: at.button(key="eval.compute").label == "Recompute", what="the finished evaluation")
     assert not at.progress and not at.error, [e.value for e in at.error]
     assert at.dataframe, "metric tables"
+    table = at.dataframe[0].value
+    assert "N2D: UMAP of codes + GMM" in table.index and "k-means on raw inputs (baseline)" in table.index
+    assert list(table.columns) == ["ACC", "NMI", "ARI", "silhouette", "clusters"]
     assert len(at.get("plotly_chart")) >= 1  # confusion matrix
     at.file_uploader(key="eval.upload").upload("mine.png", digit_png(), "image/png").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -267,6 +270,35 @@ def test_evaluate_page_computes_and_classifies(with_run, monkeypatch):
     # stored in the run folder: a new session shows it without recomputing
     fresh = app("evaluate", with_run)
     assert fresh.button(key="eval.compute").label == "Recompute"
+
+
+def test_an_evaluation_stored_in_the_old_format_is_shown(with_run, trained_runs_dir):
+    """A run folder from before probes_cv, timings and skipped existed still shows its numbers."""
+    import json
+
+    from core.run_cache import checkpoint_fingerprint
+    from core.runs import RunStore
+
+    run = RunStore(trained_runs_dir[0]).open(with_run)
+    path = run.path / "evaluation-test.json"
+    old = {"split": "test", "n": 3, "n_clusters": 2, "seconds": 1.0, "checkpoint": checkpoint_fingerprint(run),
+           "clustering": {"n2d": {"acc": 0.625, "nmi": 0.25, "ari": 0.1, "silhouette": 0.3, "seconds": 0.2}},
+           "baselines": {"kmeans_raw": {"acc": 0.4, "nmi": 0.2, "ari": 0.05, "silhouette": 0.2, "seconds": 0.1}},
+           "probes": {"codes": {"knn": 0.9, "logistic": 0.8, "random_forest": 0.7}},
+           "reconstruction": {"mse": 0.01, "psnr": 20.0, "ssim": 0.9}, "trustworthiness": 0.95}
+    kept = path.read_bytes() if path.exists() else None
+    path.write_text(json.dumps(old))
+    try:
+        at = app("evaluate", with_run)
+        assert at.button(key="eval.compute").label == "Recompute" and not at.error
+        assert at.metric[0].label == "Cluster accuracy (n2d)" and at.metric[0].value == "0.625"
+        clustering, probes = at.dataframe[0].value, at.dataframe[1].value
+        assert clustering.loc["k-means on raw inputs (baseline)", "ACC"] == 0.4
+        assert probes.loc["autoencoder codes", "logistic"] == 0.8
+    finally:
+        path.unlink()
+        if kept is not None:
+            path.write_bytes(kept)
 
 
 def test_a_failed_evaluation_says_why_on_the_page(with_run, monkeypatch):

@@ -1,19 +1,23 @@
-"""Figures and data shaping for the dashboard: plotly, numpy, pandas and PIL only, no Streamlit.
+"""Figures and data shaping: plotly, numpy, pandas and PIL only, no Streamlit.
 
 Everything here takes plain arrays or core's Progress events and returns a figure, a frame or an
-image, so tests call it directly and the pages stay thin.
+image, so tests call it directly, the dashboard's pages stay thin and the HTML report
+(core.report) draws the same charts as the pages.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
+
+if TYPE_CHECKING:
+    from core.evaluation.tables import Table
 
 # Qualitative colours for labels and clusters; beyond 24 categories they repeat.
 PALETTE = (
@@ -281,51 +285,13 @@ def confusion_figure(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[
     return fig
 
 
-def metrics_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
-    """{row: {column: value}} as a frame; deeper levels become 'a / b' columns, scalars one column."""
-    rows = {}
-    for name, value in metrics.items():
-        rows[str(name)] = dict(flatten(value)) if isinstance(value, Mapping) else {"value": value}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-SCORE_COLUMNS = ("acc", "nmi", "ari", "silhouette", "n_clusters")
-
-
-def clustering_table(metrics: Mapping[str, Any], names: Mapping[str, str] | None = None, baseline_names: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """The run's clusterings and the baselines in one table (codes first), scored alike."""
-    names, baseline_names = names or {}, baseline_names or {}
-    rows: dict[str, Any] = {}
-    for method, scores in (metrics.get("clustering") or {}).items():
-        rows[names.get(method, method)] = scores
-    for method, scores in (metrics.get("baselines") or {}).items():
-        rows[f"baseline: {baseline_names.get(method, method)}"] = scores
-    if not rows:
+def table_frame(table: "Table") -> pd.DataFrame:
+    """An evaluation table (core.evaluation.tables) as numbers, its row labels as the index."""
+    if not table.rows:
         return pd.DataFrame()
-    frame = metrics_frame(rows)
-    keep = [c for c in SCORE_COLUMNS if c in frame.columns]
-    frame = frame[keep] if keep else frame
-    return frame.apply(pd.to_numeric, errors="coerce").rename(columns={"acc": "ACC", "nmi": "NMI", "ari": "ARI", "n_clusters": "clusters"})
-
-
-def probes_table(probes: Mapping[str, Any] | None, names: Mapping[str, str] | None = None, probe_names: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Probe accuracy per representation (rows: codes, raw, pca) and classifier (columns)."""
-    if not probes:
-        return pd.DataFrame()
-    names, probe_names = names or {}, probe_names or {}
-    frame = metrics_frame(probes)
-    frame.index = [names.get(i, i) for i in frame.index]
-    frame.columns = [probe_names.get(c, c) for c in frame.columns]
+    frame = pd.DataFrame([row.values for row in table.rows], index=[row.label for row in table.rows],
+                         columns=list(table.columns[1:]))
     return frame.apply(pd.to_numeric, errors="coerce")
-
-
-def flatten(values: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            yield from flatten(value, name + " / ")
-        else:
-            yield name, value
 
 
 # --- images ----------------------------------------------------------------------------------------
