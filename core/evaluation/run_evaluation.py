@@ -16,15 +16,19 @@ and are scored on the evaluated split; when the evaluated split contains the tra
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Collection, Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from core.config import check_seed
 from core.errors import ConfigError
+from core.evaluation.alongside import Alongside, worth_a_process
 from core.evaluation.clustering import (
     MANIFOLD_PIPELINES,
     N2D_NEIGHBORS,
@@ -175,13 +179,18 @@ def evaluation_steps(trained: "TrainedRun", split: str = "test", random_state: i
     earlier = trained.run.read_json(f"evaluation-{split}.json")
     clock = StepClock(steps, expected_seconds(steps, len(index), earlier if isinstance(earlier, dict) else None))
     partial: dict[str, Any] = {}
-    for name in steps:
-        clock.start(name)
-        yield clock.event(name, False, _clean(partial))
-        partial.update(getattr(state, name)())
-        state.timings[name] = clock.finish(name)
-        partial = state.summary(partial, clock, [s for s in STEPS if s in skip])
-        yield clock.event(name, True, _clean(partial))
+    with ExitStack() as alongside:
+        alongside.callback(state.close)
+        for name in steps:
+            clock.start(name)
+            yield clock.event(name, False, _clean(partial))
+            partial.update(getattr(state, name)())
+            state.timings[name] = clock.finish(name)
+            partial = state.summary(partial, clock, [s for s in STEPS if s in skip])
+            yield clock.event(name, True, _clean(partial))
+            if name == "encode" and "baselines" in steps and worth_a_process(len(index)):
+                state.start_baselines_alongside()  # the other core: from here on this process keeps to one fewer
+                alongside.enter_context(threadpool_limits(max(1, (os.cpu_count() or 2) - 1)))
     result = EvaluationResult.from_dict(_clean(partial)).to_dict()
     if save:
         trained.run.write_json(f"evaluation-{split}.json", result)
@@ -204,6 +213,7 @@ class _Evaluation:
         self.scores: dict[str, Any] = {}  # clustering method -> scores
         self.baseline_scores: dict[str, Any] = {}
         self._raw: tuple[np.ndarray, np.ndarray] | None = None
+        self._alongside: Alongside | None = None
 
     def raw(self) -> tuple[np.ndarray, np.ndarray]:
         """(the split's raw inputs, the train split's), flattened: the no-model baselines' input."""
@@ -243,11 +253,28 @@ class _Evaluation:
         embedding = run_projection(self.trained, self.split, "umap", 2, self.random_state)
         return {"trustworthiness": trustworthiness_of_map(self.codes, embedding, self.random_state)}
 
-    def baselines(self) -> dict[str, Any]:
+    def _baseline_inputs(self) -> tuple[tuple, dict]:
         raw, raw_train = self.raw()
-        self.baseline_scores = clustering_baselines(raw, self.y, self.n_clusters, self.codes.shape[1], self.random_state,
-                                                    pca_fit=raw_train, features=backbone_features(self.trained, self.index))
+        return ((raw, self.y, self.n_clusters, self.codes.shape[1], self.random_state),
+                {"pca_fit": raw_train, "features": backbone_features(self.trained, self.index)})
+
+    def start_baselines_alongside(self) -> None:
+        """The baselines need nothing from the model: start them in a second process now (alongside.py)."""
+        args, kwargs = self._baseline_inputs()
+        self._alongside = Alongside(clustering_baselines, *args, **kwargs)
+
+    def baselines(self) -> dict[str, Any]:
+        if self._alongside is not None:
+            self.baseline_scores = self._alongside.result()
+        else:
+            args, kwargs = self._baseline_inputs()
+            self.baseline_scores = clustering_baselines(*args, **kwargs)
         return {"baselines": self.baseline_scores}
+
+    def close(self) -> None:
+        """Stop a second process whose results nobody will read (the caller stopped listening)."""
+        if self._alongside is not None:
+            self._alongside.close()
 
     def probes(self) -> dict[str, Any]:
         raw, raw_train = self.raw()
