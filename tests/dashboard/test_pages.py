@@ -168,8 +168,10 @@ def test_train_page_starts_a_run_and_follows_it():
     assert at.session_state["m.family"] == "dense"  # the quick demo preset is the default
     at.button(key="preset.best-quality").click().run()
     assert at.session_state["m.family"] == "conv" and at.number_input(key="m.augment").value == 1.0
+    assert any("best-quality chose the digits recipe: line drawings" in c.value for c in at.caption)  # it says why
     at.button(key="preset.quick-demo").click().run()
     assert at.number_input(key="m.augment").value == 0.0  # a preset resets what it does not set
+    assert not any("best-quality chose" in c.value for c in at.caption)
     at.number_input(key="t.epochs").set_value(2).run()
     at.number_input(key="m.width").set_value(32).run()
     at.button(key="train.start").click().run()
@@ -516,3 +518,13 @@ def test_map_settings_come_back_after_visiting_another_page(with_run):
     assert not at.exception
     assert at.selectbox(key="latent.colour").value == "cluster" and at.selectbox(key="latent.method").value == "pca"
     assert at.code[-1].value.startswith("/latent?") and "colour=cluster" in at.code[-1].value  # the Copy link box
+
+
+def test_best_quality_on_data_that_cannot_load_says_so_and_keeps_the_defaults(tmp_path):
+    at = app("train")
+    at.session_state["data_spec"] = DataSpec("folder", path=str(tmp_path / "gone"))
+    at.run()
+    at.button(key="preset.best-quality").click().run()
+    assert not at.exception, at.exception
+    assert any("best-quality could not look at the data" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert at.session_state["m.family"] == "dense"  # the defaults, not a recipe for data it could not see
