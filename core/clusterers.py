@@ -6,7 +6,8 @@
 Every estimator checks its parameters and input in one place (`Clusterer`), caps the number of
 clusters at the number of rows, and numbers clusters 0..k-1; HDBSCAN marks noise -1 and chooses
 how many clusters there are itself. There is one Gaussian-mixture recipe: the map's "gmm" fits
-it 3 times, N2D 10 times (core.evaluation.clustering), and keeps the most likely fit.
+it 3 times, N2D 10 times (core.evaluation.clustering), and keeps the most likely fit. Which
+estimator a method name means is said by its entry in core.methods.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import numpy as np
 
 from core.cuml_backend import try_cuml
 from core.errors import ConfigError
+from core.methods import CLUSTER_METHODS, ClusterMethod
+from core.registry import lookup
 
 AGGLOMERATIVE_FIT_MAX = 5000  # ward linkage is O(N^2) memory: fit on a sample, assign the rest
 GMM_INITS = 3  # fits of the map's "gmm"; the most likely one wins
@@ -56,7 +59,7 @@ class Clusterer:
     """Base of the estimators: `fit(z)` sets `labels_` (and `n_clusters_`, the count after capping
     at the rows), `predict(z)` places new rows, `fit_predict(z)` is `fit(z).labels_`."""
 
-    name: ClassVar[str]
+    min_rows: ClassVar[int] = 1  # the fewest rows it can cluster (ClusterMethod.min_rows reads it)
 
     def __init__(self, n_clusters: int = 10, random_state: int | None = 0):
         self.n_clusters = check_n_clusters(n_clusters)
@@ -89,8 +92,6 @@ class Clusterer:
 class KMeansClusterer(Clusterer):
     """k-means, best of 10 seeded starts."""
 
-    name = "kmeans"
-
     def _fit(self, z: np.ndarray, n_clusters: int) -> np.ndarray:
         from sklearn.cluster import KMeans
 
@@ -109,7 +110,7 @@ class GaussianMixtureClusterer(Clusterer):
     covariances sized to the data (1e-3, then 1e-1 of the mean variance) instead of failing.
     """
 
-    name = "gmm"
+    min_rows = 2
 
     def __init__(self, n_clusters: int = 10, random_state: int | None = 0, n_init: int = GMM_INITS):
         super().__init__(n_clusters, random_state)
@@ -140,7 +141,7 @@ class GaussianMixtureClusterer(Clusterer):
 class HDBSCANClusterer(Clusterer):
     """HDBSCAN: chooses its own number of clusters (`n_clusters` is ignored) and marks noise -1."""
 
-    name = "hdbscan"
+    min_rows = hdbscan_min_cluster_size(0)
 
     def _fit(self, z: np.ndarray, n_clusters: int) -> np.ndarray:
         from sklearn.cluster import HDBSCAN
@@ -158,7 +159,7 @@ class AgglomerativeClusterer(Clusterer):
     """Ward linkage; above AGGLOMERATIVE_FIT_MAX rows it fits a seeded sample and gives every other
     row the cluster of the nearest sample-cluster centroid (the sample keeps its own)."""
 
-    name = "agglomerative"
+    min_rows = 2
 
     def _fit(self, z: np.ndarray, n_clusters: int) -> np.ndarray:
         from sklearn.cluster import AgglomerativeClustering
@@ -181,30 +182,25 @@ class AgglomerativeClusterer(Clusterer):
         return nearest_centroid(z, self.centroids_)
 
 
-ESTIMATORS: dict[str, type[Clusterer]] = {
-    cls.name: cls for cls in (KMeansClusterer, GaussianMixtureClusterer, HDBSCANClusterer, AgglomerativeClusterer)
-}
+# The methods that cluster the codes themselves: core.methods' entries not on N2D's manifold.
+ON_CODES: dict[str, ClusterMethod] = {name: m for name, m in CLUSTER_METHODS.items() if not m.on_manifold}
 
 
-def _labels_from(estimator: type[Clusterer]) -> Callable[[np.ndarray, int, int | None], np.ndarray]:
-    return lambda z, n_clusters, random_state: estimator(n_clusters, random_state).fit_predict(z)
+def _labels_from(method: ClusterMethod) -> Callable[[np.ndarray, int, int | None], np.ndarray]:
+    return lambda z, n_clusters, random_state: method.estimator(n_clusters, random_state).fit_predict(z)
 
 
 # name -> (codes, n_clusters, random_state) -> labels: the methods a page or the CLI offers by name.
 CLUSTERERS: dict[str, Callable[[np.ndarray, int, int | None], np.ndarray]] = {
-    name: _labels_from(estimator) for name, estimator in ESTIMATORS.items()
+    name: _labels_from(method) for name, method in ON_CODES.items()
 }
 
 
 def clusterer(method: str, n_clusters: int = 10, random_state: int | None = 0) -> Clusterer:
     """An unfitted estimator of a method named in CLUSTERERS."""
-    if method not in ESTIMATORS:
-        raise ConfigError(f"Unknown clustering method {method!r}; choose one of {', '.join(ESTIMATORS)}.")
-    return ESTIMATORS[method](n_clusters, random_state)
+    return lookup(ON_CODES, method, "clustering method").estimator(n_clusters, random_state)
 
 
 def cluster(z: np.ndarray, method: str = "kmeans", n_clusters: int = 10, random_state: int | None = 0) -> np.ndarray:
     """Cluster labels, int64 (N,), numbered 0..k-1; HDBSCAN marks noise -1 and ignores `n_clusters`."""
-    if method not in CLUSTERERS:
-        raise ConfigError(f"Unknown clustering method {method!r}; choose one of {', '.join(CLUSTERERS)}.")
-    return CLUSTERERS[method](z, n_clusters, random_state)
+    return clusterer(method, n_clusters, random_state).fit_predict(z)

@@ -1,63 +1,87 @@
-"""The projections and clustering methods, described: names, labels, help and the traits callers branch on.
+"""The projections and clustering methods: names, labels, help, the traits callers branch on, and the code that runs them.
 
-    MAP_METHODS["umap"].label                               # "UMAP"
+    MAP_METHODS["umap"].label                                  # "UMAP"
     CLUSTER_METHODS["umap-hdbscan"].chooses_own_cluster_count  # True: no "number of clusters" to ask for
+    CLUSTER_METHODS["gmm"].estimator(10, random_state=0)       # an unfitted GaussianMixtureClusterer
 
-The code that runs them stays beside its kind: projections and the plain clusterers in
-core.projections (PROJECTIONS) and core.clusterers (CLUSTERERS), the pipelines on N2D's UMAP manifold in
-core.evaluation.clustering (PIPELINES); tests check those tables hold exactly these names. This
-module imports nothing heavy, so a page, a link parser or a saved sorting can ask what a method
-is called, or whether it takes a number of clusters, without loading scikit-learn or umap.
+Each entry names its code by a dotted path (`build`), imported on first use (core.registry.resolve),
+so a page, a link parser or a saved sorting can ask what a method is called, or whether it takes a
+number of clusters, without loading scikit-learn or umap. The tables that run them by name are
+derived from these entries: PROJECTIONS in core.projections, CLUSTERERS in core.clusterers,
+PIPELINES and MANIFOLD_PIPELINES in core.evaluation.clustering. A new method is one entry here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from core.registry import Entry, registry
+from core.registry import Entry, registry, resolve
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from core.clusterers import Clusterer
 
 
 @dataclass(frozen=True)
 class Projection(Entry):
     """A way to squeeze codes into a 2-D or 3-D map."""
 
+    build: str  # "module:function" making the map: (codes, dims, random_state, **settings) -> float32 (N, dims)
     neighbour_settings: bool = False  # shaped by n_neighbors and min_dist (UMAP's two knobs)
     compiles_on_first_use: bool = False  # numba kernels: the first map of a process is slow
+
+    def run(self, z: np.ndarray, dims: int, random_state: int | None, **settings: Any) -> np.ndarray:
+        return resolve(self.build)(z, dims, random_state, **settings)
 
 
 @dataclass(frozen=True)
 class ClusterMethod(Entry):
     """A way to cluster codes: a plain clusterer on the codes, or one on N2D's UMAP manifold of them."""
 
+    build: str  # "module:Class" of the estimator (core.clusterers.Clusterer) that assigns the labels
     summary: str = ""  # its row name in an evaluation table: what runs on what
-    step: str = ""  # the plain clusterer that assigns the labels (itself, for a plain one)
-    on_manifold: bool = False  # clusters a UMAP of the codes (N2D's manifold) instead of the codes
+    on_manifold: bool = False  # its estimator clusters a UMAP of the codes (N2D's manifold) instead of the codes
     chooses_own_cluster_count: bool = False  # ignores n_clusters, and marks the points it cannot place as noise (-1)
+
+    def estimator(self, n_clusters: int = 10, random_state: int | None = 0) -> Clusterer:
+        """An unfitted estimator of this method's last step (on the manifold, for an on_manifold one)."""
+        return resolve(self.build)(n_clusters, random_state)
+
+    @property
+    def min_rows(self) -> int:
+        """The fewest rows it can cluster: its estimator decides (a Gaussian mixture needs two)."""
+        return resolve(self.build).min_rows
 
 
 MAP_METHODS: dict[str, Projection] = registry(
     Projection("umap", "UMAP", "Keeps each point's neighbours close and much of the overall layout.",
-               neighbour_settings=True, compiles_on_first_use=True),
-    Projection("pca", "PCA", "A straight linear view along the directions of most variance; instant."),
-    Projection("tsne", "t-SNE", "Keeps close neighbours together; distances between clumps mean little."),
+               "core.projections:umap_project", neighbour_settings=True, compiles_on_first_use=True),
+    Projection("pca", "PCA", "A straight linear view along the directions of most variance; instant.",
+               "core.projections:pca_project"),
+    Projection("tsne", "t-SNE", "Keeps close neighbours together; distances between clumps mean little.",
+               "core.projections:tsne_project"),
 )
 
 _OWN_COUNT = "HDBSCAN decides how many clusters there are, and leaves points it cannot place as noise."
+_KMEANS, _GMM = "core.clusterers:KMeansClusterer", "core.clusterers:GaussianMixtureClusterer"
+_HDBSCAN, _WARD = "core.clusterers:HDBSCANClusterer", "core.clusterers:AgglomerativeClusterer"
 CLUSTER_METHODS: dict[str, ClusterMethod] = registry(
     ClusterMethod("kmeans", "k-means", "Round clusters of similar size around k centres.",
-                  summary="k-means on codes", step="kmeans"),
+                  _KMEANS, summary="k-means on codes"),
     ClusterMethod("gmm", "Gaussian mixture", "k Gaussian blobs, each with its own shape and size.",
-                  summary="GMM on codes", step="gmm"),
+                  _GMM, summary="GMM on codes"),
     ClusterMethod("hdbscan", "HDBSCAN", "Dense regions of any shape. " + _OWN_COUNT,
-                  summary="HDBSCAN on codes", step="hdbscan", chooses_own_cluster_count=True),
+                  _HDBSCAN, summary="HDBSCAN on codes", chooses_own_cluster_count=True),
     ClusterMethod("agglomerative", "Agglomerative", "Ward linkage: merges the closest groups until k are left.",
-                  summary="agglomerative (Ward) on codes", step="agglomerative"),
+                  _WARD, summary="agglomerative (Ward) on codes"),
     ClusterMethod("umap-kmeans", "UMAP + k-means", "k-means on a UMAP of the codes (N2D's manifold).",
-                  summary="UMAP of codes + k-means", step="kmeans", on_manifold=True),
+                  _KMEANS, summary="UMAP of codes + k-means", on_manifold=True),
     ClusterMethod("umap-hdbscan", "UMAP + HDBSCAN", "HDBSCAN on a UMAP of the codes. " + _OWN_COUNT,
-                  summary="UMAP of codes + HDBSCAN", step="hdbscan", on_manifold=True, chooses_own_cluster_count=True),
+                  _HDBSCAN, summary="UMAP of codes + HDBSCAN", on_manifold=True, chooses_own_cluster_count=True),
     ClusterMethod("umap-agglomerative", "UMAP + agglomerative", "Ward linkage on a UMAP of the codes.",
-                  summary="UMAP of codes + agglomerative", step="agglomerative", on_manifold=True),
+                  _WARD, summary="UMAP of codes + agglomerative", on_manifold=True),
     ClusterMethod("n2d", "N2D (UMAP + GMM)", "N2D: a Gaussian mixture on a UMAP of the codes; the best here on most data.",
-                  summary="N2D: UMAP of codes + GMM", step="gmm", on_manifold=True),
+                  "core.evaluation.clustering:N2DMixture", summary="N2D: UMAP of codes + GMM", on_manifold=True),
 )

@@ -15,6 +15,8 @@ import numpy as np
 
 from core.cuml_backend import try_cuml
 from core.errors import ConfigError
+from core.methods import MAP_METHODS
+from core.registry import lookup
 
 
 def _check_dims(dims: int) -> None:
@@ -37,7 +39,7 @@ def umap_project(z: np.ndarray, dims: int, random_state: int | None, n_neighbors
 
     n = len(z)
     if n <= dims + 1:  # UMAP needs a neighbour graph; with this few points PCA says the same
-        return _pca(z, dims, random_state)
+        return pca_project(z, dims, random_state)
     k = max(2, min(int(n_neighbors), n - 1))
     init = "spectral" if n > 2 * dims + 10 else "random"
     on_gpu = try_cuml("manifold", "UMAP", z, "fit_transform", n_components=dims, n_neighbors=k, min_dist=float(min_dist),
@@ -81,7 +83,7 @@ def exact_neighbours(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return indices.astype(np.int32), distances.astype(np.float32)
 
 
-def _pca(z: np.ndarray, dims: int, random_state: int | None, **_: Any) -> np.ndarray:
+def pca_project(z: np.ndarray, dims: int, random_state: int | None, **_: Any) -> np.ndarray:
     from sklearn.decomposition import PCA
 
     k = max(1, min(dims, z.shape[1], len(z)))
@@ -89,24 +91,24 @@ def _pca(z: np.ndarray, dims: int, random_state: int | None, **_: Any) -> np.nda
     return _pad(y.astype(np.float32), dims)
 
 
-def _tsne(z: np.ndarray, dims: int, random_state: int | None, perplexity: float = 30.0, **_: Any) -> np.ndarray:
+def tsne_project(z: np.ndarray, dims: int, random_state: int | None, perplexity: float = 30.0, **_: Any) -> np.ndarray:
     from sklearn.manifold import TSNE
 
     n = len(z)
     if n < 5:
-        return _pca(z, dims, random_state)
+        return pca_project(z, dims, random_state)
     perplexity = min(float(perplexity), (n - 1) / 3.0)  # t-SNE requires perplexity < N
     y = TSNE(n_components=dims, perplexity=perplexity, init="pca", random_state=random_state).fit_transform(z)
     return y.astype(np.float32)
 
 
-PROJECTIONS: dict[str, Callable[..., np.ndarray]] = {"umap": umap_project, "pca": _pca, "tsne": _tsne}
+# name -> (codes, dims, random_state, **settings) -> map: core.methods' entries, run by name.
+PROJECTIONS: dict[str, Callable[..., np.ndarray]] = {name: entry.run for name, entry in MAP_METHODS.items()}
 
 
 def check_projection(method: str, dims: int) -> None:
     """ConfigError unless `method` is a known projection and `dims` is 2 or 3."""
-    if method not in PROJECTIONS:
-        raise ConfigError(f"Unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}.")
+    lookup(MAP_METHODS, method, "projection")
     _check_dims(dims)
 
 

@@ -10,14 +10,20 @@ kind adds its build function and the traits callers branch on (image_only, varia
 chooses_own_cluster_count...). Pages, the CLI and tests read those traits instead of keeping
 name tables of their own or testing names (`"vae" in family`).
 
+An entry whose code is heavy to import (scikit-learn, umap) names it by a dotted path instead,
+"core.clusterers:KMeansClusterer", which `resolve` imports on first use: a page or a link
+parser can read the registry without loading what the entries run.
+
 This module sits at the bottom of core (it imports only core.errors).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from functools import cache
+from typing import Any, TypeVar
 
 from core.errors import ConfigError
 
@@ -56,3 +62,12 @@ def label_of(entries: Mapping[str, Entry], name: str) -> str:
     """The entry's label, or the name itself for one no longer registered (an old run's setting)."""
     entry = entries.get(name)
     return entry.label if entry is not None else name
+
+
+@cache
+def resolve(path: str) -> Any:
+    """The object a dotted path "package.module:attribute" names, imported on first use."""
+    module, colon, attribute = path.partition(":")
+    if not (module and colon and attribute):
+        raise ValueError(f"A build path reads 'package.module:attribute' (got {path!r}).")
+    return getattr(importlib.import_module(module), attribute)

@@ -15,8 +15,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
-from core.clusterers import CLUSTERERS, GaussianMixtureClusterer, check_n_clusters, cluster, hdbscan_min_cluster_size
+from core.clusterers import GaussianMixtureClusterer, check_n_clusters, cluster
 from core.errors import ConfigError
+from core.methods import CLUSTER_METHODS
+from core.registry import lookup
 
 SILHOUETTE_MAX = 5000  # silhouette is O(N^2): score a seeded sample of at most this many points
 N2D_NEIGHBORS = 20
@@ -142,60 +144,51 @@ def umap_manifold(codes: np.ndarray, n_clusters: int, random_state: int | None =
     return umap_project(codes, dims, random_state, n_neighbors=n_neighbors, min_dist=0.0, n_epochs=N2D_EPOCHS)
 
 
-def best_gmm(embedded: np.ndarray, n_clusters: int, random_state: int | None = 0) -> np.ndarray:
-    """The best of N2D_GMM_INITS Gaussian-mixture fits by likelihood (no labels involved).
+class N2DMixture(GaussianMixtureClusterer):
+    """N2D's last step: the best of N2D_GMM_INITS Gaussian-mixture fits by likelihood (no labels involved).
 
     On mnist-5k codes one fit often merged 4/9 and split another digit; the best of 10 raised
     ACC by several points and made it far less seed-dependent.
     """
-    return GaussianMixtureClusterer(n_clusters, random_state, n_init=N2D_GMM_INITS).fit_predict(embedded)
+
+    def __init__(self, n_clusters: int = 10, random_state: int | None = 0):
+        super().__init__(n_clusters, random_state, n_init=N2D_GMM_INITS)
 
 
 def n2d_cluster(codes: np.ndarray, n_clusters: int, random_state: int | None = 0,
                 n_neighbors: int = N2D_NEIGHBORS, dims: int | None = None) -> np.ndarray:
     """N2D: UMAP the codes to a few dimensions with min_dist=0 (`umap_manifold`), then a GMM."""
-    return best_gmm(umap_manifold(codes, n_clusters, random_state, n_neighbors, dims), n_clusters, random_state)
-
-
-# Every clusterer of core.clusterers again, on N2D's manifold instead of the raw codes.
-ON_MANIFOLD = {f"umap-{name}": name for name in CLUSTERERS if name != "gmm"}  # umap + gmm is "n2d"
+    embedded = umap_manifold(codes, n_clusters, random_state, n_neighbors, dims)
+    return N2DMixture(n_clusters, random_state).fit_predict(embedded)
 
 
 def on_manifold(method: str, embedded: np.ndarray, n_clusters: int, random_state: int | None) -> np.ndarray:
-    """`method` ("n2d" or a key of ON_MANIFOLD) applied to an already computed manifold."""
-    if method == "n2d":
-        return best_gmm(embedded, n_clusters, random_state)
-    return cluster(embedded, ON_MANIFOLD[method], n_clusters, random_state)
+    """`method` (one of MANIFOLD_PIPELINES) applied to an already computed manifold."""
+    return CLUSTER_METHODS[method].estimator(n_clusters, random_state).fit_predict(embedded)
 
 
-def _registered(method: str) -> Callable[..., np.ndarray]:
+def _on_codes(method: str) -> Callable[..., np.ndarray]:
     return lambda z, n_clusters, random_state=0: cluster(z, method, n_clusters, random_state)
 
 
-def _manifold_pipeline(method: str) -> Callable[..., np.ndarray]:
+def _on_the_manifold(method: str) -> Callable[..., np.ndarray]:
     def run(z: np.ndarray, n_clusters: int, random_state: int | None = 0, n_neighbors: int = N2D_NEIGHBORS) -> np.ndarray:
         return on_manifold(method, umap_manifold(z, n_clusters, random_state, n_neighbors), n_clusters, random_state)
 
     return run
 
 
+# name -> (codes, n_clusters, random_state[, n_neighbors]) -> labels, for every entry of core.methods.
 PIPELINES: dict[str, Callable[..., np.ndarray]] = {
-    **{name: _registered(name) for name in CLUSTERERS},
-    **{name: _manifold_pipeline(name) for name in ON_MANIFOLD},
-    "n2d": n2d_cluster,
+    name: _on_the_manifold(name) if method.on_manifold else _on_codes(name) for name, method in CLUSTER_METHODS.items()
 }
-MANIFOLD_PIPELINES = (*ON_MANIFOLD, "n2d")  # the ones that share one UMAP in labelled_clusterings
-
-
-def rows_needed(method: str) -> int:
-    """The fewest rows the pipeline `method` can cluster (its last step decides: a GMM needs two)."""
-    last = "gmm" if method == "n2d" else ON_MANIFOLD.get(method, method)
-    return {"gmm": 2, "agglomerative": 2, "hdbscan": hdbscan_min_cluster_size(0)}.get(last, 1)
+# The ones that share one UMAP in labelled_clusterings.
+MANIFOLD_PIPELINES = tuple(name for name, method in CLUSTER_METHODS.items() if method.on_manifold)
 
 
 def too_few_rows(method: str, n_rows: int) -> str | None:
     """Why `method` cannot run on `n_rows` rows, or None when it can."""
-    need = rows_needed(method)
+    need = lookup(CLUSTER_METHODS, method, "clustering method").min_rows
     return f"needs at least {need} rows, the split has {n_rows}" if n_rows < need else None
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from core.clusterers import CLUSTERERS, cluster
+from core.clusterers import CLUSTERERS, Clusterer, hdbscan_min_cluster_size
 from core.data import SOURCES
 from core.errors import ConfigError
 from core.evaluation.clustering import MANIFOLD_PIPELINES, PIPELINES
 from core.features import BACKBONES
 from core.methods import CLUSTER_METHODS, MAP_METHODS
 from core.models import FAMILIES
-from core.projections import PROJECTIONS, project
-from core.registry import Entry, label_of, lookup, registry
+from core.projections import PROJECTIONS, pca_project, project
+from core.registry import Entry, label_of, lookup, registry, resolve
 
 
 def test_a_registry_keeps_order_and_refuses_a_repeated_name():
@@ -38,14 +42,29 @@ def test_every_entry_is_named_by_its_key_with_a_label_and_help(table):
         assert isinstance(entry, Entry) and entry.name == name and entry.label and entry.help
 
 
-def test_the_method_descriptions_match_the_tables_that_run_them():
-    assert list(MAP_METHODS) == list(PROJECTIONS)
+def test_resolve_imports_what_a_build_path_names():
+    assert resolve("core.projections:pca_project") is pca_project
+    with pytest.raises(ValueError, match="package.module:attribute"):
+        resolve("core.projections.pca_project")
+
+
+def test_reading_the_methods_loads_none_of_the_code_that_runs_them():
+    code = "import core.methods, sys; print([m for m in ('numpy', 'sklearn', 'umap') if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_tables_that_run_the_methods_are_their_entries():
+    assert list(MAP_METHODS) == list(PROJECTIONS) and all(callable(resolve(p.build)) for p in MAP_METHODS.values())
     assert list(CLUSTER_METHODS) == list(PIPELINES)
     assert [n for n, m in CLUSTER_METHODS.items() if not m.on_manifold] == list(CLUSTERERS)
-    assert {n for n, m in CLUSTER_METHODS.items() if m.on_manifold} == set(MANIFOLD_PIPELINES)
-    for name, method in CLUSTER_METHODS.items():
-        assert method.step in CLUSTERERS and (method.on_manifold or method.step == name)
-        assert method.chooses_own_cluster_count == CLUSTER_METHODS[method.step].chooses_own_cluster_count
+    assert [n for n, m in CLUSTER_METHODS.items() if m.on_manifold] == list(MANIFOLD_PIPELINES)
+    for method in CLUSTER_METHODS.values():
+        assert isinstance(method.estimator(3, 0), Clusterer)
+    assert CLUSTER_METHODS["kmeans"].min_rows == 1 and CLUSTER_METHODS["n2d"].min_rows == 2
+    assert CLUSTER_METHODS["umap-hdbscan"].min_rows == CLUSTER_METHODS["hdbscan"].min_rows == hdbscan_min_cluster_size(0)
 
 
 def blobs(n_per: int = 20) -> np.ndarray:
@@ -54,11 +73,11 @@ def blobs(n_per: int = 20) -> np.ndarray:
     return np.vstack([c + rng.normal(scale=0.5, size=(n_per, 2)) for c in centres]).astype(np.float32)
 
 
-@pytest.mark.parametrize("name", list(CLUSTERERS))
+@pytest.mark.parametrize("name", list(CLUSTER_METHODS))
 def test_only_a_clusterer_that_chooses_its_own_count_ignores_the_number_asked_for(name):
-    z = blobs()
-    same = np.array_equal(cluster(z, name, 2, random_state=0), cluster(z, name, 4, random_state=0))
-    assert same == CLUSTER_METHODS[name].chooses_own_cluster_count
+    z, method = blobs(), CLUSTER_METHODS[name]
+    same = np.array_equal(method.estimator(2, 0).fit_predict(z), method.estimator(4, 0).fit_predict(z))
+    assert same == method.chooses_own_cluster_count
 
 
 @pytest.mark.parametrize("name", [n for n, p in MAP_METHODS.items() if not p.neighbour_settings])

@@ -13,10 +13,11 @@ import pytest
 from core import cli
 from core.errors import ConfigError
 from core.evaluation import evaluate_run
-from core.evaluation.clustering import PIPELINES, labelled_clusterings, rows_needed, too_few_rows
+from core.evaluation.clustering import PIPELINES, labelled_clusterings, too_few_rows
 from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_skip_reason
 from core.evaluation.run_evaluation import run_clusters
 from core.experiment import load_trained
+from core.methods import CLUSTER_METHODS
 from core.report import write_report
 from tests.core.run_fixtures import train_tiny_run
 
@@ -76,7 +77,7 @@ def test_bad_cluster_counts_and_seeds_are_refused(tiny, capsys, tmp_path, comman
 def test_every_pipeline_runs_or_says_why(method, n):
     codes = np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32)
     scores, labels = labelled_clusterings(codes, np.arange(n) % 2, 3, 0, methods=(method,))
-    if n < rows_needed(method):
+    if n < CLUSTER_METHODS[method].min_rows:
         assert scores[method]["skipped"] == too_few_rows(method, n) and method not in labels
     else:
         assert "skipped" not in scores[method] and len(labels[method]) == n
