@@ -23,7 +23,7 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -e ".[test]"
   echo "Compiling UMAP's kernels once; numba keeps them on disk for every later start..." >&2
-  "$VENV/bin/python" -W ignore -c "from core.embedding import warm_up_umap; warm_up_umap()"
+  "$VENV/bin/python" -W ignore -c "from core.projections import warm_up_umap; warm_up_umap()"
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi
