@@ -168,11 +168,14 @@ def _model_inputs(trained: "TrainedRun", images: list[Image.Image], pixels: np.n
     backbone = trained.config.features.backbone
     if backbone is None:
         return torch.from_numpy(pixels)
-    from core.features import dataset_features, extract_features, get_backbone, load_backbone
+    from core.features import backbone_for, dataset_features, extract_features, load_backbone
 
     reference = dataset_features(trained.dataset, backbone)  # cached when the run trained
-    new = extract_features(load_backbone(backbone), get_backbone(backbone), images=images,
-                           batch_size=trained.config.features.batch_size)
+    # A new image goes the way the rows went: the original file's pixels beside rows read from files,
+    # the dataset's own pixels (already converted to its size and channels) beside rows held as a tensor.
+    source = {"images": images} if trained.dataset.files else {"x": torch.from_numpy(pixels)}
+    new = extract_features(load_backbone(backbone), backbone_for(trained.dataset, backbone),
+                           batch_size=trained.config.features.batch_size, **source)
     return standardise(new, reference)
 
 

@@ -5,12 +5,12 @@
 """
 
 from core.features.backbones import BACKBONES, DEFAULT_BACKBONE, Backbone, get_backbone, load_backbone
-from core.features.cache import dataset_features, features_path, standardise
+from core.features.cache import backbone_for, dataset_features, features_path, standardise
 from core.config import FeatureConfig
 from core.features.extract import extract_features, read_for_backbone, tensor_for_backbone
 
 __all__ = [
     "BACKBONES", "DEFAULT_BACKBONE", "Backbone", "get_backbone", "load_backbone",
-    "dataset_features", "features_path", "standardise", "FeatureConfig",
+    "backbone_for", "dataset_features", "features_path", "standardise", "FeatureConfig",
     "extract_features", "read_for_backbone", "tensor_for_backbone",
 ]

@@ -13,6 +13,8 @@ download their weights once into torch's hub cache.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,10 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+SMALLEST_INPUT = 96  # px: EfficientNet's 32x downsampling leaves a 3x3 map
+UPSCALE = 3  # a small image is read at about three times its side
+
+
 @dataclass(frozen=True)
 class Backbone(Entry):
     """One registry entry (core.registry). `build(allow_download)` returns the network in eval mode, outputting (N, dim)."""
@@ -41,6 +47,22 @@ class Backbone(Entry):
     std: tuple[float, float, float] = IMAGENET_STD
     offline: bool = False  # weights ship with the install: no download ever
     weights: str = ""  # where the weights come from, in a few words
+    any_input_size: bool = True  # convolutional: reads any side; a ViT's position embeddings fix its side
+
+    def for_images(self, side: int | None) -> "Backbone":
+        """This backbone as it reads images of `side` px (None: original files of any size).
+
+        Small images are read at a few times their own side, not blown up to the ImageNet 224: a
+        28 px picture at 224 px adds no detail and shows the network objects far larger than any it
+        learned on. On the Fashion-MNIST tuning file (10k images, lite0, the objects recipe as it was,
+        seed 0) N2D ACC rose from 0.665 at 224 px to 0.697 at 96 px, and the features took 30 s, not 4 min.
+        """
+        if side is None or not self.any_input_size:
+            return self
+        size = min(self.input_size, max(SMALLEST_INPUT, 32 * math.ceil(UPSCALE * side / 32)))
+        if size == self.input_size:
+            return self
+        return dataclasses.replace(self, input_size=size, resize=round(size * self.resize / self.input_size))
 
 
 # --------------------------------------------------------------------------- efficientnet-lite0 (offline)
@@ -151,7 +173,7 @@ BACKBONES: dict[str, Backbone] = registry(
              dim=768, resize=236, weights="torchvision ConvNeXt_Tiny_Weights.IMAGENET1K_V1"),
     Backbone("dinov2-small", "DINOv2 ViT-S/14 (downloads 85 MB)",
              "Meta's self-supervised DINOv2: features made for retrieval and clustering, the strongest here.",
-             _dinov2_small, dim=384, resize=256, weights="Meta DINOv2 ViT-S/14 (LVD-142M), via timm"),
+             _dinov2_small, dim=384, resize=256, any_input_size=False, weights="Meta DINOv2 ViT-S/14 (LVD-142M), via timm"),
 )
 DEFAULT_BACKBONE = "efficientnet-lite0"
 

@@ -19,15 +19,25 @@ from safetensors.torch import save as safetensors_save
 from core.atomic import atomic_write_bytes
 from core.data.dataset import Dataset
 from core.errors import ConfigError
-from core.features.backbones import get_backbone, load_backbone
+from core.features.backbones import Backbone, get_backbone, load_backbone
 from core.features.extract import Progress, extract_features
 from core.paths import default_data_dir
 
 FEATURES_DIR = "features"
 
 
-def features_key(dataset: Dataset, backbone_name: str) -> str:
+def backbone_for(dataset: Dataset, backbone_name: str) -> Backbone:
+    """The backbone at the geometry it reads `dataset`'s rows at, and any new image beside them.
+
+    Rows read from files go in at the backbone's own size (photos are large); rows held as a
+    tensor (MNIST-like arrays) at a size fitted to their side (Backbone.for_images).
+    """
     backbone = get_backbone(backbone_name)
+    return backbone.for_images(None if dataset.files else max(dataset.input_shape[-2:]))
+
+
+def features_key(dataset: Dataset, backbone_name: str) -> str:
+    backbone = backbone_for(dataset, backbone_name)
     sha = hashlib.sha256(json.dumps([backbone.name, backbone.weights, backbone.input_size, backbone.resize]).encode())
     if dataset.files:
         for name in dataset.files:
@@ -60,7 +70,7 @@ def dataset_features(dataset: Dataset, backbone_name: str, device: torch.device 
         except Exception:  # a damaged cache file is recomputed, never trusted
             pass
     model = load_backbone(backbone_name, device, allow_download)
-    features = extract_features(model, get_backbone(backbone_name), files=dataset.files,
+    features = extract_features(model, backbone_for(dataset, backbone_name), files=dataset.files,
                                 x=None if dataset.files else dataset.x, batch_size=batch_size, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, safetensors_save({"features": features.contiguous()}, metadata={"backbone": backbone_name}))

@@ -166,6 +166,32 @@ def test_unknown_backbone_lists_the_valid_ones():
         get_backbone("vgg99")
 
 
+class TestGeometry:
+    """Small images are read at a few times their side; files and ViTs keep the backbone's own size."""
+
+    @pytest.mark.parametrize("side, size", [(8, 96), (28, 96), (32, 96), (48, 160), (64, 192), (75, 224), (500, 224)])
+    def test_the_input_side_follows_the_image_side(self, side, size):
+        backbone = get_backbone("efficientnet-lite0").for_images(side)
+        assert backbone.input_size == size
+        assert backbone.resize >= size  # still a centre crop of a slightly larger resize, as at 224
+
+    def test_files_and_fixed_size_backbones_keep_their_size(self):
+        assert get_backbone("efficientnet-lite0").for_images(None).input_size == 224
+        assert get_backbone("dinov2-small").for_images(28).input_size == 224
+
+    def test_tensor_rows_are_read_at_their_geometry_and_keyed_by_it(self, lite0, tmp_path):
+        from core.features import backbone_for
+
+        x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        np.savez(tmp_path / "small.npz", x=(x[:, 0] * 255).to(torch.uint8).numpy(), y=np.arange(4))
+        small = load_dataset(DataSpec("npz", path=str(tmp_path / "small.npz")))
+        assert backbone_for(small, "efficientnet-lite0").input_size == 96
+        at_96 = extract_features(lite0, backbone_for(small, "efficientnet-lite0"), x=small.x)
+        torch.testing.assert_close(dataset_features(small, "efficientnet-lite0"), at_96)
+        at_224 = extract_features(lite0, get_backbone("efficientnet-lite0"), x=small.x)
+        assert not torch.allclose(at_96, at_224, atol=1e-3)
+
+
 class TestRunsOnFeatures:
     """`latentboard train --features` end to end: a dense model on features, baselines, classify."""
 
@@ -200,6 +226,24 @@ class TestRunsOnFeatures:
         assert cli.main(["classify", run.id, photo, "-k", "1"]) == 0
         line = capsys.readouterr().out
         assert "nearest neighbours " + sorted(photos)[1] in line  # the photo itself is in the run's data
+
+    def test_an_upload_beside_small_array_images_is_read_as_its_rows_were(self, tmp_path, capsys):
+        from core import cli
+        from core.evaluation import classify_images
+        from core.experiment import load_trained
+        from core.runs import RunStore
+
+        rng = np.random.default_rng(0)
+        x = (rng.random((12, 28, 28)) * 255).astype(np.uint8)
+        np.savez(tmp_path / "small.npz", x=x, y=np.arange(12) % 3)
+        assert cli.main(["train", "--dataset", "npz", "--data-dir", str(tmp_path / "small.npz"), "--features",
+                         "efficientnet-lite0", "--model", "dense", "--epochs", "2"]) == 0, capsys.readouterr()
+        trained = load_trained(RunStore().open(RunStore().ids()[0]))
+        row = int(trained.splits.train[0])
+        Image.fromarray(x[row]).save(tmp_path / "row.png")
+        (result,) = classify_images(trained, [str(tmp_path / "row.png")], k=1)
+        # the same pixels at the same geometry: the upload's features, code and nearest row are the row's own
+        assert result.neighbors[0].index == row and result.neighbors[0].distance == pytest.approx(0, abs=1e-4)
 
     def test_conv_on_features_is_refused_before_a_run_exists(self, tmp_path, capsys):
         from core import cli
