@@ -22,6 +22,22 @@ REPLAY = """() => {
 }"""
 
 
+def slide_to(page, selector: str, target: int, timeout_s: float = 60) -> None:
+    """Arrow keys on a slider until it reads `target`, as a keyboard user would.
+
+    Each key press reruns the page, which may redraw the slider and take its focus: a burst of
+    presses then lands partly nowhere (seen once in CI). So press one at a time, focusing first,
+    and read the value back before the next.
+    """
+    thumb = page.locator(selector)
+    deadline = time.monotonic() + timeout_s
+    while (value := int(float(thumb.input_value()))) != target:
+        assert time.monotonic() < deadline, f"the slider stayed at {value}, not {target}"
+        thumb.focus()
+        page.keyboard.press("ArrowLeft" if value > target else "ArrowRight")
+        page.wait_for_timeout(100)
+
+
 def test_the_epoch_slider_replays_training(server, page):
     started = start_quick_demo(page, server)
     page.get_by_text("What next?").wait_for(timeout=TRAIN_TIMEOUT * 1000)
@@ -36,10 +52,7 @@ def test_the_epoch_slider_replays_training(server, page):
     last = page.evaluate(REPLAY)
     assert last["epoch"] == 20, last  # the quick demo's 20 epochs, the newest shown first
 
-    thumb = page.locator('.st-key-latent-replay-epoch input[type="range"]')  # the class Streamlit gives a keyed widget
-    thumb.focus()
-    for _ in range(17):  # back to epoch 3: clusters still forming
-        page.keyboard.press("ArrowLeft")
+    slide_to(page, '.st-key-latent-replay-epoch input[type="range"]', 3)  # back to epoch 3: clusters still forming
     page.wait_for_function(f"({REPLAY})()?.epoch === 3", timeout=30_000)
     wait_idle(page)
     early = page.evaluate(REPLAY)
