@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from core.config_base import Config, setting
 from core.devices import resolve_device
@@ -91,6 +91,9 @@ class FeatureConfig(Config):
                                    "(efficientnet-lite0 works offline; the others download once)",
                                    flag="--features", choices=backbone_names)
     batch_size: int = setting(32, "images per backbone forward pass")
+    input_size: int | None = setting(None, "the side in px the backbone reads each image at (default: small "
+                                     "array images at about 3x their side, at least 96; image files at the "
+                                     "backbone's own, 224)", flag="--features-size")
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,38 @@ class RunConfig(Config):
     split: SplitConfig = field(default_factory=SplitConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     name: str = setting("", "a label for the run; its id is separate and unique")
+
+
+SMALLEST_FEATURES_SIZE = 32  # px: below it a backbone's downsampling leaves nothing to pool
+
+
+def check_features_size(size: int | None, backbone: Any) -> None:
+    if size is None:
+        return
+    if not backbone.any_input_size and size != backbone.input_size:
+        raise ConfigError(f"{backbone.name} reads images at {backbone.input_size} px only (got --features-size {size}); "
+                          "leave it unset.")
+    largest = current_limits().max_image_side
+    if not SMALLEST_FEATURES_SIZE <= size <= largest:
+        raise ConfigError(f"The features input size must be {SMALLEST_FEATURES_SIZE} to {largest} px (got {size}).")
+
+
+# Every backbone read images at 224 px before features had `input_size`; their runs must keep reading so.
+FEATURES_SIZE_BEFORE_SETTING = 224
+
+
+def stored_run_config(values: Mapping[str, Any]) -> "RunConfig":
+    """A run folder's config.json as this version reads it: what older versions left implicit made explicit.
+
+    A run trained on backbone features before `features.input_size` existed read its images at
+    224 px; reading them now by today's rule (96 px for small images) would feed its model other
+    features than it learned from, silently.
+    """
+    values = dict(values)
+    features = values.get("features")
+    if isinstance(features, Mapping) and features.get("backbone") and "input_size" not in features:
+        values["features"] = {**features, "input_size": FEATURES_SIZE_BEFORE_SETTING}
+    return RunConfig.from_dict(values)
 
 
 SEED_MAX = 2**32 - 1  # numpy's RandomState (scikit-learn's random_state) takes no more, nor a negative one
@@ -135,6 +170,7 @@ def check_config(config: RunConfig) -> RunConfig:
                               "Leave the backbone unset to train on its values.")
         if config.features.batch_size < 1:
             raise ConfigError(f"The features batch size must be at least 1 (got {config.features.batch_size}).")
+        check_features_size(config.features.input_size, get_backbone(backbone))
     for name in ("max_samples", "image_size"):
         value = getattr(config.data, name)
         if value is not None and value < 1:

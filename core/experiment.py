@@ -119,7 +119,8 @@ def model_inputs(dataset: Dataset, config: RunConfig, on_prepare: Prepare | None
         return dataset.x
     what = f"{backbone} features"
     features = dataset_features(dataset, backbone, resolve_device(config.train.device), config.features.batch_size,
-                                progress=None if on_prepare is None else lambda done, total: on_prepare(what, done, total))
+                                progress=None if on_prepare is None else lambda done, total: on_prepare(what, done, total),
+                                input_size=config.features.input_size)
     return standardise(features, features)
 
 

@@ -48,7 +48,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
 from core.atomic import atomic_write_bytes, atomic_write_json, remove_temporaries, writing
-from core.config import RunConfig
+from core.config import RunConfig, stored_run_config
 from core.errors import ConfigError, DiskError, RunError
 from core.metrics_log import MetricsTail, read_events
 from core.run_checks import (
@@ -221,7 +221,7 @@ class Run:
             raw = _read_json(self.path / CONFIG_FILE)
             if not isinstance(raw, dict):
                 raise ValueError(f"it holds a {type(raw).__name__}, not an object")
-            self.config = RunConfig.from_dict({k: v for k, v in raw.items() if k not in FOLDER_KEYS})
+            self.config = stored_run_config({k: v for k, v in raw.items() if k not in FOLDER_KEYS})
         except (OSError, ValueError) as exc:
             raise damaged(self.path, f"cannot read {CONFIG_FILE} ({exc})") from exc
         except ConfigError as exc:  # a setting this version does not know: a typo, or a newer latentboard's run

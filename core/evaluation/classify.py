@@ -170,11 +170,12 @@ def _model_inputs(trained: "TrainedRun", images: list[Image.Image], pixels: np.n
         return torch.from_numpy(pixels)
     from core.features import backbone_for, dataset_features, extract_features, load_backbone
 
-    reference = dataset_features(trained.dataset, backbone)  # cached when the run trained
+    size = trained.config.features.input_size
+    reference = dataset_features(trained.dataset, backbone, input_size=size)  # cached when the run trained
     # A new image goes the way the rows went: the original file's pixels beside rows read from files,
     # the dataset's own pixels (already converted to its size and channels) beside rows held as a tensor.
     source = {"images": images} if trained.dataset.files else {"x": torch.from_numpy(pixels)}
-    new = extract_features(load_backbone(backbone), backbone_for(trained.dataset, backbone),
+    new = extract_features(load_backbone(backbone), backbone_for(trained.dataset, backbone, size),
                            batch_size=trained.config.features.batch_size, **source)
     return standardise(new, reference)
 

@@ -102,7 +102,8 @@ def backbone_features(trained: "TrainedRun", index: np.ndarray) -> np.ndarray | 
         return None
     from core.features import dataset_features
 
-    return dataset_features(trained.dataset, backbone)[torch.as_tensor(index)].numpy().astype(np.float32)
+    features = dataset_features(trained.dataset, backbone, input_size=trained.config.features.input_size)
+    return features[torch.as_tensor(index)].numpy().astype(np.float32)
 
 
 def trustworthiness_of_map(codes: np.ndarray, embedding: np.ndarray, random_state: int | None = 0,

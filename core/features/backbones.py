@@ -59,7 +59,10 @@ class Backbone(Entry):
         """
         if side is None or not self.any_input_size:
             return self
-        size = min(self.input_size, max(SMALLEST_INPUT, 32 * math.ceil(UPSCALE * side / 32)))
+        return self.at_size(min(self.input_size, max(SMALLEST_INPUT, 32 * math.ceil(UPSCALE * side / 32))))
+
+    def at_size(self, size: int) -> "Backbone":
+        """This backbone reading `size` px squares, centre-cropped from the same proportion as at its own size."""
         if size == self.input_size:
             return self
         return dataclasses.replace(self, input_size=size, resize=round(size * self.resize / self.input_size))

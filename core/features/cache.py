@@ -26,18 +26,21 @@ from core.paths import default_data_dir
 FEATURES_DIR = "features"
 
 
-def backbone_for(dataset: Dataset, backbone_name: str) -> Backbone:
+def backbone_for(dataset: Dataset, backbone_name: str, input_size: int | None = None) -> Backbone:
     """The backbone at the geometry it reads `dataset`'s rows at, and any new image beside them.
 
-    Rows read from files go in at the backbone's own size (photos are large); rows held as a
-    tensor (MNIST-like arrays) at a size fitted to their side (Backbone.for_images).
+    `input_size` is the run's setting (FeatureConfig.input_size). Unset, rows read from files go in
+    at the backbone's own size (photos are large), rows held as a tensor (MNIST-like arrays) at a
+    size fitted to their side (Backbone.for_images).
     """
     backbone = get_backbone(backbone_name)
+    if input_size is not None:
+        return backbone.at_size(input_size)
     return backbone.for_images(None if dataset.files else max(dataset.input_shape[-2:]))
 
 
-def features_key(dataset: Dataset, backbone_name: str) -> str:
-    backbone = backbone_for(dataset, backbone_name)
+def features_key(dataset: Dataset, backbone_name: str, input_size: int | None = None) -> str:
+    backbone = backbone_for(dataset, backbone_name, input_size)
     sha = hashlib.sha256(json.dumps([backbone.name, backbone.weights, backbone.input_size, backbone.resize]).encode())
     if dataset.files:
         for name in dataset.files:
@@ -49,17 +52,19 @@ def features_key(dataset: Dataset, backbone_name: str) -> str:
     return sha.hexdigest()[:20]
 
 
-def features_path(dataset: Dataset, backbone_name: str) -> Path:
-    return default_data_dir() / FEATURES_DIR / f"{backbone_name}-{features_key(dataset, backbone_name)}.safetensors"
+def features_path(dataset: Dataset, backbone_name: str, input_size: int | None = None) -> Path:
+    key = features_key(dataset, backbone_name, input_size)
+    return default_data_dir() / FEATURES_DIR / f"{backbone_name}-{key}.safetensors"
 
 
 def dataset_features(dataset: Dataset, backbone_name: str, device: torch.device | str = "cpu", batch_size: int = 32,
-                     progress: Progress | None = None, allow_download: bool = True) -> torch.Tensor:
+                     progress: Progress | None = None, allow_download: bool = True,
+                     input_size: int | None = None) -> torch.Tensor:
     """float32 (len(dataset), dim) features of every row: from the cache, or computed and cached."""
     if dataset.kind != "image" or len(dataset.input_shape) != 3:
         raise ConfigError(f"Pretrained image features need images; '{dataset.name}' is a table. "
                           "Train on its values directly (leave the backbone unset).")
-    path = features_path(dataset, backbone_name)
+    path = features_path(dataset, backbone_name, input_size)
     if path.is_file():
         try:
             features = safetensors_load(path.read_bytes())["features"]
@@ -70,7 +75,7 @@ def dataset_features(dataset: Dataset, backbone_name: str, device: torch.device 
         except Exception:  # a damaged cache file is recomputed, never trusted
             pass
     model = load_backbone(backbone_name, device, allow_download)
-    features = extract_features(model, backbone_for(dataset, backbone_name), files=dataset.files,
+    features = extract_features(model, backbone_for(dataset, backbone_name, input_size), files=dataset.files,
                                 x=None if dataset.files else dataset.x, batch_size=batch_size, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, safetensors_save({"features": features.contiguous()}, metadata={"backbone": backbone_name}))

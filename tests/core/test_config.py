@@ -69,6 +69,34 @@ def test_an_old_run_folder_still_opens(tmp_path):
     assert config.data.max_samples == 300 and config.model.latent_dim == 4 and config.split == SplitConfig()
 
 
+def test_a_features_run_from_before_the_size_setting_keeps_reading_at_224(tmp_path):
+    # Such runs learned from 224 px features; today's rule would read small images at 96 px.
+    from core.config import FeatureConfig
+
+    store = RunStore(tmp_path)
+    with_features = store.create(RunConfig(features=FeatureConfig(backbone="efficientnet-lite0")))
+    without = store.create(RunConfig())
+    for run in (with_features, without):
+        raw = json.loads((run.path / "config.json").read_text())
+        del raw["features"]["input_size"]
+        (run.path / "config.json").write_text(json.dumps(raw))
+    assert store.open(with_features.id).config.features.input_size == 224
+    assert store.open(without.id).config.features.input_size is None
+    fresh = store.create(RunConfig(features=FeatureConfig(backbone="efficientnet-lite0")))
+    assert store.open(fresh.id).config.features.input_size is None  # today's runs: chosen from the images
+
+
+@pytest.mark.parametrize("backbone, size, message", [
+    ("efficientnet-lite0", 8, "must be 32 to"), ("efficientnet-lite0", 100_000, "must be 32 to"),
+    ("dinov2-small", 96, "dinov2-small reads images at 224 px only"),
+])
+def test_a_features_size_the_backbone_cannot_read_is_refused(backbone, size, message):
+    from core.config import FeatureConfig, check_config
+
+    with pytest.raises(ConfigError, match=message):
+        check_config(RunConfig(features=FeatureConfig(backbone=backbone, input_size=size)))
+
+
 def test_a_config_json_with_an_unknown_setting_is_a_damaged_run(tmp_path):
     store = RunStore(tmp_path)
     run = store.create(RunConfig())

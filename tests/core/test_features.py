@@ -190,6 +190,10 @@ class TestGeometry:
         torch.testing.assert_close(dataset_features(small, "efficientnet-lite0"), at_96)
         at_224 = extract_features(lite0, get_backbone("efficientnet-lite0"), x=small.x)
         assert not torch.allclose(at_96, at_224, atol=1e-3)
+        # the run's own setting wins, and is a cache key of its own
+        assert backbone_for(small, "efficientnet-lite0", 224).input_size == 224
+        assert features_path(small, "efficientnet-lite0", 224) != features_path(small, "efficientnet-lite0")
+        torch.testing.assert_close(dataset_features(small, "efficientnet-lite0", input_size=224), at_224)
 
 
 class TestRunsOnFeatures:
