@@ -15,9 +15,10 @@ the CLI's flags find it from the type.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.config_base import Config, setting
 from core.devices import resolve_device
@@ -28,6 +29,7 @@ from core.training import TrainConfig, check_train_config
 
 if TYPE_CHECKING:
     from core.data import Source
+    from core.features import Backbone
 
 
 def data_sources() -> dict[str, "Source"]:
@@ -109,7 +111,7 @@ class RunConfig(Config):
 SMALLEST_FEATURES_SIZE = 32  # px: below it a backbone's downsampling leaves nothing to pool
 
 
-def check_features_size(size: int | None, backbone: Any) -> None:
+def check_features_size(size: int | None, backbone: "Backbone") -> None:
     if size is None:
         return
     if not backbone.any_input_size and size != backbone.input_size:
