@@ -101,6 +101,12 @@ def test_newcomer_trains_a_quick_demo_and_explores_it(server, page):
     go(page, "Train")
     page.get_by_role("button", name="Quick demo").click()
     wait_idle(page)
+    # The quick demo's 20 epochs can end within two of the live panel's 1 s redraws on a quiet
+    # machine (seen once in CI); 100 give the chart time to grow where a test can see it.
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("100")
+    epochs.press("Enter")
+    wait_idle(page)
     page.get_by_role("button", name="Start training").click()
     # The loss chart gains points while the run trains: watch it at several moments.
     seen: list[int] = []
