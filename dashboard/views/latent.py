@@ -274,7 +274,12 @@ def replay_section(run, ds, settings: dict) -> None:
     st.fragment(replay_frames, run_every=REPLAY_STEP if playing or live else None)(run, ds, settings, live)
 
 
-def replay_frames(run, ds, settings: dict, live: bool) -> None:
+def replay_frames(run, ds, settings: dict, was_live: bool) -> None:
+    live = state.is_running(run.id)
+    if was_live and not live:
+        # The fragment keeps the arguments and timer of the page run that made it: once training
+        # ends, redraw the whole page, so the timer stops and the map above shows the last epoch.
+        st.rerun(scope="app")
     replay, maps = state.replay(run, len(ds))
     for note in replay.notes:
         st.caption(f"Left out of the replay: {note}.")

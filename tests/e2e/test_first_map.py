@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.e2e.test_browser import go, start_quick_demo
+from tests.e2e.test_browser import go, start_quick_demo, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -40,3 +40,8 @@ def test_seconds_from_start_training_to_the_map(server, page):
         pytest.fail(f"no map within {DEADLINE} s of Start training")
     main_map = time.monotonic() - started
     print(f"Start training -> first map on screen: {first_map or main_map:.1f} s; -> the UMAP map: {main_map:.1f} s")
+
+    # Once training ends, the page stops following it: the replay no longer says it is still
+    # training, its timer stops and the app comes to rest.
+    page.get_by_text("the run is still training").wait_for(state="detached", timeout=DEADLINE * 1000)
+    wait_idle(page)
