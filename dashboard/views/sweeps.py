@@ -21,6 +21,7 @@ from dashboard.sweeping import base_config, parallel_figure
 
 SWEEP_KEY = "sweep"  # query parameter and session key of the sweep on show
 LIVE_EVERY = 2.0
+LIVE_STATES = ("created", "running")
 CUSTOM = "custom (JSON)"
 
 
@@ -78,17 +79,27 @@ st.session_state[SWEEP_KEY] = sweep_id
 st.query_params[SWEEP_KEY] = sweep_id
 
 
-@st.fragment(run_every=LIVE_EVERY)
-def live(sweep_id: str) -> None:
+def is_live(sweep_id: str) -> bool:
+    try:
+        return sweep_state(sweeps().open(sweep_id)) in LIVE_STATES
+    except Exception:  # gone or damaged: the panel says so, once
+        return False
+
+
+def live(sweep_id: str, was_live: bool) -> None:
+    """The sweep's state, trials and best run; a fragment redrawn every LIVE_EVERY seconds while the
+    sweep runs, and once more as a whole page when it ends, so the timer stops."""
     with user_errors("Reading the sweep"):
         sweep = sweeps().open(sweep_id)
         record = sweep.record()
         now = sweep_state(sweep)
+        if was_live and now not in LIVE_STATES:
+            st.rerun(scope="app")
         trials = sweep.trials()
         a, b, c = st.columns([2, 2, 1])
         a.metric("State", now)
         b.metric("Trials", f"{len(trials)} of {parse_space(record['space']).trials(int(record['samples']))}")
-        if now in ("created", "running"):
+        if now in LIVE_STATES:
             c.button("Stop", key="sweeps.stop", icon=":material/stop:", on_click=stop_sweep, args=(sweep,))
         if record.get("message") and now != "running":
             st.warning(record["message"], icon=":material/warning:")
@@ -115,4 +126,5 @@ def live(sweep_id: str) -> None:
                 st.switch_page("views/latent.py")
 
 
-live(sweep_id)
+running = is_live(sweep_id)
+st.fragment(live, run_every=LIVE_EVERY if running else None)(sweep_id, running)
