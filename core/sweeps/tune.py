@@ -26,6 +26,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +40,7 @@ PROBE_DIR = "probes"
 ASHA_GRACE_EPOCHS = 2  # no trial is stopped before this many epochs: the first epoch says little
 ASHA_REDUCTION = 2  # keep the better half at every rung: with a handful of trials, 4 would keep one
 ASHA_STOPPED = "Stopped early by the sweep's ASHA scheduler"
+LET_GO_SECONDS = 30  # how long a stopped sweep waits for its cut-off trials' processes to exit
 _ENV_PASSED = ("LATENTBOARD_HOME", "LATENTBOARD_RUNS_DIR", "LATENTBOARD_DATA_DIR")
 
 
@@ -241,8 +243,10 @@ def run_sweep(sweep: Sweep, address: str | None = None, max_concurrent: int | No
         nodes = check_shared_runs_dir(sweep.path)
         results = _tune(sweep, base, space, int(record["samples"]), max_concurrent, check, log, nodes)
     except BaseException as exc:
-        _shutdown(started)  # first, so the cut-off trials have let go of their runs
-        _settle_trials(sweep, {}, "Stopped: the sweep was interrupted.")
+        cut = datetime.now(timezone.utc)
+        _shutdown(started)  # first, so the cut-off trials let go of their runs
+        _wait_for_trials_to_let_go(sweep)
+        _settle_trials(sweep, {}, "Stopped: the sweep was interrupted.", cut=cut)
         if isinstance(exc, KeyboardInterrupt):
             sweep.update(state="stopped", message="Stopped on request (Ctrl-C, or Stop on the Sweeps page).", finished=now_iso())
         else:
@@ -316,28 +320,50 @@ def asha_message(done: int, epochs: int) -> str:
             "its validation reconstruction was among the worst at that point.")
 
 
-def _settle_trials(sweep: Sweep, outcome: dict[str, str | None], default: str | None) -> None:
+def _wait_for_trials_to_let_go(sweep: Sweep, seconds: float = LET_GO_SECONDS) -> None:
+    """ray.shutdown() returns before its workers have exited, and a worker being torn down may
+    still write its run's last status. Wait (a bounded time) until no trial's run is held by one."""
+    deadline = time.monotonic() + seconds
+    while any(trial.status == "running" for trial in sweep.trials()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _settle_trials(sweep: Sweep, outcome: dict[str, str | None], default: str | None, cut: datetime | None = None) -> None:
     """Say why Tune ended a trial from outside, in the run's status.
 
     A trial Tune stops is cut off wherever it is: its run says "interrupted" (process gone) or
     "stopped" by execute() with a generic message. After a clean sweep the only such stops are
     ASHA's (errors come back in `outcome`); `default` is the reason when the sweep itself ended early.
+    A trial that failed after the moment `cut` (the interrupt) failed because its process was
+    being torn down: it was stopped, and its message keeps what the process last said.
     """
     for trial in sweep.trials():
         # A trial cut off by the interrupt may have guessed ASHA (Tune stopped it inside report()).
         relabel = (trial.status == "stopped" and (default is not None or not (trial.message or "").startswith(ASHA_STOPPED)))
-        if trial.status not in ("interrupted", "running", "created") and not relabel:
+        torn_down = trial.status == "failed" and default is not None and _updated_after(sweep, trial.run_id, cut)
+        if trial.status not in ("interrupted", "running", "created") and not (relabel or torn_down):
             continue
         run = sweep.store.runs.open(trial.run_id)
-        if run.status() not in ("interrupted", "created", "stopped"):  # still trained by someone: leave it alone
+        if run.status() not in ("interrupted", "created", "stopped", "failed"):  # still trained by someone: leave it alone
             continue
         error = outcome.get(trial.run_id)
         if error:
             run.set_status("failed", f"The trial ended with an error: {error}")
+        elif torn_down:
+            run.set_status("stopped", f"{default} While stopping, its process said: {trial.message}")
         elif default:
             run.set_status("stopped", default)
         else:
             run.set_status("stopped", asha_message(int(run.info().get("epochs_done") or 0), run.config.train.epochs))
+
+
+def _updated_after(sweep: Sweep, run_id: str, moment: datetime | None) -> bool:
+    if moment is None:
+        return False
+    try:
+        return datetime.fromisoformat(str(sweep.store.runs.open(run_id).info().get("updated"))) >= moment
+    except (TypeError, ValueError):
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,6 +81,30 @@ class TestSpaces:
         assert RunStore(tmp_path).list() == [] and len(store.list()) == 1
 
 
+def test_a_trial_failing_while_its_stopped_sweep_tears_it_down_says_stopped(tmp_path):
+    """A worker cut off by Stop can raise on its way out (torch half torn down) and mark its run
+    failed; that run was stopped by the sweep. A trial that failed before the stop stays failed."""
+    from datetime import datetime, timezone
+
+    from core.sweeps.tune import _settle_trials
+
+    store = SweepStore(tmp_path)
+    sweep = store.create(tiny_base(), parse_space(TINY_SPACE), 2)
+    runs = RunStore(tmp_path)
+    before, during = runs.create(tiny_base()), runs.create(tiny_base())
+    for run in (before, during):
+        run.write_json(TRIAL_FILE, {"sweep": sweep.id, "params": {}})
+    before.set_status("failed", "Training diverged: the loss became NaN at epoch 3.")
+    cut = datetime.now(timezone.utc)
+    during.set_status("failed", "Unexpected error: RuntimeError: operator streams::record_event does not exist")
+
+    _settle_trials(sweep, {}, "Stopped: the sweep was interrupted.", cut=cut)
+
+    assert before.status() == "failed" and "diverged" in before.info()["message"]
+    message = during.info()["message"]
+    assert during.status() == "stopped" and "interrupted" in message and "record_event" in message
+
+
 def test_cli_and_experiment_do_not_import_ray():
     """`latentboard train`, the CLI and the sweep's non-Ray modules start as fast as before."""
     code = ("import sys, core.cli, core.experiment, core.jobs, core.sweeps, core.sweeps.command, core.sweeps.table, "
