@@ -344,7 +344,8 @@ def _settle_trials(sweep: Sweep, outcome: dict[str, str | None], default: str | 
         if trial.status not in ("interrupted", "running", "created") and not (relabel or torn_down):
             continue
         run = sweep.store.runs.open(trial.run_id)
-        if run.status() not in ("interrupted", "created", "stopped", "failed"):  # still trained by someone: leave it alone
+        settled = ("interrupted", "created", "stopped", "failed") if torn_down else ("interrupted", "created", "stopped")
+        if run.status() not in settled:  # still trained by someone, or failed on its own: leave it alone
             continue
         error = outcome.get(trial.run_id)
         if error:
