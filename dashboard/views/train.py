@@ -174,7 +174,7 @@ def live_panel(run_id: str) -> None:
             numbers["fraction"] = min(1.0, summary.epochs_done / max(summary.epochs, 1))
         st.progress(numbers["fraction"], text=_progress_text(status, numbers, now_live))
         a, b, c, d = st.columns(4)
-        a.metric("Epoch", f"{numbers['epoch']} / {numbers['epochs'] or summary.epochs}")
+        a.metric(f"Epoch (of {numbers['epochs'] or summary.epochs})", numbers["epoch"])  # "100 / 100" is cut in a quarter column
         b.metric("Elapsed", format_seconds(numbers["elapsed"]))
         c.metric("Remaining", format_seconds(numbers["remaining"]) if now_live else "–")
         d.metric("Samples / s", f"{numbers['samples_per_second']:,.0f}")

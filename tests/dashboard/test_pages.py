@@ -189,6 +189,7 @@ def test_train_page_starts_a_run_and_follows_it():
     at.run()
     assert not at.exception
     assert len(at.get("plotly_chart")) >= 1  # the loss chart, redrawn from run.metrics()
+    assert {m.label: m.value for m in at.metric}["Epoch (of 2)"] == "2"
     assert "train.resume" not in [b.key for b in at.button]  # finished: nothing to resume
     # A fresh session with ?run= re-attaches (a refresh, or a second tab).
     again = app("train", run_id=run_id)
