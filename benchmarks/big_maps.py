@@ -39,7 +39,13 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+]
 TIMEOUT_S = 300
 
 APP = {
@@ -70,7 +76,8 @@ ATLAS_READY = """() => { for (const f of document.querySelectorAll('iframe')) { 
     const c = Array.from(f.contentDocument.querySelectorAll('canvas')).filter(c => c.width > 200 && c.height > 200);
     if (c.length) return true; } catch (e) {} } return false; }"""
 COUNT_FRAMES = """(ms) => new Promise(done => { let n = 0; const t0 = performance.now();
-    const tick = () => { n++; if (performance.now() - t0 < ms) requestAnimationFrame(tick); else done(n * 1000 / (performance.now() - t0)); };
+    const tick = () => { n++;
+      if (performance.now() - t0 < ms) requestAnimationFrame(tick); else done(n * 1000 / (performance.now() - t0)); };
     requestAnimationFrame(tick); })"""
 
 
@@ -89,10 +96,29 @@ def chromium() -> str:
 
 def serve(app: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true", "--server.port", str(port),
-                                "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-                                "--server.maxMessageSize", "2000"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.maxMessageSize",
+            "2000",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -129,20 +155,36 @@ def measure(browser, renderer: str, n: int) -> dict:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         offline = []  # what the page tried to fetch from outside this machine, and could not
-        page.on("requestfailed", lambda r: offline.append(r.url.split("/")[2]) if not r.url.startswith("http://127.0.0.1") else None)
-        result = {"renderer": renderer, "n": n, "ready_s": float("nan"), "fps_drag": float("nan"), "heap_mb": float("nan"), "ok": False}
+        page.on(
+            "requestfailed",
+            lambda r: offline.append(r.url.split("/")[2]) if not r.url.startswith("http://127.0.0.1") else None,
+        )
+        result = {
+            "renderer": renderer,
+            "n": n,
+            "ready_s": float("nan"),
+            "fps_drag": float("nan"),
+            "heap_mb": float("nan"),
+            "ok": False,
+        }
         try:
             started = time.monotonic()
             page.goto(f"http://127.0.0.1:{port}/", timeout=TIMEOUT_S * 1000)
             ready = (PLOTLY_READY, n) if renderer == "plotly" else (ATLAS_READY, None)
-            page.wait_for_function(f"(n) => ({ready[0]})(n) || !!document.querySelector('[data-testid=stException]')",
-                                   arg=ready[1], timeout=TIMEOUT_S * 1000, polling=100)
+            page.wait_for_function(
+                f"(n) => ({ready[0]})(n) || !!document.querySelector('[data-testid=stException]')",
+                arg=ready[1],
+                timeout=TIMEOUT_S * 1000,
+                polling=100,
+            )
             if page.locator("[data-testid=stException]").count():
                 raise RuntimeError(page.locator("[data-testid=stException]").first.inner_text()[:200])
             result["ready_s"] = time.monotonic() - started
             time.sleep(2.0)  # let the first frames settle (Atlas lays out density and labels after the points)
             result["fps_drag"] = drag_fps(page)
-            result["heap_mb"] = page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize / 2**20 : NaN")
+            result["heap_mb"] = page.evaluate(
+                "() => performance.memory ? performance.memory.usedJSHeapSize / 2**20 : NaN"
+            )
             result["ok"] = True
         except Exception as exc:  # a crash or timeout is a result too
             result["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
@@ -168,8 +210,11 @@ def main() -> None:
         for n in args.sizes:
             for renderer in args.renderers:
                 r = measure(browser, renderer, n)
-                print(f"{r['renderer']:<8} {r['n']:>9,} {r['ready_s']:>8.1f} {r['fps_drag']:>8.1f} {r['heap_mb']:>8.0f}  "
-                      f"{'yes' if r['ok'] else 'NO ' + r.get('error', '')}", flush=True)
+                print(
+                    f"{r['renderer']:<8} {r['n']:>9,} {r['ready_s']:>8.1f} {r['fps_drag']:>8.1f} {r['heap_mb']:>8.0f}  "
+                    f"{'yes' if r['ok'] else 'NO ' + r.get('error', '')}",
+                    flush=True,
+                )
         browser.close()
 
 

@@ -10,7 +10,7 @@ mnist-5k, on which the digits recipe was tuned, so its all-rows N2D is also scor
 5,000 rows tuning never saw. Never part of the tests' pass/fail.
 
     python benchmarks/clustering.py --datasets mnist-10k --splits all           # the issue's 150 s bar
-    python benchmarks/clustering.py --datasets fashion-10k --splits all         # Fashion-MNIST tuning data (../shared/data)
+    python benchmarks/clustering.py --datasets fashion-10k --splits all   # Fashion-MNIST tuning data (../shared/data)
     python benchmarks/clustering.py --datasets digits --splits test --preset digits
 """
 
@@ -37,7 +37,6 @@ from core.experiment import RunConfig, execute, load_trained, prepare, start_run
 from core.presets import PRESET_NAMES, apply_preset, preset_summary, recipe_for  # noqa: E402
 from core.run_cache import run_codes  # noqa: E402
 from core.runs import RunStore  # noqa: E402
-
 
 # Tuning data beside the checkout (../shared/data, see its README), by a short name: never a test split.
 LOCAL = {"fashion-10k": Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist-train-10k.npz"}
@@ -67,8 +66,12 @@ def train(store: RunStore, dataset: str, preset: str, device: str | None, seed: 
     run = start_run(store, config)
     for event in execute(run, dataset=data):
         if event.kind == "epoch":
-            print(f"  {dataset} epoch {event.epoch}/{event.epochs}: train {event.train_loss:.4f}"
-                  + (f", val {event.val_loss:.4f}" if event.val_loss is not None else ""), file=sys.stderr, flush=True)
+            print(
+                f"  {dataset} epoch {event.epoch}/{event.epochs}: train {event.train_loss:.4f}"
+                + (f", val {event.val_loss:.4f}" if event.val_loss is not None else ""),
+                file=sys.stderr,
+                flush=True,
+            )
     return load_trained(run), time.perf_counter() - began, recipe
 
 
@@ -93,7 +96,9 @@ def rows_for(trained, result, seed: int) -> list[tuple]:
         pred = run_clusters(trained, "all", "n2d", random_state=seed)
         y = trained.dataset.y.numpy()
         s = clustering_scores(run_codes(trained, "all")[untuned], y[untuned], pred[untuned], seed)
-        rows.append((f"all, untuned ({int(untuned.sum())})", "AE + N2D (UMAP + GMM)", s["acc"], s["nmi"], s["ari"], "same run"))
+        rows.append(
+            (f"all, untuned ({int(untuned.sum())})", "AE + N2D (UMAP + GMM)", s["acc"], s["nmi"], s["ari"], "same run")
+        )
     for key, s in (result.baselines or {}).items():
         rows.append((label, BASELINE_NAMES.get(key, key), s.acc, s.nmi, s.ari, f"{s.seconds:.1f}"))
     return rows
@@ -131,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                 steps = ", ".join(f"{name} {t:.0f}" for name, t in result.timings.items())
                 stages.append(f"evaluate --split {split} {seconds:.0f} s ({steps})")
                 table += [(dataset, *row) for row in rows_for(trained, result, args.seed)]
-            walls.append(f"{dataset}: {'; '.join(stages)}; together {total:.0f} s wall "
-                         f"(run {trained.run.id}, {recipe.reason})")
+            walls.append(
+                f"{dataset}: {'; '.join(stages)}; together {total:.0f} s wall (run {trained.run.id}, {recipe.reason})"
+            )
             print(walls[-1], file=sys.stderr, flush=True)
 
     header = ("dataset", "rows", "pipeline", "ACC", "NMI", "ARI", "seconds")

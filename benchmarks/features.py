@@ -47,7 +47,7 @@ def plain(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> float:
     began = time.perf_counter()
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
-            model(x[start:start + batch_size])
+            model(x[start : start + batch_size])
     return time.perf_counter() - began
 
 
@@ -75,21 +75,34 @@ def main() -> None:
         decoded = torch.from_numpy(np.stack([read_for_backbone(f, backbone) for f in files])).permute(0, 3, 1, 2)
         mean, std = torch.tensor(backbone.mean).view(1, 3, 1, 1), torch.tensor(backbone.std).view(1, 3, 1, 1)
         x = ((decoded.float() / 255.0 - mean) / std).contiguous()
-        plain(model, x[:args.batch_size], args.batch_size)  # warm-up: first calls allocate
+        plain(model, x[: args.batch_size], args.batch_size)  # warm-up: first calls allocate
         ratios, plain_rates, pipe_rates = [], [], []
         for round_ in range(args.rounds):
             order = (0, 1) if round_ % 2 == 0 else (1, 0)
             seconds = [0.0, 0.0]
             for which in order:
-                seconds[which] = plain(model, x, args.batch_size) if which == 0 else pipeline(model, backbone, files, args.batch_size)
+                seconds[which] = (
+                    plain(model, x, args.batch_size)
+                    if which == 0
+                    else pipeline(model, backbone, files, args.batch_size)
+                )
             plain_rates.append(len(files) / seconds[0])
             pipe_rates.append(len(files) / seconds[1])
             ratios.append(seconds[0] / seconds[1])
-            print(f"round {round_ + 1}: plain {plain_rates[-1]:.1f} images/s, pipeline {pipe_rates[-1]:.1f} images/s, "
-                  f"ratio {ratios[-1]:.2f}", flush=True)
+            print(
+                f"round {round_ + 1}: plain {plain_rates[-1]:.1f} images/s, pipeline {pipe_rates[-1]:.1f} images/s, "
+                f"ratio {ratios[-1]:.2f}",
+                flush=True,
+            )
     print(f"{args.backbone}, {len(files)} JPEG photos, batch {args.batch_size}, {args.threads} threads")
-    print(f"plain model(x) on decoded tensors: median {statistics.median(plain_rates):.1f} images/s (best {max(plain_rates):.1f})")
-    print(f"pipeline from files:               median {statistics.median(pipe_rates):.1f} images/s (best {max(pipe_rates):.1f})")
+    print(
+        f"plain model(x) on decoded tensors: median {statistics.median(plain_rates):.1f} images/s "
+        f"(best {max(plain_rates):.1f})"
+    )
+    print(
+        f"pipeline from files:               median {statistics.median(pipe_rates):.1f} images/s "
+        f"(best {max(pipe_rates):.1f})"
+    )
     print(f"ratio: {statistics.median(ratios):.2f}")
 
 

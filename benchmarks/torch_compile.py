@@ -29,14 +29,15 @@ from core.models import ModelConfig, build_model, random_pose  # noqa: E402
 from core.presets import PRESETS  # noqa: E402
 
 
-def epoch(model: torch.nn.Module, optimiser: torch.optim.Optimizer, x: torch.Tensor, augment: float,
-          steps: int | None = None) -> float:
+def epoch(
+    model: torch.nn.Module, optimiser: torch.optim.Optimizer, x: torch.Tensor, augment: float, steps: int | None = None
+) -> float:
     """Wall seconds of one pass (or of its first `steps` batches), on fixed batches."""
     generator = torch.Generator().manual_seed(0)
     order = torch.randperm(len(x), generator=generator)
     began = time.perf_counter()
     for step, start in enumerate(range(0, len(x) - 63, 64), 1):
-        batch = x[order[start:start + 64]].contiguous(memory_format=torch.channels_last)
+        batch = x[order[start : start + 64]].contiguous(memory_format=torch.channels_last)
         out = model(random_pose(batch, augment, generator))
         loss = torch.nn.functional.binary_cross_entropy_with_logits(out.recon, batch)
         optimiser.zero_grad()
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     recipe = PRESETS["digits"]
     config = ModelConfig(**recipe["model"])
-    x = load_dataset(DataSpec("mnist-10k")).x[:args.rows].to(device)
+    x = load_dataset(DataSpec("mnist-10k")).x[: args.rows].to(device)
     first, seconds = {}, {}
     for name in ("eager", "compiled"):
         torch.manual_seed(0)
@@ -69,10 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         optimiser = torch.optim.Adam(model.parameters(), recipe["train"]["lr"])
         first[name] = epoch(running, optimiser, x, config.augment, steps=3)
         seconds[name] = epoch(running, optimiser, x, config.augment)
-        print(f"{name:>8}: first 3 steps {first[name]:.1f} s (compiling included), then one epoch of {len(x)} rows "
-              f"{seconds[name]:.1f} s", flush=True)
+        print(
+            f"{name:>8}: first 3 steps {first[name]:.1f} s (compiling included), then one epoch of {len(x)} rows "
+            f"{seconds[name]:.1f} s",
+            flush=True,
+        )
     saved = seconds["eager"] - seconds["compiled"]
-    print(f"break-even: {first['compiled'] / saved:.0f} epochs" if saved > 0 else "break-even: never (compiled is not faster)")
+    print(
+        f"break-even: {first['compiled'] / saved:.0f} epochs"
+        if saved > 0
+        else "break-even: never (compiled is not faster)"
+    )
     return 0
 
 

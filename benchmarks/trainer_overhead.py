@@ -106,10 +106,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"round {r + 1}: plain {seconds['plain'][-1]:.2f}s  trainer {seconds['trainer'][-1]:.2f}s", flush=True)
 
     n = len(x) * args.epochs
-    print(f"{args.family} on mnist-{len(x)}, batch {args.batch_size}, {args.epochs} epoch(s) x {args.rounds} rounds on "
-          f"{device} ({torch.get_num_threads()} threads)")
+    print(
+        f"{args.family} on mnist-{len(x)}, batch {args.batch_size}, {args.epochs} epoch(s) x {args.rounds} rounds on "
+        f"{device} ({torch.get_num_threads()} threads)"
+    )
     for name, label in (("plain", "plain loop"), ("trainer", "Trainer.fit")):
-        print(f"{label}: {n / statistics.median(seconds[name]):.0f} samples/s median, {n / min(seconds[name]):.0f} best")
+        print(
+            f"{label}: {n / statistics.median(seconds[name]):.0f} samples/s median, {n / min(seconds[name]):.0f} best"
+        )
     ratios = [p / t for p, t in zip(seconds["plain"], seconds["trainer"])]  # throughput ratio = time ratio inverted
     print(f"best-of ratio: {min(seconds['plain']) / min(seconds['trainer']):.2f}")
     print(f"ratio: {statistics.median(ratios):.2f}")

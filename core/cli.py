@@ -24,9 +24,10 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from core.errors import ConfigError, LatentboardError, RunError
 from core.methods import CLUSTER_METHODS
@@ -98,8 +99,13 @@ def config_flags(root: type | None = None) -> list[ConfigFlag]:
     flags: list[ConfigFlag] = []
     for name, help_text in SHARED_FLAGS.items():
         shared = [(section, f) for section, f in fields if f.name == name]
-        flags.append(ConfigFlag(f"--{name.replace('_', '-')}", tuple((section, f.name) for section, f in shared),
-                                {**_flag_kwargs(shared[0][1]), "help": help_text.replace("%", "%%")}))
+        flags.append(
+            ConfigFlag(
+                f"--{name.replace('_', '-')}",
+                tuple((section, f.name) for section, f in shared),
+                {**_flag_kwargs(shared[0][1]), "help": help_text.replace("%", "%%")},
+            )
+        )
     seen = {flag.dest for flag in flags}
     for section, f in fields:
         bare = f.name.replace("_", "-")
@@ -122,8 +128,9 @@ def config_from_args(args: argparse.Namespace, dataset: Any = None) -> Any:
     config = RunConfig()
     if args.preset:  # the dataset first: a preset's data settings are for image folders only
         source = getattr(args, "dataset", config.data.source)
-        config = apply_preset(dataclasses.replace(config, data=dataclasses.replace(config.data, source=source)),
-                              args.preset, dataset)
+        config = apply_preset(
+            dataclasses.replace(config, data=dataclasses.replace(config.data, source=source)), args.preset, dataset
+        )
     values: dict[str | None, dict[str, Any]] = {}
     for flag in config_flags():  # shared flags come first: --train-seed wins over --seed
         if hasattr(args, flag.dest):
@@ -131,7 +138,8 @@ def config_from_args(args: argparse.Namespace, dataset: Any = None) -> Any:
                 values.setdefault(section, {})[name] = getattr(args, flag.dest)
     own = values.pop(None, {})
     return dataclasses.replace(
-        config, **own,
+        config,
+        **own,
         **{section: dataclasses.replace(getattr(config, section), **fields) for section, fields in values.items()},
     )
 
@@ -169,7 +177,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise RunError(problem)
     else:
         if not hasattr(args, "dataset"):
-            raise ConfigError("Say what to train on with --dataset NAME (e.g. --dataset digits), or continue a run with --resume RUN_ID.")
+            raise ConfigError(
+                "Say what to train on with --dataset NAME (e.g. --dataset digits), "
+                "or continue a run with --resume RUN_ID."
+            )
         config, dataset = train_config(args)  # a refused dataset fails here, before the run folder exists
         run = start_run(store, config)
     return _train(run, resume=bool(args.resume), runs_dir_flag=args.runs_dir, dataset=dataset)
@@ -183,9 +194,16 @@ def _train(run: Any, resume: bool, runs_dir_flag: str | None, dataset: Any = Non
     config = run.config
     resume_hint = f"latentboard train --resume {run.id}" + (f" --runs-dir {runs_dir_flag}" if runs_dir_flag else "")
     verb = "Resuming" if resume else "Training"
-    reads = f"{config.features.backbone} features of {config.data.source}" if config.features.backbone else config.data.source
-    print(f"{verb} run {run.id}: {config.model.family} autoencoder on {reads}, "
-          f"{config.train.epochs} epochs, latent size {config.model.latent_dim}", flush=True)
+    reads = (
+        f"{config.features.backbone} features of {config.data.source}"
+        if config.features.backbone
+        else config.data.source
+    )
+    print(
+        f"{verb} run {run.id}: {config.model.family} autoencoder on {reads}, "
+        f"{config.train.epochs} epochs, latent size {config.model.latent_dim}",
+        flush=True,
+    )
     print(f"Run folder: {run.path}", flush=True)
 
     stop = threading.Event()
@@ -218,8 +236,11 @@ def _train(run: Any, resume: bool, runs_dir_flag: str | None, dataset: Any = Non
 
     info = run.info()
     seconds = time.monotonic() - began
-    print(f"Run {run.id} {info['state']} after {info.get('epochs_done', 0)} of {config.train.epochs} epochs "
-          f"in {seconds:.1f} s.", flush=True)
+    print(
+        f"Run {run.id} {info['state']} after {info.get('epochs_done', 0)} of {config.train.epochs} epochs "
+        f"in {seconds:.1f} s.",
+        flush=True,
+    )
     message = info.get("message") or ""
     if message and not message.startswith(("Finished", "Stopped after")):  # e.g. why it stopped early
         print(message)
@@ -229,8 +250,11 @@ def _train(run: Any, resume: bool, runs_dir_flag: str | None, dataset: Any = Non
     print(f"Run id: {run.id}")
     print(f"Run folder: {run.path}", flush=True)
     if info["state"] == "stopped":
-        print(f"latentboard: error: interrupted; run {run.id} stopped after {info.get('epochs_done', 0)} of "
-              f"{config.train.epochs} epochs, its checkpoint is kept. Resume with: {resume_hint}", file=sys.stderr)
+        print(
+            f"latentboard: error: interrupted; run {run.id} stopped after {info.get('epochs_done', 0)} of "
+            f"{config.train.epochs} epochs, its checkpoint is kept. Resume with: {resume_hint}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     return 0
 
@@ -250,8 +274,14 @@ class _PrepareLine:
             return
         if self.bar is None:
             self.began = time.monotonic()
-            self.bar = tqdm(total=total, desc=f"Computing {what}", unit="image", dynamic_ncols=True, leave=False,
-                            disable=not sys.stderr.isatty())
+            self.bar = tqdm(
+                total=total,
+                desc=f"Computing {what}",
+                unit="image",
+                dynamic_ncols=True,
+                leave=False,
+                disable=not sys.stderr.isatty(),
+            )
         self.bar.update(done - self.bar.n)
         if done >= total:
             self.close()
@@ -302,8 +332,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     table = [("ID", "NAME", "STATUS", "DATASET", "MODEL", "EPOCHS", "TRAIN LOSS", "VAL LOSS")]
     for r in rows:
-        table.append((r.id, r.name or "-", r.status, r.dataset or "-", r.family or "-",
-                      f"{r.epochs_done}/{r.epochs}", _number(r.train_loss), _number(r.val_loss)))
+        table.append(
+            (
+                r.id,
+                r.name or "-",
+                r.status,
+                r.dataset or "-",
+                r.family or "-",
+                f"{r.epochs_done}/{r.epochs}",
+                _number(r.train_loss),
+                _number(r.val_loss),
+            )
+        )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -345,18 +385,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     app = dashboard_app_path()
     if not app.is_file():
-        raise LatentboardError(f"The dashboard is missing: {app} does not exist. Install latentboard from its "
-                               "source folder (pip install -e .) so the dashboard/ folder sits next to core/.")
+        raise LatentboardError(
+            f"The dashboard is missing: {app} does not exist. Install latentboard from its "
+            "source folder (pip install -e .) so the dashboard/ folder sits next to core/."
+        )
     runs_dir = RunStore(args.runs_dir).root.resolve()
     env = dict(os.environ, LATENTBOARD_RUNS_DIR=str(runs_dir))
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
     # Streamlit stays headless (not headless, it asks for an e-mail address on first start and would
     # hang a launch with no terminal); we open the tab ourselves once the server answers.
     command += ["--server.headless", "true", "--server.address", args.address]
-    print(f"Serving the dashboard on http://{args.address}:{args.port} (runs in {runs_dir}); Ctrl-C to quit.", flush=True)
+    print(
+        f"Serving the dashboard on http://{args.address}:{args.port} (runs in {runs_dir}); Ctrl-C to quit.", flush=True
+    )
     if args.address not in ("localhost", "127.0.0.1", "::1"):
-        print("Anyone who can reach this address can upload data and start training; uploads are held to the "
-              "limits in the README (LATENTBOARD_MAX_*).", flush=True)
+        print(
+            "Anyone who can reach this address can upload data and start training; uploads are held to the "
+            "limits in the README (LATENTBOARD_MAX_*).",
+            flush=True,
+        )
     # cwd: the project folder, so Streamlit picks up its .streamlit/config.toml.
     process = subprocess.Popen(command, env=env, cwd=app.parent.parent)
     if not args.no_browser:
@@ -403,8 +450,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if not args.json:
         print(f"Evaluating run {trained.run.id} on its {args.split} split ...", file=sys.stderr, flush=True)
-    result = evaluate_run(trained, split=args.split, random_state=args.seed, n_clusters=args.clusters, skip=skip,
-                          on_progress=report)
+    result = evaluate_run(
+        trained, split=args.split, random_state=args.seed, n_clusters=args.clusters, skip=skip, on_progress=report
+    )
     if args.json:
         print(json.dumps(result.to_dict(), allow_nan=False))
     else:
@@ -421,8 +469,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
     for result in classify_images(trained, args.images, k=args.k):
         labels = [n.label if n.label is not None else str(n.index) for n in result.neighbors]
         likely = result.cluster_label if result.cluster_label is not None else "-"
-        print(f"{result.source}: cluster {result.cluster}, likely label {likely}, "
-              f"nearest neighbours {' '.join(labels)}, reconstruction error {result.error:.4f}")
+        print(
+            f"{result.source}: cluster {result.cluster}, likely label {likely}, "
+            f"nearest neighbours {' '.join(labels)}, reconstruction error {result.error:.4f}"
+        )
     return 0
 
 
@@ -471,11 +521,16 @@ def _export_clustering(args: argparse.Namespace, trained: Any) -> tuple[str, int
     saved = {"--method": sorting.method, "--clusters": sorting.n_clusters, "--seed": sorting.seed}
     clash = [f"{flag} {value}" for flag, value in given.items() if value is not None and value != saved[flag]]
     if clash:
-        raise ConfigError(f"Run {trained.run.id} has sorting edits made on {sorting.method} with {sorting.n_clusters} "
-                          f"clusters (seed {sorting.seed}), not {', '.join(clash)}; leave those flags out to export the "
-                          "edited sorting, or add --ignore-edits to export that clustering unedited.")
-    print(f"Using the run's sorting edits ({len(sorting.edits)} merges and moves, {len(sorting.names)} names); "
-          "--ignore-edits leaves them out.", file=sys.stderr)
+        raise ConfigError(
+            f"Run {trained.run.id} has sorting edits made on {sorting.method} with {sorting.n_clusters} "
+            f"clusters (seed {sorting.seed}), not {', '.join(clash)}; leave those flags out to export the "
+            "edited sorting, or add --ignore-edits to export that clustering unedited."
+        )
+    print(
+        f"Using the run's sorting edits ({len(sorting.edits)} merges and moves, {len(sorting.names)} names); "
+        "--ignore-edits leaves them out.",
+        file=sys.stderr,
+    )
     return sorting.method, sorting.n_clusters, sorting.seed, sorting
 
 
@@ -497,7 +552,9 @@ def arg(*flags: str, **kwargs: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
 
 
 OWN_COUNT = " and ".join(name for name, m in CLUSTER_METHODS.items() if m.chooses_own_cluster_count)
-RUNS_DIR = arg("--runs-dir", metavar="DIR", help="folder of runs (default: $LATENTBOARD_RUNS_DIR or ~/.latentboard/runs)")
+RUNS_DIR = arg(
+    "--runs-dir", metavar="DIR", help="folder of runs (default: $LATENTBOARD_RUNS_DIR or ~/.latentboard/runs)"
+)
 
 
 @dataclass(frozen=True)
@@ -509,73 +566,162 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "train": Command(cmd_train, "train an autoencoder (or --resume a run)", (
-        arg("--preset", metavar="NAME", choices=PRESET_NAMES,
-            help=f"{', '.join(PRESET_NAMES)}; best-quality chooses digits, objects or photos by the data's kind; "
-                 "the flags below override it"),
-        arg("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run from its last checkpoint"),
-        RUNS_DIR,
-    ), config_flags=True),
+    "train": Command(
+        cmd_train,
+        "train an autoencoder (or --resume a run)",
+        (
+            arg(
+                "--preset",
+                metavar="NAME",
+                choices=PRESET_NAMES,
+                help=f"{', '.join(PRESET_NAMES)}; best-quality chooses digits, objects or photos by the data's kind; "
+                "the flags below override it",
+            ),
+            arg("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run from its last checkpoint"),
+            RUNS_DIR,
+        ),
+        config_flags=True,
+    ),
     "runs": Command(cmd_runs, "list runs, newest first", (RUNS_DIR,)),
-    "serve": Command(cmd_serve, "open the dashboard in the browser", (
-        arg("--port", type=int, default=8501, metavar="N"),
-        arg("--address", default="localhost", metavar="HOST",
-            help="interface to listen on (default: localhost, this machine only; 0.0.0.0 serves the network)"),
-        arg("--no-browser", action="store_true", help="do not open a browser tab (servers, CI)"),
-        RUNS_DIR,
-    )),
-    "evaluate": Command(cmd_evaluate, "score a run's codes: N2D first, then other clusterings, reconstruction, baselines, probes", (
-        arg("run_id", metavar="RUN_ID"),
-        arg("--split", choices=("test", "val", "train", "all"), default="test", help="rows to evaluate (default: test)"),
-        arg("--clusters", type=int, metavar="N", help=f"number of clusters (default: number of classes, or 10; {OWN_COUNT} "
-            "choose their own)"),
-        arg("--seed", type=int, default=0, metavar="N", help="random state of clusterings, UMAP and probes"),
-        arg("--skip-baselines", action="store_true", help="leave out the no-autoencoder baselines (a UMAP of the raw inputs)"),
-        arg("--skip-probes", action="store_true", help="leave out the probes (classifiers trained on each representation)"),
-        arg("--json", action="store_true", help="print one JSON object instead of tables"),
-        RUNS_DIR,
-    )),
-    "classify": Command(cmd_classify, "place new images among a run's training codes", (
-        arg("run_id", metavar="RUN_ID"),
-        arg("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)"),
-        arg("-k", type=int, default=5, metavar="N", help="nearest training neighbours to show (default: 5)"),
-        RUNS_DIR,
-    )),
-    "export": Command(cmd_export, "take the clusters home: photos sorted into one folder per cluster, or a table", (
-        arg("run_id", metavar="RUN_ID"),
-        arg("--out", metavar="FILE", help="which file (or row) is in which cluster: clusters.csv or clusters.parquet"),
-        arg("--sorted-folders", metavar="FOLDER", help="a new folder with one sub-folder per cluster holding the "
-            "original files, byte for byte (same names renamed, never overwritten), plus clusters.csv"),
-        arg("--method", metavar="NAME", choices=list(CLUSTER_METHODS),
-            help="clustering method: " + ", ".join(f"{m.name} ({m.label})" for m in CLUSTER_METHODS.values())
-            + " (default: that of the run's sorting edits, else n2d)"),
-        arg("--clusters", type=int, metavar="N", help="number of clusters (default: that of the sorting edits, else "
-            f"the number of classes, or 10; {OWN_COUNT} choose their own)"),
-        arg("--seed", type=int, metavar="N", help="random state of the clustering (default: the sorting edits', else 0)"),
-        arg("--ignore-edits", action="store_true", help="leave out the cluster names, merges and moves saved on the "
-            "Latent space page"),
-        RUNS_DIR,
-    )),
-    "sweep": Command(cmd_sweep, "train many runs over a search space on Ray Tune; pick the best without labels", (
-        arg("--dataset", metavar="NAME", help="what every trial trains on (digits, mnist, ...)"),
-        arg("--space", default="quick", metavar="SPEC", help="a built-in space (quick, wide) or a .json / .yaml file"),
-        arg("--samples", type=int, default=8, metavar="N", help="trials to run (default: 8)"),
-        arg("--max-concurrent", type=int, metavar="K", help="trials at once (default: one per CPU of the cluster)"),
-        arg("--address", metavar="ADDR", help="join a running Ray cluster (ray start --head) instead of a local one"),
-        arg("--num-cpus", type=int, metavar="N", help="local Ray only: CPUs to use (default: all)"),
-        arg("--data-dir", metavar="DIR", help="data location, as for train"),
-        arg("--max-samples", type=int, metavar="N", help="train on a stratified subsample of N rows"),
-        arg("--device", choices=("auto", "cpu", "cuda", "mps"), help="device of every trial (default: cpu)"),
-        arg("--seed", type=int, default=0, metavar="N", help="one seed for the subsample, the split and training"),
-        arg("--no-check", action="store_true", help="skip the ACC/NMI check against labels (saves a UMAP per trial)"),
-        arg("--name", metavar="TEXT", help="a label for the trials' runs"),
-        RUNS_DIR,
-    )),
-    "report": Command(cmd_report, "write a run's self-contained HTML report", (
-        arg("run_id", metavar="RUN_ID"),
-        arg("--out", metavar="FILE", help="where to write it (default: report.html in the run folder)"),
-        RUNS_DIR,
-    )),
+    "serve": Command(
+        cmd_serve,
+        "open the dashboard in the browser",
+        (
+            arg("--port", type=int, default=8501, metavar="N"),
+            arg(
+                "--address",
+                default="localhost",
+                metavar="HOST",
+                help="interface to listen on (default: localhost, this machine only; 0.0.0.0 serves the network)",
+            ),
+            arg("--no-browser", action="store_true", help="do not open a browser tab (servers, CI)"),
+            RUNS_DIR,
+        ),
+    ),
+    "evaluate": Command(
+        cmd_evaluate,
+        "score a run's codes: N2D first, then other clusterings, reconstruction, baselines, probes",
+        (
+            arg("run_id", metavar="RUN_ID"),
+            arg(
+                "--split",
+                choices=("test", "val", "train", "all"),
+                default="test",
+                help="rows to evaluate (default: test)",
+            ),
+            arg(
+                "--clusters",
+                type=int,
+                metavar="N",
+                help=f"number of clusters (default: number of classes, or 10; {OWN_COUNT} choose their own)",
+            ),
+            arg("--seed", type=int, default=0, metavar="N", help="random state of clusterings, UMAP and probes"),
+            arg(
+                "--skip-baselines",
+                action="store_true",
+                help="leave out the no-autoencoder baselines (a UMAP of the raw inputs)",
+            ),
+            arg(
+                "--skip-probes",
+                action="store_true",
+                help="leave out the probes (classifiers trained on each representation)",
+            ),
+            arg("--json", action="store_true", help="print one JSON object instead of tables"),
+            RUNS_DIR,
+        ),
+    ),
+    "classify": Command(
+        cmd_classify,
+        "place new images among a run's training codes",
+        (
+            arg("run_id", metavar="RUN_ID"),
+            arg("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)"),
+            arg("-k", type=int, default=5, metavar="N", help="nearest training neighbours to show (default: 5)"),
+            RUNS_DIR,
+        ),
+    ),
+    "export": Command(
+        cmd_export,
+        "take the clusters home: photos sorted into one folder per cluster, or a table",
+        (
+            arg("run_id", metavar="RUN_ID"),
+            arg(
+                "--out",
+                metavar="FILE",
+                help="which file (or row) is in which cluster: clusters.csv or clusters.parquet",
+            ),
+            arg(
+                "--sorted-folders",
+                metavar="FOLDER",
+                help="a new folder with one sub-folder per cluster holding the "
+                "original files, byte for byte (same names renamed, never overwritten), plus clusters.csv",
+            ),
+            arg(
+                "--method",
+                metavar="NAME",
+                choices=list(CLUSTER_METHODS),
+                help="clustering method: "
+                + ", ".join(f"{m.name} ({m.label})" for m in CLUSTER_METHODS.values())
+                + " (default: that of the run's sorting edits, else n2d)",
+            ),
+            arg(
+                "--clusters",
+                type=int,
+                metavar="N",
+                help="number of clusters (default: that of the sorting edits, else "
+                f"the number of classes, or 10; {OWN_COUNT} choose their own)",
+            ),
+            arg(
+                "--seed",
+                type=int,
+                metavar="N",
+                help="random state of the clustering (default: the sorting edits', else 0)",
+            ),
+            arg(
+                "--ignore-edits",
+                action="store_true",
+                help="leave out the cluster names, merges and moves saved on the Latent space page",
+            ),
+            RUNS_DIR,
+        ),
+    ),
+    "sweep": Command(
+        cmd_sweep,
+        "train many runs over a search space on Ray Tune; pick the best without labels",
+        (
+            arg("--dataset", metavar="NAME", help="what every trial trains on (digits, mnist, ...)"),
+            arg(
+                "--space",
+                default="quick",
+                metavar="SPEC",
+                help="a built-in space (quick, wide) or a .json / .yaml file",
+            ),
+            arg("--samples", type=int, default=8, metavar="N", help="trials to run (default: 8)"),
+            arg("--max-concurrent", type=int, metavar="K", help="trials at once (default: one per CPU of the cluster)"),
+            arg(
+                "--address", metavar="ADDR", help="join a running Ray cluster (ray start --head) instead of a local one"
+            ),
+            arg("--num-cpus", type=int, metavar="N", help="local Ray only: CPUs to use (default: all)"),
+            arg("--data-dir", metavar="DIR", help="data location, as for train"),
+            arg("--max-samples", type=int, metavar="N", help="train on a stratified subsample of N rows"),
+            arg("--device", choices=("auto", "cpu", "cuda", "mps"), help="device of every trial (default: cpu)"),
+            arg("--seed", type=int, default=0, metavar="N", help="one seed for the subsample, the split and training"),
+            arg(
+                "--no-check", action="store_true", help="skip the ACC/NMI check against labels (saves a UMAP per trial)"
+            ),
+            arg("--name", metavar="TEXT", help="a label for the trials' runs"),
+            RUNS_DIR,
+        ),
+    ),
+    "report": Command(
+        cmd_report,
+        "write a run's self-contained HTML report",
+        (
+            arg("run_id", metavar="RUN_ID"),
+            arg("--out", metavar="FILE", help="where to write it (default: report.html in the run folder)"),
+            RUNS_DIR,
+        ),
+    ),
 }
 
 
@@ -595,7 +741,9 @@ def build_parser() -> argparse.ArgumentParser:
         for flags, kwargs in command.arguments:
             p.add_argument(*flags, **kwargs)
         if command.config_flags:
-            settings = p.add_argument_group("settings", "Defaults shown are before a --preset; only the flags given override it.")
+            settings = p.add_argument_group(
+                "settings", "Defaults shown are before a --preset; only the flags given override it."
+            )
             for flag in config_flags():
                 settings.add_argument(flag.flag, dest=flag.dest, **flag.kwargs)
         p.set_defaults(handler=command.run)
@@ -609,7 +757,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if not getattr(args, "handler", None):
-        print(f"latentboard: error: choose a command: {', '.join(COMMANDS)} (see `latentboard --help`)", file=sys.stderr)
+        print(
+            f"latentboard: error: choose a command: {', '.join(COMMANDS)} (see `latentboard --help`)", file=sys.stderr
+        )
         return EXIT_USAGE
     try:
         return args.handler(args)
@@ -625,8 +775,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("LATENTBOARD_DEBUG"):
             traceback.print_exc()
-        print(f"latentboard: unexpected error: {type(exc).__name__}: {exc} "
-              "(a bug; set LATENTBOARD_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(
+            f"latentboard: unexpected error: {type(exc).__name__}: {exc} "
+            "(a bug; set LATENTBOARD_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_BUG
 
 

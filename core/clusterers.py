@@ -12,7 +12,8 @@ estimator a method name means is said by its entry in core.methods.
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 
@@ -50,8 +51,8 @@ def nearest_centroid(z: np.ndarray, centroids: np.ndarray, batch_size: int = 819
     out = np.empty(len(z), dtype=np.int64)
     c2 = (centroids.astype(np.float64) ** 2).sum(axis=1)
     for start in range(0, len(z), batch_size):
-        block = z[start:start + batch_size].astype(np.float64)
-        out[start:start + batch_size] = np.argmin(c2[None, :] - 2.0 * block @ centroids.T, axis=1)
+        block = z[start : start + batch_size].astype(np.float64)
+        out[start : start + batch_size] = np.argmin(c2[None, :] - 2.0 * block @ centroids.T, axis=1)
     return out
 
 
@@ -68,7 +69,7 @@ class Clusterer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_clusters={self.n_clusters}, random_state={self.random_state})"
 
-    def fit(self, z: np.ndarray) -> "Clusterer":
+    def fit(self, z: np.ndarray) -> Clusterer:
         z = check_codes(z)
         self.n_clusters_ = min(self.n_clusters, len(z))
         self.labels_ = np.asarray(self._fit(z, self.n_clusters_), dtype=np.int64)
@@ -124,15 +125,22 @@ class GaussianMixtureClusterer(Clusterer):
         z = np.asarray(z, dtype=np.float64)
         scale = float(np.mean(np.var(z, axis=0))) or 1.0
         for reg_covar in (1e-5, 1e-3 * scale, 1e-1 * scale):
-            gmm = GaussianMixture(n_components=n_clusters, covariance_type="full", reg_covar=reg_covar, n_init=self.n_init,
-                                  random_state=self.random_state)
+            gmm = GaussianMixture(
+                n_components=n_clusters,
+                covariance_type="full",
+                reg_covar=reg_covar,
+                n_init=self.n_init,
+                random_state=self.random_state,
+            )
             try:
                 self.model_ = gmm.fit(z)
                 return self.model_.predict(z)
             except ValueError:
                 continue
-        raise ConfigError(f"A {n_clusters}-component Gaussian mixture cannot be fitted to these {len(z)} points, "
-                          "even with regularised covariances; choose fewer clusters or another method.")
+        raise ConfigError(
+            f"A {n_clusters}-component Gaussian mixture cannot be fitted to these {len(z)} points, "
+            "even with regularised covariances; choose fewer clusters or another method."
+        )
 
     def _predict(self, z: np.ndarray) -> np.ndarray:
         return self.model_.predict(np.asarray(z, dtype=np.float64))

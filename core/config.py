@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from core.features import Backbone
 
 
-def data_sources() -> dict[str, "Source"]:
+def data_sources() -> dict[str, Source]:
     """core.data's SOURCES registry, imported when asked for.
 
     core.data loads the loaders' libraries (torchvision, PIL, pandas) and sits above this module,
@@ -65,15 +65,22 @@ class DataSpec(Config):
     """
 
     source: str = setting("digits", "the data to learn from", flag="--dataset", choices=data_sources)
-    path: str | None = setting(None, "data location: your folder / zip / file for folder, table and npz; "
-                               "the download cache otherwise", flag="--data-dir", parse=_absolute_path)
+    path: str | None = setting(
+        None,
+        "data location: your folder / zip / file for folder, table and npz; the download cache otherwise",
+        flag="--data-dir",
+        parse=_absolute_path,
+    )
     max_samples: int | None = setting(None, "train on a stratified subsample of this many rows (none = all)")
     image_size: int | None = setting(None, "resize images to N x N (folder: needed when sizes differ)")
-    grayscale: bool | None = setting(None, "folder: load as grayscale, or --no-grayscale for colour "
-                                     "(unset: colour unless every image is grayscale)")
+    grayscale: bool | None = setting(
+        None, "folder: load as grayscale, or --no-grayscale for colour (unset: colour unless every image is grayscale)"
+    )
     label_column: str | None = setting(None, "table: the column holding labels (kept out of training)")
     missing: Literal["drop", "impute"] = setting("drop", "table: what to do with rows holding NaN or inf")
-    bad_files: Literal["skip", "fail"] = setting("skip", "folder: skip unreadable images and say which, or stop at the first")
+    bad_files: Literal["skip", "fail"] = setting(
+        "skip", "folder: skip unreadable images and say which, or stop at the first"
+    )
     seed: int = setting(0, "drives the stratified subsample")
     download: bool = setting(True, "downloadable sources: fetch the files when they are absent")
 
@@ -89,13 +96,21 @@ class SplitConfig(Config):
 class FeatureConfig(Config):
     """The optional features stage (core.features): a pretrained backbone reads the images first."""
 
-    backbone: str | None = setting(None, "images: train on a pretrained backbone's features instead of pixels "
-                                   "(efficientnet-lite0 works offline; the others download once)",
-                                   flag="--features", choices=backbone_names)
+    backbone: str | None = setting(
+        None,
+        "images: train on a pretrained backbone's features instead of pixels "
+        "(efficientnet-lite0 works offline; the others download once)",
+        flag="--features",
+        choices=backbone_names,
+    )
     batch_size: int = setting(32, "images per backbone forward pass")
-    input_size: int | None = setting(None, "the side in px the backbone reads each image at (default: small "
-                                     "array images at about 3x their side, at least 96; image files at the "
-                                     "backbone's own, 224)", flag="--features-size")
+    input_size: int | None = setting(
+        None,
+        "the side in px the backbone reads each image at (default: small "
+        "array images at about 3x their side, at least 96; image files at the "
+        "backbone's own, 224)",
+        flag="--features-size",
+    )
 
 
 @dataclass(frozen=True)
@@ -111,12 +126,14 @@ class RunConfig(Config):
 SMALLEST_FEATURES_SIZE = 32  # px: below it a backbone's downsampling leaves nothing to pool
 
 
-def check_features_size(size: int | None, backbone: "Backbone") -> None:
+def check_features_size(size: int | None, backbone: Backbone) -> None:
     if size is None:
         return
     if not backbone.any_input_size and size != backbone.input_size:
-        raise ConfigError(f"{backbone.name} reads images at {backbone.input_size} px only (got --features-size {size}); "
-                          "leave it unset.")
+        raise ConfigError(
+            f"{backbone.name} reads images at {backbone.input_size} px only (got --features-size {size}); "
+            "leave it unset."
+        )
     largest = current_limits().max_image_side
     if not SMALLEST_FEATURES_SIZE <= size <= largest:
         raise ConfigError(f"The features input size must be {SMALLEST_FEATURES_SIZE} to {largest} px (got {size}).")
@@ -126,7 +143,7 @@ def check_features_size(size: int | None, backbone: "Backbone") -> None:
 FEATURES_SIZE_BEFORE_SETTING = 224
 
 
-def stored_run_config(values: Mapping[str, Any]) -> "RunConfig":
+def stored_run_config(values: Mapping[str, Any]) -> RunConfig:
     """A run folder's config.json as this version reads it: what older versions left implicit made explicit.
 
     A run trained on backbone features before `features.input_size` existed read its images at
@@ -161,15 +178,19 @@ def check_config(config: RunConfig) -> RunConfig:
     if source is None:
         raise ConfigError(f"Unknown dataset {config.data.source!r}; choose one of {', '.join(sources)}.")
     if source.needs_path and not config.data.path:
-        raise ConfigError(f"The {config.data.source!r} dataset reads your own files: give their location with --data-dir.")
+        raise ConfigError(
+            f"The {config.data.source!r} dataset reads your own files: give their location with --data-dir."
+        )
     backbone = config.features.backbone
     if backbone is not None:
         from core.features import BACKBONES, get_backbone
 
         get_backbone(backbone)
         if source.kind == "table":
-            raise ConfigError(f"Pretrained image features need images; the {config.data.source!r} dataset is a table. "
-                              "Leave the backbone unset to train on its values.")
+            raise ConfigError(
+                f"Pretrained image features need images; the {config.data.source!r} dataset is a table. "
+                "Leave the backbone unset to train on its values."
+            )
         if config.features.batch_size < 1:
             raise ConfigError(f"The features batch size must be at least 1 (got {config.features.batch_size}).")
         check_features_size(config.features.input_size, get_backbone(backbone))
@@ -181,8 +202,14 @@ def check_config(config: RunConfig) -> RunConfig:
         check_seed(getattr(config, section).seed, f"The {section} seed (--seed or --{section}-seed)")
     largest = current_limits().max_image_side
     if config.data.image_size is not None and config.data.image_size > largest:
-        raise ConfigError(over_limit(f"An image size of {config.data.image_size} x {config.data.image_size}",
-                                     f"{config.data.image_size} pixels a side", "max_image_side", f"{largest}"))
+        raise ConfigError(
+            over_limit(
+                f"An image size of {config.data.image_size} x {config.data.image_size}",
+                f"{config.data.image_size} pixels a side",
+                "max_image_side",
+                f"{largest}",
+            )
+        )
     # Stand-in shape of its kind: features are a vector per image, whatever the images were.
     side = config.data.image_size or 8
     stand_in = (BACKBONES[backbone].dim,) if backbone else (3,) if source.kind == "table" else (1, side, side)
@@ -190,14 +217,20 @@ def check_config(config: RunConfig) -> RunConfig:
     check_model_size(config.model, stand_in)  # the real shape is checked again when the model is built
     check_train_config(config.train)
     split = config.split
-    if not (0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1):
-        raise ConfigError("Validation and test fractions must each be in [0, 1) and sum to less than 1 "
-                          f"(got val={split.val_fraction}, test={split.test_fraction}).")
+    if not (
+        0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1
+    ):
+        raise ConfigError(
+            "Validation and test fractions must each be in [0, 1) and sum to less than 1 "
+            f"(got val={split.val_fraction}, test={split.test_fraction})."
+        )
     from core.data.splits import min_rows
 
     fewest = min_rows(split.val_fraction, split.test_fraction)
     if config.data.max_samples is not None and config.data.max_samples < fewest:
-        raise ConfigError(f"--max-samples {config.data.max_samples} is too few to split into train, validation and "
-                          f"test rows; use at least {fewest}.")
+        raise ConfigError(
+            f"--max-samples {config.data.max_samples} is too few to split into train, validation and "
+            f"test rows; use at least {fewest}."
+        )
     resolve_device(config.train.device)
     return config

@@ -58,8 +58,9 @@ def config_from_dict(cls: type, values: Any, where: str | None = None) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [key for key in values if key not in fields]
     if unknown:
-        raise ConfigError(f"Unknown setting {', '.join(map(repr, unknown))} in {where}; "
-                          f"valid ones are {', '.join(fields)}.")
+        raise ConfigError(
+            f"Unknown setting {', '.join(map(repr, unknown))} in {where}; valid ones are {', '.join(fields)}."
+        )
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in values.items():
@@ -129,9 +130,17 @@ def describe(cls: type) -> list[Field]:
         if kind not in (int, float, str, bool):
             raise TypeError(f"{cls.__name__}.{f.name}: cannot describe a field of type {kind}.")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        described.append(Field(
-            name=f.name, type=kind, default=default, optional=optional, choices=choices,
-            help=f.metadata.get("help", ""), registry=f.metadata.get("choices"),
-            flag=f.metadata.get("flag"), parse=f.metadata.get("parse"),
-        ))
+        described.append(
+            Field(
+                name=f.name,
+                type=kind,
+                default=default,
+                optional=optional,
+                choices=choices,
+                help=f.metadata.get("help", ""),
+                registry=f.metadata.get("choices"),
+                flag=f.metadata.get("flag"),
+                parse=f.metadata.get("parse"),
+            )
+        )
     return described

@@ -1,6 +1,6 @@
 """From a trained model to codes: arrays in, float32 arrays out.
 
-    z = encode(model, x)    # (N, latent_dim); for a VAE, the posterior mean
+z = encode(model, x)    # (N, latent_dim); for a VAE, the posterior mean
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def batched_apply(model: torch.nn.Module, x: torch.Tensor | np.ndarray, fn, batc
     try:
         with torch.no_grad():
             for start in range(0, len(x), batch_size):
-                batch = x[start:start + batch_size]
+                batch = x[start : start + batch_size]
                 batch = batch.pin_memory().to(device, non_blocking=True) if cuda else batch.to(device)
                 parts.append(fn(batch).detach().float().cpu().numpy())
     finally:

@@ -23,9 +23,10 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,8 +47,16 @@ from core.snapshots import SnapshotRecorder, snapshot_epochs, truncate_snapshots
 from core.training import Progress, Trainer
 
 __all__ = [  # RunConfig, SplitConfig, check_config live in core.config; the dashboard imports them from here
-    "RunConfig", "SplitConfig", "TrainedRun", "check_config", "execute", "load_splits", "load_trained",
-    "prepare", "save_splits", "start_run",
+    "RunConfig",
+    "SplitConfig",
+    "TrainedRun",
+    "check_config",
+    "execute",
+    "load_splits",
+    "load_trained",
+    "prepare",
+    "save_splits",
+    "start_run",
 ]
 
 SPLITS_FILE = "splits.safetensors"
@@ -89,8 +98,13 @@ def start_run(store: RunStore, config: RunConfig) -> Run:
 Prepare = Callable[[str, int, int], None]  # (what, done, total) of the work before training; total 0 = a note
 
 
-def execute(run: Run, stop: threading.Event | None = None, resume: bool = False,
-            on_prepare: Prepare | None = None, dataset: Dataset | None = None) -> Iterator[Progress]:
+def execute(
+    run: Run,
+    stop: threading.Event | None = None,
+    resume: bool = False,
+    on_prepare: Prepare | None = None,
+    dataset: Dataset | None = None,
+) -> Iterator[Progress]:
     """Train `run`, writing metrics, checkpoints and status as it goes; yields every Progress.
 
     `stop` is checked between batches; when set, what was learned so far is checkpointed and the
@@ -118,9 +132,14 @@ def model_inputs(dataset: Dataset, config: RunConfig, on_prepare: Prepare | None
     if backbone is None:
         return dataset.x
     what = f"{backbone} features"
-    features = dataset_features(dataset, backbone, resolve_device(config.train.device), config.features.batch_size,
-                                progress=None if on_prepare is None else lambda done, total: on_prepare(what, done, total),
-                                input_size=config.features.input_size)
+    features = dataset_features(
+        dataset,
+        backbone,
+        resolve_device(config.train.device),
+        config.features.batch_size,
+        progress=None if on_prepare is None else lambda done, total: on_prepare(what, done, total),
+        input_size=config.features.input_size,
+    )
     return standardise(features, features)
 
 
@@ -139,21 +158,30 @@ def _status_reporter(run: Run, on_prepare: Prepare | None) -> Prepare:
     return report
 
 
-def _execute_locked(run: Run, stop: threading.Event, resume: bool, on_prepare: Prepare | None,
-                    dataset: Dataset | None) -> Iterator[Progress]:
+def _execute_locked(
+    run: Run, stop: threading.Event, resume: bool, on_prepare: Prepare | None, dataset: Dataset | None
+) -> Iterator[Progress]:
     config = run.config
     before = run.info()
     recorded = before["recorded_state"]
     if resume and recorded == "finished":
         raise RunError(f"Run {run.id} already finished its {config.train.epochs} epochs; there is nothing to resume.")
     if not resume and recorded != "created":
-        raise RunError(f"Run {run.id} was already started ({before['state']}); continue it with `latentboard train --resume {run.id}`.")
+        raise RunError(
+            f"Run {run.id} was already started ({before['state']}); "
+            f"continue it with `latentboard train --resume {run.id}`."
+        )
 
     began = time.monotonic()
     spent_before = float(before.get("train_seconds") or 0.0)
     run.set_status(
-        "running", None, pid=os.getpid(), host=socket.gethostname(), started=_now_iso(),
-        epochs=config.train.epochs, epochs_done=int(before.get("epochs_done") or 0),
+        "running",
+        None,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        started=_now_iso(),
+        epochs=config.train.epochs,
+        epochs_done=int(before.get("epochs_done") or 0),
     )
     model = trainer = None
     input_shape: tuple[int, ...] = ()
@@ -167,8 +195,13 @@ def _execute_locked(run: Run, stop: threading.Event, resume: bool, on_prepare: P
         run.set_status("running", None, data_notes=list(dataset.notes))
         inputs = model_inputs(dataset, config, report)
         input_shape = tuple(int(s) for s in inputs.shape[1:])
-        splits = load_splits(run, dataset) if (run.path / SPLITS_FILE).exists() else save_splits(run, make_splits(
-            dataset, config.split.val_fraction, config.split.test_fraction, config.split.seed))
+        splits = (
+            load_splits(run, dataset)
+            if (run.path / SPLITS_FILE).exists()
+            else save_splits(
+                run, make_splits(dataset, config.split.val_fraction, config.split.test_fraction, config.split.seed)
+            )
+        )
         with _SEEDING:  # the global RNG is shared by every job thread: seed + init as one step
             torch.manual_seed(config.train.seed)
             model = build_model(config.model, input_shape)
@@ -196,21 +229,30 @@ def _execute_locked(run: Run, stop: threading.Event, resume: bool, on_prepare: P
                 last = event
                 run.save_checkpoint(model, trainer, input_shape)
                 snapshots.record(model, event.epoch)
-                run.set_status("running", None, **_epoch_fields(run, trainer, event, spent_before + time.monotonic() - began))
+                run.set_status(
+                    "running", None, **_epoch_fields(run, trainer, event, spent_before + time.monotonic() - began)
+                )
             yield event
 
         seconds = spent_before + time.monotonic() - began
         if trainer.epoch < config.train.epochs and stop.is_set():
             run.save_checkpoint(model, trainer, input_shape)
-            run.set_status("stopped", f"Stopped after {trainer.epoch} of {config.train.epochs} epochs.",
-                           epochs_done=trainer.epoch, train_seconds=seconds)
+            run.set_status(
+                "stopped",
+                f"Stopped after {trainer.epoch} of {config.train.epochs} epochs.",
+                epochs_done=trainer.epoch,
+                train_seconds=seconds,
+            )
         else:  # all epochs done, or early stopping (its event says why)
-            message = (last.message if last is not None and last.message else None) or f"Finished {trainer.epoch} epochs."
+            message = (
+                last.message if last is not None and last.message else None
+            ) or f"Finished {trainer.epoch} epochs."
             run.set_status("finished", message, epochs_done=trainer.epoch, train_seconds=seconds)
     except GeneratorExit:  # the consumer stopped listening: keep what was learned, as for stop
         _save_quietly(run, model, trainer, input_shape)
-        run.set_status("stopped", "Stopped: nobody was watching the training any more.",
-                       epochs_done=getattr(trainer, "epoch", 0))
+        run.set_status(
+            "stopped", "Stopped: nobody was watching the training any more.", epochs_done=getattr(trainer, "epoch", 0)
+        )
         raise
     except KeyboardInterrupt:  # weights may be half-updated: keep the last epoch's checkpoint instead
         run.set_status("stopped", "Interrupted (Ctrl-C); the last epoch's checkpoint is kept.")
@@ -275,10 +317,13 @@ def load_trained(run: Run) -> TrainedRun:
     inputs = model_inputs(dataset, run.config)
     trained_shape = tuple(run.checkpoint_metadata().get("input_shape") or ())
     if trained_shape != tuple(inputs.shape[1:]):
-        raise RunError(f"Run {run.id} was trained on inputs shaped {trained_shape}, "
-                       f"but its dataset now gives {tuple(inputs.shape[1:])}; the data changed since.")
-    return TrainedRun(run=run, config=run.config, dataset=dataset, splits=load_splits(run, dataset), model=model,
-                      inputs=inputs)
+        raise RunError(
+            f"Run {run.id} was trained on inputs shaped {trained_shape}, "
+            f"but its dataset now gives {tuple(inputs.shape[1:])}; the data changed since."
+        )
+    return TrainedRun(
+        run=run, config=run.config, dataset=dataset, splits=load_splits(run, dataset), model=model, inputs=inputs
+    )
 
 
 def _now_iso() -> str:

@@ -29,8 +29,13 @@ if TYPE_CHECKING:
 TABLE_FORMATS = (".csv", ".parquet")
 
 
-def cluster_assignments(trained: "TrainedRun", method: str = "n2d", n_clusters: int | None = None,
-                        random_state: int | None = 0, sorting: "Sorting | None" = None) -> pd.DataFrame:
+def cluster_assignments(
+    trained: TrainedRun,
+    method: str = "n2d",
+    n_clusters: int | None = None,
+    random_state: int | None = 0,
+    sorting: Sorting | None = None,
+) -> pd.DataFrame:
     """One row per dataset row: row, file (folder datasets), cluster, and label when there are labels.
 
     The clusters are those of every row ('all' split), the very labels the dashboard shows. With a
@@ -111,8 +116,10 @@ def cluster_folder_names(clusters: np.ndarray, names: dict[int, str] | None = No
 def sorted_layout(frame: pd.DataFrame, names: dict[int, str] | None = None) -> list[tuple[str, str]]:
     """(original path, 'folder/file name') for every row: each file once, same names renamed, never overwritten."""
     if "path" not in frame:
-        raise ConfigError("Only datasets read from image files can be sorted into folders; export the table "
-                          "(--out clusters.csv) instead.")
+        raise ConfigError(
+            "Only datasets read from image files can be sorted into folders; export the table "
+            "(--out clusters.csv) instead."
+        )
     if "cluster_name" in frame:  # an edited sorting names its folders already
         folder_of = frame["cluster_name"].tolist()
     else:

@@ -60,19 +60,58 @@ def loss_figure(events: Sequence[Any], *, smoothing: float | None = None, title:
     if steps:
         x = [e.step / max(e.steps_per_epoch, 1) for e in steps]
         y = [e.train_loss for e in steps]
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="train (per step)", line=dict(color="#4C78A8", width=1), opacity=0.25, hovertemplate="epoch %{x:.2f}<br>loss %{y:.4g}<extra>step</extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                name="train (per step)",
+                line=dict(color="#4C78A8", width=1),
+                opacity=0.25,
+                hovertemplate="epoch %{x:.2f}<br>loss %{y:.4g}<extra>step</extra>",
+            )
+        )
         weight = smoothing_for(len(y)) if smoothing is None else smoothing
-        fig.add_trace(go.Scatter(x=x, y=smooth(y, weight), mode="lines", name="train (smoothed)", line=dict(color="#4C78A8", width=2), hovertemplate="epoch %{x:.2f}<br>loss %{y:.4g}<extra>smoothed</extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=smooth(y, weight),
+                mode="lines",
+                name="train (smoothed)",
+                line=dict(color="#4C78A8", width=2),
+                hovertemplate="epoch %{x:.2f}<br>loss %{y:.4g}<extra>smoothed</extra>",
+            )
+        )
     if epochs:
-        fig.add_trace(go.Scatter(x=[e.epoch for e in epochs], y=[e.train_loss for e in epochs], mode="lines+markers", name="train (epoch)", line=dict(color="#1F4E79", width=2, dash="dot")))
+        fig.add_trace(
+            go.Scatter(
+                x=[e.epoch for e in epochs],
+                y=[e.train_loss for e in epochs],
+                mode="lines+markers",
+                name="train (epoch)",
+                line=dict(color="#1F4E79", width=2, dash="dot"),
+            )
+        )
         val = [(e.epoch, e.val_loss) for e in epochs if e.val_loss is not None and _finite(e.val_loss)]
         if val:
-            fig.add_trace(go.Scatter(x=[v[0] for v in val], y=[v[1] for v in val], mode="lines+markers", name="validation (epoch)", line=dict(color="#F58518", width=2)))
+            fig.add_trace(
+                go.Scatter(
+                    x=[v[0] for v in val],
+                    y=[v[1] for v in val],
+                    mode="lines+markers",
+                    name="validation (epoch)",
+                    line=dict(color="#F58518", width=2),
+                )
+            )
     planned = max([e.epochs for e in events], default=1)
     all_y = [v for t in fig.data for v in t.y if v is not None and v > 0]
     log = bool(all_y) and max(all_y) / max(min(all_y), 1e-12) > 20
     fig.update_layout(
-        title=title, height=360, uirevision="loss", legend=dict(orientation="h", y=-0.2), **_LAYOUT,
+        title=title,
+        height=360,
+        uirevision="loss",
+        legend=dict(orientation="h", y=-0.2),
+        **_LAYOUT,
         xaxis=dict(title="epoch", range=[0, max(planned, 1)]),
         yaxis=dict(title="loss" + (" (log scale)" if log else ""), type="log" if log else "linear"),
     )
@@ -86,16 +125,38 @@ def compare_figure(curves: Mapping[str, Sequence[Any]], *, which: str = "val_los
         points = [(e.epoch, getattr(e, which)) for e in events if e.kind == "epoch" and getattr(e, which) is not None]
         if not points:
             continue
-        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=label, line=dict(color=PALETTE[i % len(PALETTE)])))
+        fig.add_trace(
+            go.Scatter(
+                x=[p[0] for p in points],
+                y=[p[1] for p in points],
+                mode="lines+markers",
+                name=label,
+                line=dict(color=PALETTE[i % len(PALETTE)]),
+            )
+        )
     name = "validation loss" if which == "val_loss" else "train loss"
-    fig.update_layout(title=f"{name.capitalize()} per epoch", height=380, xaxis_title="epoch", yaxis_title=name, legend=dict(orientation="h", y=-0.2), **_LAYOUT)
+    fig.update_layout(
+        title=f"{name.capitalize()} per epoch",
+        height=380,
+        xaxis_title="epoch",
+        yaxis_title=name,
+        legend=dict(orientation="h", y=-0.2),
+        **_LAYOUT,
+    )
     return fig
 
 
 def progress_numbers(latest: Any | None) -> dict[str, float]:
     """Fraction done, elapsed and estimated remaining seconds, and throughput from the latest event."""
     if latest is None:
-        return {"fraction": 0.0, "elapsed": 0.0, "remaining": float("nan"), "samples_per_second": 0.0, "epoch": 0, "epochs": 0}
+        return {
+            "fraction": 0.0,
+            "elapsed": 0.0,
+            "remaining": float("nan"),
+            "samples_per_second": 0.0,
+            "epoch": 0,
+            "epochs": 0,
+        }
     total = max(latest.epochs * max(latest.steps_per_epoch, 1), 1)
     done = latest.epoch * latest.steps_per_epoch if latest.kind == "epoch" else latest.step
     done = min(max(done, latest.step), total)
@@ -161,8 +222,13 @@ def scatter_figure(
     def add(mask: np.ndarray, name: str, marker: dict, showlegend: bool = True) -> None:
         rows = np.flatnonzero(mask)
         common = dict(
-            mode="markers", name=name, marker=marker, customdata=index[rows], hovertext=hover[rows],
-            hovertemplate="%{hovertext}<extra></extra>", showlegend=showlegend,
+            mode="markers",
+            name=name,
+            marker=marker,
+            customdata=index[rows],
+            hovertext=hover[rows],
+            hovertemplate="%{hovertext}<extra></extra>",
+            showlegend=showlegend,
         )
         if dims == 3:
             fig.add_trace(go.Scatter3d(x=coords[rows, 0], y=coords[rows, 1], z=coords[rows, 2], **common))
@@ -178,38 +244,83 @@ def scatter_figure(
             add(values == category, category, dict(size=size, color=col, opacity=0.85))
     else:
         values = np.asarray(colour, dtype=np.float64)
-        add(np.ones(n, dtype=bool), colour_title or "value", dict(size=size, color=values, colorscale="Viridis", opacity=0.85, colorbar=dict(title=colour_title)), showlegend=False)
+        add(
+            np.ones(n, dtype=bool),
+            colour_title or "value",
+            dict(size=size, color=values, colorscale="Viridis", opacity=0.85, colorbar=dict(title=colour_title)),
+            showlegend=False,
+        )
 
     if highlight is not None:
-        star = dict(mode="markers+text", name=highlight.get("label", "yours"), text=[highlight.get("label", "yours")], textposition="top center", marker=dict(size=18, color="black", symbol="diamond" if dims == 3 else "star", line=dict(color="white", width=1)), hoverinfo="name")
+        star = dict(
+            mode="markers+text",
+            name=highlight.get("label", "yours"),
+            text=[highlight.get("label", "yours")],
+            textposition="top center",
+            marker=dict(
+                size=18, color="black", symbol="diamond" if dims == 3 else "star", line=dict(color="white", width=1)
+            ),
+            hoverinfo="name",
+        )
         if dims == 3:
             fig.add_trace(go.Scatter3d(x=[highlight["x"]], y=[highlight["y"]], z=[highlight["z"]], **star))
         else:
             fig.add_trace(go.Scattergl(x=[highlight["x"]], y=[highlight["y"]], **star))
         trace_rows.append(np.empty(0, dtype=np.int64))
 
-    fig.update_layout(title=title, height=height, uirevision=title, legend=dict(title=colour_title, itemsizing="constant"), dragmode="pan" if dims == 2 else "orbit", **_LAYOUT)
+    fig.update_layout(
+        title=title,
+        height=height,
+        uirevision=title,
+        legend=dict(title=colour_title, itemsizing="constant"),
+        dragmode="pan" if dims == 2 else "orbit",
+        **_LAYOUT,
+    )
     if dims == 2:
         fig.update_xaxes(showticklabels=False, title=None)
         fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x", scaleratio=1)
     return fig, trace_rows
 
 
-def mark_points(fig: go.Figure, trace_rows: list[np.ndarray], coords: np.ndarray, focus: int | None, neighbours: Sequence[int],
-                hover: Sequence[str]) -> None:
+def mark_points(
+    fig: go.Figure,
+    trace_rows: list[np.ndarray],
+    coords: np.ndarray,
+    focus: int | None,
+    neighbours: Sequence[int],
+    hover: Sequence[str],
+) -> None:
     """Ring a clicked point's neighbours and star the point itself on a 2-D map (no star for an
     uploaded image's neighbours: focus None). The marks carry their positions as customdata, so
     clicking a ring moves the focus to that neighbour."""
     coords = np.asarray(coords)
     hover = np.asarray(hover, dtype=object)
     for name, positions, marker in (
-        ("nearest", np.asarray(neighbours, dtype=np.int64), dict(size=15, color="rgba(0,0,0,0)", line=dict(color="#111827", width=2))),
-        ("clicked", np.asarray([] if focus is None else [focus], dtype=np.int64), dict(size=22, color="#111827", symbol="star", line=dict(color="white", width=1))),
+        (
+            "nearest",
+            np.asarray(neighbours, dtype=np.int64),
+            dict(size=15, color="rgba(0,0,0,0)", line=dict(color="#111827", width=2)),
+        ),
+        (
+            "clicked",
+            np.asarray([] if focus is None else [focus], dtype=np.int64),
+            dict(size=22, color="#111827", symbol="star", line=dict(color="white", width=1)),
+        ),
     ):
         if not len(positions):
             continue
-        fig.add_trace(go.Scattergl(x=coords[positions, 0], y=coords[positions, 1], mode="markers", name=name, marker=marker,
-                                   customdata=positions, hovertext=hover[positions], hovertemplate="%{hovertext}<extra></extra>"))
+        fig.add_trace(
+            go.Scattergl(
+                x=coords[positions, 0],
+                y=coords[positions, 1],
+                mode="markers",
+                name=name,
+                marker=marker,
+                customdata=positions,
+                hovertext=hover[positions],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
+        )
         trace_rows.append(positions)
 
 
@@ -263,8 +374,17 @@ def class_balance_figure(names: Sequence[str]) -> go.Figure:
     order = natural_sort(counts.index.astype(str))
     counts.index = counts.index.astype(str)
     counts = counts.reindex(order)
-    fig = go.Figure(go.Bar(x=counts.index.tolist(), y=counts.values.tolist(), marker_color="#4C78A8", hovertemplate="%{x}: %{y}<extra></extra>"))
-    fig.update_layout(title="Class balance", height=300, xaxis_title="label", yaxis_title="samples", xaxis_type="category", **_LAYOUT)
+    fig = go.Figure(
+        go.Bar(
+            x=counts.index.tolist(),
+            y=counts.values.tolist(),
+            marker_color="#4C78A8",
+            hovertemplate="%{x}: %{y}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Class balance", height=300, xaxis_title="label", yaxis_title="samples", xaxis_type="category", **_LAYOUT
+    )
     return fig
 
 
@@ -274,23 +394,42 @@ def label_mix_figure(names: Sequence[str], title: str = "Labels in the selection
     return fig
 
 
-def confusion_figure(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str], *, title: str = "Clusters vs labels") -> go.Figure:
+def confusion_figure(
+    matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str], *, title: str = "Clusters vs labels"
+) -> go.Figure:
     """Heatmap with counts written in each cell; rows are true labels, columns the clusters."""
     matrix = np.asarray(matrix)
-    fig = go.Figure(go.Heatmap(
-        z=matrix, x=[str(c) for c in columns], y=[str(r) for r in rows], colorscale="Blues",
-        text=matrix, texttemplate="%{text}", hovertemplate="label %{y}<br>cluster %{x}<br>%{z} samples<extra></extra>",
-    ))
-    fig.update_layout(title=title, height=max(320, 32 * len(rows) + 120), xaxis_title="cluster (matched to labels)", yaxis_title="true label", xaxis_type="category", yaxis_type="category", yaxis_autorange="reversed", **_LAYOUT)
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=[str(c) for c in columns],
+            y=[str(r) for r in rows],
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            hovertemplate="label %{y}<br>cluster %{x}<br>%{z} samples<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=max(320, 32 * len(rows) + 120),
+        xaxis_title="cluster (matched to labels)",
+        yaxis_title="true label",
+        xaxis_type="category",
+        yaxis_type="category",
+        yaxis_autorange="reversed",
+        **_LAYOUT,
+    )
     return fig
 
 
-def table_frame(table: "Table") -> pd.DataFrame:
+def table_frame(table: Table) -> pd.DataFrame:
     """An evaluation table (core.evaluation.tables) as numbers, its row labels as the index."""
     if not table.rows:
         return pd.DataFrame()
-    frame = pd.DataFrame([row.values for row in table.rows], index=[row.label for row in table.rows],
-                         columns=list(table.columns[1:]))
+    frame = pd.DataFrame(
+        [row.values for row in table.rows], index=[row.label for row in table.rows], columns=list(table.columns[1:])
+    )
     return frame.apply(pd.to_numeric, errors="coerce")
 
 

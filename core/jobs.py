@@ -17,8 +17,8 @@ import threading
 from dataclasses import dataclass, field
 
 from core.config import RunConfig
-from core.errors import LatentboardError, RunError
 from core.data import Dataset
+from core.errors import LatentboardError, RunError
 from core.experiment import execute, prepare, start_run
 from core.runs import Run, RunStore
 from core.training import Progress

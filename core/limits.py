@@ -61,14 +61,18 @@ def describe_bytes(n: float) -> str:
 
 def over_limit(what: str, amount: str, field: str, limit: str) -> str:
     """One sentence for every refusal: what, how much, the limit, and how to raise it."""
-    return (f"{what} ({amount}) is over the limit of {limit}; if you trust it and have the room, raise it with "
-            f"{Limits.env_name(field)}.")
+    return (
+        f"{what} ({amount}) is over the limit of {limit}; if you trust it and have the room, raise it with "
+        f"{Limits.env_name(field)}."
+    )
 
 
 def describe_limits(limits: Limits | None = None) -> str:
     """The limits an upload meets, in one sentence for an upload widget's help."""
     limits = limits or current_limits()
-    return (f"Zips may unpack to {describe_bytes(limits.max_archive_bytes)} in {limits.max_archive_entries:,} files "
-            f"(at most {limits.max_compression_ratio}:1 compressed); images up to {limits.max_image_pixels:,} pixels; "
-            f"arrays up to {describe_bytes(limits.max_array_bytes)}. Whoever runs the server raises them with "
-            "LATENTBOARD_MAX_* variables (see the README).")
+    return (
+        f"Zips may unpack to {describe_bytes(limits.max_archive_bytes)} in {limits.max_archive_entries:,} files "
+        f"(at most {limits.max_compression_ratio}:1 compressed); images up to {limits.max_image_pixels:,} pixels; "
+        f"arrays up to {describe_bytes(limits.max_array_bytes)}. Whoever runs the server raises them with "
+        "LATENTBOARD_MAX_* variables (see the README)."
+    )

@@ -1,4 +1,4 @@
-"""The projections and clustering methods: names, labels, help, the traits callers branch on, and the code that runs them.
+"""The projections and clustering methods: names, labels, help, the traits callers branch on, and their code.
 
     MAP_METHODS["umap"].label                                  # "UMAP"
     CLUSTER_METHODS["umap-hdbscan"].chooses_own_cluster_count  # True: no "number of clusters" to ask for
@@ -56,32 +56,84 @@ class ClusterMethod(Entry):
 
 
 MAP_METHODS: dict[str, Projection] = registry(
-    Projection("umap", "UMAP", "Keeps each point's neighbours close and much of the overall layout.",
-               "core.projections:umap_project", neighbour_settings=True, compiles_on_first_use=True),
-    Projection("pca", "PCA", "A straight linear view along the directions of most variance; instant.",
-               "core.projections:pca_project"),
-    Projection("tsne", "t-SNE", "Keeps close neighbours together; distances between clumps mean little.",
-               "core.projections:tsne_project"),
+    Projection(
+        "umap",
+        "UMAP",
+        "Keeps each point's neighbours close and much of the overall layout.",
+        "core.projections:umap_project",
+        neighbour_settings=True,
+        compiles_on_first_use=True,
+    ),
+    Projection(
+        "pca",
+        "PCA",
+        "A straight linear view along the directions of most variance; instant.",
+        "core.projections:pca_project",
+    ),
+    Projection(
+        "tsne",
+        "t-SNE",
+        "Keeps close neighbours together; distances between clumps mean little.",
+        "core.projections:tsne_project",
+    ),
 )
 
 _OWN_COUNT = "HDBSCAN decides how many clusters there are, and leaves points it cannot place as noise."
 _KMEANS, _GMM = "core.clusterers:KMeansClusterer", "core.clusterers:GaussianMixtureClusterer"
 _HDBSCAN, _WARD = "core.clusterers:HDBSCANClusterer", "core.clusterers:AgglomerativeClusterer"
 CLUSTER_METHODS: dict[str, ClusterMethod] = registry(
-    ClusterMethod("kmeans", "k-means", "Round clusters of similar size around k centres.",
-                  _KMEANS, summary="k-means on codes"),
-    ClusterMethod("gmm", "Gaussian mixture", "k Gaussian blobs, each with its own shape and size.",
-                  _GMM, summary="GMM on codes"),
-    ClusterMethod("hdbscan", "HDBSCAN", "Dense regions of any shape. " + _OWN_COUNT,
-                  _HDBSCAN, summary="HDBSCAN on codes", chooses_own_cluster_count=True),
-    ClusterMethod("agglomerative", "Agglomerative", "Ward linkage: merges the closest groups until k are left.",
-                  _WARD, summary="agglomerative (Ward) on codes"),
-    ClusterMethod("umap-kmeans", "UMAP + k-means", "k-means on a UMAP of the codes (N2D's manifold).",
-                  _KMEANS, summary="UMAP of codes + k-means", on_manifold=True),
-    ClusterMethod("umap-hdbscan", "UMAP + HDBSCAN", "HDBSCAN on a UMAP of the codes. " + _OWN_COUNT,
-                  _HDBSCAN, summary="UMAP of codes + HDBSCAN", on_manifold=True, chooses_own_cluster_count=True),
-    ClusterMethod("umap-agglomerative", "UMAP + agglomerative", "Ward linkage on a UMAP of the codes.",
-                  _WARD, summary="UMAP of codes + agglomerative", on_manifold=True),
-    ClusterMethod("n2d", "N2D (UMAP + GMM)", "N2D: a Gaussian mixture on a UMAP of the codes; the best here on most data.",
-                  "core.evaluation.clustering:N2DMixture", summary="N2D: UMAP of codes + GMM", on_manifold=True),
+    ClusterMethod(
+        "kmeans", "k-means", "Round clusters of similar size around k centres.", _KMEANS, summary="k-means on codes"
+    ),
+    ClusterMethod(
+        "gmm", "Gaussian mixture", "k Gaussian blobs, each with its own shape and size.", _GMM, summary="GMM on codes"
+    ),
+    ClusterMethod(
+        "hdbscan",
+        "HDBSCAN",
+        "Dense regions of any shape. " + _OWN_COUNT,
+        _HDBSCAN,
+        summary="HDBSCAN on codes",
+        chooses_own_cluster_count=True,
+    ),
+    ClusterMethod(
+        "agglomerative",
+        "Agglomerative",
+        "Ward linkage: merges the closest groups until k are left.",
+        _WARD,
+        summary="agglomerative (Ward) on codes",
+    ),
+    ClusterMethod(
+        "umap-kmeans",
+        "UMAP + k-means",
+        "k-means on a UMAP of the codes (N2D's manifold).",
+        _KMEANS,
+        summary="UMAP of codes + k-means",
+        on_manifold=True,
+    ),
+    ClusterMethod(
+        "umap-hdbscan",
+        "UMAP + HDBSCAN",
+        "HDBSCAN on a UMAP of the codes. " + _OWN_COUNT,
+        _HDBSCAN,
+        summary="UMAP of codes + HDBSCAN",
+        on_manifold=True,
+        chooses_own_cluster_count=True,
+    ),
+    ClusterMethod(
+        "umap-agglomerative",
+        "UMAP + agglomerative",
+        "Ward linkage on a UMAP of the codes.",
+        _WARD,
+        summary="UMAP of codes + agglomerative",
+        on_manifold=True,
+    ),
+    ClusterMethod(
+        "n2d",
+        "N2D (UMAP + GMM)",
+        "N2D: a Gaussian mixture on a UMAP of the codes; the best here on most data.",
+        "core.evaluation.clustering:N2DMixture",
+        summary="N2D: UMAP of codes + GMM",
+        on_manifold=True,
+    ),
 )

@@ -18,8 +18,9 @@ from a tilted, shifted one, so the code keeps what the thing is and drops its po
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -37,12 +38,17 @@ class ModelConfig(Config):
     latent_dim: int = setting(10, "size of the code")
     width: int = setting(256, "hidden units (dense, recurrent) or base channels x8 (conv: width // 8 channels first)")
     depth: int = setting(2, "hidden layers (dense), conv blocks (conv), stacked RNN layers (recurrent)")
-    activation: Literal["relu", "gelu", "elu", "leaky_relu", "tanh", "silu"] = setting("relu", "nonlinearity between layers")
+    activation: Literal["relu", "gelu", "elu", "leaky_relu", "tanh", "silu"] = setting(
+        "relu", "nonlinearity between layers"
+    )
     cell: Literal["gru", "lstm"] = setting("gru", "recurrent: the RNN cell")
     beta: float = setting(1.0, "VAE: weight of the KL term")
     noise: float = setting(0.0, "denoising: std of Gaussian noise added to inputs while training (0 = off)")
-    augment: float = setting(0.0, "images: strength of random turns / shifts / rescaling while training "
-                             "(1 = up to 15 degrees, 10% of the side; 0 = off; tables: ignored)")
+    augment: float = setting(
+        0.0,
+        "images: strength of random turns / shifts / rescaling while training "
+        "(1 = up to 15 degrees, 10% of the side; 0 = off; tables: ignored)",
+    )
     sparsity: float = setting(0.0, "weight of the L1 penalty on the code (0 = off)")
     loss: Literal["mse", "bce"] = setting("mse", "reconstruction loss; bce only for images in [0, 1]")
 
@@ -57,7 +63,12 @@ class AutoencoderOutput(NamedTuple):
 # --------------------------------------------------------------------------- building blocks
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh, "silu": nn.SiLU,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "tanh": nn.Tanh,
+    "silu": nn.SiLU,
 }
 CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 LOSSES = ("mse", "bce")
@@ -214,7 +225,9 @@ class Autoencoder(nn.Module):
     # None (a model used on its own) means torch's global RNG.
     generator: torch.Generator | None = None
 
-    def __init__(self, config: ModelConfig, input_shape: tuple[int, ...], encoder: nn.Module, features: int, decoder: nn.Module):
+    def __init__(
+        self, config: ModelConfig, input_shape: tuple[int, ...], encoder: nn.Module, features: int, decoder: nn.Module
+    ):
         super().__init__()
         self.config = config
         self.input_shape = tuple(input_shape)
@@ -253,7 +266,9 @@ class Autoencoder(nn.Module):
         z = self.encode(self.corrupt(x))
         return self.output(x, z, self.decoder(z))
 
-    def output(self, x: torch.Tensor, code: torch.Tensor, logits: torch.Tensor, kl: torch.Tensor | None = None) -> AutoencoderOutput:
+    def output(
+        self, x: torch.Tensor, code: torch.Tensor, logits: torch.Tensor, kl: torch.Tensor | None = None
+    ) -> AutoencoderOutput:
         """The recon and the weighted loss terms; `parts` holds each term before weighting."""
         cfg = self.config
         parts = {"recon": reconstruction_loss(logits, x, cfg.loss, self.is_image)}
@@ -298,7 +313,9 @@ class VariationalAutoencoder(Autoencoder):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n new data points: codes drawn from the prior N(0, I), decoded."""
         device = next(self.parameters()).device
-        z = torch.randn(n, self.config.latent_dim, generator=generator, device=generator.device if generator else device)
+        z = torch.randn(
+            n, self.config.latent_dim, generator=generator, device=generator.device if generator else device
+        )
         return self.decode(z.to(device))
 
 
@@ -318,17 +335,41 @@ class Family(Entry):
 
 
 FAMILIES: dict[str, Family] = registry(
-    Family("dense", "Dense", "Fully connected layers: works on images, tables and features alike.",
-           lambda config, shape: Autoencoder(config, shape, *dense_parts(config, shape))),
-    Family("conv", "Convolutional", "Convolutions see nearby pixels together: usually the best on images.",
-           lambda config, shape: Autoencoder(config, shape, *conv_parts(config, shape)), image_only=True),
-    Family("recurrent", "Recurrent", "Reads an image row by row (a table's row value by value) with a GRU or LSTM.",
-           lambda config, shape: Autoencoder(config, shape, *recurrent_parts(config, shape)), recurrent=True),
-    Family("vae", "VAE", "A dense variational autoencoder: smooth codes, and it can generate new samples.",
-           lambda config, shape: VariationalAutoencoder(config, shape, *dense_parts(config, shape)), variational=True),
-    Family("conv-vae", "Convolutional VAE", "A convolutional variational autoencoder for images; can generate new samples.",
-           lambda config, shape: VariationalAutoencoder(config, shape, *conv_parts(config, shape)),
-           image_only=True, variational=True),
+    Family(
+        "dense",
+        "Dense",
+        "Fully connected layers: works on images, tables and features alike.",
+        lambda config, shape: Autoencoder(config, shape, *dense_parts(config, shape)),
+    ),
+    Family(
+        "conv",
+        "Convolutional",
+        "Convolutions see nearby pixels together: usually the best on images.",
+        lambda config, shape: Autoencoder(config, shape, *conv_parts(config, shape)),
+        image_only=True,
+    ),
+    Family(
+        "recurrent",
+        "Recurrent",
+        "Reads an image row by row (a table's row value by value) with a GRU or LSTM.",
+        lambda config, shape: Autoencoder(config, shape, *recurrent_parts(config, shape)),
+        recurrent=True,
+    ),
+    Family(
+        "vae",
+        "VAE",
+        "A dense variational autoencoder: smooth codes, and it can generate new samples.",
+        lambda config, shape: VariationalAutoencoder(config, shape, *dense_parts(config, shape)),
+        variational=True,
+    ),
+    Family(
+        "conv-vae",
+        "Convolutional VAE",
+        "A convolutional variational autoencoder for images; can generate new samples.",
+        lambda config, shape: VariationalAutoencoder(config, shape, *conv_parts(config, shape)),
+        image_only=True,
+        variational=True,
+    ),
 )
 
 
@@ -348,8 +389,15 @@ def check_model_config(config: ModelConfig, input_shape: tuple[int, ...]) -> Non
     choose("activation", config.activation, ACTIVATIONS)
     choose("recurrent cell", config.cell, CELLS)
     choose("loss", config.loss, LOSSES)
-    for name, low in (("latent_dim", 1), ("width", 1), ("depth", 1), ("noise", 0), ("augment", 0), ("sparsity", 0),
-                      ("beta", 0)):
+    for name, low in (
+        ("latent_dim", 1),
+        ("width", 1),
+        ("depth", 1),
+        ("noise", 0),
+        ("augment", 0),
+        ("sparsity", 0),
+        ("beta", 0),
+    ):
         value = getattr(config, name)
         if not value >= low:  # also catches NaN
             raise ConfigError(f"{name} must be at least {low} (got {value}).")
@@ -357,11 +405,15 @@ def check_model_config(config: ModelConfig, input_shape: tuple[int, ...]) -> Non
         raise ConfigError(f"Inputs must be images (C, H, W) or table rows (D,); got shape {tuple(input_shape)}.")
     if len(input_shape) == 1:
         if family.image_only:
-            raise ConfigError(f"The {config.family} family reads images, and these inputs are vectors (a table's rows, "
-                              f"or a backbone's features); use {', '.join(families_for(images=False))}.")
+            raise ConfigError(
+                f"The {config.family} family reads images, and these inputs are vectors (a table's rows, "
+                f"or a backbone's features); use {', '.join(families_for(images=False))}."
+            )
         if config.loss == "bce":
-            raise ConfigError("bce needs values in [0, 1], and vectors (a table's rows, a backbone's features) are "
-                              "standardised; use the mse loss.")
+            raise ConfigError(
+                "bce needs values in [0, 1], and vectors (a table's rows, a backbone's features) are "
+                "standardised; use the mse loss."
+            )
 
 
 def training_bytes(config: ModelConfig, input_shape: tuple[int, ...]) -> int:
@@ -379,10 +431,15 @@ def check_model_size(config: ModelConfig, input_shape: tuple[int, ...]) -> None:
     limits = current_limits()
     need = training_bytes(config, input_shape)
     if need > limits.max_model_bytes:
-        raise ConfigError(over_limit(f"Training a {config.family} model with latent size {config.latent_dim}, width "
-                                     f"{config.width} and depth {config.depth} on inputs shaped {tuple(input_shape)}",
-                                     f"{describe_bytes(need)} for weights, gradients and optimiser state",
-                                     "max_model_bytes", describe_bytes(limits.max_model_bytes)))
+        raise ConfigError(
+            over_limit(
+                f"Training a {config.family} model with latent size {config.latent_dim}, width "
+                f"{config.width} and depth {config.depth} on inputs shaped {tuple(input_shape)}",
+                f"{describe_bytes(need)} for weights, gradients and optimiser state",
+                "max_model_bytes",
+                describe_bytes(limits.max_model_bytes),
+            )
+        )
 
 
 def build_model(config: ModelConfig, input_shape: tuple[int, ...]) -> Autoencoder:

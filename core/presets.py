@@ -66,7 +66,7 @@ class Recipe:
     reason: str
 
 
-def recipe_for(name: str, dataset: "Dataset | None" = None) -> Recipe:
+def recipe_for(name: str, dataset: Dataset | None = None) -> Recipe:
     """The fixed preset `name` is, or for "best-quality" the one for `dataset`'s kind."""
     if name not in PRESET_NAMES:
         raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}.")
@@ -82,7 +82,7 @@ def recipe_for(name: str, dataset: "Dataset | None" = None) -> Recipe:
     return Recipe(preset, f"{AUTO} chose {chosen}: {kind.reason}")
 
 
-def apply_preset(config: "RunConfig", name: str, dataset: "Dataset | None" = None) -> "RunConfig":
+def apply_preset(config: RunConfig, name: str, dataset: Dataset | None = None) -> RunConfig:
     """The config with every section the preset names (data, features, model, train) laid over it.
 
     A preset's data settings reach only a source that has them as its own settings (Source.settings:
@@ -96,18 +96,23 @@ def apply_preset(config: "RunConfig", name: str, dataset: "Dataset | None" = Non
 
     source = data_sources().get(config.data.source)
     own = source.settings if source is not None else ()
-    preset = {section: values for section, values in PRESETS[recipe.preset].items()
-              if section != "data" or set(values) <= set(own)}
-    return dataclasses.replace(config, **{
-        section: dataclasses.replace(getattr(config, section), **values) for section, values in preset.items()
-    })
+    preset = {
+        section: values
+        for section, values in PRESETS[recipe.preset].items()
+        if section != "data" or set(values) <= set(own)
+    }
+    return dataclasses.replace(
+        config,
+        **{section: dataclasses.replace(getattr(config, section), **values) for section, values in preset.items()},
+    )
 
 
 def preset_summary(name: str) -> str:
     """The values a preset sets, for help texts; for "best-quality" the rule it follows."""
     if name == AUTO:
-        return ("looks at the data and takes the recipe for its kind: " + ", ".join(
-            f"{kind} -> {preset or 'defaults'}" for kind, preset in RECIPE_BY_KIND.items()))
+        return "looks at the data and takes the recipe for its kind: " + ", ".join(
+            f"{kind} -> {preset or 'defaults'}" for kind, preset in RECIPE_BY_KIND.items()
+        )
     recipe = PRESETS[name]
     parts = [f"{k}={v}" for group in ("features", "model", "train") for k, v in recipe.get(group, {}).items()]
     if "image_size" in recipe.get("data", {}):

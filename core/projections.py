@@ -9,7 +9,8 @@ is faster than umap-learn's own search and gives the same clusters; see EXACT_KN
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +32,15 @@ def _pad(y: np.ndarray, dims: int) -> np.ndarray:
     return y
 
 
-def umap_project(z: np.ndarray, dims: int, random_state: int | None, n_neighbors: int = 15, min_dist: float = 0.1,
-          n_epochs: int | None = None, **_: Any) -> np.ndarray:
+def umap_project(
+    z: np.ndarray,
+    dims: int,
+    random_state: int | None,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    n_epochs: int | None = None,
+    **_: Any,
+) -> np.ndarray:
     from core.umap_cache import import_umap
 
     umap = import_umap()
@@ -42,8 +50,18 @@ def umap_project(z: np.ndarray, dims: int, random_state: int | None, n_neighbors
         return pca_project(z, dims, random_state)
     k = max(2, min(int(n_neighbors), n - 1))
     init = "spectral" if n > 2 * dims + 10 else "random"
-    on_gpu = try_cuml("manifold", "UMAP", z, "fit_transform", n_components=dims, n_neighbors=k, min_dist=float(min_dist),
-                      n_epochs=n_epochs, random_state=random_state, init=init)
+    on_gpu = try_cuml(
+        "manifold",
+        "UMAP",
+        z,
+        "fit_transform",
+        n_components=dims,
+        n_neighbors=k,
+        min_dist=float(min_dist),
+        n_epochs=n_epochs,
+        random_state=random_state,
+        init=init,
+    )
     if on_gpu is not None:
         return on_gpu.astype(np.float32)
     reducer = umap.UMAP(
@@ -112,8 +130,15 @@ def check_projection(method: str, dims: int) -> None:
     _check_dims(dims)
 
 
-def project(z: np.ndarray, method: str = "umap", dims: int = 2, random_state: int | None = 0,
-            n_neighbors: int = 15, min_dist: float = 0.1, **params: Any) -> np.ndarray:
+def project(
+    z: np.ndarray,
+    method: str = "umap",
+    dims: int = 2,
+    random_state: int | None = 0,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    **params: Any,
+) -> np.ndarray:
     """A 2-D or 3-D map of the codes, float32 (N, dims).
 
     `n_neighbors` / `min_dist` (and `n_epochs`) tune UMAP; t-SNE takes `perplexity`; PCA ignores them.

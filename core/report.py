@@ -34,7 +34,8 @@ MAP_MAX_POINTS = 20_000
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px;
        color: #1f2328; padding: 0 1rem; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; }
+h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; }
 .muted { color: #59636e; } table { border-collapse: collapse; margin: .5rem 0; font-size: .9rem; }
 th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; } th { background: #f6f8fa; }
@@ -65,8 +66,9 @@ def picture_pairs(originals: np.ndarray, others: np.ndarray) -> str:
     return png_data_uri(np.asarray(grid))
 
 
-def _table(header: list[str] | tuple[str, ...], rows: list[list[str]] | list[tuple[str, ...]],
-           classes: list[str] | None = None) -> str:
+def _table(
+    header: list[str] | tuple[str, ...], rows: list[list[str]] | list[tuple[str, ...]], classes: list[str] | None = None
+) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = []
     for i, row in enumerate(rows):
@@ -81,7 +83,7 @@ def _rows_table(table: Table) -> str:
     return _table(header, rows, ["baseline" if row.baseline else "" for row in table.rows])
 
 
-def _settings(trained: "TrainedRun") -> str:
+def _settings(trained: TrainedRun) -> str:
     config = trained.config.to_dict()
     blocks = []
     for section in ("data", "model", "train", "split"):
@@ -95,14 +97,14 @@ def _figure_html(fig: Any, first: bool) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=first, config={"displaylogo": False})
 
 
-def _loss_figure(trained: "TrainedRun") -> Any | None:
+def _loss_figure(trained: TrainedRun) -> Any | None:
     events = trained.run.metrics()
     if not any(e.kind == "epoch" for e in events):
         return None
     return loss_figure(events, title="")
 
 
-def _map_figure(trained: "TrainedRun", split: str, random_state: int | None) -> Any:
+def _map_figure(trained: TrainedRun, split: str, random_state: int | None) -> Any:
     from core.evaluation.clustering import too_few_rows
     from core.evaluation.run_evaluation import run_clusters
     from core.run_cache import run_projection
@@ -115,17 +117,26 @@ def _map_figure(trained: "TrainedRun", split: str, random_state: int | None) -> 
     elif too_few_rows("n2d", len(index)):
         colour, legend = np.full(len(index), "all rows", dtype=object), "too few rows to cluster"
     else:
-        colour = np.array([f"cluster {c}" for c in run_clusters(trained, split, "n2d", random_state=random_state)], dtype=object)
+        colour = np.array(
+            [f"cluster {c}" for c in run_clusters(trained, split, "n2d", random_state=random_state)], dtype=object
+        )
         legend = "N2D cluster"
     keep = np.arange(len(xy))
     if len(keep) > MAP_MAX_POINTS:
         keep = np.sort(np.random.default_rng(0).choice(len(keep), MAP_MAX_POINTS, replace=False))
-    fig, _ = scatter_figure(xy[keep], colour[keep], categorical=True, index=index[keep],
-                            hover=[f"row {index[i]}" for i in keep], colour_title=legend, height=560)
+    fig, _ = scatter_figure(
+        xy[keep],
+        colour[keep],
+        categorical=True,
+        index=index[keep],
+        hover=[f"row {index[i]}" for i in keep],
+        colour_title=legend,
+        height=560,
+    )
     return fig
 
 
-def _reconstructions(trained: "TrainedRun", split: str) -> str:
+def _reconstructions(trained: TrainedRun, split: str) -> str:
     from core.evaluation.reconstruction import reconstruct
 
     dataset = trained.dataset
@@ -136,52 +147,65 @@ def _reconstructions(trained: "TrainedRun", split: str) -> str:
     x_hat = reconstruct(trained.model, x)
     if dataset.kind == "image":
         uri = picture_pairs(dataset.to_display(x), dataset.to_display(x_hat))
-        return (f'<p class="muted">{len(index)} {split} images, each above what the model makes of it.</p>'
-                f'<img class="grid" src="{uri}" alt="originals and reconstructions">')
+        return (
+            f'<p class="muted">{len(index)} {split} images, each above what the model makes of it.</p>'
+            f'<img class="grid" src="{uri}" alt="originals and reconstructions">'
+        )
     # Tables: the first rows, original and reconstructed values of the first features side by side.
     originals, recons = dataset.to_display(x), dataset.to_display(x_hat)
     names = list(dataset.feature_names) or [f"feature {i}" for i in range(originals.shape[1])]
     shown = min(6, originals.shape[1])
     header = ["row"] + [f"{names[j]} / recon" for j in range(shown)]
-    rows = [[str(index[i])] + [f"{originals[i, j]:.3g} / {recons[i, j]:.3g}" for j in range(shown)]
-            for i in range(min(8, len(index)))]
+    rows = [
+        [str(index[i])] + [f"{originals[i, j]:.3g} / {recons[i, j]:.3g}" for j in range(shown)]
+        for i in range(min(8, len(index)))
+    ]
     return '<p class="muted">Original / reconstructed values, first rows and features.</p>' + _table(header, rows)
 
 
-def _feature_reconstructions(trained: "TrainedRun", index: np.ndarray, split: str) -> str:
+def _feature_reconstructions(trained: TrainedRun, index: np.ndarray, split: str) -> str:
     from core.evaluation.reconstruction import nearest_to_reconstruction
 
     dataset = trained.dataset
     nearest, _ = nearest_to_reconstruction(trained.model, trained.inputs, index, np.asarray(trained.splits.train), k=1)
-    uri = picture_pairs(dataset.to_display(dataset.x[torch.as_tensor(index)]),
-                        dataset.to_display(dataset.x[torch.as_tensor(nearest[:, 0])]))
-    return (f'<p class="muted">This model rebuilds {html.escape(trained.config.features.backbone)} features, not pixels. '
-            f'{len(index)} {split} photos, each above the training photo whose features lie nearest '
-            'to its reconstruction (the photo itself when the model rebuilt it faithfully).</p>'
-            f'<img class="grid" src="{uri}" alt="photos and the training photos nearest their reconstructions">')
+    uri = picture_pairs(
+        dataset.to_display(dataset.x[torch.as_tensor(index)]),
+        dataset.to_display(dataset.x[torch.as_tensor(nearest[:, 0])]),
+    )
+    return (
+        f'<p class="muted">This model rebuilds {html.escape(trained.config.features.backbone)} features, not pixels. '
+        f"{len(index)} {split} photos, each above the training photo whose features lie nearest "
+        "to its reconstruction (the photo itself when the model rebuilt it faithfully).</p>"
+        f'<img class="grid" src="{uri}" alt="photos and the training photos nearest their reconstructions">'
+    )
 
 
 def _metrics(evaluation: EvaluationResult) -> str:
     parts = [
         f'<p class="muted">{html.escape(str(evaluation.split))} split, {evaluation.n} rows, '
-        f'{evaluation.n_clusters} clusters. ACC matches clusters to labels one-to-one (Hungarian method).</p>',
+        f"{evaluation.n_clusters} clusters. ACC matches clusters to labels one-to-one (Hungarian method).</p>",
         _rows_table(clustering_table(evaluation)),
     ]
     if evaluation.labelled:
         protocol = evaluation.probes.protocol if evaluation.probes else ""
-        parts += [f"<h3>Probes</h3><p class=\"muted\">{html.escape(str(protocol or ''))}</p>",
-                  _rows_table(probes_table(evaluation))]
+        parts += [
+            f'<h3>Probes</h3><p class="muted">{html.escape(str(protocol or ""))}</p>',
+            _rows_table(probes_table(evaluation)),
+        ]
     parts.append(_rows_table(quality_table(evaluation)))
     if skipped_lines(evaluation):
-        parts.append("<h3>Skipped (too few rows)</h3><ul>"
-                     + "".join(f"<li>{html.escape(line)}</li>" for line in skipped_lines(evaluation)) + "</ul>")
+        parts.append(
+            "<h3>Skipped (too few rows)</h3><ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in skipped_lines(evaluation))
+            + "</ul>"
+        )
     return "".join(parts)
 
 
 # --------------------------------------------------------------------------- the report
 
 
-def render_report(trained: "TrainedRun", evaluation: EvaluationResult | None = None) -> str:
+def render_report(trained: TrainedRun, evaluation: EvaluationResult | None = None) -> str:
     """The report as one HTML string. Without `evaluation`, the stored test evaluation is used
     (computed and stored first if there is none, or if it describes an older checkpoint)."""
     from core.evaluation.run_evaluation import evaluate_run, load_evaluation
@@ -209,19 +233,27 @@ def render_report(trained: "TrainedRun", evaluation: EvaluationResult | None = N
         f"{config.model.latent_dim}, on {html.escape(trained.dataset.name)} ({len(trained.dataset)} rows) · "
         f"{html.escape(str(info.get('state')))}, {info.get('epochs_done')}/{info.get('epochs')} epochs · "
         f"report written {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}</p>",
-        "<h2>Settings</h2>", _settings(trained),
+        "<h2>Settings</h2>",
+        _settings(trained),
         *[f"<h2>{name}</h2>{content}" for name, content in figures],
-        "<h2>Reconstructions</h2>", _reconstructions(trained, split),
-        f"<h2>Latent map</h2><p class=\"muted\">UMAP of the codes of the {html.escape(split)} split, "
-        f"coloured by {'label' if trained.dataset.y is not None else 'N2D cluster'}.</p>", map_html,
-        "<h2>How good are the codes?</h2>", _metrics(evaluation),
+        "<h2>Reconstructions</h2>",
+        _reconstructions(trained, split),
+        f'<h2>Latent map</h2><p class="muted">UMAP of the codes of the {html.escape(split)} split, '
+        f"coloured by {'label' if trained.dataset.y is not None else 'N2D cluster'}.</p>",
+        map_html,
+        "<h2>How good are the codes?</h2>",
+        _metrics(evaluation),
     ]
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)} · Latentboard report</title><style>{_STYLE}</style></head>"
-            f"<body>{''.join(body)}</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)} · Latentboard report</title><style>{_STYLE}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
 
 
-def write_report(trained: "TrainedRun", path: str | Path | None = None, evaluation: EvaluationResult | None = None) -> Path:
+def write_report(
+    trained: TrainedRun, path: str | Path | None = None, evaluation: EvaluationResult | None = None
+) -> Path:
     """Write render_report() to `path` (default: report.html in the run folder), atomically."""
     target = Path(path).expanduser() if path is not None else trained.run.path / "report.html"
     if target.is_dir():

@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from core.runs import Run
 
 
-def checkpoint_fingerprint(run: "Run") -> str:
-    """"<size>-<mtime in ns>" of the run's checkpoint: changes whenever it is rewritten.
+def checkpoint_fingerprint(run: Run) -> str:
+    """ "<size>-<mtime in ns>" of the run's checkpoint: changes whenever it is rewritten.
 
     OSError when the run has no checkpoint yet.
     """
@@ -39,12 +40,12 @@ def checkpoint_fingerprint(run: "Run") -> str:
     return f"{stat.st_size}-{stat.st_mtime_ns}"
 
 
-def _cache_key(trained: "TrainedRun", **params: Any) -> str:
+def _cache_key(trained: TrainedRun, **params: Any) -> str:
     text = json.dumps({"checkpoint": checkpoint_fingerprint(trained.run), **params}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def cached_array(trained: "TrainedRun", stem: str, compute: Callable[[], np.ndarray], **params: Any) -> np.ndarray:
+def cached_array(trained: TrainedRun, stem: str, compute: Callable[[], np.ndarray], **params: Any) -> np.ndarray:
     """`compute()` once per (checkpoint, stem, params); later calls read `<cache>/<stem>-<key>.npy`.
 
     Results of an older checkpoint with the same stem are removed when a new one is written.
@@ -66,22 +67,31 @@ def cached_array(trained: "TrainedRun", stem: str, compute: Callable[[], np.ndar
     return values
 
 
-def run_codes(trained: "TrainedRun", split: str = "all") -> np.ndarray:
+def run_codes(trained: TrainedRun, split: str = "all") -> np.ndarray:
     """Codes of a run's split (rows in `trained.splits.get(split)` order), cached on disk."""
     index = trained.splits.get(split)
     return cached_array(
-        trained, f"codes-{split}",
+        trained,
+        f"codes-{split}",
         lambda: encode(trained.model, trained.inputs[torch.as_tensor(index)]),
         n=len(index),
     )
 
 
-def run_projection(trained: "TrainedRun", split: str = "all", method: str = "umap", dims: int = 2,
-                   random_state: int | None = 0, **params: Any) -> np.ndarray:
+def run_projection(
+    trained: TrainedRun,
+    split: str = "all",
+    method: str = "umap",
+    dims: int = 2,
+    random_state: int | None = 0,
+    **params: Any,
+) -> np.ndarray:
     """`project(run_codes(trained, split), ...)`, cached on disk per checkpoint and parameters."""
     check_projection(method, dims)
     return cached_array(
-        trained, f"{method}{dims}d-{split}",
+        trained,
+        f"{method}{dims}d-{split}",
         lambda: project(run_codes(trained, split), method, dims, random_state, **params),
-        random_state=random_state, **params,
+        random_state=random_state,
+        **params,
     )

@@ -12,8 +12,9 @@ library error later.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,17 +68,23 @@ def config_problem(config: Any) -> str | None:
     for section, cls in sections(type(config)).items():
         values = getattr(config, section)
         for field in describe(cls):
-            problem = _value_problem(f"{section}.{field.name}", getattr(values, field.name), field.type,
-                                     field.optional, field.choices)
+            problem = _value_problem(
+                f"{section}.{field.name}", getattr(values, field.name), field.type, field.optional, field.choices
+            )
             if problem:
                 return problem
     for field in describe(type(config)):
         problem = _value_problem(field.name, getattr(config, field.name), field.type, field.optional, field.choices)
         if problem:
             return problem
-    at_least_one = [("data.max_samples", config.data.max_samples), ("data.image_size", config.data.image_size),
-                    ("model.latent_dim", config.model.latent_dim), ("model.width", config.model.width),
-                    ("model.depth", config.model.depth), ("features.batch_size", config.features.batch_size)]
+    at_least_one = [
+        ("data.max_samples", config.data.max_samples),
+        ("data.image_size", config.data.image_size),
+        ("model.latent_dim", config.model.latent_dim),
+        ("model.width", config.model.width),
+        ("model.depth", config.model.depth),
+        ("features.batch_size", config.features.batch_size),
+    ]
     for name, value in at_least_one:
         if value is not None and value < 1:
             return f"{name} is {value}, less than 1"
@@ -85,7 +92,9 @@ def config_problem(config: Any) -> str | None:
         if getattr(config.model, name) < 0:
             return f"model.{name} is negative ({getattr(config.model, name)})"
     split = config.split
-    if not (0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1):
+    if not (
+        0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1
+    ):
         return f"split fractions val={split.val_fraction}, test={split.test_fraction} leave no training rows"
     try:
         check_train_config(config.train)
@@ -109,10 +118,15 @@ def status_problem(status: Any, states: tuple[str, ...]) -> str | None:
     for key in ("train_loss", "val_loss", "best_val_loss", "train_seconds"):
         if status.get(key) is not None and not _is_number(status[key]):
             return f"status.json's {key} should be a number, not {status[key]!r}"
-    if _is_int(status.get("epochs_done")) and _is_int(status.get("epochs")) and status["epochs_done"] > status["epochs"]:
+    if (
+        _is_int(status.get("epochs_done"))
+        and _is_int(status.get("epochs"))
+        and status["epochs_done"] > status["epochs"]
+    ):
         return f"status.json says {status['epochs_done']} of {status['epochs']} epochs are done"
     if status.get("data_notes") is not None and not (
-            isinstance(status["data_notes"], list) and all(isinstance(n, str) for n in status["data_notes"])):
+        isinstance(status["data_notes"], list) and all(isinstance(n, str) for n in status["data_notes"])
+    ):
         return "status.json's data_notes should be a list of text"
     return None
 
@@ -133,8 +147,10 @@ def splits_problem(tensors: Mapping[str, Any], n_rows: int | None = None) -> str
         if len(array) and array.min() < 0:
             return f"the {name} split holds a negative row number ({int(array.min())})"
         if n_rows is not None and len(array) and array.max() >= n_rows:
-            return (f"the {name} split holds row {int(array.max())}, but the dataset has {n_rows} rows "
-                    "(did the data change since it trained?)")
+            return (
+                f"the {name} split holds row {int(array.max())}, but the dataset has {n_rows} rows "
+                "(did the data change since it trained?)"
+            )
         if len(np.unique(array)) != len(array):
             return f"the {name} split lists a row twice"
         for other, earlier in seen.items():

@@ -38,10 +38,11 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -51,11 +52,17 @@ from core.atomic import atomic_write_bytes, atomic_write_json, remove_temporarie
 from core.config import RunConfig, stored_run_config
 from core.errors import ConfigError, DiskError, RunError
 from core.metrics_log import MetricsTail, read_events
-from core.run_checks import (
-    advice, check, checkpoint_meta_problem, config_problem, damaged, status_problem, tensors_problem,
-)
 from core.models import Autoencoder, build_model
 from core.paths import default_runs_dir
+from core.run_checks import (
+    advice,
+    check,
+    checkpoint_meta_problem,
+    config_problem,
+    damaged,
+    status_problem,
+    tensors_problem,
+)
 from core.snapshots import SNAPSHOTS_DIR
 from core.training import Progress, Trainer
 
@@ -225,12 +232,16 @@ class Run:
         except (OSError, ValueError) as exc:
             raise damaged(self.path, f"cannot read {CONFIG_FILE} ({exc})") from exc
         except ConfigError as exc:  # a setting this version does not know: a typo, or a newer latentboard's run
-            raise RunError(f"Run {self.id} in {self.path.parent} is damaged or from another version "
-                           f"(latentboard {raw.get('latentboard_version', 'unknown')} wrote it, this is "
-                           f"{latentboard_version()}): {str(exc).rstrip('.')}; {advice(self.path)}.") from exc
+            raise RunError(
+                f"Run {self.id} in {self.path.parent} is damaged or from another version "
+                f"(latentboard {raw.get('latentboard_version', 'unknown')} wrote it, this is "
+                f"{latentboard_version()}): {str(exc).rstrip('.')}; {advice(self.path)}."
+            ) from exc
         check(self.path, config_problem(self.config))
         created = raw.get("created", "")
-        check(self.path, None if isinstance(created, str) else f"{CONFIG_FILE}'s created should be text, not {created!r}")
+        check(
+            self.path, None if isinstance(created, str) else f"{CONFIG_FILE}'s created should be text, not {created!r}"
+        )
         self.created: str = created
         self._lock: _HeldLock | None = None
 
@@ -295,7 +306,9 @@ class Run:
             if time.monotonic() >= deadline:
                 pid = self._raw_status().get("pid")
                 who = f" (pid {pid})" if pid else ""
-                raise RunError(f"Run {self.id} is already being trained by another process{who}; wait for it or stop it first.")
+                raise RunError(
+                    f"Run {self.id} is already being trained by another process{who}; wait for it or stop it first."
+                )
             time.sleep(0.05)
         self._lock = lock
         try:
@@ -420,8 +433,10 @@ class Run:
         except (SafetensorError, OSError, ValueError) as exc:
             raise damaged(self.path, f"cannot read {CHECKPOINT_FILE} ({exc})") from exc
         check(self.path, tensors_problem(model_state, "weight"))
-        check(self.path, tensors_problem({k: v for k, v in trainer_tensors.items() if not k.startswith("rng.")},
-                                         "optimiser state"))
+        check(
+            self.path,
+            tensors_problem({k: v for k, v in trainer_tensors.items() if not k.startswith("rng.")}, "optimiser state"),
+        )
         return model_state, trainer_tensors, meta
 
     def _checked_metadata(self, opened: Any) -> dict[str, Any]:
@@ -448,7 +463,9 @@ class Run:
         try:
             model = build_model(self.config.model, tuple(shape))
         except ConfigError as exc:  # the shape fits the config's family no more: one of the two was edited
-            raise damaged(self.path, f"its config cannot build a model for the checkpoint's input shape ({exc})") from exc
+            raise damaged(
+                self.path, f"its config cannot build a model for the checkpoint's input shape ({exc})"
+            ) from exc
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
@@ -459,8 +476,11 @@ class Run:
         """Delete temporary files that killed writes left behind (call with the training lock held)."""
         if self._lock is None:
             raise RunError(f"Run {self.id}: leftovers may only be removed while holding its training lock.")
-        return remove_temporaries(self.path) + [f"{folder}/{name}" for folder in (CACHE_DIR, SNAPSHOTS_DIR)
-                                                for name in remove_temporaries(self.path / folder)]
+        return remove_temporaries(self.path) + [
+            f"{folder}/{name}"
+            for folder in (CACHE_DIR, SNAPSHOTS_DIR)
+            for name in remove_temporaries(self.path / folder)
+        ]
 
     # -- other files -------------------------------------------------------------------------
 
@@ -523,8 +543,10 @@ class RunStore:
         for folder in (self.root, *self.root.parents):
             if folder.exists():
                 if not folder.is_dir():
-                    raise DiskError(f"The runs folder {self.root} cannot be made: {folder} is a file, not a folder; "
-                                    "choose another with --runs-dir or LATENTBOARD_RUNS_DIR.")
+                    raise DiskError(
+                        f"The runs folder {self.root} cannot be made: {folder} is a file, not a folder; "
+                        "choose another with --runs-dir or LATENTBOARD_RUNS_DIR."
+                    )
                 return
 
     def create(self, config: RunConfig) -> Run:
@@ -552,8 +574,14 @@ class RunStore:
             )
             atomic_write_json(
                 path / STATUS_FILE,
-                {"state": "created", "message": None, "created": created, "updated": created,
-                 "epochs_done": 0, "epochs": config.train.epochs},
+                {
+                    "state": "created",
+                    "message": None,
+                    "created": created,
+                    "updated": created,
+                    "epochs_done": 0,
+                    "epochs": config.train.epochs,
+                },
             )
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
@@ -581,7 +609,11 @@ class RunStore:
         for path in self.root.iterdir():
             if not path.is_dir() or path.name.startswith(".") or not _RUN_ID.match(path.name):
                 continue
-            if not (path / CONFIG_FILE).exists() and not (path / STATUS_FILE).exists() and not _MADE_ID.match(path.name):
+            if (
+                not (path / CONFIG_FILE).exists()
+                and not (path / STATUS_FILE).exists()
+                and not _MADE_ID.match(path.name)
+            ):
                 continue  # not a run folder
             try:
                 rows.append(Run(path).summary())

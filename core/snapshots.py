@@ -52,8 +52,10 @@ def save_snapshot(run_path: str | Path, epoch: int, rows: np.ndarray, codes: np.
     """Write one epoch's codes of `rows` atomically (a reader sees all of it or none)."""
     path = snapshot_path(run_path, epoch)
     path.parent.mkdir(exist_ok=True)
-    tensors = {"rows": torch.as_tensor(np.asarray(rows, dtype=np.int32)),
-               "codes": torch.as_tensor(np.ascontiguousarray(codes, dtype=np.float32))}
+    tensors = {
+        "rows": torch.as_tensor(np.asarray(rows, dtype=np.int32)),
+        "codes": torch.as_tensor(np.ascontiguousarray(codes, dtype=np.float32)),
+    }
     atomic_write_bytes(path, safetensors_save(tensors))
     return path
 
@@ -158,7 +160,7 @@ def _pca_2d(z: np.ndarray) -> np.ndarray:
         centred = np.hstack([centred, np.zeros((len(centred), 2 - centred.shape[1]))])
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     y = centred @ vt[:2].T
-    scale = np.sqrt((y ** 2).sum(axis=1).mean())
+    scale = np.sqrt((y**2).sum(axis=1).mean())
     return y / scale if scale > 0 else y
 
 

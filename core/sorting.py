@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class Sorting:
                 out[at[at >= 0]] = edit.target
         return out
 
-    def renamed(self, cluster: int, name: str) -> "Sorting":
+    def renamed(self, cluster: int, name: str) -> Sorting:
         """This cluster called `name` (blank: back to its number)."""
         names = dict(self.names)
         name = " ".join(str(name).split())[:MAX_NAME]
@@ -90,7 +91,7 @@ class Sorting:
             names.pop(int(cluster), None)
         return dataclasses.replace(self, names=names)
 
-    def merged(self, source: int, target: int) -> "Sorting":
+    def merged(self, source: int, target: int) -> Sorting:
         """Every row of `source` into `target`; `target` keeps its name, or takes `source`'s if it had none."""
         source, target = int(source), int(target)
         if source == target:
@@ -101,7 +102,7 @@ class Sorting:
             names[target] = moved_name
         return dataclasses.replace(self, edits=self.edits + (Merge(source, target),), names=names)
 
-    def moved(self, rows: np.ndarray | list[int], target: int) -> "Sorting":
+    def moved(self, rows: np.ndarray | list[int], target: int) -> Sorting:
         """These dataset rows into `target` (an existing cluster, or `new_cluster(...)` for a new one)."""
         rows = tuple(sorted({int(r) for r in np.asarray(rows, dtype=np.int64).tolist()}))
         if not rows:
@@ -109,11 +110,20 @@ class Sorting:
         return dataclasses.replace(self, edits=self.edits + (Move(rows, int(target)),))
 
     def to_dict(self) -> dict[str, Any]:
-        edits = [{"merge": e.source, "into": e.target} if isinstance(e, Merge) else {"move": list(e.rows), "into": e.target}
-                 for e in self.edits]
-        return {"version": VERSION, "method": self.method, "n_clusters": self.n_clusters, "seed": self.seed,
-                "split": SPLIT, "n_rows": self.n_rows, "edits": edits,
-                "names": {str(c): n for c, n in sorted(self.names.items())}}
+        edits = [
+            {"merge": e.source, "into": e.target} if isinstance(e, Merge) else {"move": list(e.rows), "into": e.target}
+            for e in self.edits
+        ]
+        return {
+            "version": VERSION,
+            "method": self.method,
+            "n_clusters": self.n_clusters,
+            "seed": self.seed,
+            "split": SPLIT,
+            "n_rows": self.n_rows,
+            "edits": edits,
+            "names": {str(c): n for c, n in sorted(self.names.items())},
+        }
 
 
 def new_cluster(clusters: np.ndarray) -> int:
@@ -209,7 +219,11 @@ def _edit_problem(edit: Any, n_rows: int) -> str | None:
     if not _whole(edit["into"], 0, MAX_CLUSTER):
         return f"moves into cluster {edit['into']!r}, not a number from 0 to {MAX_CLUSTER}"
     if "merge" in edit:
-        return None if _whole(edit["merge"], -1, MAX_CLUSTER) else f"merges cluster {edit['merge']!r}, not a number from -1 to {MAX_CLUSTER}"
+        return (
+            None
+            if _whole(edit["merge"], -1, MAX_CLUSTER)
+            else f"merges cluster {edit['merge']!r}, not a number from -1 to {MAX_CLUSTER}"
+        )
     rows = edit["move"]
     if not (isinstance(rows, list) and rows and all(_whole(r, 0, 2**62) for r in rows)):
         return "should move a non-empty list of row numbers"
@@ -220,7 +234,15 @@ def _edit_problem(edit: Any, n_rows: int) -> str | None:
 
 def from_dict(obj: Mapping[str, Any]) -> Sorting:
     """A Sorting from a dict that passed `sorting_problem`."""
-    edits = tuple(Merge(e["merge"], e["into"]) if "merge" in e else Move(tuple(sorted(set(e["move"]))), e["into"])
-                  for e in obj["edits"])
-    return Sorting(method=obj["method"], n_clusters=obj["n_clusters"], n_rows=obj["n_rows"], seed=obj["seed"],
-                   edits=edits, names={int(k): v for k, v in obj["names"].items()})
+    edits = tuple(
+        Merge(e["merge"], e["into"]) if "merge" in e else Move(tuple(sorted(set(e["move"]))), e["into"])
+        for e in obj["edits"]
+    )
+    return Sorting(
+        method=obj["method"],
+        n_clusters=obj["n_clusters"],
+        n_rows=obj["n_rows"],
+        seed=obj["seed"],
+        edits=edits,
+        names={int(k): v for k, v in obj["names"].items()},
+    )

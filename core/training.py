@@ -6,7 +6,7 @@ CONTRACT (keep these names and signatures):
     for event in trainer.fit(train_x, val_x, stop=threading.Event()):
         ...                                                      # Progress events, see below
     trainer.epoch                # epochs completed so far (resume continues from here)
-    trainer.state_tensors() / trainer.load_state_tensors(...)   # optimiser + scheduler state as flat tensors + JSON metadata
+    trainer.state_tensors() / trainer.load_state_tensors(...)   # optimiser + scheduler state: tensors + JSON metadata
 
 fit() yields kind="step" events every `log_every` batches and one kind="epoch" event at the end of
 every epoch (with val_loss). It returns when the epochs are done, when `stop` is set (checked
@@ -26,8 +26,9 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -45,11 +46,15 @@ class TrainConfig(Config):
     optimizer: Literal["adam", "adamw", "sgd"] = setting("adam", "the optimiser")
     weight_decay: float = setting(0.0, "L2 penalty on the weights (adamw: decoupled)")
     schedule: Literal["none", "cosine", "plateau"] = setting(
-        "none", "learning-rate schedule: cosine decays it over the epochs; plateau halves it after 2 epochs "
-        "without a better validation loss")
+        "none",
+        "learning-rate schedule: cosine decays it over the epochs; plateau halves it after 2 epochs "
+        "without a better validation loss",
+    )
     patience: int | None = setting(None, "stop early after N epochs without a better validation loss (none = off)")
     seed: int = setting(0, "drives the initial weights and the batch order")
-    device: str = setting("auto", "where to train: auto picks CUDA, then MPS, then the CPU", choices=lambda: DEVICE_CHOICES)
+    device: str = setting(
+        "auto", "where to train: auto picks CUDA, then MPS, then the CPU", choices=lambda: DEVICE_CHOICES
+    )
     log_every: int = setting(10, "batches between step events (the live chart's resolution)")
 
 
@@ -75,7 +80,7 @@ class Progress:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Progress":
+    def from_dict(cls, values: dict[str, Any]) -> Progress:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
@@ -190,7 +195,8 @@ class Trainer:
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
                         f"The loss became {loss} at epoch {epoch}, step {self.step + 1}; lower the learning rate "
-                        f"(now {lr:g}), or check the data for NaN or infinite values. The weights before this step are kept."
+                        f"(now {lr:g}), or check the data for NaN or infinite values. "
+                        "The weights before this step are kept."
                     )
                 opt.step()
                 self.step += 1
@@ -207,8 +213,16 @@ class Trainer:
                     now = time.perf_counter()
                     values = (window_sum / window_n).tolist()
                     yield Progress(
-                        "step", epoch, cfg.epochs, self.step, steps_per_epoch, values[0], parts=dict(zip(names, values[1:])),
-                        lr=lr, elapsed=now - began, samples_per_second=window_n / max(now - window_began, 1e-9),
+                        "step",
+                        epoch,
+                        cfg.epochs,
+                        self.step,
+                        steps_per_epoch,
+                        values[0],
+                        parts=dict(zip(names, values[1:])),
+                        lr=lr,
+                        elapsed=now - began,
+                        samples_per_second=window_n / max(now - window_began, 1e-9),
                     )
                     resumed = time.perf_counter()
                     epoch_began += resumed - now  # time spent by the consumer is not training time
@@ -220,9 +234,19 @@ class Trainer:
             self.epoch = epoch
             message = self._end_epoch(values[0], val_loss)  # before the yield: a checkpoint then sees the epoch's end
             yield Progress(
-                "epoch", epoch, cfg.epochs, self.step, steps_per_epoch, values[0], val_loss,
-                parts=dict(zip(names, values[1:])), val_parts=val_parts, lr=lr,
-                elapsed=time.perf_counter() - began, samples_per_second=n / max(train_seconds, 1e-9), message=message,
+                "epoch",
+                epoch,
+                cfg.epochs,
+                self.step,
+                steps_per_epoch,
+                values[0],
+                val_loss,
+                parts=dict(zip(names, values[1:])),
+                val_parts=val_parts,
+                lr=lr,
+                elapsed=time.perf_counter() - began,
+                samples_per_second=n / max(train_seconds, 1e-9),
+                message=message,
             )
             if message:
                 return
@@ -230,7 +254,11 @@ class Trainer:
     def _end_epoch(self, train_loss: float, val_loss: float | None) -> str | None:
         """Track the best loss, step the schedule; a message when early stopping ends training."""
         watched = val_loss if val_loss is not None else train_loss
-        if val_loss is not None and math.isfinite(val_loss) and (self.best_val_loss is None or val_loss < self.best_val_loss):
+        if (
+            val_loss is not None
+            and math.isfinite(val_loss)
+            and (self.best_val_loss is None or val_loss < self.best_val_loss)
+        ):
             self.best_val_loss = val_loss
         if math.isfinite(watched) and (self.best_loss is None or watched < self.best_loss):
             self.best_loss, self.bad_epochs = watched, 0
@@ -283,10 +311,16 @@ class Trainer:
         tensors["rng.shuffle"] = self.generator.get_state().clone()
         tensors["rng.model"] = self.model_generator.get_state().clone()
         metadata = {
-            "epoch": self.epoch, "step": self.step, "best_val_loss": self.best_val_loss,
-            "best_loss": self.best_loss, "bad_epochs": self.bad_epochs,
-            "optimizer": self.config.optimizer, "param_groups": saved["param_groups"], "optimizer_values": values,
-            "schedule": self.config.schedule, "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "best_val_loss": self.best_val_loss,
+            "best_loss": self.best_loss,
+            "bad_epochs": self.bad_epochs,
+            "optimizer": self.config.optimizer,
+            "param_groups": saved["param_groups"],
+            "optimizer_values": values,
+            "schedule": self.config.schedule,
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
         }
         return tensors, json.loads(json.dumps(metadata))  # exactly what a JSON file gives back (tuples -> lists)
 
@@ -294,8 +328,10 @@ class Trainer:
         """Continue where `state_tensors()` left off (after loading the model's weights separately)."""
         for what in ("optimizer", "schedule"):
             if metadata.get(what, getattr(self.config, what)) != getattr(self.config, what):
-                raise ConfigError(f"The saved trainer state is for {what} {metadata[what]!r}, "
-                                  f"but this trainer uses {getattr(self.config, what)!r}.")
+                raise ConfigError(
+                    f"The saved trainer state is for {what} {metadata[what]!r}, "
+                    f"but this trainer uses {getattr(self.config, what)!r}."
+                )
         state: dict[int, dict[str, Any]] = {}
         for key, value in [*tensors.items(), *metadata.get("optimizer_values", {}).items()]:
             if key.startswith("optimizer."):

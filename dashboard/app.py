@@ -32,8 +32,12 @@ state.start_umap_warm_up()
 ignored = links.open_link(links.params())  # before anything reads the URL: a bad value never reaches a widget
 ignored += links.read_url(links.app_params())
 ignored += links.read_url(links.data_params())  # before the followed run's dataset: the link's wins
-st.sidebar.toggle("Teaching mode", key=links.TEACH, help="Hides advanced settings and enlarges the text, for a class or a "
-                  "projector. A link copied meanwhile opens in teaching mode too.")
+st.sidebar.toggle(
+    "Teaching mode",
+    key=links.TEACH,
+    help="Hides advanced settings and enlarges the text, for a class or a "
+    "projector. A link copied meanwhile opens in teaching mode too.",
+)
 teaching = state.teaching()
 pages = [
     st.Page("views/data.py", title="Data", icon=":material/database:", default=True),

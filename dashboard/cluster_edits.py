@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from core.figures import cluster_names
 from core.methods import CLUSTER_METHODS
 from core.registry import label_of
 from core.sorting import SPLIT, Sorting, clear_sorting, read_sorting, save_sorting, start
-from core.figures import cluster_names
 
 NEW = -2  # the "a new cluster" choice of the move target
 
@@ -47,23 +47,39 @@ class Grouping:
         return hashlib.sha1(json.dumps(self.sorting.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
 
-def grouping(run_path: str | Path, n_rows: int, rows: np.ndarray, clusters: np.ndarray, split: str,
-             method: str, n_clusters: int) -> Grouping:
+def grouping(
+    run_path: str | Path, n_rows: int, rows: np.ndarray, clusters: np.ndarray, split: str, method: str, n_clusters: int
+) -> Grouping:
     """The clusters on screen with the run's saved edits applied, where they belong to them."""
     clusters = np.asarray(clusters, dtype=np.int64)
     saved, problem = read_sorting(run_path, n_rows)
     if problem:
-        return Grouping(clusters, None, split == SPLIT, f"The saved cluster edits are left out: {problem}. "
-                        "Your next edit starts them over.")
+        return Grouping(
+            clusters,
+            None,
+            split == SPLIT,
+            f"The saved cluster edits are left out: {problem}. Your next edit starts them over.",
+        )
     if saved is None:
         return Grouping(clusters, None, split == SPLIT)
     if not saved.matches(method, n_clusters):
-        return Grouping(clusters, None, False, f"This run's cluster edits start from {method_title(saved.method)} with "
-                        f"{saved.n_clusters} clusters; choose those above to see and edit them, or undo them to edit "
-                        "this clustering.", other=saved)
+        return Grouping(
+            clusters,
+            None,
+            False,
+            f"This run's cluster edits start from {method_title(saved.method)} with "
+            f"{saved.n_clusters} clusters; choose those above to see and edit them, or undo them to edit "
+            "this clustering.",
+            other=saved,
+        )
     if split != SPLIT:
-        return Grouping(clusters, None, False, "Cluster edits belong to the clusters of every row: pick the split "
-                        "'all rows' to see and edit them.", other=saved)
+        return Grouping(
+            clusters,
+            None,
+            False,
+            "Cluster edits belong to the clusters of every row: pick the split 'all rows' to see and edit them.",
+            other=saved,
+        )
     return Grouping(saved.apply(clusters, rows), saved, True)
 
 
@@ -82,8 +98,9 @@ def title(cluster: int, names: dict[int, str]) -> str:
     return display_names(np.asarray([cluster]), names)[0]
 
 
-def edit(run_path: str | Path, n_rows: int, method: str, n_clusters: int,
-         change: Callable[[Sorting], Sorting]) -> Sorting:
+def edit(
+    run_path: str | Path, n_rows: int, method: str, n_clusters: int, change: Callable[[Sorting], Sorting]
+) -> Sorting:
     """Apply one change to the run's sorting (a new one, if none or a damaged one was saved) and save it."""
     saved, _ = read_sorting(run_path, n_rows)
     if saved is None or not saved.matches(method, n_clusters):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,8 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import LatentboardError
-from dashboard import links, state
 from core.figures import compose_grid
+from dashboard import links, state
 from dashboard.gallery import PHOTO_TILE
 
 SPLITS = ("test", "val", "train", "all")
@@ -37,7 +36,14 @@ def user_errors(action: str = "") -> Iterator[None]:
             st.code("".join(traceback.format_exception(error)), language="text")
 
 
-def image_grid(images: np.ndarray, captions: Sequence[str] | None = None, *, columns: int = 10, tile: int = 64, scale: int | None = None) -> None:
+def image_grid(
+    images: np.ndarray,
+    captions: Sequence[str] | None = None,
+    *,
+    columns: int = 10,
+    tile: int = 64,
+    scale: int | None = None,
+) -> None:
     """uint8 (N, H, W, C) images as one composed picture (fast even for hundreds of tiles)."""
     if len(images) == 0:
         st.caption("Nothing to show.")
@@ -55,7 +61,15 @@ def table_rows(dataset: Any, values: np.ndarray, extra: dict[str, Sequence[Any]]
     return frame
 
 
-def show_samples(dataset: Any, x: Any, captions: Sequence[str] | None = None, *, columns: int = 10, tile: int = 64, extra: dict[str, Sequence[Any]] | None = None) -> None:
+def show_samples(
+    dataset: Any,
+    x: Any,
+    captions: Sequence[str] | None = None,
+    *,
+    columns: int = 10,
+    tile: int = 64,
+    extra: dict[str, Sequence[Any]] | None = None,
+) -> None:
     """Images as a grid with captions, or table rows as a dataframe."""
     shown = dataset.to_display(x)
     if dataset.kind == "image":
@@ -67,8 +81,17 @@ def show_samples(dataset: Any, x: Any, captions: Sequence[str] | None = None, *,
         st.dataframe(table_rows(dataset, shown, extra), hide_index=True, width="stretch")
 
 
-def show_rows(run: Any, dataset: Any, rows: Sequence[int] | np.ndarray, captions: Sequence[str] | None = None, *,
-              columns: int = 10, tile: int = 64, extra: dict[str, Sequence[Any]] | None = None, photo_tile: int | None = None) -> None:
+def show_rows(
+    run: Any,
+    dataset: Any,
+    rows: Sequence[int] | np.ndarray,
+    captions: Sequence[str] | None = None,
+    *,
+    columns: int = 10,
+    tile: int = 64,
+    extra: dict[str, Sequence[Any]] | None = None,
+    photo_tile: int | None = None,
+) -> None:
     """Dataset rows as show_samples draws them, except that photos (rows with files) show the
     original file at `photo_tile` px (default: PHOTO_TILE at least), whatever size the model read them at."""
     rows = np.asarray(rows, dtype=np.int64)
@@ -94,7 +117,10 @@ def is_feature_run(run: Any) -> bool:
 
 
 def no_runs_yet() -> None:
-    st.info("No trained runs yet. Train one on the **Train** page (the quick demo takes under a minute).", icon=":material/info:")
+    st.info(
+        "No trained runs yet. Train one on the **Train** page (the quick demo takes under a minute).",
+        icon=":material/info:",
+    )
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
 
 
@@ -131,8 +157,13 @@ def run_picker(key: str, *, label: str = "Run", need_checkpoint: bool = True, co
     widget_key = f"{key}.run_picker"
     if st.session_state.get(widget_key) not in ids:
         st.session_state[widget_key] = current if current in ids else ids[0]
-    chosen = container.selectbox(label, ids, format_func=labels.get, key=widget_key,
-                                 on_change=lambda: state.set_current_run(st.session_state[widget_key]))
+    chosen = container.selectbox(
+        label,
+        ids,
+        format_func=labels.get,
+        key=widget_key,
+        on_change=lambda: state.set_current_run(st.session_state[widget_key]),
+    )
     with user_errors(f"Opening run {chosen}"):  # a damaged run says so; the page stays up
         return state.open_run(chosen)
     return None
@@ -152,8 +183,10 @@ def _followed_run_before_first_epoch(ids: list[str]) -> str | None:
 
 def first_epoch_note(run_id: str) -> None:
     """Says the run is on its first epoch, and reruns the page the moment its checkpoint lands."""
-    st.info(f"Your run **{run_id}** is training its first epoch; this page shows it as soon as that epoch is done.",
-            icon=":material/hourglass_top:")
+    st.info(
+        f"Your run **{run_id}** is training its first epoch; this page shows it as soon as that epoch is done.",
+        icon=":material/hourglass_top:",
+    )
 
     @st.fragment(run_every=FIRST_EPOCH_POLL)
     def poll() -> None:
@@ -171,7 +204,9 @@ def _has_checkpoint(run_id: str) -> bool:
 
 
 def split_picker(key: str, *, container: Any = st, default: str = "test") -> str:
-    return container.selectbox("Split", SPLITS, index=SPLITS.index(default), format_func=SPLIT_NAMES.get, key=f"{key}.split")
+    return container.selectbox(
+        "Split", SPLITS, index=SPLITS.index(default), format_func=SPLIT_NAMES.get, key=f"{key}.split"
+    )
 
 
 def page_header(title: str, caption: str, key: str) -> tuple[Any, Any, str] | None:
@@ -207,9 +242,17 @@ def sidebar_status() -> None:
     except Exception:
         return
     live = state.is_running(run_id)
-    icon = ":material/autorenew:" if live else ":material/check_circle:" if summary.status == "finished" else ":material/pause_circle:"
-    st.sidebar.caption(f"{icon} Your run: **{summary.name or summary.id}** · {summary.epochs_done}/{summary.epochs} epochs · "
-                       f"{'training' if live else summary.status}")
+    icon = (
+        ":material/autorenew:"
+        if live
+        else ":material/check_circle:"
+        if summary.status == "finished"
+        else ":material/pause_circle:"
+    )
+    st.sidebar.caption(
+        f"{icon} Your run: **{summary.name or summary.id}** · {summary.epochs_done}/{summary.epochs} epochs · "
+        f"{'training' if live else summary.status}"
+    )
 
 
 def copy_link(container: Any, page_path: str) -> None:

@@ -16,8 +16,8 @@ import pandas as pd
 
 def codes_frame(trained) -> pd.DataFrame:
     """Every row's code with its split, label and k-means cluster (k = number of classes, else 10)."""
-    from core.run_cache import run_codes
     from core.evaluation import run_clusters
+    from core.run_cache import run_codes
 
     ds = trained.dataset
     rows = trained.splits.get("all")

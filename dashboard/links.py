@@ -177,8 +177,12 @@ def write_url(values: Mapping[str, Any]) -> None:
 
 def notice(ignored: list[str]) -> None:
     if ignored:
-        st.info("Parts of this link were not understood, so the page opens with its defaults there: "
-                + "; ".join(ignored) + ".", icon=":material/link_off:")
+        st.info(
+            "Parts of this link were not understood, so the page opens with its defaults there: "
+            + "; ".join(ignored)
+            + ".",
+            icon=":material/link_off:",
+        )
 
 
 def link_to(page_path: str) -> str:
@@ -201,8 +205,9 @@ def flag_names() -> dict[tuple[str | None, str], str]:
     return {flag.targets[0]: flag.dest for flag in config_flags() if len(flag.targets) == 1}
 
 
-def field_params(section: str, cls: type, fields: Mapping[str, str | Callable[[Any], None]],
-                 bounds: Mapping[str, tuple]) -> dict[str, UrlParam]:
+def field_params(
+    section: str, cls: type, fields: Mapping[str, str | Callable[[Any], None]], bounds: Mapping[str, tuple]
+) -> dict[str, UrlParam]:
     """Link settings for some fields of a config dataclass (field -> target), parsed as the dataclass
     types them: its choices or registry, yes/no, text, or a number within `bounds`."""
     from core.config_base import describe
@@ -252,7 +257,10 @@ def data_values(spec) -> dict[str, Any]:
 
     default = DataSpec()
     names = {name: flag_names()[("data", name)] for name in DATA_FIELDS}
-    values = {names[name]: (None if getattr(spec, name) == getattr(default, name) else getattr(spec, name)) for name in DATA_FIELDS}
+    values = {
+        names[name]: (None if getattr(spec, name) == getattr(default, name) else getattr(spec, name))
+        for name in DATA_FIELDS
+    }
     values[names["source"]] = spec.source
     if spec.path == str(default_data_dir()):  # a download cache where it always is: no need to say
         values[names["path"]] = None

@@ -9,9 +9,10 @@ import numpy as np
 import torch
 
 
-
 @torch.no_grad()
-def interpolate(model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, steps: int) -> tuple[torch.Tensor, np.ndarray]:
+def interpolate(
+    model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, steps: int
+) -> tuple[torch.Tensor, np.ndarray]:
     """Decoded points on the straight line between the codes of samples a and b (ends included)."""
     model.eval()
     z = model.encode(torch.stack([a, b]))

@@ -44,7 +44,7 @@ def nearest(index: Index, position: int, k: int) -> Neighbours:
     if not 0 <= position < n:
         raise IndexError(f"position {position} is outside the {n} indexed points")
     k = max(0, min(int(k), n - 1))
-    distances, positions = index.nn.kneighbors(index.vectors[position:position + 1], n_neighbors=min(k + 1, n))
+    distances, positions = index.nn.kneighbors(index.vectors[position : position + 1], n_neighbors=min(k + 1, n))
     distances, positions = distances[0], positions[0]
     keep = positions != position
     if keep.all():  # ties at distance 0 can push the point itself out of the first k + 1

@@ -7,7 +7,8 @@ the screen, and the eye follows clusters forming instead of the axes rescaling.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -32,12 +33,30 @@ def next_epoch(epochs: Sequence[int], current: int | None) -> int:
     return epochs[0]
 
 
-def replay_figure(coords: np.ndarray, colour: Sequence[Any], hover: Sequence[str], ranges: tuple[list[float], list[float]],
-                  epoch: int, last: int, colour_title: str, height: int = 480) -> go.Figure:
+def replay_figure(
+    coords: np.ndarray,
+    colour: Sequence[Any],
+    hover: Sequence[str],
+    ranges: tuple[list[float], list[float]],
+    epoch: int,
+    last: int,
+    colour_title: str,
+    height: int = 480,
+) -> go.Figure:
     """The map of one epoch's snapshot codes, in the ranges shared by all epochs."""
-    fig, _ = scatter_figure(coords, colour, categorical=True, hover=hover, colour_title=colour_title,
-                            title=f"Epoch {epoch} of {last}" + (" (before training)" if epoch == 0 else ""), height=height)
-    fig.update_layout(xaxis=dict(range=ranges[0], autorange=False, showticklabels=False, title=None),
-                      yaxis=dict(range=ranges[1], autorange=False, showticklabels=False, title=None),
-                      uirevision="replay", meta={"epoch": int(epoch)})  # uirevision: a zoom survives the next frame
+    fig, _ = scatter_figure(
+        coords,
+        colour,
+        categorical=True,
+        hover=hover,
+        colour_title=colour_title,
+        title=f"Epoch {epoch} of {last}" + (" (before training)" if epoch == 0 else ""),
+        height=height,
+    )
+    fig.update_layout(
+        xaxis=dict(range=ranges[0], autorange=False, showticklabels=False, title=None),
+        yaxis=dict(range=ranges[1], autorange=False, showticklabels=False, title=None),
+        uirevision="replay",
+        meta={"epoch": int(epoch)},
+    )  # uirevision: a zoom survives the next frame
     return fig

@@ -39,8 +39,15 @@ def sprite_key(*parts: object) -> str:
     return hashlib.sha1(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:16]
 
 
-def write_sheets(pictures: Callable[[np.ndarray], np.ndarray], count: int, folder: Path, *, photo: bool,
-                 columns: int = COLUMNS, per_sheet: int = PER_SHEET) -> None:
+def write_sheets(
+    pictures: Callable[[np.ndarray], np.ndarray],
+    count: int,
+    folder: Path,
+    *,
+    photo: bool,
+    columns: int = COLUMNS,
+    per_sheet: int = PER_SHEET,
+) -> None:
     """Sheets of `count` pictures in order: sheet i holds positions [i * per_sheet, (i + 1) * per_sheet),
     row-major, `columns` to a row. `pictures(positions)` returns uint8 (n, H, W, C) with C 1 or 3.
     Photos are stored as JPEG (small), built-in images as PNG (exact pixels)."""
@@ -49,14 +56,14 @@ def write_sheets(pictures: Callable[[np.ndarray], np.ndarray], count: int, folde
         positions = np.arange(start, min(start + per_sheet, count))
         canvas = None
         for lo in range(0, len(positions), BATCH):
-            batch = np.asarray(pictures(positions[lo:lo + BATCH]), dtype=np.uint8)
+            batch = np.asarray(pictures(positions[lo : lo + BATCH]), dtype=np.uint8)
             if canvas is None:
                 h, w, c = batch.shape[1:]
                 rows = -(-len(positions) // columns)
                 canvas = np.full((rows * h, columns * w, c), 255, dtype=np.uint8)
             for j, picture in enumerate(batch, start=lo):
                 r, col = divmod(j, columns)
-                canvas[r * h:(r + 1) * h, col * w:(col + 1) * w] = picture
+                canvas[r * h : (r + 1) * h, col * w : (col + 1) * w] = picture
         image = Image.fromarray(canvas[..., 0] if canvas.shape[-1] == 1 else canvas)
         if photo:
             image.convert("RGB").save(folder / f"sheet-{sheet:03d}.jpg", quality=85)
@@ -67,12 +74,27 @@ def write_sheets(pictures: Callable[[np.ndarray], np.ndarray], count: int, folde
 def sprite_meta(key: str, count: int, tile: int, *, photo: bool, url: str = URL) -> dict:
     """What the browser needs to cut point i's picture from the sheets: the map's `layout.meta`
     entry. Known before the sheets exist, so the map need not wait for them."""
-    return {"url": f"{url}/{key}/", "count": int(count), "tile": int(tile), "columns": COLUMNS, "per_sheet": PER_SHEET,
-            "ext": "jpg" if photo else "png", "pixelated": tile < 64, "display": DISPLAY}
+    return {
+        "url": f"{url}/{key}/",
+        "count": int(count),
+        "tile": int(tile),
+        "columns": COLUMNS,
+        "per_sheet": PER_SHEET,
+        "ext": "jpg" if photo else "png",
+        "pixelated": tile < 64,
+        "display": DISPLAY,
+    }
 
 
-def ensure_sprites(key: str, pictures: Callable[[np.ndarray], np.ndarray], count: int, *, photo: bool,
-                   root: Path = SPRITES, url: str = URL) -> dict:
+def ensure_sprites(
+    key: str,
+    pictures: Callable[[np.ndarray], np.ndarray],
+    count: int,
+    *,
+    photo: bool,
+    root: Path = SPRITES,
+    url: str = URL,
+) -> dict:
     """The sheets for `key`, written now unless a finished set is there already; returns sprite_meta."""
     folder = root / key
     manifest = folder / "manifest.json"
@@ -96,6 +118,10 @@ def ensure_sprites(key: str, pictures: Callable[[np.ndarray], np.ndarray], count
 
 def prune(root: Path, keep: int = KEEP) -> None:
     """Remove all but the `keep` most recently written sets of sheets."""
-    folders = sorted((f for f in root.iterdir() if f.is_dir() and not f.name.startswith(".")), key=lambda f: f.stat().st_mtime, reverse=True)
+    folders = sorted(
+        (f for f in root.iterdir() if f.is_dir() and not f.name.startswith(".")),
+        key=lambda f: f.stat().st_mtime,
+        reverse=True,
+    )
     for folder in folders[keep:]:
         shutil.rmtree(folder, ignore_errors=True)

@@ -71,6 +71,7 @@ def start_umap_warm_up() -> threading.Thread | None:
         from core.projections import warm_up_umap
     except ImportError:
         return None
+
     def low_priority_warm_up() -> None:
         try:  # Linux nices single threads: a quick demo started meanwhile gets the CPU first
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
@@ -122,7 +123,9 @@ def current_run_id() -> str | None:
             set_data_spec(open_run(run_id).config.data)
     if run_id is not None and not run_exists(run_id):
         if run_id == from_url:
-            st.toast(f"This link's run '{str(run_id)[:40]}' was not found here; showing no run.", icon=":material/link_off:")
+            st.toast(
+                f"This link's run '{str(run_id)[:40]}' was not found here; showing no run.", icon=":material/link_off:"
+            )
         forget_run()
         return None
     if run_id is not None and from_url != run_id:

@@ -6,7 +6,8 @@ Kept apart from core/figures.py so the sweep feature stays in its own files.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -36,8 +37,12 @@ def _axis(label: str, values: Sequence[Any]) -> dict[str, Any]:
             label = f"log10 {label}"
         return {"label": label, "values": numbers}
     words = sorted({str(v) for v in values})
-    return {"label": label, "values": [words.index(str(v)) for v in values], "tickvals": list(range(len(words))),
-            "ticktext": words}
+    return {
+        "label": label,
+        "values": [words.index(str(v)) for v in values],
+        "tickvals": list(range(len(words))),
+        "ticktext": words,
+    }
 
 
 def parallel_figure(records: Sequence[Mapping[str, Any]], settings: Sequence[str]) -> go.Figure | None:
@@ -45,11 +50,13 @@ def parallel_figure(records: Sequence[Mapping[str, Any]], settings: Sequence[str
     scored = [r for r in records if r.get("score") is not None]
     if not scored:
         return None
-    dimensions = [_axis(name, [r.get(name) for r in scored]) for name in settings
-                  if len({str(r.get(name)) for r in scored}) > 1]  # a setting every trial shares says nothing
+    dimensions = [
+        _axis(name, [r.get(name) for r in scored]) for name in settings if len({str(r.get(name)) for r in scored}) > 1
+    ]  # a setting every trial shares says nothing
     scores = [float(r["score"]) for r in scored]
     dimensions.append({"label": "score (val recon MSE)", "values": scores})
-    figure = go.Figure(go.Parcoords(line={"color": scores, "colorscale": "Viridis_r", "showscale": True},
-                                    dimensions=dimensions))
+    figure = go.Figure(
+        go.Parcoords(line={"color": scores, "colorscale": "Viridis_r", "showscale": True}, dimensions=dimensions)
+    )
     figure.update_layout(height=380, margin={"l": 60, "r": 40, "t": 50, "b": 30})
     return figure

@@ -20,13 +20,37 @@ from core.training import TrainConfig
 from dashboard import state
 from dashboard.links import UrlParam, field_params, one_of
 
-MODEL_KEYS = ("family", "latent_dim", "width", "depth", "activation", "cell", "beta", "noise", "augment", "sparsity", "loss")
+MODEL_KEYS = (
+    "family",
+    "latent_dim",
+    "width",
+    "depth",
+    "activation",
+    "cell",
+    "beta",
+    "noise",
+    "augment",
+    "sparsity",
+    "loss",
+)
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "patience", "seed", "device")
-ADVANCED_KEYS = tuple(f"t.{k}" for k in ("optimizer", "schedule", "weight_decay", "patience", "seed", "device"))  # hidden in teaching mode
+ADVANCED_KEYS = tuple(
+    f"t.{k}" for k in ("optimizer", "schedule", "weight_decay", "patience", "seed", "device")
+)  # hidden in teaching mode
 BOUNDS = {  # (min, max) of each number box: the form and a link's values are checked against the same
-    "latent_dim": (2, 512), "width": (8, 4096), "depth": (1, 8), "beta": (0.0, 100.0), "noise": (0.0, 2.0),
-    "augment": (0.0, 2.0), "sparsity": (0.0, 10.0), "epochs": (1, 1000), "batch_size": (1, 8192), "lr": (1e-6, 1.0),
-    "weight_decay": (0.0, 1.0), "patience": (0, 1000), "seed": (0, 2**31 - 1),
+    "latent_dim": (2, 512),
+    "width": (8, 4096),
+    "depth": (1, 8),
+    "beta": (0.0, 100.0),
+    "noise": (0.0, 2.0),
+    "augment": (0.0, 2.0),
+    "sparsity": (0.0, 10.0),
+    "epochs": (1, 1000),
+    "batch_size": (1, 8192),
+    "lr": (1e-6, 1.0),
+    "weight_decay": (0.0, 1.0),
+    "patience": (0, 1000),
+    "seed": (0, 2**31 - 1),
 }
 RAW_PIXELS = "none"  # the features select's value for "no backbone" (a select box keeps strings best)
 PRESET_KEY = "train.preset"

@@ -32,7 +32,9 @@ def save_upload(name: str, data: bytes, root: Path | None = None) -> Path:
         partial.replace(path)
     else:
         os.utime(folder)  # used again: the budget removes others first
-    prune_uploads(folder.parent, current_limits().max_upload_cache_bytes, keep={folder, *_folders_in_use(folder.parent)})
+    prune_uploads(
+        folder.parent, current_limits().max_upload_cache_bytes, keep={folder, *_folders_in_use(folder.parent)}
+    )
     return path
 
 
@@ -56,8 +58,11 @@ def prune_uploads(uploads: Path, budget: int, keep: set[Path]) -> list[Path]:
 
     Anyone who reaches the dashboard can upload; without a budget they could fill the disk.
     """
-    folders = [(f.stat().st_mtime, f, sum(p.stat().st_size for p in f.rglob("*") if p.is_file()))
-               for f in uploads.iterdir() if f.is_dir()]
+    folders = [
+        (f.stat().st_mtime, f, sum(p.stat().st_size for p in f.rglob("*") if p.is_file()))
+        for f in uploads.iterdir()
+        if f.is_dir()
+    ]
     total = sum(size for _, _, size in folders)
     removed = []
     for _, folder, size in sorted(folders):

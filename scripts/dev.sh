@@ -2,7 +2,7 @@
 # Latentboard's two entry points. Both first make sure the project's environment exists in .venv
 # (created when missing, reinstalled only when pyproject.toml changed), then:
 #   serve [ARGS]   launch the dashboard, opening on the embedded `digits` dataset
-#   test  [ARGS]   run the whole test suite (ARGS go to pytest)
+#   test  [ARGS]   lint and format check (ruff), then the whole test suite (ARGS go to pytest)
 #   setup          only set up the environment
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,10 @@ command=${1:-}
 [ $# -gt 0 ] && shift
 case "$command" in
   serve) exec "$VENV/bin/latentboard" serve "$@" ;;
-  test) exec "$VENV/bin/python" -m pytest "$@" ;;
+  test)
+    "$VENV/bin/ruff" check . || { echo "ruff check failed: fix the findings above (many: $VENV/bin/ruff check --fix .)." >&2; exit 1; }
+    "$VENV/bin/ruff" format --check . || { echo "Files not formatted: run $VENV/bin/ruff format ." >&2; exit 1; }
+    exec "$VENV/bin/python" -m pytest "$@" ;;
   setup) echo "Environment ready in $VENV." ;;
   *) echo "usage: bash scripts/dev.sh serve|test|setup [ARGS]" >&2; exit 2 ;;
 esac

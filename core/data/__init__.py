@@ -1,7 +1,7 @@
 """Data sources: every one returns the same `Dataset` (see dataset.py).
 
-    from core.data import DataSpec, load_dataset, make_splits, SOURCES
-    ds = load_dataset(DataSpec(source="digits"))
+from core.data import DataSpec, load_dataset, make_splits, SOURCES
+ds = load_dataset(DataSpec(source="digits"))
 """
 
 from core.data.dataset import Dataset, DataSpec, Splits

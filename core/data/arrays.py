@@ -33,16 +33,26 @@ def _check_headers(path: Path, limits: Limits) -> None:
                 continue
             with archive.open(info) as member:
                 version = np.lib.format.read_magic(member)
-                reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                reader = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                )
                 shape, _, dtype = reader(member)
             need = int(np.prod(shape, dtype=object)) * dtype.itemsize
             name = info.filename[:-4]
             if need > limits.max_array_bytes:
-                raise DataError(over_limit(f"Array '{name}' of '{path.name}', shaped {shape}", describe_bytes(need),
-                                           "max_array_bytes", describe_bytes(limits.max_array_bytes)))
+                raise DataError(
+                    over_limit(
+                        f"Array '{name}' of '{path.name}', shaped {shape}",
+                        describe_bytes(need),
+                        "max_array_bytes",
+                        describe_bytes(limits.max_array_bytes),
+                    )
+                )
             if not dtype.hasobject and need > info.file_size:
-                raise DataError(f"Array '{name}' of '{path.name}' declares shape {shape} ({describe_bytes(need)}) but "
-                                f"the file holds {describe_bytes(info.file_size)}: it is damaged; save it again.")
+                raise DataError(
+                    f"Array '{name}' of '{path.name}' declares shape {shape} ({describe_bytes(need)}) but "
+                    f"the file holds {describe_bytes(info.file_size)}: it is damaged; save it again."
+                )
 
 
 def _read_npz(spec: DataSpec) -> tuple[str, dict[str, np.ndarray]]:
@@ -112,8 +122,10 @@ def load_npz(spec: DataSpec) -> Dataset:
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise DataError(f"'x' in '{name}' must be numeric, found dtype {x.dtype}.")
     if np.issubdtype(x.dtype, np.complexfloating):
-        raise DataError(f"'x' in '{name}' holds complex numbers; save their real and imaginary parts (or magnitudes) "
-                        "as real columns, e.g. np.concatenate([x.real, x.imag], axis=1).")
+        raise DataError(
+            f"'x' in '{name}' holds complex numbers; save their real and imaginary parts (or magnitudes) "
+            "as real columns, e.g. np.concatenate([x.real, x.imag], axis=1)."
+        )
     if x.ndim < 2 or len(x) == 0:
         raise DataError(f"'x' in '{name}' must be (N, D) or an image stack with N > 0, found shape {x.shape}.")
     if y is not None and (y.ndim != 1 or len(y) != len(x)):

@@ -50,19 +50,19 @@ class Dataset:
     def has_labels(self) -> bool:
         return self.y is not None
 
-    def subset(self, index: np.ndarray | torch.Tensor) -> "Dataset":
+    def subset(self, index: np.ndarray | torch.Tensor) -> Dataset:
         index = torch.as_tensor(np.asarray(index), dtype=torch.long)
         files = tuple(self.files[i] for i in index.tolist()) if self.files else ()
-        return dataclasses.replace(
-            self, x=self.x[index], y=None if self.y is None else self.y[index], files=files
-        )
+        return dataclasses.replace(self, x=self.x[index], y=None if self.y is None else self.y[index], files=files)
 
     def file_names(self, rows: np.ndarray | list[int]) -> list[str]:
         """Short names for rows (the file relative to its class folder's parent), or '' without files."""
         if not self.files:
             return [""] * len(rows)
-        return [str(Path(*Path(self.files[i]).parts[-2:])) if self.y is not None else Path(self.files[i]).name
-                for i in np.asarray(rows).tolist()]
+        return [
+            str(Path(*Path(self.files[i]).parts[-2:])) if self.y is not None else Path(self.files[i]).name
+            for i in np.asarray(rows).tolist()
+        ]
 
     def label_names(self, labels: np.ndarray | torch.Tensor | None = None) -> list[str]:
         """Class names for labels (default: this dataset's own), falling back to the number."""

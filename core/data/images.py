@@ -12,13 +12,13 @@ import contextlib
 import hashlib
 import os
 import re
-import time
 import shutil
 import tempfile
+import time
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -76,28 +76,47 @@ def _zip_members(archive: zipfile.ZipFile, name: str, limits: Limits) -> tuple[l
     for info in archive.infolist():
         parts = PurePosixPath(info.filename.replace("\\", "/")).parts
         if info.filename.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", info.filename):
-            raise DataError(f"'{name}' has an entry outside its own folder ({info.filename!r}); unzip it yourself, "
-                            "check what it holds, and choose the folder.")
+            raise DataError(
+                f"'{name}' has an entry outside its own folder ({info.filename!r}); unzip it yourself, "
+                "check what it holds, and choose the folder."
+            )
         if info.is_dir() or any(p.startswith(".") or p in _JUNK for p in parts):
             continue
         if info.flag_bits & 0x1:
             raise DataError(f"'{name}' is encrypted; unzip it with its password and choose the folder instead.")
         if info.compress_type not in _READABLE_COMPRESSION:
-            raise DataError(f"'{name}' uses a compression method Python cannot unpack (type {info.compress_type}, e.g. "
-                            "Deflate64 from Windows); unzip it yourself and choose the folder, or re-zip it.")
+            raise DataError(
+                f"'{name}' uses a compression method Python cannot unpack (type {info.compress_type}, e.g. "
+                "Deflate64 from Windows); unzip it yourself and choose the folder, or re-zip it."
+            )
         members.append(info)
     if len(members) > limits.max_archive_entries:
-        raise DataError(over_limit(f"'{name}'", f"{len(members):,} files", "max_archive_entries",
-                                   f"{limits.max_archive_entries:,} files"))
+        raise DataError(
+            over_limit(
+                f"'{name}'", f"{len(members):,} files", "max_archive_entries", f"{limits.max_archive_entries:,} files"
+            )
+        )
     unpacked = sum(m.file_size for m in members)
     if unpacked > limits.max_archive_bytes:
-        raise DataError(over_limit(f"'{name}' unpacked", describe_bytes(unpacked), "max_archive_bytes",
-                                   describe_bytes(limits.max_archive_bytes)))
+        raise DataError(
+            over_limit(
+                f"'{name}' unpacked",
+                describe_bytes(unpacked),
+                "max_archive_bytes",
+                describe_bytes(limits.max_archive_bytes),
+            )
+        )
     packed = max(1, sum(m.compress_size for m in members))
     if unpacked > _RATIO_CHECK_FROM and unpacked > limits.max_compression_ratio * packed:
-        raise DataError(over_limit(f"'{name}' unpacks to {unpacked // packed} times its size, which is how zip bombs "
-                                   "look; its compression ratio", f"{unpacked // packed}:1", "max_compression_ratio",
-                                   f"{limits.max_compression_ratio}:1"))
+        raise DataError(
+            over_limit(
+                f"'{name}' unpacks to {unpacked // packed} times its size, which is how zip bombs "
+                "look; its compression ratio",
+                f"{unpacked // packed}:1",
+                "max_compression_ratio",
+                f"{limits.max_compression_ratio}:1",
+            )
+        )
     return members, unpacked
 
 
@@ -111,8 +130,10 @@ def _unpack(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: P
             while block := source.read(1 << 20):
                 written += len(block)
                 if written > allowed:
-                    raise DataError(f"'{archive.filename}' unpacks to more than its directory declares; "
-                                    "it is damaged or built to fill the disk.")
+                    raise DataError(
+                        f"'{archive.filename}' unpacks to more than its directory declares; "
+                        "it is damaged or built to fill the disk."
+                    )
                 out.write(block)
         stamp = time.mktime((*info.date_time, 0, 0, -1))  # stable mtimes: caches keyed on them survive a re-unpack
         os.utime(target, (stamp, stamp))
@@ -143,8 +164,18 @@ def _extract_zip(path: Path) -> Path:
             raise
         if target.is_dir():  # another process unpacked the same zip first
             return target
-        if isinstance(error, (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-                              NotImplementedError, RuntimeError)):
+        if isinstance(
+            error,
+            (
+                zipfile.BadZipFile,
+                zipfile.LargeZipFile,
+                OSError,
+                EOFError,
+                ValueError,
+                NotImplementedError,
+                RuntimeError,
+            ),
+        ):
             raise DataError(f"Could not unpack '{path.name}': {error}") from None
         raise
     prune_extracted(limits.max_extract_cache_bytes, keep=target)
@@ -243,8 +274,9 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
         raise UnreadableImage(over_limit("The image", amount, "max_image_pixels", f"{limit:,} pixels")) from None
     with img:
         if img.width * img.height > limit:
-            raise UnreadableImage(over_limit("The image", f"{img.width}x{img.height} pixels", "max_image_pixels",
-                                             f"{limit:,} pixels"))
+            raise UnreadableImage(
+                over_limit("The image", f"{img.width}x{img.height} pixels", "max_image_pixels", f"{limit:,} pixels")
+            )
         yield img
 
 
@@ -253,7 +285,9 @@ def _read_image(path: Path, size: int) -> tuple[np.ndarray, bool]:
     try:
         with open_image(path) as img:
             if min(img.size) < MIN_IMAGE_SIDE:
-                raise UnreadableImage(f"{img.width}x{img.height} pixels, smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}")
+                raise UnreadableImage(
+                    f"{img.width}x{img.height} pixels, smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
+                )
             img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster for photos
             img = ImageOps.exif_transpose(img)  # phone photos: honour the orientation tag
             square = img.width == img.height
@@ -272,12 +306,15 @@ def _skipped_note(skipped: list[tuple[Path, str]], root: Path) -> str:
     return f"Skipped {count(len(skipped), 'unreadable file')}: {names}{more}."
 
 
-def _read_all(files: list[Path], size: int, root: Path, fail: bool) -> tuple[list[np.ndarray], list[int], list[tuple[Path, str]], int]:
+def _read_all(
+    files: list[Path], size: int, root: Path, fail: bool
+) -> tuple[list[np.ndarray], list[int], list[tuple[Path, str]], int]:
     """(pixels, indices of the files read, (file, reason) skipped, how many were not square).
 
     Decoding runs on a few threads: Pillow releases the GIL while it decodes and resizes.
     With `fail`, the first unreadable file (in file order) stops loading with its name and why.
     """
+
     def read(file: Path) -> tuple[np.ndarray, bool] | str:
         try:
             return _read_image(file, size)
@@ -289,8 +326,10 @@ def _read_all(files: list[Path], size: int, root: Path, fail: bool) -> tuple[lis
         for i, (file, result) in enumerate(zip(files, pool.map(read, files))):
             if isinstance(result, str):
                 if fail:
-                    raise DataError(f"'{file.relative_to(root)}' is not a usable image ({result}). Remove it, "
-                                    "or choose to skip unreadable files (--bad-files skip).")
+                    raise DataError(
+                        f"'{file.relative_to(root)}' is not a usable image ({result}). Remove it, "
+                        "or choose to skip unreadable files (--bad-files skip)."
+                    )
                 skipped.append((file, result))
                 continue
             pixels.append(result[0])

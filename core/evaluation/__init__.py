@@ -25,13 +25,13 @@ from core.evaluation.clustering import (
 )
 from core.evaluation.probes import PROBES, probe_cv_scores, probe_scores
 from core.evaluation.progress import EvalProgress
-from core.evaluation.result import ClusteringScores, EvaluationResult
 from core.evaluation.reconstruction import (
     per_sample_quality,
     reconstruct,
     reconstruction_errors,
     reconstruction_quality,
 )
+from core.evaluation.result import ClusteringScores, EvaluationResult
 from core.evaluation.run_evaluation import (
     default_n_clusters,
     evaluate_run,
@@ -43,11 +43,34 @@ from core.evaluation.run_evaluation import (
 from core.evaluation.text import format_evaluation
 
 __all__ = [
-    "Classification", "Neighbor", "classify_images", "preprocess_image",
-    "PIPELINES", "cluster_accuracy", "cluster_with", "clustering_baselines", "clustering_scores",
-    "compare_clusterings", "confusion", "majority_labels", "n2d_cluster",
-    "PROBES", "probe_cv_scores", "probe_scores",
-    "per_sample_quality", "reconstruct", "reconstruction_errors", "reconstruction_quality",
-    "EvalProgress", "default_n_clusters", "evaluate_run", "evaluation_steps", "load_evaluation", "run_clusters", "trustworthiness_of_map",
-    "format_evaluation", "ClusteringScores", "EvaluationResult",
+    "Classification",
+    "Neighbor",
+    "classify_images",
+    "preprocess_image",
+    "PIPELINES",
+    "cluster_accuracy",
+    "cluster_with",
+    "clustering_baselines",
+    "clustering_scores",
+    "compare_clusterings",
+    "confusion",
+    "majority_labels",
+    "n2d_cluster",
+    "PROBES",
+    "probe_cv_scores",
+    "probe_scores",
+    "per_sample_quality",
+    "reconstruct",
+    "reconstruction_errors",
+    "reconstruction_quality",
+    "EvalProgress",
+    "default_n_clusters",
+    "evaluate_run",
+    "evaluation_steps",
+    "load_evaluation",
+    "run_clusters",
+    "trustworthiness_of_map",
+    "format_evaluation",
+    "ClusteringScores",
+    "EvaluationResult",
 ]

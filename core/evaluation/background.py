@@ -58,7 +58,9 @@ class EvaluationJobs:
         self._jobs: dict[tuple[str, str], EvaluationJob] = {}
         self._lock = threading.Lock()
 
-    def start(self, trained: "TrainedRun", split: str = "test", skip: Collection[str] = (), **options: Any) -> EvaluationJob:
+    def start(
+        self, trained: TrainedRun, split: str = "test", skip: Collection[str] = (), **options: Any
+    ) -> EvaluationJob:
         """Evaluate `split` of `trained` in a daemon thread (evaluate_run's `options`); returns the job.
 
         While an evaluation of the same run and split is still running, returns that job instead of
@@ -70,8 +72,12 @@ class EvaluationJobs:
             if current is not None and not current.done:
                 return current
             job = EvaluationJob(trained.run.id, split)
-            job.thread = threading.Thread(target=self._evaluate, args=(job, trained, split, tuple(skip), options),
-                                          name=f"latentboard-evaluate-{trained.run.id}-{split}", daemon=True)
+            job.thread = threading.Thread(
+                target=self._evaluate,
+                args=(job, trained, split, tuple(skip), options),
+                name=f"latentboard-evaluate-{trained.run.id}-{split}",
+                daemon=True,
+            )
             self._jobs[key] = job
             job.thread.start()
         return job
@@ -88,7 +94,7 @@ class EvaluationJobs:
                 del self._jobs[(run_id, split)]
 
     @staticmethod
-    def _evaluate(job: EvaluationJob, trained: "TrainedRun", split: str, skip: tuple[str, ...], options: dict) -> None:
+    def _evaluate(job: EvaluationJob, trained: TrainedRun, split: str, skip: tuple[str, ...], options: dict) -> None:
         def follow(event: EvalProgress) -> None:
             job.latest = event
 

@@ -9,9 +9,10 @@ training images of that cluster carry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,13 +21,13 @@ from sklearn.neighbors import NearestNeighbors
 
 from core.data.images import UnreadableImage, open_image, to_rgb
 from core.encoding import encode
-from core.run_cache import run_codes
 from core.errors import ConfigError, DataError
-from core.features import standardise
-from core.limits import current_limits, over_limit
 from core.evaluation.clustering import majority_labels
 from core.evaluation.reconstruction import mse_per_sample, reconstruct
 from core.evaluation.run_evaluation import run_clusters
+from core.features import standardise
+from core.limits import current_limits, over_limit
+from core.run_cache import run_codes
 
 if TYPE_CHECKING:
     from core.experiment import TrainedRun
@@ -64,8 +65,10 @@ def _open(image: ImageInput, i: int) -> tuple[Image.Image, str]:
     limit = current_limits().max_image_pixels
     if isinstance(image, Image.Image):
         if image.width * image.height > limit:
-            raise DataError(f"Cannot classify image {i}: " + over_limit("it", f"{image.width}x{image.height} pixels",
-                                                                          "max_image_pixels", f"{limit:,} pixels"))
+            raise DataError(
+                f"Cannot classify image {i}: "
+                + over_limit("it", f"{image.width}x{image.height} pixels", "max_image_pixels", f"{limit:,} pixels")
+            )
         return image, f"image {i}"
     path = Path(image).expanduser()
     try:
@@ -91,7 +94,9 @@ def preprocess_image(image: Image.Image, input_shape: tuple[int, ...], source: s
     if source == "folder":
         rgb = ImageOps.fit(rgb, (width, height), Image.Resampling.BICUBIC)
     else:
-        rgb = rgb.resize((width, height), Image.Resampling.BICUBIC if min(rgb.size) < 4 * width else Image.Resampling.LANCZOS)
+        rgb = rgb.resize(
+            (width, height), Image.Resampling.BICUBIC if min(rgb.size) < 4 * width else Image.Resampling.LANCZOS
+        )
     pixels = np.asarray(rgb.convert("L") if channels == 1 else rgb, dtype=np.float32) / 255.0
     if pixels.ndim == 2:
         pixels = pixels[None]
@@ -100,8 +105,14 @@ def preprocess_image(image: Image.Image, input_shape: tuple[int, ...], source: s
     return np.clip(pixels, 0.0, 1.0)
 
 
-def classify_images(trained: "TrainedRun", images: Sequence[ImageInput], k: int = 5, method: str = "n2d",
-                    n_clusters: int | None = None, random_state: int | None = 0) -> list[Classification]:
+def classify_images(
+    trained: TrainedRun,
+    images: Sequence[ImageInput],
+    k: int = 5,
+    method: str = "n2d",
+    n_clusters: int | None = None,
+    random_state: int | None = 0,
+) -> list[Classification]:
     """Encode new images with the run's model and place each among the training codes.
 
     `images`: PIL images or paths. Unreadable files raise DataError naming the file; a run on a
@@ -150,20 +161,22 @@ def classify_images(trained: "TrainedRun", images: Sequence[ImageInput], k: int 
             for r, d in zip(rows[i], distances[i])
         )
         label = majority.get(cluster_id)
-        results.append(Classification(
-            source=source,
-            input=dataset.to_display(x[i:i + 1])[0],
-            recon=dataset.to_display(x_hat[i:i + 1])[0],
-            cluster=cluster_id,
-            cluster_label=None if label is None else names(np.array([label]))[0],
-            neighbors=neighbors,
-            error=float(errors[i]),
-            nearest_row=nearest_rows[i],
-        ))
+        results.append(
+            Classification(
+                source=source,
+                input=dataset.to_display(x[i : i + 1])[0],
+                recon=dataset.to_display(x_hat[i : i + 1])[0],
+                cluster=cluster_id,
+                cluster_label=None if label is None else names(np.array([label]))[0],
+                neighbors=neighbors,
+                error=float(errors[i]),
+                nearest_row=nearest_rows[i],
+            )
+        )
     return results
 
 
-def _model_inputs(trained: "TrainedRun", images: list[Image.Image], pixels: np.ndarray) -> torch.Tensor:
+def _model_inputs(trained: TrainedRun, images: list[Image.Image], pixels: np.ndarray) -> torch.Tensor:
     """New images as the run's model reads them: their pixels, or the run's backbone features of them."""
     backbone = trained.config.features.backbone
     if backbone is None:
@@ -175,8 +188,12 @@ def _model_inputs(trained: "TrainedRun", images: list[Image.Image], pixels: np.n
     # A new image goes the way the rows went: the original file's pixels beside rows read from files,
     # the dataset's own pixels (already converted to its size and channels) beside rows held as a tensor.
     source = {"images": images} if trained.dataset.files else {"x": torch.from_numpy(pixels)}
-    new = extract_features(load_backbone(backbone), backbone_for(trained.dataset, backbone, size),
-                           batch_size=trained.config.features.batch_size, **source)
+    new = extract_features(
+        load_backbone(backbone),
+        backbone_for(trained.dataset, backbone, size),
+        batch_size=trained.config.features.batch_size,
+        **source,
+    )
     return standardise(new, reference)
 
 

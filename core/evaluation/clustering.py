@@ -9,7 +9,8 @@ clusters a UMAP of the codes with a Gaussian mixture.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -22,7 +23,8 @@ from core.registry import lookup
 
 SILHOUETTE_MAX = 5000  # silhouette is O(N^2): score a seeded sample of at most this many points
 N2D_NEIGHBORS = 20
-N2D_EPOCHS = 200  # UMAP's own choice above 10k points; on 10k mnist codes 500 (its default below) gave the same ACC/NMI in 5x the time
+# UMAP's own choice above 10k points; on 10k mnist codes 500 (its default below) gave the same ACC/NMI in 5x the time
+N2D_EPOCHS = 200
 N2D_GMM_INITS = 10  # best of 10 GMM fits by likelihood: one fit often merges 4/9 and splits another digit
 
 
@@ -87,8 +89,9 @@ def majority_labels(y: np.ndarray, pred: np.ndarray) -> dict[int, int]:
     return out
 
 
-def silhouette(features: np.ndarray, pred: np.ndarray, random_state: int | None = 0,
-               max_samples: int = SILHOUETTE_MAX) -> float | None:
+def silhouette(
+    features: np.ndarray, pred: np.ndarray, random_state: int | None = 0, max_samples: int = SILHOUETTE_MAX
+) -> float | None:
     """Silhouette of the non-noise points on a seeded sample; None with fewer than 2 clusters."""
     features, pred = np.asarray(features), np.asarray(pred)
     keep = pred >= 0
@@ -105,8 +108,9 @@ def silhouette(features: np.ndarray, pred: np.ndarray, random_state: int | None 
     return float(metrics.silhouette_score(features, pred))
 
 
-def clustering_scores(features: np.ndarray, y: np.ndarray | None, pred: np.ndarray,
-                      random_state: int | None = 0) -> dict[str, Any]:
+def clustering_scores(
+    features: np.ndarray, y: np.ndarray | None, pred: np.ndarray, random_state: int | None = 0
+) -> dict[str, Any]:
     """{"acc", "nmi", "ari", "silhouette", "n_clusters", "noise"}: acc/nmi/ari are None without labels.
 
     `silhouette` is measured in `features` (the space the clustering started from).
@@ -127,8 +131,13 @@ def clustering_scores(features: np.ndarray, y: np.ndarray | None, pred: np.ndarr
 # --------------------------------------------------------------------------- pipelines
 
 
-def umap_manifold(codes: np.ndarray, n_clusters: int, random_state: int | None = 0,
-                  n_neighbors: int = N2D_NEIGHBORS, dims: int | None = None) -> np.ndarray:
+def umap_manifold(
+    codes: np.ndarray,
+    n_clusters: int,
+    random_state: int | None = 0,
+    n_neighbors: int = N2D_NEIGHBORS,
+    dims: int | None = None,
+) -> np.ndarray:
     """N2D's manifold: UMAP of the codes to `dims` (default: n_clusters) dimensions with min_dist=0.
 
     min_dist=0 packs similar points tightly, which is what a clusterer wants (a map for the eye
@@ -155,8 +164,13 @@ class N2DMixture(GaussianMixtureClusterer):
         super().__init__(n_clusters, random_state, n_init=N2D_GMM_INITS)
 
 
-def n2d_cluster(codes: np.ndarray, n_clusters: int, random_state: int | None = 0,
-                n_neighbors: int = N2D_NEIGHBORS, dims: int | None = None) -> np.ndarray:
+def n2d_cluster(
+    codes: np.ndarray,
+    n_clusters: int,
+    random_state: int | None = 0,
+    n_neighbors: int = N2D_NEIGHBORS,
+    dims: int | None = None,
+) -> np.ndarray:
     """N2D: UMAP the codes to a few dimensions with min_dist=0 (`umap_manifold`), then a GMM."""
     embedded = umap_manifold(codes, n_clusters, random_state, n_neighbors, dims)
     return N2DMixture(n_clusters, random_state).fit_predict(embedded)
@@ -172,7 +186,9 @@ def _on_codes(method: str) -> Callable[..., np.ndarray]:
 
 
 def _on_the_manifold(method: str) -> Callable[..., np.ndarray]:
-    def run(z: np.ndarray, n_clusters: int, random_state: int | None = 0, n_neighbors: int = N2D_NEIGHBORS) -> np.ndarray:
+    def run(
+        z: np.ndarray, n_clusters: int, random_state: int | None = 0, n_neighbors: int = N2D_NEIGHBORS
+    ) -> np.ndarray:
         return on_manifold(method, umap_manifold(z, n_clusters, random_state, n_neighbors), n_clusters, random_state)
 
     return run
@@ -194,8 +210,16 @@ def too_few_rows(method: str, n_rows: int) -> str | None:
 
 def _skipped(reason: str) -> dict[str, Any]:
     """The scores row of a method that did not run, saying why."""
-    return {"acc": None, "nmi": None, "ari": None, "silhouette": None, "n_clusters": None, "noise": None,
-            "seconds": 0.0, "skipped": reason}
+    return {
+        "acc": None,
+        "nmi": None,
+        "ari": None,
+        "silhouette": None,
+        "n_clusters": None,
+        "noise": None,
+        "seconds": 0.0,
+        "skipped": reason,
+    }
 
 
 def cluster_with(method: str, features: np.ndarray, n_clusters: int, random_state: int | None = 0) -> np.ndarray:
@@ -205,8 +229,13 @@ def cluster_with(method: str, features: np.ndarray, n_clusters: int, random_stat
     return PIPELINES[method](features, n_clusters, random_state=random_state)
 
 
-def _timed_scores(features: np.ndarray, y: np.ndarray | None, run: Callable[[], np.ndarray],
-                  random_state: int | None, method: str = "kmeans") -> dict[str, Any]:
+def _timed_scores(
+    features: np.ndarray,
+    y: np.ndarray | None,
+    run: Callable[[], np.ndarray],
+    random_state: int | None,
+    method: str = "kmeans",
+) -> dict[str, Any]:
     reason = too_few_rows(method, len(features))
     if reason:
         return _skipped(reason)
@@ -216,24 +245,35 @@ def _timed_scores(features: np.ndarray, y: np.ndarray | None, run: Callable[[], 
     return {**clustering_scores(features, y, pred, random_state), "seconds": seconds}
 
 
-def compare_clusterings(features: np.ndarray, y: np.ndarray | None, n_clusters: int, random_state: int | None = 0,
-                        methods: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
+def compare_clusterings(
+    features: np.ndarray,
+    y: np.ndarray | None,
+    n_clusters: int,
+    random_state: int | None = 0,
+    methods: tuple[str, ...] | None = None,
+) -> dict[str, dict[str, Any]]:
     """{method: scores + seconds} for kmeans, gmm, hdbscan, agglomerative and n2d on `features`."""
     return labelled_clusterings(features, y, n_clusters, random_state, methods)[0]
 
 
-def timed_manifold(features: np.ndarray, n_clusters: int, random_state: int | None = 0,
-                   n2d_neighbors: int = N2D_NEIGHBORS) -> tuple[np.ndarray, float]:
+def timed_manifold(
+    features: np.ndarray, n_clusters: int, random_state: int | None = 0, n2d_neighbors: int = N2D_NEIGHBORS
+) -> tuple[np.ndarray, float]:
     """(N2D's manifold of `features`, the seconds it took): what labelled_clusterings shares."""
     began = time.perf_counter()
     manifold = umap_manifold(np.asarray(features, dtype=np.float32), n_clusters, random_state, n2d_neighbors)
     return manifold, time.perf_counter() - began
 
 
-def labelled_clusterings(features: np.ndarray, y: np.ndarray | None, n_clusters: int, random_state: int | None = 0,
-                         methods: tuple[str, ...] | None = None, n2d_neighbors: int = N2D_NEIGHBORS,
-                         manifold: tuple[np.ndarray, float] | None = None,
-                         ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+def labelled_clusterings(
+    features: np.ndarray,
+    y: np.ndarray | None,
+    n_clusters: int,
+    random_state: int | None = 0,
+    methods: tuple[str, ...] | None = None,
+    n2d_neighbors: int = N2D_NEIGHBORS,
+    manifold: tuple[np.ndarray, float] | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
     """compare_clusterings, plus the labels each method gave: ({method: scores}, {method: labels}).
 
     The pipelines on N2D's manifold share one UMAP; each one's `seconds` includes it, so a row
@@ -264,8 +304,9 @@ def labelled_clusterings(features: np.ndarray, y: np.ndarray | None, n_clusters:
     return scores, labels
 
 
-def pca_features(train: np.ndarray, others: list[np.ndarray], n_components: int,
-                 random_state: int | None = 0) -> list[np.ndarray]:
+def pca_features(
+    train: np.ndarray, others: list[np.ndarray], n_components: int, random_state: int | None = 0
+) -> list[np.ndarray]:
     """PCA fitted on `train`, applied to `train` and each of `others` (same number of dims as asked)."""
     from sklearn.decomposition import PCA
 
@@ -274,9 +315,15 @@ def pca_features(train: np.ndarray, others: list[np.ndarray], n_components: int,
     return [pca.transform(a).astype(np.float32) for a in [train, *others]]
 
 
-def clustering_baselines(raw: np.ndarray, y: np.ndarray | None, n_clusters: int, n_components: int,
-                         random_state: int | None = 0, pca_fit: np.ndarray | None = None,
-                         features: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+def clustering_baselines(
+    raw: np.ndarray,
+    y: np.ndarray | None,
+    n_clusters: int,
+    n_components: int,
+    random_state: int | None = 0,
+    pca_fit: np.ndarray | None = None,
+    features: np.ndarray | None = None,
+) -> dict[str, dict[str, Any]]:
     """What the codes must beat, without any autoencoder.
 
     kmeans_raw: k-means on the flattened inputs; kmeans_pca: k-means on a PCA with as many dims
@@ -298,8 +345,10 @@ def clustering_baselines(raw: np.ndarray, y: np.ndarray | None, n_clusters: int,
     out["kmeans_pca"]["seconds"] += pca_seconds
     if features is not None:
         features = np.asarray(features, dtype=np.float32)
-        out["kmeans_features"] = _timed_scores(features, y, lambda: cluster(features, "kmeans", n_clusters, random_state),
-                                               random_state)
-        out["umap_gmm_features"] = _timed_scores(features, y, lambda: n2d_cluster(features, n_clusters, random_state),
-                                                 random_state, "n2d")
+        out["kmeans_features"] = _timed_scores(
+            features, y, lambda: cluster(features, "kmeans", n_clusters, random_state), random_state
+        )
+        out["umap_gmm_features"] = _timed_scores(
+            features, y, lambda: n2d_cluster(features, n_clusters, random_state), random_state, "n2d"
+        )
     return out

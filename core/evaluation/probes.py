@@ -7,7 +7,8 @@ scaler is fitted on the training fold only). A random forest needs no scaling.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -88,8 +89,13 @@ def cv_skip_reason(y: np.ndarray, folds: int = CV_FOLDS) -> str | None:
     return None
 
 
-def probe_scores(features_train: np.ndarray, y_train: np.ndarray, features_test: np.ndarray, y_test: np.ndarray,
-                 random_state: int | None = 0) -> dict[str, float]:
+def probe_scores(
+    features_train: np.ndarray,
+    y_train: np.ndarray,
+    features_test: np.ndarray,
+    y_test: np.ndarray,
+    random_state: int | None = 0,
+) -> dict[str, float]:
     """{"knn": acc, "logistic": acc, "random_forest": acc}: fit on train, accuracy on test."""
     xtr, ytr = np.asarray(features_train, dtype=np.float32), np.asarray(y_train)
     xte, yte = np.asarray(features_test, dtype=np.float32), np.asarray(y_test)
@@ -105,8 +111,9 @@ def probe_scores(features_train: np.ndarray, y_train: np.ndarray, features_test:
     return out
 
 
-def probe_cv_scores(features: np.ndarray, y: np.ndarray, random_state: int | None = 0,
-                    folds: int = CV_FOLDS) -> dict[str, float | None]:
+def probe_cv_scores(
+    features: np.ndarray, y: np.ndarray, random_state: int | None = 0, folds: int = CV_FOLDS
+) -> dict[str, float | None]:
     """{"knn": mean acc, ...}: stratified k-fold accuracy on (a sample of at most CV_MAX of) the rows.
 
     None when some class has fewer rows than two folds need.

@@ -22,7 +22,13 @@ from core.evaluation.result import EvaluationResult
 # Seconds per 1,000 rows on 2 CPU cores, a guess from mnist-10k (195 s for all, of which about
 # 90 s the N2D UMAP). Only the ratios matter once a step has finished and calibrated the clock.
 SECONDS_PER_1K_ROWS = {
-    "encode": 0.1, "n2d": 8.0, "clusterings": 2.0, "reconstruction": 0.2, "map": 2.0, "baselines": 5.0, "probes": 2.5,
+    "encode": 0.1,
+    "n2d": 8.0,
+    "clusterings": 2.0,
+    "reconstruction": 0.2,
+    "map": 2.0,
+    "baselines": 5.0,
+    "probes": 2.5,
 }
 STEP_OVERHEAD = {"n2d": 1.0, "clusterings": 0.5, "map": 1.0, "baselines": 1.5, "probes": 1.5}  # any size pays these
 MIN_STEP_SECONDS = 0.2
@@ -97,8 +103,10 @@ def expected_seconds(steps: Sequence[str], n_rows: int, earlier: Mapping[str, An
     timings = (earlier or {}).get("timings") or {}
     if (earlier or {}).get("n") == n_rows and all(isinstance(timings.get(s), (int, float)) for s in steps):
         return {s: max(float(timings[s]), 0.0) for s in steps}
-    return {s: max(STEP_OVERHEAD.get(s, 0.0) + SECONDS_PER_1K_ROWS.get(s, 1.0) * n_rows / 1000, MIN_STEP_SECONDS)
-            for s in steps}
+    return {
+        s: max(STEP_OVERHEAD.get(s, 0.0) + SECONDS_PER_1K_ROWS.get(s, 1.0) * n_rows / 1000, MIN_STEP_SECONDS)
+        for s in steps
+    }
 
 
 class StepClock:
@@ -138,6 +146,13 @@ class StepClock:
 
     def event(self, step: str, finished: bool, result: Mapping[str, Any], done: bool = False) -> EvalProgress:
         index = self.steps.index(step) + 1 if step in self.steps else len(self.steps)
-        return EvalProgress(step=step, index=index, total=len(self.steps), finished=finished,
-                            elapsed=time.perf_counter() - self.began, eta=0.0 if done else self.eta(step, finished),
-                            result=result, done=done)
+        return EvalProgress(
+            step=step,
+            index=index,
+            total=len(self.steps),
+            finished=finished,
+            elapsed=time.perf_counter() - self.began,
+            eta=0.0 if done else self.eta(step, finished),
+            result=result,
+            done=done,
+        )

@@ -61,15 +61,15 @@ def ssim_per_sample(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray | None:
     pad = (win - 1) // 2
     out = np.empty(n, dtype=np.float64)
     for start in range(0, n, SSIM_CHUNK):
-        a = x[start:start + SSIM_CHUNK]
-        b = x_hat[start:start + SSIM_CHUNK]
+        a = x[start : start + SSIM_CHUNK]
+        b = x_hat[start : start + SSIM_CHUNK]
         m = len(a)
         # (m, C, H, W) -> (H, W, m*C): every channel of every image is one "channel" for skimage
         a2 = a.reshape(m * c, h, w).transpose(1, 2, 0)
         b2 = b.reshape(m * c, h, w).transpose(1, 2, 0)
         _, full = structural_similarity(a2, b2, data_range=1.0, channel_axis=-1, win_size=win, full=True)
-        cropped = full[pad:h - pad, pad:w - pad, :]
-        out[start:start + m] = cropped.reshape(-1, m, c).mean(axis=(0, 2)) if cropped.size else np.nan
+        cropped = full[pad : h - pad, pad : w - pad, :]
+        out[start : start + m] = cropped.reshape(-1, m, c).mean(axis=(0, 2)) if cropped.size else np.nan
     return out
 
 
@@ -92,8 +92,9 @@ def reconstruction_quality(x: np.ndarray, x_hat: np.ndarray, kind: str = "image"
     return {key: None if values is None or len(values) == 0 else float(np.mean(values)) for key, values in per.items()}
 
 
-def nearest_to_reconstruction(model: torch.nn.Module, inputs: torch.Tensor, rows: np.ndarray, pool: np.ndarray,
-                              k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def nearest_to_reconstruction(
+    model: torch.nn.Module, inputs: torch.Tensor, rows: np.ndarray, pool: np.ndarray, k: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """(pool rows (n, k), distances (n, k)): the rows of `pool` whose inputs lie nearest each reconstruction.
 
     A model trained on backbone features rebuilds a feature vector, not a picture; the honest way

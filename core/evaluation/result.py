@@ -16,8 +16,23 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 SCORE_KEYS = ("acc", "nmi", "ari", "silhouette", "n_clusters", "noise", "seconds")
-HEADER_KEYS = ("run_id", "dataset", "split", "n", "n_clusters", "latent_dim", "has_labels", "random_state",
-               "n2d_neighbors", "checkpoint", "epochs_done", "seconds", "timings", "left_out", "skipped")
+HEADER_KEYS = (
+    "run_id",
+    "dataset",
+    "split",
+    "n",
+    "n_clusters",
+    "latent_dim",
+    "has_labels",
+    "random_state",
+    "n2d_neighbors",
+    "checkpoint",
+    "epochs_done",
+    "seconds",
+    "timings",
+    "left_out",
+    "skipped",
+)
 SECTION_KEYS = ("clustering", "baselines", "probes", "probes_cv", "probe_protocol", "reconstruction", "trustworthiness")
 
 
@@ -35,7 +50,7 @@ class ClusteringScores:
     skipped: str | None = None
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "ClusteringScores":
+    def from_dict(cls, values: Mapping[str, Any]) -> ClusteringScores:
         return cls(**{f.name: values.get(f.name) for f in fields(cls)})
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,7 +84,9 @@ class MapQuality:
 def _scores(rows: Any) -> dict[str, ClusteringScores] | None:
     if not isinstance(rows, Mapping):
         return None
-    return {str(name): ClusteringScores.from_dict(row if isinstance(row, Mapping) else {}) for name, row in rows.items()}
+    return {
+        str(name): ClusteringScores.from_dict(row if isinstance(row, Mapping) else {}) for name, row in rows.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -104,12 +121,13 @@ class EvaluationResult:
         return self.has_labels is not False
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "EvaluationResult":
+    def from_dict(cls, values: Mapping[str, Any]) -> EvaluationResult:
         """From an evaluation-<split>.json dict, or a partial result of evaluation_steps."""
         probes = None
         if "probes" in values or "probes_cv" in values:
-            probes = ProbeScores(dict(values.get("probes") or {}), dict(values.get("probes_cv") or {}),
-                                 values.get("probe_protocol"))
+            probes = ProbeScores(
+                dict(values.get("probes") or {}), dict(values.get("probes_cv") or {}), values.get("probe_protocol")
+            )
         rec = values.get("reconstruction")
         return cls(
             **{key: values.get(key) for key in HEADER_KEYS if key not in ("timings", "left_out", "skipped")},
@@ -119,8 +137,9 @@ class EvaluationResult:
             clustering=_scores(values.get("clustering")),
             baselines=_scores(values.get("baselines")),
             probes=probes,
-            reconstruction=None if not isinstance(rec, Mapping) else ReconstructionQuality(
-                rec.get("mse"), rec.get("psnr"), rec.get("ssim")),
+            reconstruction=None
+            if not isinstance(rec, Mapping)
+            else ReconstructionQuality(rec.get("mse"), rec.get("psnr"), rec.get("ssim")),
             map=MapQuality(values["trustworthiness"]) if "trustworthiness" in values else None,
             extra={k: v for k, v in values.items() if k not in HEADER_KEYS and k not in SECTION_KEYS},
         )
@@ -132,13 +151,17 @@ class EvaluationResult:
             if rows is not None:
                 out[key] = {name: scores.to_dict() for name, scores in rows.items()}
         if self.reconstruction is not None:
-            out["reconstruction"] = {"mse": self.reconstruction.mse, "psnr": self.reconstruction.psnr,
-                                     "ssim": self.reconstruction.ssim}
+            out["reconstruction"] = {
+                "mse": self.reconstruction.mse,
+                "psnr": self.reconstruction.psnr,
+                "ssim": self.reconstruction.ssim,
+            }
         if self.map is not None:
             out["trustworthiness"] = self.map.trustworthiness
         if self.probes is not None:
-            out.update(probes=self.probes.held_out, probes_cv=self.probes.cross_validated,
-                       probe_protocol=self.probes.protocol)
+            out.update(
+                probes=self.probes.held_out, probes_cv=self.probes.cross_validated, probe_protocol=self.probes.protocol
+            )
         out.update({key: getattr(self, key) for key in HEADER_KEYS})
         out.update(timings=dict(self.timings), left_out=list(self.left_out), skipped=dict(self.skipped))
         return {**out, **self.extra}

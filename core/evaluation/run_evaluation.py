@@ -39,8 +39,8 @@ from core.evaluation.clustering import (
     timed_manifold,
     too_few_rows,
 )
-from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
 from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores, probe_skip_reason
+from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
 from core.evaluation.reconstruction import reconstruct, reconstruction_quality
 from core.evaluation.result import EvaluationResult
 from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection
@@ -72,26 +72,30 @@ def cluster_count(n_clusters: int | None, dataset: Any, random_state: int | None
     if n_clusters is None:
         return default_n_clusters(dataset)
     if isinstance(n_clusters, bool) or int(n_clusters) != n_clusters or n_clusters < 1:
-        raise ConfigError(f"The number of clusters (--clusters) must be at least 1 (got {n_clusters}); "
-                          "leave it out for the number of classes.")
+        raise ConfigError(
+            f"The number of clusters (--clusters) must be at least 1 (got {n_clusters}); "
+            "leave it out for the number of classes."
+        )
     return int(n_clusters)
 
 
-def split_index(trained: "TrainedRun", split: str) -> np.ndarray:
+def split_index(trained: TrainedRun, split: str) -> np.ndarray:
     if split not in SPLITS:
         raise ConfigError(f"Unknown split {split!r}; choose one of {', '.join(SPLITS)}.")
     index = np.asarray(trained.splits.get(split))
     if len(index) == 0:
-        raise ConfigError(f"Run {trained.run.id} has an empty {split} split; evaluate another split (e.g. --split all).")
+        raise ConfigError(
+            f"Run {trained.run.id} has an empty {split} split; evaluate another split (e.g. --split all)."
+        )
     return index
 
 
-def flat_inputs(trained: "TrainedRun", index: np.ndarray) -> np.ndarray:
+def flat_inputs(trained: TrainedRun, index: np.ndarray) -> np.ndarray:
     """The raw pixels (or table values) of rows, flattened: the no-model baseline's input."""
     return trained.dataset.x[torch.as_tensor(index)].reshape(len(index), -1).numpy().astype(np.float32)
 
 
-def backbone_features(trained: "TrainedRun", index: np.ndarray) -> np.ndarray | None:
+def backbone_features(trained: TrainedRun, index: np.ndarray) -> np.ndarray | None:
     """A feature run's backbone features as the backbone gave them (from the cache), else None.
 
     Not the standardised copy the model read: k-means on the raw features scored 0.97 on birds
@@ -106,8 +110,9 @@ def backbone_features(trained: "TrainedRun", index: np.ndarray) -> np.ndarray | 
     return features[torch.as_tensor(index)].numpy().astype(np.float32)
 
 
-def trustworthiness_of_map(codes: np.ndarray, embedding: np.ndarray, random_state: int | None = 0,
-                           max_samples: int = TRUSTWORTHINESS_MAX) -> float | None:
+def trustworthiness_of_map(
+    codes: np.ndarray, embedding: np.ndarray, random_state: int | None = 0, max_samples: int = TRUSTWORTHINESS_MAX
+) -> float | None:
     """How well the map keeps neighbours of the codes (sklearn's trustworthiness, k=5), on a sample."""
     from sklearn.manifold import trustworthiness
 
@@ -138,10 +143,16 @@ STEPS = ("encode", "n2d", "clusterings", "reconstruction", "map", "baselines", "
 OPTIONAL_STEPS = ("baselines", "probes")  # what a caller may leave out (`skip`)
 
 
-def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int | None = 0,
-                 n_clusters: int | None = None, save: bool = True,
-                 n2d_neighbors: int = N2D_NEIGHBORS, skip: Collection[str] = (),
-                 on_progress: Callable[[EvalProgress], None] | None = None) -> EvaluationResult:
+def evaluate_run(
+    trained: TrainedRun,
+    split: str = "test",
+    random_state: int | None = 0,
+    n_clusters: int | None = None,
+    save: bool = True,
+    n2d_neighbors: int = N2D_NEIGHBORS,
+    skip: Collection[str] = (),
+    on_progress: Callable[[EvalProgress], None] | None = None,
+) -> EvaluationResult:
     """Clusterings of the codes, baselines, probes, reconstruction quality and map trustworthiness.
 
     Returns an EvaluationResult and, with `save`, writes its dict to `evaluation-<split>.json` in
@@ -160,9 +171,15 @@ def evaluate_run(trained: "TrainedRun", split: str = "test", random_state: int |
     return EvaluationResult.from_dict(result)
 
 
-def evaluation_steps(trained: "TrainedRun", split: str = "test", random_state: int | None = 0,
-                     n_clusters: int | None = None, save: bool = True, n2d_neighbors: int = N2D_NEIGHBORS,
-                     skip: Collection[str] = ()) -> Iterator[EvalProgress]:
+def evaluation_steps(
+    trained: TrainedRun,
+    split: str = "test",
+    random_state: int | None = 0,
+    n_clusters: int | None = None,
+    save: bool = True,
+    n2d_neighbors: int = N2D_NEIGHBORS,
+    skip: Collection[str] = (),
+) -> Iterator[EvalProgress]:
     """evaluate_run as a stream: an EvalProgress when each step starts and ends, in STEPS order (N2D,
     the headline, right after encoding), each carrying the result so far; the last has `done`.
 
@@ -171,11 +188,13 @@ def evaluation_steps(trained: "TrainedRun", split: str = "test", random_state: i
     """
     unknown = sorted(set(skip) - set(OPTIONAL_STEPS))
     if unknown:
-        raise ConfigError(f"Cannot leave out {', '.join(map(repr, unknown))}; "
-                          f"the steps one may skip are {', '.join(OPTIONAL_STEPS)}.")
+        raise ConfigError(
+            f"Cannot leave out {', '.join(map(repr, unknown))}; the steps one may skip are {', '.join(OPTIONAL_STEPS)}."
+        )
     index = split_index(trained, split)
-    state = _Evaluation(trained, split, index, cluster_count(n_clusters, trained.dataset, random_state),
-                        random_state, n2d_neighbors)
+    state = _Evaluation(
+        trained, split, index, cluster_count(n_clusters, trained.dataset, random_state), random_state, n2d_neighbors
+    )
     steps = [name for name in STEPS if name not in skip]
     earlier = trained.run.read_json(f"evaluation-{split}.json")
     clock = StepClock(steps, expected_seconds(steps, len(index), earlier if isinstance(earlier, dict) else None))
@@ -201,8 +220,15 @@ def evaluation_steps(trained: "TrainedRun", split: str = "test", random_state: i
 class _Evaluation:
     """The state one evaluation's steps share; each step method returns the result keys it adds."""
 
-    def __init__(self, trained: "TrainedRun", split: str, index: np.ndarray, n_clusters: int,
-                 random_state: int | None, n2d_neighbors: int):
+    def __init__(
+        self,
+        trained: TrainedRun,
+        split: str,
+        index: np.ndarray,
+        n_clusters: int,
+        random_state: int | None,
+        n2d_neighbors: int,
+    ):
         self.trained, self.split, self.index, self.n_clusters = trained, split, index, n_clusters
         self.random_state, self.n2d_neighbors = random_state, n2d_neighbors
         y_all = None if trained.dataset.y is None else trained.dataset.y.numpy()
@@ -224,11 +250,19 @@ class _Evaluation:
         return self._raw
 
     def _cluster(self, methods: tuple[str, ...]) -> dict[str, Any]:
-        scores, labels = labelled_clusterings(self.codes, self.y, self.n_clusters, self.random_state, methods,
-                                              self.n2d_neighbors, manifold=self.manifold)
+        scores, labels = labelled_clusterings(
+            self.codes, self.y, self.n_clusters, self.random_state, methods, self.n2d_neighbors, manifold=self.manifold
+        )
         for method, pred in labels.items():  # the dashboard's run_clusters() then shows these very labels
-            _cache_clusters(self.trained, method, self.split, self.n_clusters, self.random_state, self.n2d_neighbors,
-                            lambda p=pred: p)
+            _cache_clusters(
+                self.trained,
+                method,
+                self.split,
+                self.n_clusters,
+                self.random_state,
+                self.n2d_neighbors,
+                lambda p=pred: p,
+            )
         self.scores.update(scores)
         return {"clustering": {m: self.scores[m] for m in PIPELINES if m in self.scores}}
 
@@ -256,8 +290,10 @@ class _Evaluation:
 
     def _baseline_inputs(self) -> tuple[tuple, dict]:
         raw, raw_train = self.raw()
-        return ((raw, self.y, self.n_clusters, self.codes.shape[1], self.random_state),
-                {"pca_fit": raw_train, "features": backbone_features(self.trained, self.index)})
+        return (
+            (raw, self.y, self.n_clusters, self.codes.shape[1], self.random_state),
+            {"pca_fit": raw_train, "features": backbone_features(self.trained, self.index)},
+        )
 
     def start_baselines_alongside(self) -> None:
         """The baselines need nothing from the model: start them in a second process now (alongside.py)."""
@@ -279,28 +315,61 @@ class _Evaluation:
 
     def probes(self) -> dict[str, Any]:
         raw, raw_train = self.raw()
-        probes, probes_cv, protocol = _probes(self.trained, self.split, self.codes, raw, raw_train, self.y, self.y_all,
-                                              self.train_index, self.random_state)
+        probes, probes_cv, protocol = _probes(
+            self.trained,
+            self.split,
+            self.codes,
+            raw,
+            raw_train,
+            self.y,
+            self.y_all,
+            self.train_index,
+            self.random_state,
+        )
         return {"probes": probes, "probes_cv": probes_cv, "probe_protocol": protocol}
 
     def summary(self, partial: dict[str, Any], clock: StepClock, left_out: list[str]) -> dict[str, Any]:
         """The header every partial result carries, then what the steps so far added."""
         trained = self.trained
         head = {
-            "run_id": trained.run.id, "dataset": trained.dataset.name, "split": self.split, "n": int(len(self.index)),
-            "n_clusters": self.n_clusters, "latent_dim": int(self.codes.shape[1]), "has_labels": self.y is not None,
-            "random_state": self.random_state, "n2d_neighbors": self.n2d_neighbors,
-            "checkpoint": checkpoint_fingerprint(trained.run), "epochs_done": int(trained.run.info().get("epochs_done") or 0),
-            "seconds": time.perf_counter() - clock.began, "timings": dict(self.timings),
+            "run_id": trained.run.id,
+            "dataset": trained.dataset.name,
+            "split": self.split,
+            "n": int(len(self.index)),
+            "n_clusters": self.n_clusters,
+            "latent_dim": int(self.codes.shape[1]),
+            "has_labels": self.y is not None,
+            "random_state": self.random_state,
+            "n2d_neighbors": self.n2d_neighbors,
+            "checkpoint": checkpoint_fingerprint(trained.run),
+            "epochs_done": int(trained.run.info().get("epochs_done") or 0),
+            "seconds": time.perf_counter() - clock.began,
+            "timings": dict(self.timings),
         }
-        skipped = _skipped(self.scores, self.baseline_scores, self.y, self.y_all, self.train_index, self.index, self.split,
-                           probed="probes_cv" in partial)
+        skipped = _skipped(
+            self.scores,
+            self.baseline_scores,
+            self.y,
+            self.y_all,
+            self.train_index,
+            self.index,
+            self.split,
+            probed="probes_cv" in partial,
+        )
         return {**partial, **head, "left_out": left_out, "skipped": skipped}
 
 
-def _probes(trained: "TrainedRun", split: str, codes: np.ndarray, raw: np.ndarray, raw_train: np.ndarray,
-            y: np.ndarray | None, y_all: np.ndarray | None, train_index: np.ndarray,
-            random_state: int | None) -> tuple[dict, dict, str]:
+def _probes(
+    trained: TrainedRun,
+    split: str,
+    codes: np.ndarray,
+    raw: np.ndarray,
+    raw_train: np.ndarray,
+    y: np.ndarray | None,
+    y_all: np.ndarray | None,
+    train_index: np.ndarray,
+    random_state: int | None,
+) -> tuple[dict, dict, str]:
     feature_sets = ("codes", "raw", "pca") + (("features",) if trained.config.features.backbone else ())
     index = split_index(trained, split)
     if y is None:
@@ -311,12 +380,22 @@ def _probes(trained: "TrainedRun", split: str, codes: np.ndarray, raw: np.ndarra
         codes_train = run_codes(trained, "train")
         y_train = y_all[train_index]
         pca_train, pca_eval = pca_features(raw_train, [raw], dims, random_state)
-        train_sets = {"codes": codes_train, "raw": raw_train, "pca": pca_train,
-                      "features": backbone_features(trained, train_index)}
+        train_sets = {
+            "codes": codes_train,
+            "raw": raw_train,
+            "pca": pca_train,
+            "features": backbone_features(trained, train_index),
+        }
         eval_sets = {"codes": codes, "raw": raw, "pca": pca_eval, "features": backbone_features(trained, index)}
-        probes = {name: probe_scores(train_sets[name], y_train, eval_sets[name], y, random_state) for name in feature_sets}
+        probes = {
+            name: probe_scores(train_sets[name], y_train, eval_sets[name], y, random_state) for name in feature_sets
+        }
         probes_cv = {name: probe_cv_scores(train_sets[name], y_train, random_state) for name in feature_sets}
-        return probes, probes_cv, f"fit on train ({len(train_index)} rows), scored on {split}; probes_cv: cross-validated on train"
+        return (
+            probes,
+            probes_cv,
+            f"fit on train ({len(train_index)} rows), scored on {split}; probes_cv: cross-validated on train",
+        )
     # The split holds the training rows: a held-out score is impossible, so cross-validate on it.
     (pca_eval,) = pca_features(raw, [], dims, random_state)
     sets = {"codes": codes, "raw": raw, "pca": pca_eval, "features": backbone_features(trained, index)}
@@ -324,24 +403,38 @@ def _probes(trained: "TrainedRun", split: str, codes: np.ndarray, raw: np.ndarra
     return probes_cv, probes_cv, f"cross-validated on {split} (it contains the training rows)"
 
 
-def _skipped(clustering: dict, baselines: dict, y: np.ndarray | None, y_all: np.ndarray | None,
-             train_index: np.ndarray, index: np.ndarray, split: str, probed: bool = True) -> dict[str, str]:
+def _skipped(
+    clustering: dict,
+    baselines: dict,
+    y: np.ndarray | None,
+    y_all: np.ndarray | None,
+    train_index: np.ndarray,
+    index: np.ndarray,
+    split: str,
+    probed: bool = True,
+) -> dict[str, str]:
     """{what: why} for every method that could not run on so few rows (tiny datasets); the probes'
     reasons only once they ran (`probed`)."""
-    out = {f"{group}.{name}": row["skipped"] for group, rows in (("clustering", clustering), ("baselines", baselines))
-           for name, row in rows.items() if row.get("skipped")}
+    out = {
+        f"{group}.{name}": row["skipped"]
+        for group, rows in (("clustering", clustering), ("baselines", baselines))
+        for name, row in rows.items()
+        if row.get("skipped")
+    }
     if y is None or not probed:
         return out
     held_out = split in ("val", "test") and len(train_index)
     fit_on = y_all[train_index] if held_out else y
-    for name, reason in (("probes", probe_skip_reason(fit_on) if held_out else cv_skip_reason(y)),
-                         ("probes_cv", cv_skip_reason(fit_on))):
+    for name, reason in (
+        ("probes", probe_skip_reason(fit_on) if held_out else cv_skip_reason(y)),
+        ("probes_cv", cv_skip_reason(fit_on)),
+    ):
         if reason:
             out[name] = reason
     return out
 
 
-def load_evaluation(run: "Run", split: str = "test") -> EvaluationResult | None:
+def load_evaluation(run: Run, split: str = "test") -> EvaluationResult | None:
     """The stored evaluation of `split`, or None if there is none or the checkpoint changed since."""
     if split not in SPLITS:
         raise ConfigError(f"Unknown split {split!r}; choose one of {', '.join(SPLITS)}.")
@@ -357,8 +450,14 @@ def load_evaluation(run: "Run", split: str = "test") -> EvaluationResult | None:
     return EvaluationResult.from_dict(result)
 
 
-def run_clusters(trained: "TrainedRun", split: str = "all", method: str = "n2d", n_clusters: int | None = None,
-                 random_state: int | None = 0, n2d_neighbors: int = N2D_NEIGHBORS) -> np.ndarray:
+def run_clusters(
+    trained: TrainedRun,
+    split: str = "all",
+    method: str = "n2d",
+    n_clusters: int | None = None,
+    random_state: int | None = 0,
+    n2d_neighbors: int = N2D_NEIGHBORS,
+) -> np.ndarray:
     """Cluster labels of a split's codes with any pipeline (kmeans, ..., umap-hdbscan, ..., n2d).
 
     Cached in the run folder; evaluate_run stores the labels it scored, so these are the same ones.
@@ -380,8 +479,15 @@ def run_clusters(trained: "TrainedRun", split: str = "all", method: str = "n2d",
     return _cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute)
 
 
-def _cache_clusters(trained: "TrainedRun", method: str, split: str, n_clusters: int, random_state: int | None,
-                    n2d_neighbors: int, compute: Any) -> np.ndarray:
+def _cache_clusters(
+    trained: TrainedRun,
+    method: str,
+    split: str,
+    n_clusters: int,
+    random_state: int | None,
+    n2d_neighbors: int,
+    compute: Any,
+) -> np.ndarray:
     params: dict[str, Any] = {"n_clusters": n_clusters, "random_state": random_state}
     if method in MANIFOLD_PIPELINES:
         params["n_neighbors"] = n2d_neighbors

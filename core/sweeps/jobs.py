@@ -28,8 +28,14 @@ from core.sweeps.store import Sweep, SweepStore
 LOG_FILE = "log.txt"
 
 
-def start_sweep(store: SweepStore, base_config: Any, space: SearchSpace, samples: int,
-                max_concurrent: int | None = None, address: str | None = None) -> Sweep:
+def start_sweep(
+    store: SweepStore,
+    base_config: Any,
+    space: SearchSpace,
+    samples: int,
+    max_concurrent: int | None = None,
+    address: str | None = None,
+) -> Sweep:
     """Check the space, record the sweep and start its process; returns at once."""
     check_space(space, base_config)
     sweep = store.create(base_config, space, samples, address=address)
@@ -43,8 +49,15 @@ def start_sweep(store: SweepStore, base_config: Any, space: SearchSpace, samples
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), PYTHONUNBUFFERED="1")
     with open(sweep.path / LOG_FILE, "ab") as log:
         # A session of its own: a Ctrl-C meant for the dashboard's server does not cut the sweep short.
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     sweep.update(launcher_pid=process.pid, launcher_host=socket.gethostname())
     return sweep
 
@@ -63,8 +76,12 @@ def sweep_state(sweep: Sweep) -> str:
     record = sweep.record()
     state = record.get("state", "created")
     pid = record.get("launcher_pid") or record.get("pid")
-    if state in ("created", "running") and record.get("launcher_host", record.get("host")) == socket.gethostname() \
-            and pid is not None and not _alive(pid):
+    if (
+        state in ("created", "running")
+        and record.get("launcher_host", record.get("host")) == socket.gethostname()
+        and pid is not None
+        and not _alive(pid)
+    ):
         return "interrupted"
     return state
 

@@ -21,7 +21,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from core.errors import ConfigError
 from core.models import ModelConfig
@@ -30,10 +30,12 @@ from core.training import TrainConfig
 SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig}
 # Not worth a trial: they change where or how often, not what is learned. `loss` changes what the
 # per-epoch score measures (BCE vs MSE), so early stopping would compare unlike numbers.
-NOT_SWEPT = {"train.device": "the device is one for the whole sweep",
-             "train.log_every": "it only changes how often progress is logged",
-             "model.loss": "BCE and MSE losses are not comparable while trials are stopped early; "
-                           "set the loss on the base settings instead"}
+NOT_SWEPT = {
+    "train.device": "the device is one for the whole sweep",
+    "train.log_every": "it only changes how often progress is logged",
+    "model.loss": "BCE and MSE losses are not comparable while trials are stopped early; "
+    "set the loss on the base settings instead",
+}
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Grid:
     values: tuple[Any, ...]  # every value, each with --samples trials (Tune's grid_search)
 
 
-Domain = Union[Choice, Grid, Uniform, LogUniform, RandInt]
+Domain = Choice | Grid | Uniform | LogUniform | RandInt
 RANGES: dict[str, type] = {"uniform": Uniform, "loguniform": LogUniform, "randint": RandInt}
 
 
@@ -135,7 +137,7 @@ def field_names() -> dict[str, list[str]]:
 
 
 def qualify(name: str) -> str:
-    """"latent_dim" -> "model.latent_dim"; ConfigError listing every valid name when unknown."""
+    """ "latent_dim" -> "model.latent_dim"; ConfigError listing every valid name when unknown."""
     fields = field_names()
     section, dot, rest = name.partition(".")
     if dot and section in fields and rest in fields[section]:
@@ -160,14 +162,18 @@ def _domain(key: str, value: Any) -> Domain:
         return Grid(tuple(values))
     if isinstance(value, dict):
         if len(value) != 1 or next(iter(value)) not in RANGES:
-            raise ConfigError(f"{key}: a range is one of {', '.join(f'{{{k!r}: [low, high]}}' for k in RANGES)}, "
-                              f"or {{'grid': [values]}}; got {value!r}.")
+            raise ConfigError(
+                f"{key}: a range is one of {', '.join(f'{{{k!r}: [low, high]}}' for k in RANGES)}, "
+                f"or {{'grid': [values]}}; got {value!r}."
+            )
         kind, bounds = next(iter(value.items()))
         if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds)):
             raise ConfigError(f"{key}: {kind} needs [low, high] numbers; got {bounds!r}.")
         low, high = bounds
         if not low < high or (kind == "loguniform" and low <= 0):
-            raise ConfigError(f"{key}: {kind} needs low < high{' and low > 0' if kind == 'loguniform' else ''}; got {bounds!r}.")
+            raise ConfigError(
+                f"{key}: {kind} needs low < high{' and low > 0' if kind == 'loguniform' else ''}; got {bounds!r}."
+            )
         if kind == "randint":
             return RandInt(int(low), int(high))
         return RANGES[kind](float(low), float(high))
@@ -195,7 +201,9 @@ def load_space(spec: str) -> SearchSpace:
         return parse_space(BUILTIN_SPACES[spec], spec)
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise ConfigError(f"Unknown search space {spec!r}: not a built-in ({', '.join(BUILTIN_SPACES)}) and no such file.")
+        raise ConfigError(
+            f"Unknown search space {spec!r}: not a built-in ({', '.join(BUILTIN_SPACES)}) and no such file."
+        )
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix.lower() in (".yaml", ".yml"):

@@ -51,7 +51,7 @@ class TrialRow:
 class Sweep:
     """One sweep folder; every accessor reads the disk, so a page polling it is never stale."""
 
-    def __init__(self, store: "SweepStore", sweep_id: str):
+    def __init__(self, store: SweepStore, sweep_id: str):
         self.store = store
         self.id = sweep_id
         self.path = store.root / sweep_id
@@ -82,12 +82,19 @@ class Sweep:
             if not trial or trial.get("sweep") != self.id:
                 continue
             score = trial.get("score")
-            rows.append(TrialRow(
-                run_id=summary.id, status=summary.status, params=dict(trial.get("params") or {}),
-                score=score if isinstance(score, (int, float)) and math.isfinite(score) else None,
-                check=dict(trial.get("check") or {}), epochs_done=summary.epochs_done, epochs=summary.epochs,
-                message=summary.message, created=summary.created,
-            ))
+            rows.append(
+                TrialRow(
+                    run_id=summary.id,
+                    status=summary.status,
+                    params=dict(trial.get("params") or {}),
+                    score=score if isinstance(score, (int, float)) and math.isfinite(score) else None,
+                    check=dict(trial.get("check") or {}),
+                    epochs_done=summary.epochs_done,
+                    epochs=summary.epochs,
+                    message=summary.message,
+                    created=summary.created,
+                )
+            )
         rows.sort(key=lambda r: (r.created, r.run_id))
         return rows
 
@@ -115,15 +122,31 @@ class SweepStore:
             except FileExistsError:
                 continue
         now = now_iso()
-        atomic_write_json(self.root / sweep_id / SWEEP_FILE, {
-            "id": sweep_id, "state": "created", "message": None, "created": now, "updated": now,
-            "base_config": base_config.to_dict(), "space": space.to_dict(), "space_name": space.name,
-            "samples": int(samples), "best_run": None, **fields,
-        })
+        atomic_write_json(
+            self.root / sweep_id / SWEEP_FILE,
+            {
+                "id": sweep_id,
+                "state": "created",
+                "message": None,
+                "created": now,
+                "updated": now,
+                "base_config": base_config.to_dict(),
+                "space": space.to_dict(),
+                "space_name": space.name,
+                "samples": int(samples),
+                "best_run": None,
+                **fields,
+            },
+        )
         return Sweep(self, sweep_id)
 
     def open(self, sweep_id: str) -> Sweep:
-        if not sweep_id or "/" in sweep_id or sweep_id.startswith(".") or not (self.root / sweep_id / SWEEP_FILE).exists():
+        if (
+            not sweep_id
+            or "/" in sweep_id
+            or sweep_id.startswith(".")
+            or not (self.root / sweep_id / SWEEP_FILE).exists()
+        ):
             raise RunError(f"No sweep {sweep_id!r} in {self.root}.")
         return Sweep(self, sweep_id)
 

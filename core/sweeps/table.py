@@ -11,7 +11,7 @@ CHECK_NOTE = "acc* / nmi*: N2D clustering of validation codes against the labels
 
 
 def short_name(key: str) -> str:
-    """"model.latent_dim" -> "latent_dim": every swept name is unique without its section."""
+    """ "model.latent_dim" -> "latent_dim": every swept name is unique without its section."""
     return key.partition(".")[2] or key
 
 

@@ -25,14 +25,25 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from core.errors import ConfigError, LatentboardError
 from core.sweeps.scoring import SCORE_NAME, epoch_score, score_run
-from core.sweeps.space import Choice, Grid, LogUniform, RandInt, SearchSpace, Uniform, apply_params, check_space, parse_space
+from core.sweeps.space import (
+    Choice,
+    Grid,
+    LogUniform,
+    RandInt,
+    SearchSpace,
+    Uniform,
+    apply_params,
+    check_space,
+    parse_space,
+)
 from core.sweeps.store import TRIAL_FILE, Sweep, TrialRow, now_iso
 
 EARLY_METRIC = "val_recon"  # what ASHA compares per epoch (see core.sweeps.scoring)
@@ -75,16 +86,22 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     env = {name: os.environ[name] for name in _ENV_PASSED if name in os.environ}
     path = [_project_root(), *([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])]
     env["PYTHONPATH"] = os.pathsep.join(path)
-    kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "include_dashboard": False,
-                              "logging_level": "ERROR", "log_to_driver": False}
+    kwargs: dict[str, Any] = {
+        "runtime_env": {"env_vars": env},
+        "include_dashboard": False,
+        "logging_level": "ERROR",
+        "log_to_driver": False,
+    }
     try:
         if address:
             ray.init(address=address, **kwargs)
         else:
             ray.init(address="local", num_cpus=num_cpus, **kwargs)
     except ConnectionError as exc:
-        raise ConfigError(f"Cannot join the Ray cluster at {address} ({exc}); start it with `ray start --head` "
-                          "and give the address it prints.") from exc
+        raise ConfigError(
+            f"Cannot join the Ray cluster at {address} ({exc}); start it with `ray start --head` "
+            "and give the address it prints."
+        ) from exc
     return True
 
 
@@ -113,17 +130,22 @@ def check_shared_runs_dir(folder: Path) -> int:
         return None
 
     nodes = [n for n in ray.nodes() if n.get("Alive")]
-    futures = {n["NodeManagerAddress"] + f" ({n['NodeID'][:8]})": probe.options(
-        scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(str(probes), token, n["NodeID"])
-        for n in nodes}
+    futures = {
+        n["NodeManagerAddress"] + f" ({n['NodeID'][:8]})": probe.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+        ).remote(str(probes), token, n["NodeID"])
+        for n in nodes
+    }
     problems = [f"{where}: {problem}" for where, problem in zip(futures, ray.get(list(futures.values()))) if problem]
     missing = [n["NodeManagerAddress"] for n in nodes if not (probes / f"node-{n['NodeID']}").exists()]
     if problems or missing:
         raise ConfigError(
             f"The runs folder {folder.parent.parent} is not shared by every Ray node ("
             + "; ".join(problems + [f"{m}: its probe file did not arrive here" for m in missing])
-            + "). Each trial writes its run where it trains: give --runs-dir a folder every node mounts at the same path "
-            "(e.g. NFS), or sweep locally without --address.")
+            + "). Each trial writes its run where it trains: "
+            "give --runs-dir a folder every node mounts at the same path "
+            "(e.g. NFS), or sweep locally without --address."
+        )
     return len(nodes)
 
 
@@ -164,8 +186,16 @@ def _trial(params: dict[str, Any], sweep_id: str, runs_dir: str, base: dict[str,
     params = {key: _plain(value) for key, value in params.items()}
     store = RunStore(runs_dir)
     config = apply_params(RunConfig.from_dict(base), params)
-    trial = {"sweep": sweep_id, "trial": tune.get_context().get_trial_id(), "params": params,
-             "host": socket.gethostname(), "node": ray.get_runtime_context().get_node_id(), "score": None, "score_name": SCORE_NAME, "check": {}}
+    trial = {
+        "sweep": sweep_id,
+        "trial": tune.get_context().get_trial_id(),
+        "params": params,
+        "host": socket.gethostname(),
+        "node": ray.get_runtime_context().get_node_id(),
+        "score": None,
+        "score_name": SCORE_NAME,
+        "check": {},
+    }
     try:
         run = start_run(store, config)
     except ConfigError as exc:  # settings that cannot work on this data: a failed run says so
@@ -205,8 +235,14 @@ def _trial(params: dict[str, Any], sweep_id: str, runs_dir: str, base: dict[str,
     finally:
         if stopped_at is not None:  # execute() has checkpointed and said "stopped"; say why
             run.set_status("stopped", asha_message(stopped_at, config.train.epochs))
-    tune.report({EARLY_METRIC: epoch_score(last) if last else score, SCORE_NAME: score,
-                 "epoch": last.epoch if last else 0, "run_id": run.id})
+    tune.report(
+        {
+            EARLY_METRIC: epoch_score(last) if last else score,
+            SCORE_NAME: score,
+            "epoch": last.epoch if last else 0,
+            "run_id": run.id,
+        }
+    )
 
 
 def _report_failure(run: Any) -> None:
@@ -219,8 +255,14 @@ def _report_failure(run: Any) -> None:
 # --------------------------------------------------------------------------- the sweep
 
 
-def run_sweep(sweep: Sweep, address: str | None = None, max_concurrent: int | None = None, num_cpus: int | None = None,
-              check: bool = True, log: Callable[[str], None] = lambda line: None) -> SweepResult:
+def run_sweep(
+    sweep: Sweep,
+    address: str | None = None,
+    max_concurrent: int | None = None,
+    num_cpus: int | None = None,
+    check: bool = True,
+    log: Callable[[str], None] = lambda line: None,
+) -> SweepResult:
     """Run every trial of `sweep` on Ray Tune and record the best run in its sweep.json."""
     from core.experiment import RunConfig
 
@@ -248,7 +290,9 @@ def run_sweep(sweep: Sweep, address: str | None = None, max_concurrent: int | No
         _wait_for_trials_to_let_go(sweep)
         _settle_trials(sweep, {}, "Stopped: the sweep was interrupted.", cut=cut)
         if isinstance(exc, KeyboardInterrupt):
-            sweep.update(state="stopped", message="Stopped on request (Ctrl-C, or Stop on the Sweeps page).", finished=now_iso())
+            sweep.update(
+                state="stopped", message="Stopped on request (Ctrl-C, or Stop on the Sweeps page).", finished=now_iso()
+            )
         else:
             sweep.update(state="failed", message=str(exc) or type(exc).__name__, finished=now_iso())
         raise
@@ -257,9 +301,15 @@ def run_sweep(sweep: Sweep, address: str | None = None, max_concurrent: int | No
     best = sweep.best()
     trials = sweep.trials()
     seconds = time.monotonic() - began
-    sweep.update(state="finished", finished=now_iso(), seconds=round(seconds, 1), nodes=nodes,
-                 best_run=best.run_id if best else None, best_score=best.score if best else None,
-                 message=None if best else "No trial finished; see each run's message.")
+    sweep.update(
+        state="finished",
+        finished=now_iso(),
+        seconds=round(seconds, 1),
+        nodes=nodes,
+        best_run=best.run_id if best else None,
+        best_score=best.score if best else None,
+        message=None if best else "No trial finished; see each run's message.",
+    )
     return SweepResult(sweep, trials, best, seconds, nodes)
 
 
@@ -270,8 +320,16 @@ def _shutdown(started: bool) -> None:
         ray.shutdown()
 
 
-def _tune(sweep: Sweep, base: Any, space: SearchSpace, samples: int, max_concurrent: int | None, check: bool,
-          log: Callable[[str], None], nodes: int) -> dict[str, str | None]:
+def _tune(
+    sweep: Sweep,
+    base: Any,
+    space: SearchSpace,
+    samples: int,
+    max_concurrent: int | None,
+    check: bool,
+    log: Callable[[str], None],
+    nodes: int,
+) -> dict[str, str | None]:
     """Tuner.fit over the space; returns run id -> Tune's error text (None when the trial ended cleanly)."""
     import ray
     from ray import tune
@@ -279,23 +337,41 @@ def _tune(sweep: Sweep, base: Any, space: SearchSpace, samples: int, max_concurr
 
     cpus = int(ray.cluster_resources().get("CPU", 1))
     concurrent = max_concurrent or max(1, cpus)
-    log(f"Sweep {sweep.id}: {space.trials(samples)} trials over {', '.join(space.params)}; up to {concurrent} at once "
-        f"on {nodes} node{'s' if nodes != 1 else ''} ({cpus} CPUs).")
+    log(
+        f"Sweep {sweep.id}: {space.trials(samples)} trials over {', '.join(space.params)}; up to {concurrent} at once "
+        f"on {nodes} node{'s' if nodes != 1 else ''} ({cpus} CPUs)."
+    )
     max_epochs = int(space.max_value("train.epochs", base.train.epochs))
-    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
-                              grace_period=min(ASHA_GRACE_EPOCHS, max_epochs), reduction_factor=ASHA_REDUCTION)
+    scheduler = ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=max_epochs,
+        grace_period=min(ASHA_GRACE_EPOCHS, max_epochs),
+        reduction_factor=ASHA_REDUCTION,
+    )
     trainable = tune.with_resources(
-        tune.with_parameters(_trial, sweep_id=sweep.id, runs_dir=str(sweep.store.runs.root.resolve()),
-                             base=base.to_dict(), check=check),
-        _trial_resources(base, concurrent))
+        tune.with_parameters(
+            _trial, sweep_id=sweep.id, runs_dir=str(sweep.store.runs.root.resolve()), base=base.to_dict(), check=check
+        ),
+        _trial_resources(base, concurrent),
+    )
     tuner = tune.Tuner(
         trainable,
         param_space={key: _sampler(domain) for key, domain in space.params.items()},
-        tune_config=tune.TuneConfig(metric=EARLY_METRIC, mode="min", num_samples=samples, scheduler=scheduler,
-                                    max_concurrent_trials=concurrent, reuse_actors=False,
-                                    trial_dirname_creator=lambda trial: trial.trial_id),
-        run_config=tune.RunConfig(name="tune", storage_path=str(sweep.path.resolve()), verbose=0,
-                                  failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
+        tune_config=tune.TuneConfig(
+            metric=EARLY_METRIC,
+            mode="min",
+            num_samples=samples,
+            scheduler=scheduler,
+            max_concurrent_trials=concurrent,
+            reuse_actors=False,
+            trial_dirname_creator=lambda trial: trial.trial_id,
+        ),
+        run_config=tune.RunConfig(
+            name="tune",
+            storage_path=str(sweep.path.resolve()),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+        ),
     )
     grid = tuner.fit()
     outcome: dict[str, str | None] = {}
@@ -316,8 +392,10 @@ def _trial_resources(base: Any, concurrent: int) -> dict[str, float]:
 
 
 def asha_message(done: int, epochs: int) -> str:
-    return (f"{ASHA_STOPPED} after {done} of {epochs} epochs: "
-            "its validation reconstruction was among the worst at that point.")
+    return (
+        f"{ASHA_STOPPED} after {done} of {epochs} epochs: "
+        "its validation reconstruction was among the worst at that point."
+    )
 
 
 def _wait_for_trials_to_let_go(sweep: Sweep, seconds: float = LET_GO_SECONDS) -> None:
@@ -328,7 +406,9 @@ def _wait_for_trials_to_let_go(sweep: Sweep, seconds: float = LET_GO_SECONDS) ->
         time.sleep(0.2)
 
 
-def _settle_trials(sweep: Sweep, outcome: dict[str, str | None], default: str | None, cut: datetime | None = None) -> None:
+def _settle_trials(
+    sweep: Sweep, outcome: dict[str, str | None], default: str | None, cut: datetime | None = None
+) -> None:
     """Say why Tune ended a trial from outside, in the run's status.
 
     A trial Tune stops is cut off wherever it is: its run says "interrupted" (process gone) or
@@ -339,12 +419,16 @@ def _settle_trials(sweep: Sweep, outcome: dict[str, str | None], default: str | 
     """
     for trial in sweep.trials():
         # A trial cut off by the interrupt may have guessed ASHA (Tune stopped it inside report()).
-        relabel = (trial.status == "stopped" and (default is not None or not (trial.message or "").startswith(ASHA_STOPPED)))
+        relabel = trial.status == "stopped" and (
+            default is not None or not (trial.message or "").startswith(ASHA_STOPPED)
+        )
         torn_down = trial.status == "failed" and default is not None and _updated_after(sweep, trial.run_id, cut)
         if trial.status not in ("interrupted", "running", "created") and not (relabel or torn_down):
             continue
         run = sweep.store.runs.open(trial.run_id)
-        settled = ("interrupted", "created", "stopped", "failed") if torn_down else ("interrupted", "created", "stopped")
+        settled = (
+            ("interrupted", "created", "stopped", "failed") if torn_down else ("interrupted", "created", "stopped")
+        )
         if run.status() not in settled:  # still trained by someone, or failed on its own: leave it alone
             continue
         error = outcome.get(trial.run_id)

@@ -11,12 +11,20 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from dashboard import state
-from dashboard.components import IMAGE_TYPES, image_grid, is_feature_run, page_header, show_rows, uploaded_picture, user_errors
-from dashboard.gallery import PHOTO_TILE, file_captions, square
 from core.evaluation.result import EvaluationResult
 from core.evaluation.tables import clustering_table, probes_table, quality_table
 from core.figures import confusion_figure, scatter_figure, table_frame
+from dashboard import state
+from dashboard.components import (
+    IMAGE_TYPES,
+    image_grid,
+    is_feature_run,
+    page_header,
+    show_rows,
+    uploaded_picture,
+    user_errors,
+)
+from dashboard.gallery import PHOTO_TILE, file_captions, square
 
 LIVE_EVERY = 1.0  # seconds between redraws of a running evaluation
 
@@ -37,18 +45,27 @@ def headline(metrics: EvaluationResult, features: bool = False) -> None:
             delta = f"{_num(codes[key]) - _num(raw[key]):+.3f} vs raw"
         cols[2].metric(f"Probe accuracy ({key})", _fmt(codes[key]), delta=delta)
     rec = metrics.reconstruction
-    if rec is not None and isinstance(rec.mse, (int, float)):  # PSNR for pictures; feature runs (and tables) have only the MSE
+    if rec is not None and isinstance(
+        rec.mse, (int, float)
+    ):  # PSNR for pictures; feature runs (and tables) have only the MSE
         key, value = ("PSNR", rec.psnr) if isinstance(rec.psnr, (int, float)) else ("MSE", rec.mse)
         cols[3].metric(f"Reconstruction {key}" + (" (features)" if features else ""), _fmt(value))
 
 
 def metric_tables(metrics: EvaluationResult, backbone: str | None = None) -> None:
     st.markdown("**Clustering the codes, beside the baselines**")
-    st.caption("acc: accuracy after matching clusters to labels (Hungarian); NMI and ARI: agreement with the labels (1 is perfect, "
-               "0 is chance); silhouette: how well separated the clusters are. Baselines cluster the raw inputs or their PCA, "
-               "without any autoencoder: the codes should beat them."
-               + (f" This run reads {backbone} features: the feature baselines cluster those features directly, so the "
-                  "autoencoder earns its place only where its codes beat them, or match them in far fewer dimensions." if backbone else ""))
+    st.caption(
+        "acc: accuracy after matching clusters to labels (Hungarian); "
+        "NMI and ARI: agreement with the labels (1 is perfect, "
+        "0 is chance); silhouette: how well separated the clusters are. Baselines cluster the raw inputs or their PCA, "
+        "without any autoencoder: the codes should beat them."
+        + (
+            f" This run reads {backbone} features: the feature baselines cluster those features directly, so the "
+            "autoencoder earns its place only where its codes beat them, or match them in far fewer dimensions."
+            if backbone
+            else ""
+        )
+    )
     table = table_frame(clustering_table(metrics)).drop(columns="seconds", errors="ignore")
     if not table.empty:
         st.dataframe(table, width="stretch", column_config=_number_columns(table))
@@ -62,18 +79,29 @@ def metric_tables(metrics: EvaluationResult, backbone: str | None = None) -> Non
         st.markdown("**Reconstruction and map**")
         frame = table_frame(quality_table(metrics)).dropna(axis=1, how="all")
         st.dataframe(frame, width="stretch", column_config=_number_columns(frame))
-        st.caption(("MSE compares the rebuilt features with the backbone's (standardised) features" if backbone else
-                    "MSE / PSNR / SSIM compare reconstructions with the originals")
-                   + "; trustworthiness (0–1) says how faithfully the 2-D map keeps each sample's nearest neighbours.")
-    details = [f"{metrics.n if metrics.n is not None else '?'} samples of the {metrics.split or ''} split",
-               f"{metrics.n_clusters if metrics.n_clusters is not None else '?'} clusters"]
+        st.caption(
+            (
+                "MSE compares the rebuilt features with the backbone's (standardised) features"
+                if backbone
+                else "MSE / PSNR / SSIM compare reconstructions with the originals"
+            )
+            + "; trustworthiness (0–1) says how faithfully the 2-D map keeps each sample's nearest neighbours."
+        )
+    details = [
+        f"{metrics.n if metrics.n is not None else '?'} samples of the {metrics.split or ''} split",
+        f"{metrics.n_clusters if metrics.n_clusters is not None else '?'} clusters",
+    ]
     if isinstance(metrics.seconds, (int, float)):
         details.append(f"computed in {metrics.seconds:.0f} s")
     st.caption(" · ".join(details))
 
 
 def _number_columns(frame: pd.DataFrame) -> dict:
-    return {c: st.column_config.NumberColumn(format="%.3f") for c in frame.columns if pd.api.types.is_float_dtype(frame[c]) and c != "clusters"}
+    return {
+        c: st.column_config.NumberColumn(format="%.3f")
+        for c in frame.columns
+        if pd.api.types.is_float_dtype(frame[c]) and c != "clusters"
+    }
 
 
 def _num(value) -> float:
@@ -93,28 +121,43 @@ def confusion_section(run, trained, split: str, metrics: EvaluationResult) -> No
 
     ds = trained.dataset
     if not ds.has_labels:
-        st.caption("This dataset has no labels, so there is nothing to compare the clusters with. "
-                   "The clusters themselves, as galleries to look through and a table to download, are on the Latent space page.")
+        st.caption(
+            "This dataset has no labels, so there is nothing to compare the clusters with. "
+            "The clusters themselves, as galleries to look through and a table to download, "
+            "are on the Latent space page."
+        )
         st.page_link("views/latent.py", label="See the clusters", icon=":material/scatter_plot:")
         return
     scored = metrics.clustering or {}
     methods = list(scored) or ["kmeans"]
     best = max(methods, key=lambda m: _num(getattr(scored.get(m), "acc", None)))
-    method = st.selectbox("Clusters from", methods, index=methods.index(best), key="eval.confusion_method",
-                          format_func=lambda m: f"{m} (best)" if m == best else m)
+    method = st.selectbox(
+        "Clusters from",
+        methods,
+        index=methods.index(best),
+        key="eval.confusion_method",
+        format_func=lambda m: f"{m} (best)" if m == best else m,
+    )
     rows = state.rows(run, split)
     predicted = state.clusters(run, split, method, metrics.n_clusters)
     y = ds.y[rows].numpy()
     matrix, order = confusion(y, predicted)
     names = ds.label_names(np.unique(y))
     columns = ["noise" if c < 0 else str(c) for c in order]
-    st.plotly_chart(confusion_figure(matrix, names, columns, title=f"{method} clusters vs labels ({split} split)"),
-                    width="stretch", key="eval.confusion")
+    st.plotly_chart(
+        confusion_figure(matrix, names, columns, title=f"{method} clusters vs labels ({split} split)"),
+        width="stretch",
+        key="eval.confusion",
+    )
     if ds.files:  # a heatmap of counts says how many; a photo of each cluster says what
         examples = [int(np.flatnonzero(predicted == c)[0]) for c in order if c >= 0 and (predicted == c).any()]
         st.caption("A photo from each column's cluster, left to right:")
-        image_grid(state.pictures(run, rows[examples], 64), [f"cluster {int(predicted[i])}" for i in examples],
-                   columns=max(1, len(examples)), tile=64)
+        image_grid(
+            state.pictures(run, rows[examples], 64),
+            [f"cluster {int(predicted[i])}" for i in examples],
+            columns=max(1, len(examples)),
+            tile=64,
+        )
 
 
 def classify_section(run, trained) -> None:
@@ -124,10 +167,17 @@ def classify_section(run, trained) -> None:
     if ds.kind != "image":
         st.caption("Classifying your own file works for runs trained on images.")
         return
-    upload = st.file_uploader("Your own image", type=IMAGE_TYPES, key="eval.upload",
-                              help="It is resized and converted to match the dataset, encoded, and compared with the training codes.")
+    upload = st.file_uploader(
+        "Your own image",
+        type=IMAGE_TYPES,
+        key="eval.upload",
+        help="It is resized and converted to match the dataset, encoded, and compared with the training codes.",
+    )
     if upload is None:
-        st.caption("Upload a picture to see how the model reconstructs it, which cluster it joins, its likely label and its nearest neighbours.")
+        st.caption(
+            "Upload a picture to see how the model reconstructs it, which cluster it joins, "
+            "its likely label and its nearest neighbours."
+        )
         return
     picture = uploaded_picture(upload)
     if picture is None:
@@ -145,18 +195,26 @@ def classify_section(run, trained) -> None:
         else:
             image_grid(np.stack([result.input, result.recon]), ["yours", "reconstruction"], columns=2, tile=112)
         if features:
-            st.caption(f"Right: the training photo whose {run.config.features.backbone} features lie nearest to what the "
-                       "model rebuilt from yours.")
+            st.caption(
+                f"Right: the training photo whose {run.config.features.backbone} features lie nearest to what the "
+                "model rebuilt from yours."
+            )
     with b:
-        st.metric("Likely label", result.cluster_label or "–", help="The label most training images of its cluster carry.")
+        st.metric(
+            "Likely label", result.cluster_label or "–", help="The label most training images of its cluster carry."
+        )
         unusual = _unusual(run, result.error)
-        st.caption(f"Cluster {result.cluster} · {'feature ' if features else ''}reconstruction error {result.error:.4g}"
-                   + (" — higher than 99% of the training images: it looks unlike what the model learned." if unusual else ""))
+        st.caption(
+            f"Cluster {result.cluster} · {'feature ' if features else ''}reconstruction error {result.error:.4g}"
+            + (" — higher than 99% of the training images: it looks unlike what the model learned." if unusual else "")
+        )
         st.markdown("**Nearest neighbours in the training data**")
         neighbours = np.asarray([n.index for n in result.neighbors], dtype=np.int64)
         captions = [f"{n.label or '#' + str(n.index)} · {n.distance:.2g}" for n in result.neighbors]
         if ds.files:
-            captions = [f"{name} · {n.distance:.2g}" for name, n in zip(file_captions(ds, neighbours), result.neighbors)]
+            captions = [
+                f"{name} · {n.distance:.2g}" for name, n in zip(file_captions(ds, neighbours), result.neighbors)
+            ]
         show_rows(run, ds, neighbours, captions, columns=len(neighbours), tile=64)
     map_with_marker(run, trained, neighbours, "yours")
 
@@ -175,17 +233,32 @@ def map_with_marker(run, trained, neighbours: np.ndarray, label: str) -> None:
     centre = coords[[position[int(n)] for n in neighbours if int(n) in position]].mean(axis=0)
     ds = trained.dataset
     colour = ds.label_names(ds.y[rows]) if ds.has_labels else ["sample"] * len(rows)
-    fig, _ = scatter_figure(coords, colour, categorical=True, colour_title="label", title="Where your image lands (UMAP of the training codes)",
-                            highlight={"x": float(centre[0]), "y": float(centre[1]), "label": label}, height=480)
+    fig, _ = scatter_figure(
+        coords,
+        colour,
+        categorical=True,
+        colour_title="label",
+        title="Where your image lands (UMAP of the training codes)",
+        highlight={"x": float(centre[0]), "y": float(centre[1]), "label": label},
+        height=480,
+    )
     st.plotly_chart(fig, width="stretch", key="eval.map")
 
 
 def report_button(trained) -> None:
     from core.report import render_report
 
-    st.download_button("Download the HTML report", data=lambda: render_report(trained).encode("utf-8"), file_name=f"{trained.run.id}-report.html",
-                       mime="text/html", icon=":material/description:", key="eval.report", on_click="ignore", type="primary",
-                       help="One self-contained file: settings, loss curves, reconstructions, the map and these scores.")
+    st.download_button(
+        "Download the HTML report",
+        data=lambda: render_report(trained).encode("utf-8"),
+        file_name=f"{trained.run.id}-report.html",
+        mime="text/html",
+        icon=":material/description:",
+        key="eval.report",
+        on_click="ignore",
+        type="primary",
+        help="One self-contained file: settings, loss curves, reconstructions, the map and these scores.",
+    )
 
 
 def start_evaluation(trained, split: str) -> None:
@@ -215,7 +288,12 @@ def evaluation_progress(run, split: str) -> None:
     panel()
 
 
-shown = page_header("Evaluate", "Numbers that say how good the codes are, against baselines that use no autoencoder at all. Labels are used only here, for scoring.", "eval")
+shown = page_header(
+    "Evaluate",
+    "Numbers that say how good the codes are, against baselines that use no autoencoder at all. "
+    "Labels are used only here, for scoring.",
+    "eval",
+)
 if shown is not None:
     run, trained, split = shown
     from core.evaluation import load_evaluation
@@ -227,14 +305,23 @@ if shown is not None:
         metrics = load_evaluation(run, split)
     a, b = st.columns([1, 3])
     label = "Evaluating…" if busy else "Recompute" if metrics else "Compute the evaluation"
-    a.button(label, type="secondary" if metrics or busy else "primary", key="eval.compute", icon=":material/calculate:",
-             on_click=start_evaluation, args=(trained, split), disabled=busy)
+    a.button(
+        label,
+        type="secondary" if metrics or busy else "primary",
+        key="eval.compute",
+        icon=":material/calculate:",
+        on_click=start_evaluation,
+        args=(trained, split),
+        disabled=busy,
+    )
     with b:
         report_button(trained)
     failed = job.error if job is not None and not busy else None
     if failed:
-        st.error(f"The evaluation failed: {failed}" + (" The numbers below are the last stored ones." if metrics else ""),
-                 icon=":material/error:")
+        st.error(
+            f"The evaluation failed: {failed}" + (" The numbers below are the last stored ones." if metrics else ""),
+            icon=":material/error:",
+        )
     if busy:
         evaluation_progress(run, split)
     elif metrics:
@@ -245,8 +332,12 @@ if shown is not None:
         with right, user_errors("Building the confusion matrix"):
             confusion_section(run, trained, split, metrics)
     elif not failed:
-        st.info("Not evaluated yet for this split: press **Compute the evaluation**. It runs in the background (N2D's numbers "
-                "first, then the other clusterings, baselines and probes) and is stored in the run folder.", icon=":material/info:")
+        st.info(
+            "Not evaluated yet for this split: press **Compute the evaluation**. "
+            "It runs in the background (N2D's numbers "
+            "first, then the other clusterings, baselines and probes) and is stored in the run folder.",
+            icon=":material/info:",
+        )
     st.subheader("Classify your own image")
     with user_errors("Classifying"):
         classify_section(run, trained)

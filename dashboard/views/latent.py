@@ -16,21 +16,42 @@ import numpy as np
 import streamlit as st
 
 from core.evaluation import default_n_clusters
+from core.figures import (
+    cluster_names,
+    label_mix_figure,
+    mark_points,
+    natural_sort,
+    scatter_figure,
+    selected_rows,
+    with_sprites,
+)
 from core.methods import CLUSTER_METHODS, MAP_METHODS
 from core.registry import label_of
 from core.sorting import MAX_NAME, new_cluster
 from dashboard import cluster_edits, links, state
 from dashboard.cluster_edits import NEW, display_names, method_title
-from dashboard.components import IMAGE_TYPES, hover_pictures, is_feature_run, page_header, show_rows, uploaded_picture, user_errors
+from dashboard.components import (
+    IMAGE_TYPES,
+    hover_pictures,
+    is_feature_run,
+    page_header,
+    show_rows,
+    uploaded_picture,
+    user_errors,
+)
 from dashboard.exports import clusters_table, sorted_photos_zip
-from dashboard.links import CLUSTER_BOUNDS
-from core.figures import cluster_names, label_mix_figure, mark_points, natural_sort, scatter_figure, selected_rows, with_sprites
 from dashboard.gallery import cluster_groups, file_captions, label_mix, square
+from dashboard.links import CLUSTER_BOUNDS
 from dashboard.neighbours import SPACES, Neighbours, nearest
 from dashboard.replay import axis_ranges, next_epoch, replay_figure
 
 SHOW_SELECTED = 60
-SPLIT_WORDS = {"test": "the test split", "val": "the validation split", "train": "the training split", "all": "every row"}
+SPLIT_WORDS = {
+    "test": "the test split",
+    "val": "the validation split",
+    "train": "the training split",
+    "all": "every row",
+}
 EXAMPLES_PER_GROUP = 8
 GALLERY_COLUMNS = 8  # tiles in a row of a cluster's gallery (one row of photos per cluster)
 TILE_SIZES = (48, 64, 96, 128, 160, 200)  # px per picture in the galleries (the size control)
@@ -49,22 +70,46 @@ def colourings(ds) -> list[str]:
 
 
 def controls(ds, preferred: str | None = None) -> dict:
-    if st.session_state.get("latent.colour", "cluster") not in colourings(ds):  # a link's (or another run's) label colour
+    if st.session_state.get("latent.colour", "cluster") not in colourings(
+        ds
+    ):  # a link's (or another run's) label colour
         links.notice([f"colour={st.session_state.pop('latent.colour')} (this dataset has no labels)"])
         links.write_url({"colour": None})
     a, b, c, d, *size = st.columns(5 if ds.kind == "image" else 4)
     methods = links.projections()
-    method = a.selectbox("Projection", methods, format_func=lambda m: label_of(MAP_METHODS, m), key="latent.method",
-                         help=" ".join(f"{p.label}: {p.help}" for p in MAP_METHODS.values()))
+    method = a.selectbox(
+        "Projection",
+        methods,
+        format_func=lambda m: label_of(MAP_METHODS, m),
+        key="latent.method",
+        help=" ".join(f"{p.label}: {p.help}" for p in MAP_METHODS.values()),
+    )
     dims = b.radio("Dimensions", [2, 3], horizontal=True, format_func=lambda d: f"{d}-D", key="latent.dims")
-    colour = c.selectbox("Colour by", colourings(ds), format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get, key="latent.colour")
+    colour = c.selectbox(
+        "Colour by",
+        colourings(ds),
+        format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get,
+        key="latent.colour",
+    )
     settings = {"method": method, "dims": dims, "colour": colour, "params": {}, "tile": DEFAULT_TILE[bool(ds.files)]}
     if size:
-        settings["tile"] = size[0].select_slider("Picture size", TILE_SIZES, value=settings["tile"], format_func=lambda px: f"{px} px",
-                                                 key="latent.tile", help="Size of each picture in the galleries below and beside the map.")
+        settings["tile"] = size[0].select_slider(
+            "Picture size",
+            TILE_SIZES,
+            value=settings["tile"],
+            format_func=lambda px: f"{px} px",
+            key="latent.tile",
+            help="Size of each picture in the galleries below and beside the map.",
+        )
     methods = links.clusterers()
-    settings["clusterer"] = d.selectbox("Clusters", methods, index=methods.index(preferred) if preferred in methods else 0, format_func=method_title, key="latent.clusterer",
-                                        help="Clusters are found in the full latent code, not in the 2-D map.")
+    settings["clusterer"] = d.selectbox(
+        "Clusters",
+        methods,
+        index=methods.index(preferred) if preferred in methods else 0,
+        format_func=method_title,
+        key="latent.clusterer",
+        help="Clusters are found in the full latent code, not in the 2-D map.",
+    )
     default_k = min(max(default_n_clusters(ds), CLUSTER_BOUNDS[0]), CLUSTER_BOUNDS[1])
     settings["n_clusters"] = 10
     if state.teaching():  # the finer settings stay hidden in class; a link's number of clusters still counts
@@ -72,8 +117,15 @@ def controls(ds, preferred: str | None = None) -> dict:
     else:
         map_settings(settings, default_k)
     own_count = CLUSTER_METHODS[settings["clusterer"]].chooses_own_cluster_count
-    links.write_url({"projection": method, "dims": dims, "colour": colour, "clusters": settings["clusterer"],
-                     "k": None if own_count else settings["n_clusters"]})
+    links.write_url(
+        {
+            "projection": method,
+            "dims": dims,
+            "colour": colour,
+            "clusters": settings["clusterer"],
+            "k": None if own_count else settings["n_clusters"],
+        }
+    )
     return settings
 
 
@@ -83,13 +135,21 @@ def map_settings(settings: dict, default_k: int) -> None:
     with st.expander("Map and cluster settings"):
         e, f, g = st.columns(3)
         if not clusterer.chooses_own_cluster_count:
-            settings["n_clusters"] = int(e.number_input("Number of clusters", *CLUSTER_BOUNDS, default_k, key="latent.k"))
+            settings["n_clusters"] = int(
+                e.number_input("Number of clusters", *CLUSTER_BOUNDS, default_k, key="latent.k")
+            )
         else:
             e.caption(f"{clusterer.label} finds the number of clusters itself; points it cannot place are 'noise'.")
         if MAP_METHODS[settings["method"]].neighbour_settings:
             settings["params"] = {
-                "n_neighbors": int(f.slider("UMAP neighbours", 5, 100, 15, key="latent.nn", help="Larger: more global structure.")),
-                "min_dist": float(g.slider("UMAP min distance", 0.0, 0.99, 0.1, step=0.05, key="latent.md", help="Smaller: tighter clumps.")),
+                "n_neighbors": int(
+                    f.slider("UMAP neighbours", 5, 100, 15, key="latent.nn", help="Larger: more global structure.")
+                ),
+                "min_dist": float(
+                    g.slider(
+                        "UMAP min distance", 0.0, 0.99, 0.1, step=0.05, key="latent.md", help="Smaller: tighter clumps."
+                    )
+                ),
             }
 
 
@@ -105,11 +165,14 @@ def colour_values(run, split: str, ds, rows: np.ndarray, settings: dict) -> tupl
 def edited_clusters(run, split: str, ds, settings: dict) -> cluster_edits.Grouping:
     """The clusters of the chosen clusterer, with the person's saved names, merges and moves where they apply."""
     method, k = settings["clusterer"], settings["n_clusters"]
-    return cluster_edits.grouping(run.path, len(ds), state.rows(run, split), state.clusters(run, split, method, k),
-                                  split, method, k)
+    return cluster_edits.grouping(
+        run.path, len(ds), state.rows(run, split), state.clusters(run, split, method, k), split, method, k
+    )
 
 
-def hover_texts(ds, rows: np.ndarray, colour: list | np.ndarray, categorical: bool, errors: np.ndarray | None) -> list[str]:
+def hover_texts(
+    ds, rows: np.ndarray, colour: list | np.ndarray, categorical: bool, errors: np.ndarray | None
+) -> list[str]:
     """What hovering a point says beside its picture: row, file name, label, cluster, error; for
     tables, the row's first values in their own units."""
     labels = ds.label_names(ds.y[rows]) if ds.has_labels else None
@@ -163,8 +226,15 @@ def neighbour_query(run, split: str, position: int) -> Neighbours:
     st.subheader("Nearest neighbours")
     a, b, c = st.columns([3, 3, 2], vertical_alignment="bottom")
     k = a.slider("How many", 3, 48, 12, key="latent.neighbours")
-    space = b.radio("Nearest in", spaces, format_func=SPACES.get, horizontal=True, key="latent.space",
-                    help="Distances in the model's latent code" + (", or in the pretrained backbone's features it read." if len(spaces) > 1 else "."))
+    space = b.radio(
+        "Nearest in",
+        spaces,
+        format_func=SPACES.get,
+        horizontal=True,
+        key="latent.space",
+        help="Distances in the model's latent code"
+        + (", or in the pretrained backbone's features it read." if len(spaces) > 1 else "."),
+    )
     c.button("Clear", key="latent.clear_focus", on_click=forget_click, help="Forget the clicked point.")
     return nearest(state.neighbour_index(run, split, space), position, k)
 
@@ -183,11 +253,15 @@ def neighbours_panel(run, ds, rows: np.ndarray, found: Neighbours, clusters: lis
     if clusters is not None:
         table["cluster"] = [clusters[i] for i in order.tolist()]
     table["distance"] = np.round(distances, 4).tolist()
-    st.caption(f"The clicked point (first) and the {len(found.positions)} nearest to it, nearest first; "
-               "ringed on the map. Click another point, or a ring, to move.")
+    st.caption(
+        f"The clicked point (first) and the {len(found.positions)} nearest to it, nearest first; "
+        "ringed on the map. Click another point, or a ring, to move."
+    )
     if ds.kind == "image":
         tile = max(tile, NEIGHBOUR_TILE)  # the captions (distance and label) need the width
-        captions = ["clicked"] + [(f"{labels[i]} · " if labels is not None else "") + f"{d:.2g}" for i, d in enumerate(distances) if i]
+        captions = ["clicked"] + [
+            (f"{labels[i]} · " if labels is not None else "") + f"{d:.2g}" for i, d in enumerate(distances) if i
+        ]
         show_rows(run, ds, rows[order], captions, columns=max(2, 560 // (tile + 6)), tile=tile, photo_tile=tile)
         st.dataframe(table, hide_index=True, width="stretch", height=min(400, 36 * (len(order) + 1)))
     else:
@@ -200,9 +274,15 @@ def upload_neighbours(run, trained, rows: np.ndarray) -> tuple[Any, Any, np.ndar
     ds = trained.dataset
     if ds.kind != "image":
         return None
-    with st.expander("Find pictures like yours", icon=":material/image_search:", expanded=bool(st.session_state.get(UPLOAD_KEY))):
-        upload = st.file_uploader("Your own image", type=IMAGE_TYPES, key=UPLOAD_KEY,
-                                  help="Encoded by the model; its nearest training pictures in the code are shown and ringed on the map.")
+    with st.expander(
+        "Find pictures like yours", icon=":material/image_search:", expanded=bool(st.session_state.get(UPLOAD_KEY))
+    ):
+        upload = st.file_uploader(
+            "Your own image",
+            type=IMAGE_TYPES,
+            key=UPLOAD_KEY,
+            help="Encoded by the model; its nearest training pictures in the code are shown and ringed on the map.",
+        )
         picture = None if upload is None else uploaded_picture(upload)
     if picture is None:
         return None
@@ -220,11 +300,26 @@ def like_yours_panel(run, ds, result, picture, on_map: np.ndarray, tile: int) ->
     neighbour_rows = np.asarray([n.index for n in result.neighbors], dtype=np.int64)
     names = file_captions(ds, neighbour_rows) if ds.files else [n.label or f"#{n.index}" for n in result.neighbors]
     st.image(square(picture, tile), caption="yours", width=tile)
-    show_rows(run, ds, neighbour_rows, [f"{name} · {n.distance:.2g}" for name, n in zip(names, result.neighbors)],
-              columns=max(2, 560 // (tile + 6)), tile=tile, photo_tile=tile)
-    st.caption(f"The {len(neighbour_rows)} training pictures nearest to yours in the code"
-               + (f", {len(on_map)} of them ringed on this map" if len(on_map) else " (none is on this split's map)")
-               + (f"; it joins cluster {result.cluster}" + (f", mostly '{result.cluster_label}'" if result.cluster_label else "") + "." if result.cluster >= 0 else "."))
+    show_rows(
+        run,
+        ds,
+        neighbour_rows,
+        [f"{name} · {n.distance:.2g}" for name, n in zip(names, result.neighbors)],
+        columns=max(2, 560 // (tile + 6)),
+        tile=tile,
+        photo_tile=tile,
+    )
+    st.caption(
+        f"The {len(neighbour_rows)} training pictures nearest to yours in the code"
+        + (f", {len(on_map)} of them ringed on this map" if len(on_map) else " (none is on this split's map)")
+        + (
+            f"; it joins cluster {result.cluster}"
+            + (f", mostly '{result.cluster_label}'" if result.cluster_label else "")
+            + "."
+            if result.cluster >= 0
+            else "."
+        )
+    )
 
 
 def selection_panel(run, ds, rows: np.ndarray, picked: np.ndarray, colour, tile: int) -> None:
@@ -239,30 +334,51 @@ def selection_panel(run, ds, rows: np.ndarray, picked: np.ndarray, colour, tile:
         st.caption(f"Showing the first {len(shown)} of them.")
     if ds.files:
         captions = file_captions(ds, rows[shown])
-    show_rows(run, ds, rows[shown], captions, columns=max(2, 560 // (tile + 6)), tile=tile, photo_tile=tile,
-              extra={"row": rows[shown], "colour": [colour[i] for i in shown]} if ds.kind == "table" else None)
+    show_rows(
+        run,
+        ds,
+        rows[shown],
+        captions,
+        columns=max(2, 560 // (tile + 6)),
+        tile=tile,
+        photo_tile=tile,
+        extra={"row": rows[shown], "colour": [colour[i] for i in shown]} if ds.kind == "table" else None,
+    )
 
 
 def examples_panel(run, ds, rows: np.ndarray, colour, categorical: bool, tile: int) -> None:
     """Without a selection: a few samples of every colour group, so the map means something at a glance."""
     if not categorical:
-        st.caption("Hover a point to see its picture; click one to see its nearest neighbours; pick the box or lasso in "
-                   "the map's toolbar and drag to see many.")
+        st.caption(
+            "Hover a point to see its picture; click one to see its nearest neighbours; pick the box or lasso in "
+            "the map's toolbar and drag to see many."
+        )
         return
     colour = np.asarray([str(c) for c in colour], dtype=object)
     groups = natural_sort(set(colour.tolist()))[:12]
-    st.caption("Hover a point to see its picture; click one to see its nearest neighbours; pick the box or lasso in "
-               "the map's toolbar and drag to see many. Meanwhile, a few of each colour:")
+    st.caption(
+        "Hover a point to see its picture; click one to see its nearest neighbours; pick the box or lasso in "
+        "the map's toolbar and drag to see many. Meanwhile, a few of each colour:"
+    )
     picked, captions = [], []
     for group in groups:
-        members = np.flatnonzero(colour == group)[:EXAMPLES_PER_GROUP // 2 if ds.kind == "image" else 2]
+        members = np.flatnonzero(colour == group)[: EXAMPLES_PER_GROUP // 2 if ds.kind == "image" else 2]
         picked.extend(members.tolist())
         captions.extend([group] * len(members))
     picked = np.asarray(picked, dtype=np.int64)
     if ds.files:  # the file name first (a narrow tile cuts the end), then its colour group
         captions = [f"{name} · {group}" for group, name in zip(captions, file_captions(ds, rows[picked]))]
     per_row = EXAMPLES_PER_GROUP // 2 if tile <= 96 else 2
-    show_rows(run, ds, rows[picked], captions, columns=per_row, tile=tile, photo_tile=tile, extra={"group": captions} if ds.kind == "table" else None)
+    show_rows(
+        run,
+        ds,
+        rows[picked],
+        captions,
+        columns=per_row,
+        tile=tile,
+        photo_tile=tile,
+        extra={"group": captions} if ds.kind == "table" else None,
+    )
 
 
 def replay_section(run, ds, settings: dict) -> None:
@@ -284,8 +400,11 @@ def replay_frames(run, ds, settings: dict, was_live: bool) -> None:
     for note in replay.notes:
         st.caption(f"Left out of the replay: {note}.")
     if not replay.epochs:
-        st.info("This run has no per-epoch snapshots (it was trained before Latentboard saved them), so its training "
-                "cannot be replayed. Runs trained from now on can.", icon=":material/history_toggle_off:")
+        st.info(
+            "This run has no per-epoch snapshots (it was trained before Latentboard saved them), so its training "
+            "cannot be replayed. Runs trained from now on can.",
+            icon=":material/history_toggle_off:",
+        )
         return
     epochs, playing, ended = replay.epochs, bool(st.session_state.get(REPLAY_PLAYING)), False
     shown = st.session_state.get(REPLAY_EPOCH)
@@ -305,8 +424,13 @@ def replay_frames(run, ds, settings: dict, was_live: bool) -> None:
     else:
         epoch = epochs[0]
         a.caption("One epoch so far; the slider appears with the second.")
-    if b.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-                key="latent.replay.play", width="stretch", disabled=len(epochs) < 2):
+    if b.button(
+        "Pause" if playing else "Play",
+        icon=":material/pause:" if playing else ":material/play_arrow:",
+        key="latent.replay.play",
+        width="stretch",
+        disabled=len(epochs) < 2,
+    ):
         st.session_state[REPLAY_PLAYING] = not playing
         if not playing and epoch == epochs[-1]:
             st.session_state.pop(REPLAY_EPOCH, None)  # play from the start: the next frame is the first
@@ -317,13 +441,18 @@ def replay_frames(run, ds, settings: dict, was_live: bool) -> None:
     if ds.has_labels:
         colour, title = ds.label_names(ds.y[rows]), "label"
     else:
-        colour, title = cluster_names(state.replay_clusters(run, len(ds), settings["n_clusters"])), "k-means of the last epoch"
+        colour, title = (
+            cluster_names(state.replay_clusters(run, len(ds), settings["n_clusters"])),
+            "k-means of the last epoch",
+        )
     hover = [f"row {int(r)}<br>{c}" for r, c in zip(rows, colour)]
     fig = replay_figure(maps[epochs.index(epoch)], colour, hover, axis_ranges(maps), epoch, epochs[-1], title)
     st.plotly_chart(fig, key="latent.replay.map", width="stretch")
-    st.caption(f"The codes of the same {len(rows):,} samples after every epoch"
-               + (" (so far: the run is still training)" if live else "")
-               + ", as PCA maps each turned to fit the one before, so points move rather than jump.")
+    st.caption(
+        f"The codes of the same {len(rows):,} samples after every epoch"
+        + (" (so far: the run is still training)" if live else "")
+        + ", as PCA maps each turned to fit the one before, so points move rather than jump."
+    )
 
 
 def clusters_section(run, trained, split: str, settings: dict, picked: np.ndarray) -> None:
@@ -338,9 +467,13 @@ def clusters_section(run, trained, split: str, settings: dict, picked: np.ndarra
     groups = cluster_groups(edited.clusters)
     things = "photos" if ds.files else "samples"
     st.subheader("Clusters")
-    st.caption(f"{len(rows):,} {things} ({SPLIT_WORDS.get(split, split)}) in {len(groups)} clusters by {name}, the clusterer "
-               "chosen above" + (", as you edited them" if edited.sorting and edited.sorting.edited else "") + "; biggest first."
-               + ("" if ds.has_labels else " No labels were used, none are needed."))
+    st.caption(
+        f"{len(rows):,} {things} ({SPLIT_WORDS.get(split, split)}) in {len(groups)} clusters by {name}, the clusterer "
+        "chosen above"
+        + (", as you edited them" if edited.sorting and edited.sorting.edited else "")
+        + "; biggest first."
+        + ("" if ds.has_labels else " No labels were used, none are needed.")
+    )
     edit_controls(run, ds, rows, edited, settings, picked, things)
     sorting = edited.sorting
     stem = f"{run.id}-clusters-{method}" + ("-edited" if sorting else "")
@@ -348,44 +481,93 @@ def clusters_section(run, trained, split: str, settings: dict, picked: np.ndarra
         downloads(trained, ds, split, method, k, stem, sorting)
     photos = bool(ds.files)
     for cluster, members in groups:
-        shown = members[:GALLERY_COLUMNS if photos else 2 * GALLERY_COLUMNS]
+        shown = members[: GALLERY_COLUMNS if photos else 2 * GALLERY_COLUMNS]
         plain = "Noise (no cluster)" if cluster < 0 else f"Cluster {cluster}"
         title = f"**{edited.names[cluster]}** ({plain.lower()})" if cluster in edited.names else f"**{plain}**"
         mix = label_mix(ds.label_names(ds.y[rows[members]])) if ds.has_labels else ""
         heading, naming = st.columns([3, 1], vertical_alignment="bottom") if edited.editable else (st.container(), None)
-        heading.markdown(f"{title} · {len(members):,} {things}" + (f" · {mix}" if mix else "")
-                         + (f" · showing {len(shown)}" if len(shown) < len(members) and ds.kind == "image" else ""))
+        heading.markdown(
+            f"{title} · {len(members):,} {things}"
+            + (f" · {mix}" if mix else "")
+            + (f" · showing {len(shown)}" if len(shown) < len(members) and ds.kind == "image" else "")
+        )
         if naming is not None:
             key = f"{NAME_KEY}{run.id}.{method}.{k}.{cluster}.{edited.revision}"
-            naming.text_input(f"Name of cluster {cluster}", value=edited.names.get(cluster, ""), key=key, max_chars=MAX_NAME,
-                              placeholder=f"Name cluster {cluster}", label_visibility="collapsed", on_change=rename,
-                              args=(run.path, len(ds), method, k, cluster, key))
+            naming.text_input(
+                f"Name of cluster {cluster}",
+                value=edited.names.get(cluster, ""),
+                key=key,
+                max_chars=MAX_NAME,
+                placeholder=f"Name cluster {cluster}",
+                label_visibility="collapsed",
+                on_change=rename,
+                args=(run.path, len(ds), method, k, cluster, key),
+            )
         if ds.kind != "image":
             continue
-        captions = file_captions(ds, rows[shown]) if photos else (ds.label_names(ds.y[rows[shown]]) if ds.has_labels else None)
-        show_rows(run, ds, rows[shown], captions, columns=len(shown) if photos else 2 * GALLERY_COLUMNS, tile=settings["tile"], photo_tile=settings["tile"])
+        captions = (
+            file_captions(ds, rows[shown]) if photos else (ds.label_names(ds.y[rows[shown]]) if ds.has_labels else None)
+        )
+        show_rows(
+            run,
+            ds,
+            rows[shown],
+            captions,
+            columns=len(shown) if photos else 2 * GALLERY_COLUMNS,
+            tile=settings["tile"],
+            photo_tile=settings["tile"],
+        )
 
 
 def downloads(trained, ds, split: str, method: str, k: int, stem: str, sorting) -> None:
     """The sorted-photos zip (folders) and the file -> cluster table (CSV, Parquet), as edited; not in teaching mode."""
     if ds.files:
-        st.download_button("Download the photos sorted into folders (zip)", data=lambda: sorted_photos_zip(trained, method, k, sorting),
-                           file_name=f"{stem}-sorted.zip", mime="application/zip", icon=":material/folder_zip:",
-                           key="latent.sorted_zip", on_click="ignore", type="primary",
-                           help="One folder per cluster (named as you named it) holding the original files under their "
-                                "own names (same names renamed, never overwritten), plus clusters.csv; all rows.")
+        st.download_button(
+            "Download the photos sorted into folders (zip)",
+            data=lambda: sorted_photos_zip(trained, method, k, sorting),
+            file_name=f"{stem}-sorted.zip",
+            mime="application/zip",
+            icon=":material/folder_zip:",
+            key="latent.sorted_zip",
+            on_click="ignore",
+            type="primary",
+            help="One folder per cluster (named as you named it) holding the original files under their "
+            "own names (same names renamed, never overwritten), plus clusters.csv; all rows.",
+        )
     a, b, c = st.columns([1, 1, 2])
-    a.download_button("Download file → cluster (CSV)", data=lambda: clusters_table(trained, method, k, ".csv", sorting), file_name=f"{stem}.csv",
-                      mime="text/csv", icon=":material/download:", key="latent.clusters_csv", on_click="ignore", width="stretch")
-    b.download_button("Download file → cluster (Parquet)", data=lambda: clusters_table(trained, method, k, ".parquet", sorting),
-                      file_name=f"{stem}.parquet", mime="application/octet-stream", icon=":material/download:",
-                      key="latent.clusters_parquet", on_click="ignore", width="stretch")
-    c.caption("One line per " + ("file: its name, full path and cluster" if ds.files else "row: its index and cluster")
-              + (" and the cluster's name" if sorting else "") + (", and its folder's label" if ds.has_labels else "")
-              + ". The table covers all rows" + ("." if split == "all" else "; pick the split 'all rows' to see the very same clusters here."))
+    a.download_button(
+        "Download file → cluster (CSV)",
+        data=lambda: clusters_table(trained, method, k, ".csv", sorting),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="latent.clusters_csv",
+        on_click="ignore",
+        width="stretch",
+    )
+    b.download_button(
+        "Download file → cluster (Parquet)",
+        data=lambda: clusters_table(trained, method, k, ".parquet", sorting),
+        file_name=f"{stem}.parquet",
+        mime="application/octet-stream",
+        icon=":material/download:",
+        key="latent.clusters_parquet",
+        on_click="ignore",
+        width="stretch",
+    )
+    c.caption(
+        "One line per "
+        + ("file: its name, full path and cluster" if ds.files else "row: its index and cluster")
+        + (" and the cluster's name" if sorting else "")
+        + (", and its folder's label" if ds.has_labels else "")
+        + ". The table covers all rows"
+        + ("." if split == "all" else "; pick the split 'all rows' to see the very same clusters here.")
+    )
 
 
-def edit_controls(run, ds, rows: np.ndarray, edited: cluster_edits.Grouping, settings: dict, picked: np.ndarray, things: str) -> None:
+def edit_controls(
+    run, ds, rows: np.ndarray, edited: cluster_edits.Grouping, settings: dict, picked: np.ndarray, things: str
+) -> None:
     """Merge two clusters, move the map's selection to a cluster (or a new one), undo everything;
     each saves to the run at once (core.sorting), so the downloads and the CLI export see it."""
     method, k = settings["clusterer"], settings["n_clusters"]
@@ -395,9 +577,20 @@ def edit_controls(run, ds, rows: np.ndarray, edited: cluster_edits.Grouping, set
     if other is not None and not edited.sorting:
         a, b, _ = st.columns([1, 1, 2])
         if other.method in links.clusterers():
-            a.button("Show the edited clusters", key="latent.sort.switch", on_click=switch_to, args=(other.method, other.n_clusters),
-                     help=f"{method_title(other.method)} with {other.n_clusters} clusters, and the split 'all rows'.")
-        b.button("Undo all edits", key="latent.sort.undo_other", on_click=cluster_edits.undo_all, args=(run.path,), icon=":material/undo:")
+            a.button(
+                "Show the edited clusters",
+                key="latent.sort.switch",
+                on_click=switch_to,
+                args=(other.method, other.n_clusters),
+                help=f"{method_title(other.method)} with {other.n_clusters} clusters, and the split 'all rows'.",
+            )
+        b.button(
+            "Undo all edits",
+            key="latent.sort.undo_other",
+            on_click=cluster_edits.undo_all,
+            args=(run.path,),
+            icon=":material/undo:",
+        )
     if not edited.editable:
         if not edited.note:
             st.caption("To name, merge or move clusters (and take them home that way), pick the split 'all rows'.")
@@ -405,25 +598,64 @@ def edit_controls(run, ds, rows: np.ndarray, edited: cluster_edits.Grouping, set
     ids = [cluster for cluster, _ in cluster_groups(edited.clusters)]
     title = lambda c: cluster_edits.title(c, edited.names)  # noqa: E731
     with st.container(border=True):
-        st.markdown("**Edit the clusters** · name one beside its gallery (the name of its folder in the zip), merge two, or move the points selected on the map "
-                    "(box or lasso). Edits are saved with the run; the downloads below and `latentboard export` use them.")
+        st.markdown(
+            "**Edit the clusters** · name one beside its gallery (the name of its folder in the zip), merge two, "
+            "or move the points selected on the map "
+            "(box or lasso). Edits are saved with the run; the downloads below and `latentboard export` use them."
+        )
         a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
         source = a.selectbox("Merge cluster", ids, format_func=title, key=f"latent.sort.merge_from.{edited.revision}")
-        target = b.selectbox("into", ids, index=min(1, len(ids) - 1), format_func=title, key=f"latent.sort.merge_into.{edited.revision}")
-        c.button("Merge", key="latent.sort.merge", on_click=cluster_edits.edit,
-                 args=(run.path, len(ds), method, k, lambda s: s.merged(source, target)),
-                 disabled=source == target, width="stretch", icon=":material/call_merge:")
+        target = b.selectbox(
+            "into", ids, index=min(1, len(ids) - 1), format_func=title, key=f"latent.sort.merge_into.{edited.revision}"
+        )
+        c.button(
+            "Merge",
+            key="latent.sort.merge",
+            on_click=cluster_edits.edit,
+            args=(run.path, len(ds), method, k, lambda s: s.merged(source, target)),
+            disabled=source == target,
+            width="stretch",
+            icon=":material/call_merge:",
+        )
         a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
         moving = rows[picked] if len(picked) else np.zeros(0, dtype=np.int64)
-        what = f"the {len(moving):,} selected {things[:-1] if len(moving) == 1 else things}" if len(moving) else "the points selected on the map"
-        where = a.selectbox(f"Move {what} to", [NEW] + ids, key=f"latent.sort.move_to.{edited.revision}",
-                            format_func=lambda c: "a new cluster" if c == NEW else title(c), disabled=not len(moving),
-                            help="Select points on the map with the box or lasso in its toolbar.")
-        b.button("Move", key="latent.sort.move", width="stretch", icon=":material/move_group:", disabled=not len(moving),
-                 on_click=cluster_edits.edit, args=(run.path, len(ds), method, k,
-                                                    lambda s: s.moved(moving, new_cluster(edited.clusters) if where == NEW else where)))
-        c.button("Undo all edits", key="latent.sort.undo", on_click=cluster_edits.undo_all, args=(run.path,), icon=":material/undo:",
-                 disabled=not (edited.sorting and edited.sorting.edited), width="stretch")
+        what = (
+            f"the {len(moving):,} selected {things[:-1] if len(moving) == 1 else things}"
+            if len(moving)
+            else "the points selected on the map"
+        )
+        where = a.selectbox(
+            f"Move {what} to",
+            [NEW] + ids,
+            key=f"latent.sort.move_to.{edited.revision}",
+            format_func=lambda c: "a new cluster" if c == NEW else title(c),
+            disabled=not len(moving),
+            help="Select points on the map with the box or lasso in its toolbar.",
+        )
+        b.button(
+            "Move",
+            key="latent.sort.move",
+            width="stretch",
+            icon=":material/move_group:",
+            disabled=not len(moving),
+            on_click=cluster_edits.edit,
+            args=(
+                run.path,
+                len(ds),
+                method,
+                k,
+                lambda s: s.moved(moving, new_cluster(edited.clusters) if where == NEW else where),
+            ),
+        )
+        c.button(
+            "Undo all edits",
+            key="latent.sort.undo",
+            on_click=cluster_edits.undo_all,
+            args=(run.path,),
+            icon=":material/undo:",
+            disabled=not (edited.sorting and edited.sorting.edited),
+            width="stretch",
+        )
 
 
 def rename(path, n_rows: int, method: str, k: int, cluster: int, key: str) -> None:
@@ -437,7 +669,11 @@ def switch_to(method: str, k: int) -> None:
 
 
 links.notice(links.read_url(links.map_params()))  # before the widgets: the split picker is the first
-shown = page_header("Latent space", "Each point is one sample's code, squeezed to 2-D or 3-D. Samples the model finds similar sit together.", "latent")
+shown = page_header(
+    "Latent space",
+    "Each point is one sample's code, squeezed to 2-D or 3-D. Samples the model finds similar sit together.",
+    "latent",
+)
 if shown is not None:
     run, trained, split = shown
     ds = trained.dataset
@@ -456,7 +692,10 @@ if shown is not None:
     with user_errors(f"{method_name} projection"):
         with working.status(f"Projecting {len(rows):,} codes with {method_name}…", expanded=True) as status:
             if MAP_METHODS[settings["method"]].compiles_on_first_use:
-                status.write(f"The first {method_name} map of a server compiles its code once (up to half a minute); later maps are quick.")
+                status.write(
+                    f"The first {method_name} map of a server compiles its code once (up to half a minute); "
+                    "later maps are quick."
+                )
             coords = state.projection(run, split, settings["method"], settings["dims"], settings["params"])
             if settings["colour"] == "cluster":
                 status.write(f"Clustering the codes with {method_title(settings['clusterer'])}…")
@@ -479,8 +718,14 @@ if shown is not None:
                 liked = upload_neighbours(run, trained, rows)
         with map_col:
             fig, trace_rows = scatter_figure(
-                coords, colour, categorical=categorical, index=np.arange(len(rows)), hover=hover,
-                colour_title=colour_title, title=f"{method_name} of the codes ({split}, coloured by {colour_title})", height=620,
+                coords,
+                colour,
+                categorical=categorical,
+                index=np.arange(len(rows)),
+                hover=hover,
+                colour_title=colour_title,
+                title=f"{method_name} of the codes ({split}, coloured by {colour_title})",
+                height=620,
             )
             if found is not None:
                 mark_points(fig, trace_rows, coords, found.query, found.positions, hover)
@@ -488,8 +733,13 @@ if shown is not None:
                 mark_points(fig, trace_rows, coords, None, liked[2], hover)
             with_sprites(fig, state.sprite_meta(run, split))
             if settings["dims"] == 2:
-                event = st.plotly_chart(fig, key=map_key, on_select=lambda: remember_click(map_key, run.id, split),
-                                        selection_mode=("points", "box", "lasso"), width="stretch")
+                event = st.plotly_chart(
+                    fig,
+                    key=map_key,
+                    on_select=lambda: remember_click(map_key, run.id, split),
+                    selection_mode=("points", "box", "lasso"),
+                    width="stretch",
+                )
                 points = (event.get("selection") or {}).get("points", []) if event else []
             else:
                 st.plotly_chart(fig, key=f"latent.map3d.{run.id}.{split}", width="stretch")

@@ -12,10 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.evaluation.reconstruction import reconstruct
+from core.figures import pair_tiles
 from core.models import FAMILIES
 from dashboard import state
 from dashboard.components import image_grid, is_feature_run, page_header, show_samples, table_rows, user_errors
-from core.figures import pair_tiles
 from dashboard.gallery import PHOTO_TILE, file_captions
 from dashboard.modelops import interpolate, prior_samples
 
@@ -43,8 +43,15 @@ def error_histogram(errors: np.ndarray, shown: np.ndarray) -> go.Figure:
     if len(shown):
         fig.add_vline(x=float(errors[shown].min()), line_dash="dot", line_color="#E45756")
         fig.add_vline(x=float(errors[shown].max()), line_dash="dot", line_color="#E45756")
-    fig.update_layout(title="Reconstruction error (dotted: the range shown)", height=240, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title="mean squared error per sample", yaxis_title="samples", template="plotly_white", showlegend=False)
+    fig.update_layout(
+        title="Reconstruction error (dotted: the range shown)",
+        height=240,
+        margin=dict(l=10, r=10, t=40, b=10),
+        xaxis_title="mean squared error per sample",
+        yaxis_title="samples",
+        template="plotly_white",
+        showlegend=False,
+    )
     return fig
 
 
@@ -65,7 +72,9 @@ def pairs_section(run, trained, split: str) -> None:
     recon = reconstruct(trained.model, x)
     labels = ds.label_names(ds.y[rows[picked]]) if ds.has_labels else [""] * len(picked)
     if ds.kind == "image":
-        st.caption("Each tile: the original on top, the reconstruction below; the caption gives the label and the error.")
+        st.caption(
+            "Each tile: the original on top, the reconstruction below; the caption gives the label and the error."
+        )
         tiles = pair_tiles(ds.to_display(x), ds.to_display(recon))
         captions = [f"{lab} · {err:.2g}" if lab else f"{err:.2g}" for lab, err in zip(labels, errors[picked])]
         image_grid(tiles, captions, columns=10, scale=max(1, 56 // tiles.shape[2]))
@@ -98,10 +107,16 @@ def nearest_section(run, trained, split: str) -> None:
             captions.append("= itself" if order[i] == photo else f"~ {name}")  # the tile font has no ≈
     if ds.has_labels:
         same = ds.y.numpy()[nearest[:, 0]] == ds.y.numpy()[photos]
-        st.metric("Nearest training photo shows the same label", f"{same.mean():.0%}",
-                  help="Of the photos shown: how often the training photo nearest to the rebuilt features has the photo's own label.")
-    st.caption(f"Each line: a photo (with the error of its rebuilt features), then the {k} training photos whose "
-               "features lie nearest to what the model rebuilt; '= itself' when that is the photo itself.")
+        st.metric(
+            "Nearest training photo shows the same label",
+            f"{same.mean():.0%}",
+            help="Of the photos shown: how often the training photo nearest to the rebuilt features "
+            "has the photo's own label.",
+        )
+    st.caption(
+        f"Each line: a photo (with the error of its rebuilt features), then the {k} training photos whose "
+        "features lie nearest to what the model rebuilt; '= itself' when that is the photo itself."
+    )
     pictures = state.pictures(run, order, PHOTO_TILE)
     half = (len(photos) + 1) // 2 * (k + 1)  # two columns of lines, so each photo's line stays together
     for column, part in zip(st.columns(2), (slice(0, half), slice(half, None))):
@@ -123,8 +138,12 @@ def interpolation_section(run, trained, split: str) -> None:
     names = ds.label_names(ds.y[rows[[i, j]]]) if ds.has_labels else [f"#{i}", f"#{j}"]
     captions = [f"t={v:.2f}" for v in t]
     if ds.kind == "image":
-        image_grid(np.concatenate([ds.to_display(ds.x[rows[[i]]]), ds.to_display(decoded), ds.to_display(ds.x[rows[[j]]])]),
-                   [f"A: {names[0]}", *captions, f"B: {names[1]}"], columns=steps + 2, tile=64)
+        image_grid(
+            np.concatenate([ds.to_display(ds.x[rows[[i]]]), ds.to_display(decoded), ds.to_display(ds.x[rows[[j]]])]),
+            [f"A: {names[0]}", *captions, f"B: {names[1]}"],
+            columns=steps + 2,
+            tile=64,
+        )
         st.caption("Outer tiles: the two originals. Between them: decoded codes from A's (t=0) to B's (t=1).")
     else:
         st.dataframe(table_rows(ds, ds.to_display(decoded), {"step": captions}), hide_index=True, width="stretch")
@@ -142,12 +161,17 @@ def prior_section(trained) -> None:
 
 def feature_run_page(run, trained, split: str) -> None:
     backbone = run.config.features.backbone
-    st.info(f"This model reads **{backbone}** features of each photo, not its pixels, so what it rebuilds is a feature "
-            "vector, not a picture. Below, each photo stands beside the training photos whose features lie nearest to "
-            "its reconstruction: when they show the same thing, the code kept what matters.", icon=":material/info:")
+    st.info(
+        f"This model reads **{backbone}** features of each photo, not its pixels, so what it rebuilds is a feature "
+        "vector, not a picture. Below, each photo stands beside the training photos whose features lie nearest to "
+        "its reconstruction: when they show the same thing, the code kept what matters.",
+        icon=":material/info:",
+    )
     with st.spinner("Reconstructing…"), user_errors("Reconstructing"):
         nearest_section(run, trained, split)
-    st.caption("Interpolation and samples are hidden for feature runs: decoding a code gives features, not a picture to show.")
+    st.caption(
+        "Interpolation and samples are hidden for feature runs: decoding a code gives features, not a picture to show."
+    )
 
 
 def pixel_run_page(run, trained, split: str) -> None:
@@ -159,7 +183,9 @@ def pixel_run_page(run, trained, split: str) -> None:
     with parts[0], st.spinner("Reconstructing…"), user_errors("Reconstructing"):
         pairs_section(run, trained, split)
     with parts[1], user_errors("Interpolating"):
-        st.caption("Walk in a straight line through the latent space from one sample's code to another's and decode each step.")
+        st.caption(
+            "Walk in a straight line through the latent space from one sample's code to another's and decode each step."
+        )
         interpolation_section(run, trained, split)
     if variational:
         with parts[2], user_errors("Sampling"):
@@ -167,7 +193,11 @@ def pixel_run_page(run, trained, split: str) -> None:
             prior_section(trained)
 
 
-shown = page_header("Reconstructions", "What the autoencoder rebuilds from its code. Samples it rebuilds worst are often the odd ones out.", "recon")
+shown = page_header(
+    "Reconstructions",
+    "What the autoencoder rebuilds from its code. Samples it rebuilds worst are often the odd ones out.",
+    "recon",
+)
 if shown is not None:
     run, trained, split = shown
     (feature_run_page if is_feature_run(run) else pixel_run_page)(run, trained, split)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.figures import compare_figure
 from dashboard import state
 from dashboard.components import run_label, run_picker, user_errors
 from dashboard.exports import codes_csv, codes_parquet
-from core.figures import compare_figure
 
 
 def runs_frame(summaries, configs: dict) -> pd.DataFrame:
@@ -17,15 +17,23 @@ def runs_frame(summaries, configs: dict) -> pd.DataFrame:
         config = configs.get(s.id)
         model = config.model if config else None
         train = config.train if config else None
-        rows.append({
-            "id": s.id, "name": s.name, "status": s.status, "created": s.created[:19].replace("T", " "),
-            "dataset": s.dataset, "family": s.family,
-            "code size": model.latent_dim if model else None,
-            "epochs": f"{s.epochs_done}/{s.epochs}",
-            "batch": train.batch_size if train else None,
-            "lr": train.lr if train else None,
-            "train loss": s.train_loss, "val loss": s.val_loss, "message": s.message or "",
-        })
+        rows.append(
+            {
+                "id": s.id,
+                "name": s.name,
+                "status": s.status,
+                "created": s.created[:19].replace("T", " "),
+                "dataset": s.dataset,
+                "family": s.family,
+                "code size": model.latent_dim if model else None,
+                "epochs": f"{s.epochs_done}/{s.epochs}",
+                "batch": train.batch_size if train else None,
+                "lr": train.lr if train else None,
+                "train loss": s.train_loss,
+                "val loss": s.val_loss,
+                "message": s.message or "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -59,17 +67,31 @@ for s in summaries:
         configs[s.id] = state.open_run(s.id).config
     except Exception:
         pass
-st.dataframe(runs_frame(summaries, configs), hide_index=True, width="stretch",
-             column_config={"train loss": st.column_config.NumberColumn(format="%.4g"), "val loss": st.column_config.NumberColumn(format="%.4g"),
-                            "lr": st.column_config.NumberColumn(format="%.0e")})
+st.dataframe(
+    runs_frame(summaries, configs),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "train loss": st.column_config.NumberColumn(format="%.4g"),
+        "val loss": st.column_config.NumberColumn(format="%.4g"),
+        "lr": st.column_config.NumberColumn(format="%.0e"),
+    },
+)
 
 st.subheader("Compare loss curves")
 labels = {s.id: run_label(s) for s in summaries}
 current = state.current_run_id()
 default = [i for i in [current, *labels] if i in labels][:2]
 a, b = st.columns([4, 1])
-chosen = a.multiselect("Runs", list(labels), default=list(dict.fromkeys(default)), format_func=labels.get, key="runs.compare")
-which = b.radio("Loss", ["val_loss", "train_loss"], format_func={"val_loss": "validation", "train_loss": "train"}.get, key="runs.which")
+chosen = a.multiselect(
+    "Runs", list(labels), default=list(dict.fromkeys(default)), format_func=labels.get, key="runs.compare"
+)
+which = b.radio(
+    "Loss",
+    ["val_loss", "train_loss"],
+    format_func={"val_loss": "validation", "train_loss": "train"}.get,
+    key="runs.which",
+)
 if chosen:
     curves = {}
     for run_id in chosen:
@@ -88,13 +110,34 @@ if run is not None:
         with user_errors("Loading the run"):
             trained = state.trained(run)
     if trained is not None:
-        a.download_button("Checkpoint (.safetensors)", data=run.checkpoint_path.read_bytes(), file_name=f"{run.id}.safetensors",
-                          mime="application/octet-stream", icon=":material/download:", key="runs.ckpt", on_click="ignore")
-        b.download_button("Codes (CSV)", data=lambda: codes_csv(trained), file_name=f"{run.id}-codes.csv", mime="text/csv",
-                          icon=":material/download:", key="runs.csv", on_click="ignore",
-                          help="Every row's latent code with its split, label and k-means cluster.")
-        c.download_button("Codes (Parquet)", data=lambda: codes_parquet(trained), file_name=f"{run.id}-codes.parquet",
-                          mime="application/vnd.apache.parquet", icon=":material/download:", key="runs.parquet", on_click="ignore")
+        a.download_button(
+            "Checkpoint (.safetensors)",
+            data=run.checkpoint_path.read_bytes(),
+            file_name=f"{run.id}.safetensors",
+            mime="application/octet-stream",
+            icon=":material/download:",
+            key="runs.ckpt",
+            on_click="ignore",
+        )
+        b.download_button(
+            "Codes (CSV)",
+            data=lambda: codes_csv(trained),
+            file_name=f"{run.id}-codes.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            key="runs.csv",
+            on_click="ignore",
+            help="Every row's latent code with its split, label and k-means cluster.",
+        )
+        c.download_button(
+            "Codes (Parquet)",
+            data=lambda: codes_parquet(trained),
+            file_name=f"{run.id}-codes.parquet",
+            mime="application/vnd.apache.parquet",
+            icon=":material/download:",
+            key="runs.parquet",
+            on_click="ignore",
+        )
     elif not run.has_checkpoint:
         a.caption("No checkpoint yet (it never finished an epoch).")
     with d.popover("Delete…", icon=":material/delete:"):

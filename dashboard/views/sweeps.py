@@ -45,25 +45,41 @@ def start(space_name: str, custom: str, samples: int, concurrent: int) -> None:
 
 
 st.title("Sweeps")
-st.caption(f"Many runs over a search space on Ray Tune; the best is picked without labels by its {SCORE_TEXT}. "
-           "Every trial is an ordinary run: the other pages open it as usual.")
+st.caption(
+    f"Many runs over a search space on Ray Tune; the best is picked without labels by its {SCORE_TEXT}. "
+    "Every trial is an ordinary run: the other pages open it as usual."
+)
 if "sweeps.error" in st.session_state:
     st.error(st.session_state.pop("sweeps.error"), icon=":material/error:")
 
 with st.expander("Start a sweep", expanded=not sweeps().list()):
     base = base_config()
-    st.write(f"Dataset **{base.data.source}**; every setting not in the space as on the Train page "
-             f"({base.model.family}, code size {base.model.latent_dim}, {base.train.epochs} epochs).")
+    st.write(
+        f"Dataset **{base.data.source}**; every setting not in the space as on the Train page "
+        f"({base.model.family}, code size {base.model.latent_dim}, {base.train.epochs} epochs)."
+    )
     a, b, c = st.columns(3)
     space_name = a.selectbox("Search space", [*BUILTIN_SPACES, CUSTOM], key="sweeps.space")
     samples = b.number_input("Trials", 1, 200, 8, key="sweeps.samples")
     concurrent = c.number_input("At once (0 = one per core)", 0, 64, 0, key="sweeps.concurrent")
     shown = BUILTIN_SPACES.get(space_name, BUILTIN_SPACES["quick"])
-    custom = st.text_area("Space", json.dumps(shown, indent=1), height=180, key="sweeps.custom",
-                          disabled=space_name != CUSTOM, help="Setting names of the model and training settings; a list is a "
-                          "choice, {\"grid\": [...]} tries each, {\"loguniform\": [low, high]} a range.")
-    st.button("Start sweep", type="primary", key="sweeps.start", icon=":material/play_arrow:",
-              on_click=start, args=(space_name, custom, int(samples), int(concurrent)))
+    custom = st.text_area(
+        "Space",
+        json.dumps(shown, indent=1),
+        height=180,
+        key="sweeps.custom",
+        disabled=space_name != CUSTOM,
+        help="Setting names of the model and training settings; a list is a "
+        'choice, {"grid": [...]} tries each, {"loguniform": [low, high]} a range.',
+    )
+    st.button(
+        "Start sweep",
+        type="primary",
+        key="sweeps.start",
+        icon=":material/play_arrow:",
+        on_click=start,
+        args=(space_name, custom, int(samples), int(concurrent)),
+    )
 
 records = sweeps().list()
 if not records:
@@ -107,10 +123,16 @@ def live(sweep_id: str, was_live: bool) -> None:
             st.caption("Waiting for the first trial (Ray takes a few seconds to start)...")
             return
         rows = trial_records(trials)
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                     column_config={"score": st.column_config.NumberColumn(format="%.4g"),
-                                    "acc*": st.column_config.NumberColumn(format="%.3f"),
-                                    "nmi*": st.column_config.NumberColumn(format="%.3f")})
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "score": st.column_config.NumberColumn(format="%.4g"),
+                "acc*": st.column_config.NumberColumn(format="%.3f"),
+                "nmi*": st.column_config.NumberColumn(format="%.3f"),
+            },
+        )
         if any(r["acc*"] is not None for r in rows):
             st.caption(CHECK_NOTE)
         settings = [short_name(k) for k in dict.fromkeys(k for t in trials for k in t.params)]
@@ -120,8 +142,12 @@ def live(sweep_id: str, was_live: bool) -> None:
         best = sweep.best()
         if best is not None:
             st.success(f"Best so far: run **{best.run_id}**, score {best.score:.4g}.", icon=":material/trophy:")
-            if st.button("Open best run", key="sweeps.open_best", icon=":material/open_in_new:",
-                         help="Follow this run on every page, starting with its latent space."):
+            if st.button(
+                "Open best run",
+                key="sweeps.open_best",
+                icon=":material/open_in_new:",
+                help="Follow this run on every page, starting with its latent space.",
+            ):
                 state.set_current_run(best.run_id)
                 st.switch_page("views/latent.py")
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-
 import streamlit as st
 
 from core.data import SOURCES
 from core.devices import DEVICE_CHOICES
 from core.experiment import RunConfig
 from core.features import BACKBONES, FeatureConfig
+from core.figures import format_seconds, loss_figure, progress_numbers
 from core.jobs import is_training, offers_resume
 from core.models import FAMILIES, ModelConfig, families_for
 from core.presets import AUTO, preset_summary
@@ -16,11 +16,25 @@ from core.registry import label_of
 from core.training import TrainConfig
 from dashboard import links, state
 from dashboard.components import run_label, user_errors
-from core.figures import format_seconds, loss_figure, progress_numbers
-from dashboard.trainform import ADVANCED_KEYS, BOUNDS, MODEL_KEYS, RAW_PIXELS, RECIPE_KEY, TRAIN_KEYS, url_params, url_values, use_preset, widget_values
+from dashboard.trainform import (
+    ADVANCED_KEYS,
+    BOUNDS,
+    MODEL_KEYS,
+    RAW_PIXELS,
+    RECIPE_KEY,
+    TRAIN_KEYS,
+    url_params,
+    url_values,
+    use_preset,
+    widget_values,
+)
 
 ACTIVATIONS = ("relu", "gelu", "elu", "leaky_relu", "tanh", "silu")
-PRESET_BUTTONS = {"quick-demo": "Quick demo", "best-quality": "Best quality", "photos": "Photos"}  # digits, objects: by link or CLI
+PRESET_BUTTONS = {
+    "quick-demo": "Quick demo",
+    "best-quality": "Best quality",
+    "photos": "Photos",
+}  # digits, objects: by link or CLI
 DEFAULT_PRESET = "quick-demo"  # a newcomer's first click should finish in well under a minute
 LIVE_EVERY = 1.0  # seconds between redraws of the live panel
 
@@ -36,17 +50,26 @@ def features_setting(images: bool) -> str | None:
     """The 'Pretrained features' select: a backbone name, or None for raw pixels (and for tables)."""
     s = st.session_state
     s.setdefault("f.backbone", RAW_PIXELS)
-    st.selectbox("Pretrained features", [RAW_PIXELS, *BACKBONES], key="f.backbone", format_func=backbone_label, disabled=not images,
-                 help="For photos: a network trained on millions of labelled photos reads each image first, and the autoencoder "
-                      "learns from its features, so photos group by what they show rather than by background and colour. "
-                      "None trains on the pixels (right for digits and other simple images).")
+    st.selectbox(
+        "Pretrained features",
+        [RAW_PIXELS, *BACKBONES],
+        key="f.backbone",
+        format_func=backbone_label,
+        disabled=not images,
+        help="For photos: a network trained on millions of labelled photos reads each image first, and the autoencoder "
+        "learns from its features, so photos group by what they show rather than by background and colour. "
+        "None trains on the pixels (right for digits and other simple images).",
+    )
     if not images:
         st.caption("Tables have no images, so no pretrained features: the model reads the table's values.")
         return None
     if s["f.backbone"] == RAW_PIXELS:
         return None
     entry = BACKBONES[s["f.backbone"]]
-    st.caption(f"{entry.help} " + ("Works offline." if entry.offline else "Its weights download once, the first time (needs internet)."))
+    st.caption(
+        f"{entry.help} "
+        + ("Works offline." if entry.offline else "Its weights download once, the first time (needs internet).")
+    )
     return entry.name
 
 
@@ -65,9 +88,15 @@ def settings() -> RunConfig:
     links.notice(links.read_url(url_params()))  # a link's preset, then its settings, over what was there
     cols = st.columns(len(PRESET_BUTTONS))
     for col, (name, label) in zip(cols, PRESET_BUTTONS.items()):
-        col.button(label, key=f"preset.{name}", on_click=use_preset, args=(name,), width="stretch",
-                   type="primary" if s.get("train.preset") == name else "secondary",
-                   help=_preset_help(name))
+        col.button(
+            label,
+            key=f"preset.{name}",
+            on_click=use_preset,
+            args=(name,),
+            width="stretch",
+            type="primary" if s.get("train.preset") == name else "secondary",
+            help=_preset_help(name),
+        )
     if s.get("train.preset") == AUTO and s.get(RECIPE_KEY):
         st.caption(s[RECIPE_KEY] + ".")
 
@@ -77,33 +106,61 @@ def settings() -> RunConfig:
     if s["m.family"] not in families:  # conv reads pictures; a backbone gives it one vector per image
         dropped = label_of(FAMILIES, s["m.family"])
         s["m.family"] = families[0]
-        st.caption(f"{dropped} reads pictures, and pretrained features are one vector per photo: switched to "
-                   f"{FAMILIES[families[0]].label}.")
-    st.selectbox("Model family", families, key="m.family", format_func=lambda name: FAMILIES[name].label,
-                 help=" ".join(f"{f.label}: {f.help}" for f in FAMILIES.values()))
+        st.caption(
+            f"{dropped} reads pictures, and pretrained features are one vector per photo: switched to "
+            f"{FAMILIES[families[0]].label}."
+        )
+    st.selectbox(
+        "Model family",
+        families,
+        key="m.family",
+        format_func=lambda name: FAMILIES[name].label,
+        help=" ".join(f"{f.label}: {f.help}" for f in FAMILIES.values()),
+    )
     family = FAMILIES[s["m.family"]]
     st.caption(family.help)
     a, b, c = st.columns(3)
-    a.number_input("Code size", *BOUNDS["latent_dim"], key="m.latent_dim", help="Dimensions of the latent code (the bottleneck).")
-    b.number_input("Width", *BOUNDS["width"], step=32, key="m.width", help="Hidden units (dense, recurrent) or channel budget (conv).")
-    c.number_input("Depth", *BOUNDS["depth"], key="m.depth", help="Hidden layers (dense), conv blocks (conv), stacked RNN layers.")
+    a.number_input(
+        "Code size", *BOUNDS["latent_dim"], key="m.latent_dim", help="Dimensions of the latent code (the bottleneck)."
+    )
+    b.number_input(
+        "Width",
+        *BOUNDS["width"],
+        step=32,
+        key="m.width",
+        help="Hidden units (dense, recurrent) or channel budget (conv).",
+    )
+    c.number_input(
+        "Depth", *BOUNDS["depth"], key="m.depth", help="Hidden layers (dense), conv blocks (conv), stacked RNN layers."
+    )
     a, b = st.columns(2)
     a.selectbox("Activation", ACTIVATIONS, key="m.activation")
     if backbone and s["m.loss"] == "bce":  # features are standardised: not in [0, 1]
         s["m.loss"] = "mse"
-    b.selectbox("Reconstruction loss", ("mse",) if backbone else ("mse", "bce"), key="m.loss",
-                help="bce only for images scaled to [0, 1]; pretrained features (standardised) use mse.")
+    b.selectbox(
+        "Reconstruction loss",
+        ("mse",) if backbone else ("mse", "bce"),
+        key="m.loss",
+        help="bce only for images scaled to [0, 1]; pretrained features (standardised) use mse.",
+    )
     if family.recurrent:
         st.selectbox("Recurrent cell", ("gru", "lstm"), key="m.cell")
     if family.variational:
         st.number_input("β (weight of the KL term)", *BOUNDS["beta"], step=0.1, key="m.beta")
     a, b, c = st.columns(3)
     a.number_input("Denoising noise (std)", *BOUNDS["noise"], step=0.05, key="m.noise", help="0 = plain autoencoder.")
-    b.number_input("Pose augmentation", *BOUNDS["augment"], step=0.25, key="m.augment",
-                   help="Images only: train on randomly turned, shifted and rescaled copies (1 = up to 15°, 10% of the "
-                        "side) and rebuild the original, so codes group by what a thing is rather than its pose. "
-                        "0 = off; tables and pretrained features ignore it.")
-    c.number_input("Sparsity penalty (L1)", *BOUNDS["sparsity"], step=0.001, format="%.3f", key="m.sparsity", help="0 = off.")
+    b.number_input(
+        "Pose augmentation",
+        *BOUNDS["augment"],
+        step=0.25,
+        key="m.augment",
+        help="Images only: train on randomly turned, shifted and rescaled copies (1 = up to 15°, 10% of the "
+        "side) and rebuild the original, so codes group by what a thing is rather than its pose. "
+        "0 = off; tables and pretrained features ignore it.",
+    )
+    c.number_input(
+        "Sparsity penalty (L1)", *BOUNDS["sparsity"], step=0.001, format="%.3f", key="m.sparsity", help="0 = off."
+    )
 
     a, b, c = st.columns(3)
     a.number_input("Epochs", *BOUNDS["epochs"], key="t.epochs")
@@ -124,13 +181,22 @@ def settings() -> RunConfig:
     name = st.text_input("Run name (optional)", key="train.name", placeholder="e.g. digits dense 10-d")
 
     links.write_url(url_values(s))
-    s["train.saved"] = {k: s[k] for k in (*(f"m.{k}" for k in MODEL_KEYS), *(f"t.{k}" for k in TRAIN_KEYS), "f.backbone", "train.name") if k in s}
+    s["train.saved"] = {
+        k: s[k]
+        for k in (*(f"m.{k}" for k in MODEL_KEYS), *(f"t.{k}" for k in TRAIN_KEYS), "f.backbone", "train.name")
+        if k in s
+    }
     model = ModelConfig(**{k: s[f"m.{k}"] for k in MODEL_KEYS})
     train = {k: s[f"t.{k}"] for k in TRAIN_KEYS}
     train["patience"] = int(train["patience"]) or None
     train["lr"] = float(train["lr"])
-    return RunConfig(data=state.data_spec(), model=model, train=TrainConfig(**train), features=FeatureConfig(backbone=backbone),
-                     name=name.strip())
+    return RunConfig(
+        data=state.data_spec(),
+        model=model,
+        train=TrainConfig(**train),
+        features=FeatureConfig(backbone=backbone),
+        name=name.strip(),
+    )
 
 
 def _preset_help(name: str) -> str:
@@ -153,7 +219,9 @@ def live_panel(run_id: str) -> None:
         job = state.job_for(run_id)
         status = run.status()
         events = state.metrics(run)
-        latest = (job.latest if job is not None and job.latest is not None else None) or (events[-1] if events else None)
+        latest = (job.latest if job is not None and job.latest is not None else None) or (
+            events[-1] if events else None
+        )
         now_live = is_training(status, job)
 
         head, button = st.columns([4, 1])
@@ -163,26 +231,43 @@ def live_panel(run_id: str) -> None:
             if job is not None and job.stop_event.is_set():
                 button.button("Stopping…", disabled=True, key="train.stopping", width="stretch")
             elif job is not None:
-                button.button("Stop", type="primary", key="train.stop", on_click=state.registry().stop, args=(run_id,), width="stretch",
-                              help="Ends after the current batch and keeps what was learned (a checkpoint).")
+                button.button(
+                    "Stop",
+                    type="primary",
+                    key="train.stop",
+                    on_click=state.registry().stop,
+                    args=(run_id,),
+                    width="stretch",
+                    help="Ends after the current batch and keeps what was learned (a checkpoint).",
+                )
         elif offers_resume(run, job):
-            button.button("Resume", key="train.resume", on_click=_resume, args=(run_id,), width="stretch",
-                          help="Continue from the last checkpoint.")
+            button.button(
+                "Resume",
+                key="train.resume",
+                on_click=_resume,
+                args=(run_id,),
+                width="stretch",
+                help="Continue from the last checkpoint.",
+            )
 
         numbers = progress_numbers(latest)
         if summary.epochs_done and not now_live:
             numbers["fraction"] = min(1.0, summary.epochs_done / max(summary.epochs, 1))
         st.progress(numbers["fraction"], text=_progress_text(status, numbers, now_live))
         a, b, c, d = st.columns(4)
-        a.metric(f"Epoch (of {numbers['epochs'] or summary.epochs})", numbers["epoch"])  # "100 / 100" is cut in a quarter column
+        a.metric(
+            f"Epoch (of {numbers['epochs'] or summary.epochs})", numbers["epoch"]
+        )  # "100 / 100" is cut in a quarter column
         b.metric("Elapsed", format_seconds(numbers["elapsed"]))
         c.metric("Remaining", format_seconds(numbers["remaining"]) if now_live else "–")
         d.metric("Samples / s", f"{numbers['samples_per_second']:,.0f}")
         if events:
             st.plotly_chart(loss_figure(events, title="Loss"), key="train.loss", width="stretch")
         elif now_live:  # before the first epoch: loading, and for photos the backbone's features (the slow part)
-            st.info(summary.message or "Preparing data and model… the first points appear after a few batches.",
-                    icon=":material/hourglass_top:")
+            st.info(
+                summary.message or "Preparing data and model… the first points appear after a few batches.",
+                icon=":material/hourglass_top:",
+            )
         notes = run.info().get("data_notes") or []
         if notes:
             st.caption("**What loading did:** " + " ".join(str(note) for note in notes))
@@ -210,9 +295,13 @@ def _progress_text(status: str, numbers: dict, live: bool) -> str:
     percent = f"{100 * numbers['fraction']:.0f}%"
     if live:
         return f"Training… {percent}"
-    return {"finished": "Finished", "stopped": f"Stopped at {percent}; the checkpoint keeps what was learned",
-            "interrupted": f"Interrupted at {percent} (the server stopped); resume to continue",
-            "failed": "Failed", "created": "Waiting to start"}.get(status, status)
+    return {
+        "finished": "Finished",
+        "stopped": f"Stopped at {percent}; the checkpoint keeps what was learned",
+        "interrupted": f"Interrupted at {percent} (the server stopped); resume to continue",
+        "failed": "Failed",
+        "created": "Waiting to start",
+    }.get(status, status)
 
 
 def _resume(run_id: str) -> None:
@@ -240,30 +329,57 @@ left, right = st.columns([2, 3], gap="large")
 with left:
     resized = spec.source in SOURCES and "image_size" in SOURCES[spec.source].settings
     size = f", images at {spec.image_size} px" if resized and spec.image_size else ""
-    st.markdown(f"Dataset: **{spec.source}**" + (f" (`{spec.path}`)" if spec.path else "") + size + " — change it on the Data page.")
+    st.markdown(
+        f"Dataset: **{spec.source}**"
+        + (f" (`{spec.path}`)" if spec.path else "")
+        + size
+        + " — change it on the Data page."
+    )
     config = None
     with user_errors("Reading the settings"):
         config = settings()
     busy = run_id is not None and state.is_running(run_id)
     if config is not None:
-        st.button("Start training", type="primary", icon=":material/play_arrow:", key="train.start", on_click=_start, args=(config,),
-                  disabled=busy, width="stretch", help="Already training: stop it first, or wait." if busy else None)
+        st.button(
+            "Start training",
+            type="primary",
+            icon=":material/play_arrow:",
+            key="train.start",
+            on_click=_start,
+            args=(config,),
+            disabled=busy,
+            width="stretch",
+            help="Already training: stop it first, or wait." if busy else None,
+        )
     if "train.error" in st.session_state:
         st.error(st.session_state.pop("train.error"), icon=":material/error:")
 with right:
     if run_id is None:
-        st.info("Pick settings (the **Quick demo** finishes in well under a minute on a laptop) and press **Start training**. "
-                "The loss curves will grow here while it trains.", icon=":material/model_training:")
+        st.info(
+            "Pick settings (the **Quick demo** finishes in well under a minute on a laptop) "
+            "and press **Start training**. "
+            "The loss curves will grow here while it trains.",
+            icon=":material/model_training:",
+        )
         earlier = [s for s in state.store().list()]
         if earlier:
             with st.expander(f"Or open one of {len(earlier)} earlier run{'s' if len(earlier) != 1 else ''}"):
                 labels = {s.id: run_label(s) for s in earlier}
-                chosen = st.selectbox("Run", list(labels), index=None, format_func=labels.get, key="train.open", placeholder="choose a run")
+                chosen = st.selectbox(
+                    "Run",
+                    list(labels),
+                    index=None,
+                    format_func=labels.get,
+                    key="train.open",
+                    placeholder="choose a run",
+                )
                 if chosen:
                     state.set_current_run(chosen)
                     st.rerun()
     else:
         live_panel(run_id)
-        if not state.is_running(run_id) and st.button("New run", key="train.clear", help="Stop following this run (it stays on disk)."):
+        if not state.is_running(run_id) and st.button(
+            "New run", key="train.clear", help="Stop following this run (it stays on disk)."
+        ):
             state.forget_run()
             st.rerun()

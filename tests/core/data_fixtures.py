@@ -27,8 +27,9 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.tobytes()
 
 
-def write_fake_mnist(root: Path, class_name: str = "MNIST", n_train: int = 20, n_test: int = 10,
-                     gz: bool = False, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def write_fake_mnist(
+    root: Path, class_name: str = "MNIST", n_train: int = 20, n_test: int = 10, gz: bool = False, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """root/<class_name>/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]; returns (images, labels)."""
     rng = np.random.default_rng(seed)
     raw = root / class_name / "raw"
@@ -107,7 +108,7 @@ def write_image_tree(root: Path) -> dict[str, list[str]]:
     Image.fromarray(_picture((12, 24), 4)).convert("P").save(cat / "palette.gif")
     (cat / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
     Image.fromarray(_picture((33, 33), 5)).save(dog / "photo.bmp")
-    Image.fromarray((np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 15)).save(dog / "deep16.png")  # I;16
+    Image.fromarray(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 15).save(dog / "deep16.png")  # I;16
     (dog / "nested").mkdir()
     Image.fromarray(_picture((8, 8), 6)).save(dog / "nested" / "tiny.png")
     (dog / "notes.txt").write_text("not an image")
@@ -143,13 +144,15 @@ def zip_tree(source: Path, archive: Path, wrapper: str | None = "pets") -> Path:
 
 def table_frame() -> pd.DataFrame:
     """12 rows: two useful features, a constant one, a text one, a label; holes and an inf in rows 2, 5."""
-    frame = pd.DataFrame({
-        "height": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0],
-        "weight": [10.0, 20.0, 30.0, 40.0, 50.0, np.inf, 70.0, 80.0, 90.0, 100.0, 110.0, 120.0],
-        "constant": [3.0] * 12,
-        "city": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"],
-        "species": ["fox", "cat", "fox", "cat", "owl", "fox", "cat", "owl", "fox", "cat", "owl", "owl"],
-    })
+    frame = pd.DataFrame(
+        {
+            "height": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0],
+            "weight": [10.0, 20.0, 30.0, 40.0, 50.0, np.inf, 70.0, 80.0, 90.0, 100.0, 110.0, 120.0],
+            "constant": [3.0] * 12,
+            "city": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"],
+            "species": ["fox", "cat", "fox", "cat", "owl", "fox", "cat", "owl", "fox", "cat", "owl", "owl"],
+        }
+    )
     return frame
 
 

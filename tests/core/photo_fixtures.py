@@ -21,7 +21,9 @@ def birds_zip() -> Path:
     return BIRDS_ZIP
 
 
-def write_bird_folder(root: Path, species: int = 3, per_species: int = 4, labelled: bool = True) -> dict[str, list[str]]:
+def write_bird_folder(
+    root: Path, species: int = 3, per_species: int = 4, labelled: bool = True
+) -> dict[str, list[str]]:
     """`per_species` photos of the first `species` species: root/<Species>/<id>.jpg, or flat as
     root/<Species>-<id>.jpg. Real birds where ../shared/data has them, made-up photos otherwise."""
     if not BIRDS_ZIP.is_file():
@@ -78,8 +80,9 @@ def made_up_photo(kind: str, rng: np.random.Generator, size: int = 48):
     return Image.fromarray(np.clip(np.asarray(picture, dtype=np.int64) + noise, 0, 255).astype(np.uint8))
 
 
-def write_generated_photos(root: Path, per_kind: int = 5, labelled: bool = True, size: int = 48,
-                           seed: int = 0) -> list[Path]:
+def write_generated_photos(
+    root: Path, per_kind: int = 5, labelled: bool = True, size: int = 48, seed: int = 0
+) -> list[Path]:
     """Small made-up photos (JPEG) of three kinds that look apart, for tests that need no real
     photos: root/<kind>/<kind>-00.jpg, or flat."""
     rng = np.random.default_rng(seed)

@@ -13,9 +13,11 @@ from core.training import TrainConfig
 
 def train_tiny_run(folder: Path, max_samples: int, latent_dim: int = 2, width: int = 8, batch_size: int = 64) -> Run:
     """One epoch of a one-layer dense AE on the first `max_samples` digits, in a run store at `folder`."""
-    config = RunConfig(data=DataSpec("digits", max_samples=max_samples),
-                       model=ModelConfig("dense", latent_dim=latent_dim, width=width, depth=1),
-                       train=TrainConfig(epochs=1, batch_size=batch_size, device="cpu"))
+    config = RunConfig(
+        data=DataSpec("digits", max_samples=max_samples),
+        model=ModelConfig("dense", latent_dim=latent_dim, width=width, depth=1),
+        train=TrainConfig(epochs=1, batch_size=batch_size, device="cpu"),
+    )
     run = start_run(RunStore(folder), config)
     list(execute(run, dataset=prepare(config)))
     return run

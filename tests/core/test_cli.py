@@ -51,7 +51,7 @@ def listening_addresses(port: int) -> set[str]:
             address, hex_port = local.split(":")
             if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
                 raw = bytes.fromhex(address)
-                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, size, 4))  # little-endian words
+                raw = b"".join(raw[i : i + 4][::-1] for i in range(0, size, 4))  # little-endian words
                 found.add(str(ipaddress.ip_address(raw)))
     assert found, f"nothing listens on port {port}"
     return found
@@ -77,8 +77,12 @@ class TestTrain:
     def test_five_conv_epochs_on_digits_leave_a_complete_run(self, tmp_path):
         runs_dir = tmp_path / "runs"
         done = subprocess.run(  # how long it takes is benchmarks/' business: shared machines make timed asserts flaky
-            latentboard("train", "--dataset", "digits", "--model", "conv", "--epochs", "5", "--runs-dir", str(runs_dir)),
-            capture_output=True, text=True, timeout=300,
+            latentboard(
+                "train", "--dataset", "digits", "--model", "conv", "--epochs", "5", "--runs-dir", str(runs_dir)
+            ),
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert done.returncode == 0, done.stderr
         run = only_run(runs_dir)
@@ -96,15 +100,30 @@ class TestTrain:
     def test_same_seed_gives_identical_losses(self, tmp_path, capsys):
         dirs = [tmp_path / "a", tmp_path / "b"]
         for runs_dir in dirs:
-            code, _, err = run_cli(capsys, "train", "--dataset", "digits", "--max-samples", "300", "--latent-dim", "3",
-                                   "--epochs", "2", "--seed", "7", "--runs-dir", str(runs_dir))
+            code, _, err = run_cli(
+                capsys,
+                "train",
+                "--dataset",
+                "digits",
+                "--max-samples",
+                "300",
+                "--latent-dim",
+                "3",
+                "--epochs",
+                "2",
+                "--seed",
+                "7",
+                "--runs-dir",
+                str(runs_dir),
+            )
             assert code == 0, err
         a, b = (only_run(d) for d in dirs)
         assert losses(a) == losses(b) and len(a.epoch_metrics()) == 2
 
     def test_preset_then_flags(self, tmp_path):
         args = cli.build_parser().parse_args(
-            ["train", "--dataset", "folder", "--data-dir", "imgs", "--preset", "digits", "--epochs", "3", "--seed", "4"])
+            ["train", "--dataset", "folder", "--data-dir", "imgs", "--preset", "digits", "--epochs", "3", "--seed", "4"]
+        )
         config = cli.config_from_args(args)
         preset = PRESETS["digits"]["model"]
         assert (config.model.family, config.model.augment) == (preset["family"], preset["augment"])  # from the preset
@@ -117,7 +136,8 @@ class TestTrain:
 
 def _fields() -> list[tuple[str | None, Any]]:
     return [(section, f) for section, cls in sections(RunConfig).items() for f in describe(cls)] + [
-        (None, f) for f in describe(RunConfig)]
+        (None, f) for f in describe(RunConfig)
+    ]
 
 
 def _other_value(field, flag: str) -> tuple[list[str], Any]:
@@ -151,9 +171,13 @@ class TestConfigFlags:
         flag = next(flag for flag in cli.config_flags() if flag.targets == ((section, field.name),))
         argv, value = _other_value(field, flag.flag)
         config = cli.config_from_args(cli.build_parser().parse_args(["train", *argv]))
-        expected = (dataclasses.replace(RunConfig(), **{field.name: value}) if section is None else
-                    dataclasses.replace(RunConfig(), **{section: dataclasses.replace(getattr(RunConfig(), section),
-                                                                                   **{field.name: value})}))
+        expected = (
+            dataclasses.replace(RunConfig(), **{field.name: value})
+            if section is None
+            else dataclasses.replace(
+                RunConfig(), **{section: dataclasses.replace(getattr(RunConfig(), section), **{field.name: value})}
+            )
+        )
         assert value != field.default and config == expected
 
     def test_old_flag_names_still_work(self):
@@ -204,9 +228,22 @@ class TestCrashAndResume:
         runs_dir = tmp_path / "runs"
         process = subprocess.Popen(
             # conv epochs take long enough (~0.2 s) that the kill lands well before the last one
-            latentboard("train", "--dataset", "digits", "--model", "conv", "--epochs", "6", "--max-samples", "900",
-                        "--runs-dir", str(runs_dir)),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            latentboard(
+                "train",
+                "--dataset",
+                "digits",
+                "--model",
+                "conv",
+                "--epochs",
+                "6",
+                "--max-samples",
+                "900",
+                "--runs-dir",
+                str(runs_dir),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             wait_for(lambda: any(runs_dir.glob("*/checkpoint.safetensors")), 90, process)
@@ -234,8 +271,20 @@ class TestCrashAndResume:
     def test_ctrl_c_stops_cleanly_and_says_how_to_resume(self, tmp_path):
         runs_dir = tmp_path / "runs"
         process = subprocess.Popen(
-            latentboard("train", "--dataset", "digits", "--epochs", "100000", "--max-samples", "300", "--runs-dir", str(runs_dir)),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            latentboard(
+                "train",
+                "--dataset",
+                "digits",
+                "--epochs",
+                "100000",
+                "--max-samples",
+                "300",
+                "--runs-dir",
+                str(runs_dir),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         wait_for(lambda: any(runs_dir.glob("*/checkpoint.safetensors")), 90, process)
         process.send_signal(signal.SIGINT)
@@ -265,15 +314,23 @@ class TestErrors:
         ],
     )
     def test_bad_input_is_one_line_and_exit_2(self, args, words, tmp_path, capsys):
-        code, _, err = run_cli(capsys, *args, "--runs-dir", str(tmp_path / "runs")) if args[0] == "train" else run_cli(capsys, *args)
+        code, _, err = (
+            run_cli(capsys, *args, "--runs-dir", str(tmp_path / "runs"))
+            if args[0] == "train"
+            else run_cli(capsys, *args)
+        )
         assert code == 2
         assert err.startswith("latentboard: error:") and err.count("\n") == 1, err
         assert words in err
         assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no junk runs
 
     def test_unknown_dataset_through_the_console_script(self, tmp_path):
-        done = subprocess.run(latentboard("train", "--dataset", "nope", "--runs-dir", str(tmp_path)),
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            latentboard("train", "--dataset", "nope", "--runs-dir", str(tmp_path)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 2 and done.stderr.startswith("latentboard: error: Unknown dataset")
 
 
@@ -295,7 +352,9 @@ class TestRunsAndServe:
             port = s.getsockname()[1]
         process = subprocess.Popen(
             latentboard("serve", "--port", str(port), "--no-browser", "--runs-dir", str(tmp_path / "runs")),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
         def healthy() -> bool:

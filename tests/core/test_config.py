@@ -46,7 +46,9 @@ def test_missing_keys_take_their_defaults():
 
 
 def test_sections_are_found_from_the_field_types():
-    assert {"data": DataSpec, "model": ModelConfig, "train": TrainConfig, "split": SplitConfig}.items() <= sections(RunConfig).items()
+    assert {"data": DataSpec, "model": ModelConfig, "train": TrainConfig, "split": SplitConfig}.items() <= sections(
+        RunConfig
+    ).items()
     assert [f.name for f in describe(RunConfig)] == ["name"]
 
 
@@ -61,9 +63,15 @@ def test_an_old_run_folder_still_opens(tmp_path):
     # config.json as an early version wrote it: no split section, fewer settings
     store = RunStore(tmp_path)
     run = store.create(RunConfig())
-    old = {"data": {"source": "digits", "path": None, "max_samples": 300}, "model": {"family": "dense", "latent_dim": 4},
-           "train": {"epochs": 2}, "name": "", "id": run.id, "created": "2026-01-01T00:00:00+00:00",
-           "latentboard_version": "0.1.0"}
+    old = {
+        "data": {"source": "digits", "path": None, "max_samples": 300},
+        "model": {"family": "dense", "latent_dim": 4},
+        "train": {"epochs": 2},
+        "name": "",
+        "id": run.id,
+        "created": "2026-01-01T00:00:00+00:00",
+        "latentboard_version": "0.1.0",
+    }
     (run.path / "config.json").write_text(json.dumps(old))
     config = store.open(run.id).config
     assert config.data.max_samples == 300 and config.model.latent_dim == 4 and config.split == SplitConfig()
@@ -86,10 +94,14 @@ def test_a_features_run_from_before_the_size_setting_keeps_reading_at_224(tmp_pa
     assert store.open(fresh.id).config.features.input_size is None  # today's runs: chosen from the images
 
 
-@pytest.mark.parametrize("backbone, size, message", [
-    ("efficientnet-lite0", 8, "must be 32 to"), ("efficientnet-lite0", 100_000, "must be 32 to"),
-    ("dinov2-small", 96, "dinov2-small reads images at 224 px only"),
-])
+@pytest.mark.parametrize(
+    "backbone, size, message",
+    [
+        ("efficientnet-lite0", 8, "must be 32 to"),
+        ("efficientnet-lite0", 100_000, "must be 32 to"),
+        ("dinov2-small", 96, "dinov2-small reads images at 224 px only"),
+    ],
+)
 def test_a_features_size_the_backbone_cannot_read_is_refused(backbone, size, message):
     from core.config import FeatureConfig, check_config
 
@@ -103,15 +115,24 @@ def test_a_config_json_with_an_unknown_setting_is_a_damaged_run(tmp_path):
     raw = json.loads((run.path / "config.json").read_text())
     raw["train"]["epohcs"] = 5
     (run.path / "config.json").write_text(json.dumps(raw))
-    with pytest.raises(RunError, match=f"Run {run.id} .* is damaged or from another version .*: Unknown setting 'epohcs'"):
+    with pytest.raises(
+        RunError, match=f"Run {run.id} .* is damaged or from another version .*: Unknown setting 'epohcs'"
+    ):
         store.open(run.id)
     assert [row.status for row in store.list()] == ["damaged"]
 
 
-@pytest.mark.parametrize("cls, name, registry", [
-    (ModelConfig, "activation", ACTIVATIONS), (ModelConfig, "cell", CELLS), (ModelConfig, "loss", LOSSES),
-    (TrainConfig, "optimizer", OPTIMIZERS), (TrainConfig, "schedule", SCHEDULES),
-], ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize(
+    "cls, name, registry",
+    [
+        (ModelConfig, "activation", ACTIVATIONS),
+        (ModelConfig, "cell", CELLS),
+        (ModelConfig, "loss", LOSSES),
+        (TrainConfig, "optimizer", OPTIMIZERS),
+        (TrainConfig, "schedule", SCHEDULES),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
 def test_literal_choices_are_the_registry_names(cls, name, registry):
     # The CLI offers the Literal's values; the model and trainer look them up in the registry.
     described = next(f for f in describe(cls) if f.name == name)

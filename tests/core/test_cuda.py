@@ -21,7 +21,9 @@ from core.training import TrainConfig, Trainer
 
 pytestmark = [
     pytest.mark.cuda,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine (none was lent to this session)"),
+    pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="no CUDA GPU on this machine (none was lent to this session)"
+    ),
 ]
 
 

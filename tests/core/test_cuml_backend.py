@@ -103,7 +103,9 @@ def test_without_cuml_installed_nothing_is_asked(fresh_switch, monkeypatch):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(importlib.util.find_spec("cuml") is None or not torch.cuda.is_available(), reason="needs cuML and a CUDA GPU")
+@pytest.mark.skipif(
+    importlib.util.find_spec("cuml") is None or not torch.cuda.is_available(), reason="needs cuML and a CUDA GPU"
+)
 def test_real_cuml_when_installed(fresh_switch):
     x, y = make_blobs(2000, n_features=8, centers=4, random_state=0)
     coords = project(x.astype(np.float32), "umap", dims=2, random_state=0)

@@ -11,8 +11,9 @@ import json
 import math
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import torch
@@ -59,12 +60,14 @@ def assert_listed_as_damaged(store: RunStore, what: str) -> None:
 
 def at(*keys: str, value: Any) -> Callable[[dict], dict]:
     """A change that sets the JSON value under `keys` (config["train"]["epochs"], status["state"], ...)."""
+
     def change(document: dict) -> dict:
         inner = document
         for key in keys[:-1]:
             inner = inner[key]
         inner[keys[-1]] = value
         return document
+
     return change
 
 
@@ -148,8 +151,12 @@ def test_runs_command_lists_the_others_and_exits_0(store, capsys):
 # --------------------------------------------------------------------------- checkpoints
 
 
-def rewrite_checkpoint(store: RunStore, tensors: Callable[[dict], dict] = lambda t: t,
-                       meta: Callable[[Any], Any] = lambda m: m, raw_meta: str | None = None) -> None:
+def rewrite_checkpoint(
+    store: RunStore,
+    tensors: Callable[[dict], dict] = lambda t: t,
+    meta: Callable[[Any], Any] = lambda m: m,
+    raw_meta: str | None = None,
+) -> None:
     path = store.root / DAMAGED / "checkpoint.safetensors"
     with safe_open(str(path), framework="pt") as f:
         values = {key: f.get_tensor(key) for key in f.keys()}
@@ -164,6 +171,7 @@ def first_weight(value: float) -> Callable[[dict], dict]:
         tensors[key] = tensors[key].clone()
         tensors[key].view(-1)[0] = value
         return tensors
+
     return change
 
 
@@ -250,15 +258,23 @@ def splits_with(**parts: Any) -> Callable[[dict], dict]:
             else:
                 tensors[name] = value(tensors) if callable(value) else value
         return tensors
+
     return change
 
 
 SPLIT_DAMAGE = {
-    "negative index": (splits_with(train=lambda t: torch.cat([t["train"], torch.tensor([-3])])), "negative row number (-3)"),
-    "index past the end": (splits_with(test=lambda t: torch.cat([t["test"], torch.tensor([10**6])])),
-                           "holds row 1000000, but the dataset has 120 rows"),
-    "train and test overlap": (splits_with(test=lambda t: torch.cat([t["test"], t["train"][:2]])),
-                               "the train and test splits share 2 rows"),
+    "negative index": (
+        splits_with(train=lambda t: torch.cat([t["train"], torch.tensor([-3])])),
+        "negative row number (-3)",
+    ),
+    "index past the end": (
+        splits_with(test=lambda t: torch.cat([t["test"], torch.tensor([10**6])])),
+        "holds row 1000000, but the dataset has 120 rows",
+    ),
+    "train and test overlap": (
+        splits_with(test=lambda t: torch.cat([t["test"], t["train"][:2]])),
+        "the train and test splits share 2 rows",
+    ),
     "row twice in val": (splits_with(val=lambda t: torch.cat([t["val"], t["val"][:1]])), "val split lists a row twice"),
     "no test part": (splits_with(test=None), "has no test part"),
     "2-D train": (splits_with(train=lambda t: t["train"][:4].reshape(2, 2)), "should be a list of row numbers"),

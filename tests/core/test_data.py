@@ -19,8 +19,8 @@ from data_fixtures import (
 )
 
 from core.data import SOURCES, Dataset, DataSpec, load_dataset, make_splits
-from core.data.splits import split_sizes
 from core.data.common import encode_labels
+from core.data.splits import split_sizes
 from core.errors import ConfigError, DataError
 
 
@@ -43,9 +43,26 @@ class TestRegistry:
         for key, source in SOURCES.items():
             assert source.name == key and source.label and source.help and callable(source.load)
             assert bool(source.uploads) == bool(source.path_hint) == source.needs_path  # the Data page's upload box
-        expected = {"digits", "mnist-5k", "mnist", "fashion-mnist", "kmnist", "cifar10", "mnist-10k", "folder", "table", "npz"}
+        expected = {
+            "digits",
+            "mnist-5k",
+            "mnist",
+            "fashion-mnist",
+            "kmnist",
+            "cifar10",
+            "mnist-10k",
+            "folder",
+            "table",
+            "npz",
+        }
         assert expected <= set(SOURCES)
-        assert {k for k, s in SOURCES.items() if s.downloads} == {"mnist-10k", "mnist", "fashion-mnist", "kmnist", "cifar10"}
+        assert {k for k, s in SOURCES.items() if s.downloads} == {
+            "mnist-10k",
+            "mnist",
+            "fashion-mnist",
+            "kmnist",
+            "cifar10",
+        }
 
     @pytest.mark.parametrize("source", ["folder", "table", "npz"])
     def test_path_sources_without_a_path_say_so(self, source):
@@ -89,10 +106,13 @@ class TestTorchvisionSources:
         assert ds.classes[0] == "0 - zero"  # torchvision's own names
         assert "20 train and 10 test" in joined_notes(ds)
 
-    @pytest.mark.parametrize("source, class_name, first_class", [
-        ("fashion-mnist", "FashionMNIST", "T-shirt/top"),
-        ("kmnist", "KMNIST", "o"),
-    ])
+    @pytest.mark.parametrize(
+        "source, class_name, first_class",
+        [
+            ("fashion-mnist", "FashionMNIST", "T-shirt/top"),
+            ("kmnist", "KMNIST", "o"),
+        ],
+    )
     def test_gzipped_lookalikes_load(self, tmp_path, source, class_name, first_class):
         images, _ = write_fake_mnist(tmp_path, class_name, n_train=6, n_test=4, gz=True)
         ds = load(source, tmp_path, download=False)
@@ -329,15 +349,18 @@ class TestNpz:
         ds = load("npz", tmp_path / "c.npz")
         assert ds.classes == ("r", "g", "b") and ds.label_names() == ["r", "b", "g", "b"]
 
-    @pytest.mark.parametrize("arrays, message", [
-        ({"data": np.zeros((3, 2))}, "no array named 'x'; found: data"),
-        ({"x": np.zeros(5)}, r"found shape \(5,\)"),
-        ({"x": np.zeros((2, 5, 4, 4))}, r"has shape \(2, 5, 4, 4\)"),
-        ({"x": np.zeros((2, 1, 2, 2, 2))}, r"has shape \(2, 1, 2, 2, 2\)"),
-        ({"x": np.zeros((4, 3)), "y": np.zeros(3)}, r"one label per row of 'x' \(4\), found shape \(3,\)"),
-        ({"x": np.zeros((2, 4, 4)), "y": np.array([0, 5]), "classes": np.array(["a", "b"])}, "integers 0..1"),
-        ({"x": np.array([["a", "b"]])}, "must be numeric"),
-    ])
+    @pytest.mark.parametrize(
+        "arrays, message",
+        [
+            ({"data": np.zeros((3, 2))}, "no array named 'x'; found: data"),
+            ({"x": np.zeros(5)}, r"found shape \(5,\)"),
+            ({"x": np.zeros((2, 5, 4, 4))}, r"has shape \(2, 5, 4, 4\)"),
+            ({"x": np.zeros((2, 1, 2, 2, 2))}, r"has shape \(2, 1, 2, 2, 2\)"),
+            ({"x": np.zeros((4, 3)), "y": np.zeros(3)}, r"one label per row of 'x' \(4\), found shape \(3,\)"),
+            ({"x": np.zeros((2, 4, 4)), "y": np.array([0, 5]), "classes": np.array(["a", "b"])}, "integers 0..1"),
+            ({"x": np.array([["a", "b"]])}, "must be numeric"),
+        ],
+    )
     def test_bad_arrays_say_what_was_found(self, tmp_path, arrays, message):
         np.savez(tmp_path / "bad.npz", **arrays)
         with pytest.raises(DataError, match=message):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from sklearn.datasets import make_blobs
 from skimage.metrics import structural_similarity
+from sklearn.datasets import make_blobs
 
 from core import cli
 from core.data import DataSpec
@@ -41,7 +41,7 @@ from core.models import ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig
 
-# --------------------------------------------------------------------------- the tiny trained run (conftest's `trained`)
+# ------------------------------------------------------------------ the tiny trained run (conftest's `trained`)
 
 
 @pytest.fixture(scope="session")
@@ -160,8 +160,10 @@ def test_ssim_matches_skimage_per_image(shape):
     x_hat = np.clip(x + 0.1 * rng.normal(size=shape), 0, 1)
     ours = per_sample_quality(x, x_hat, "image")["ssim"]
     win = ssim_window(*shape[2:])
-    reference = [structural_similarity(a.transpose(1, 2, 0), b.transpose(1, 2, 0), data_range=1.0,
-                                       channel_axis=-1, win_size=win) for a, b in zip(x, x_hat)]
+    reference = [
+        structural_similarity(a.transpose(1, 2, 0), b.transpose(1, 2, 0), data_range=1.0, channel_axis=-1, win_size=win)
+        for a, b in zip(x, x_hat)
+    ]
     np.testing.assert_allclose(ours, reference, atol=1e-10)
 
 
@@ -264,11 +266,22 @@ def test_classify_rejects_unreadable_files(trained, tmp_path):
 
 @pytest.mark.slow  # about 12 s on 2 idle cores: every clusterer, baseline and probe of `latentboard evaluate`
 def test_cli_evaluate_json(trained, capsys):
-    code = cli.main(["evaluate", trained.run.id, "--runs-dir", str(trained.run.path.parent), "--split", "val", "--json"])
+    code = cli.main(
+        ["evaluate", trained.run.id, "--runs-dir", str(trained.run.path.parent), "--split", "val", "--json"]
+    )
     out = capsys.readouterr().out
     assert code == 0
     result = json.loads(out)  # exactly one JSON object on stdout
-    for method in ("kmeans", "gmm", "hdbscan", "agglomerative", "umap-kmeans", "umap-hdbscan", "umap-agglomerative", "n2d"):
+    for method in (
+        "kmeans",
+        "gmm",
+        "hdbscan",
+        "agglomerative",
+        "umap-kmeans",
+        "umap-hdbscan",
+        "umap-agglomerative",
+        "n2d",
+    ):
         assert {"acc", "nmi", "ari", "silhouette"} <= set(result["clustering"][method])
     for features in ("codes", "raw", "pca"):
         for probe in ("knn", "logistic", "random_forest"):
@@ -309,8 +322,11 @@ def test_unlabelled_table_run(tmp_path):
     x, _ = blobs(240, centers=3)
     csv = tmp_path / "points.csv"
     np.savetxt(csv, x, delimiter=",", header=",".join(f"f{i}" for i in range(x.shape[1])), comments="")
-    config = RunConfig(data=DataSpec("table", path=str(csv)), model=ModelConfig("dense", latent_dim=2, width=16),
-                       train=TrainConfig(epochs=1, device="cpu"))
+    config = RunConfig(
+        data=DataSpec("table", path=str(csv)),
+        model=ModelConfig("dense", latent_dim=2, width=16),
+        train=TrainConfig(epochs=1, device="cpu"),
+    )
     run = start_run(RunStore(tmp_path / "runs"), config)
     for _ in execute(run):
         pass

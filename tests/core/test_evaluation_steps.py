@@ -43,7 +43,9 @@ def test_expected_seconds_use_an_earlier_evaluation_of_the_same_rows():
     assert expected_seconds(steps, 500, earlier) == {"n2d": 12.0, "probes": 3.0}
     guess = expected_seconds(steps, 2000, earlier)  # other rows: the per-row guess
     assert guess == {s: STEP_OVERHEAD[s] + SECONDS_PER_1K_ROWS[s] * 2 for s in steps}
-    assert expected_seconds(steps, 500, {"n": 500, "timings": {"n2d": 12.0}})["probes"] != 3.0  # an old file lacks a step
+    assert (
+        expected_seconds(steps, 500, {"n": 500, "timings": {"n2d": 12.0}})["probes"] != 3.0
+    )  # an old file lacks a step
     assert expected_seconds(["encode"], 1)["encode"] == MIN_STEP_SECONDS
 
 

@@ -120,20 +120,29 @@ class TestDownloadedBackbones:
         assert str(tmp_path / "torch" / "hub" / "checkpoints") in message and "https://" in message
 
     @pytest.mark.slow
-    @pytest.mark.parametrize("name, architecture", [
-        ("resnet50", lambda: __import__("torchvision").models.resnet50()),
-        ("convnext-tiny", lambda: __import__("torchvision").models.convnext_tiny()),
-        # DINOv2's published weights are for 518 px: the loader must resample its position embeddings.
-        ("dinov2-small", lambda: timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=518, num_classes=0)),
-    ])
+    @pytest.mark.parametrize(
+        "name, architecture",
+        [
+            ("resnet50", lambda: __import__("torchvision").models.resnet50()),
+            ("convnext-tiny", lambda: __import__("torchvision").models.convnext_tiny()),
+            # DINOv2's published weights are for 518 px: the loader must resample its position embeddings.
+            (
+                "dinov2-small",
+                lambda: timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=518, num_classes=0),
+            ),
+        ],
+    )
     def test_weights_in_the_hub_cache_are_loaded_strictly(self, name, architecture, tmp_path, monkeypatch):
         from core.features.backbones import DINOV2_URL
 
         monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
         torch.manual_seed(0)
         source = architecture()
-        urls = {"resnet50": "resnet50-11ad3fa6.pth", "convnext-tiny": "convnext_tiny-983f1562.pth",
-                "dinov2-small": DINOV2_URL.rsplit("/", 1)[-1]}
+        urls = {
+            "resnet50": "resnet50-11ad3fa6.pth",
+            "convnext-tiny": "convnext_tiny-983f1562.pth",
+            "dinov2-small": DINOV2_URL.rsplit("/", 1)[-1],
+        }
         target = tmp_path / "torch" / "hub" / "checkpoints" / urls[name]
         target.parent.mkdir(parents=True)
         torch.save(source.state_dict(), target)
@@ -204,8 +213,21 @@ class TestRunsOnFeatures:
         from core.runs import RunStore
 
         photos = write_bird_folder(tmp_path / "birds", species=3, per_species=5)
-        code = cli.main(["train", "--dataset", "folder", "--data-dir", str(tmp_path / "birds"), "--preset", "photos",
-                         "--epochs", "3", "--image-size", "24"])
+        code = cli.main(
+            [
+                "train",
+                "--dataset",
+                "folder",
+                "--data-dir",
+                str(tmp_path / "birds"),
+                "--preset",
+                "photos",
+                "--epochs",
+                "3",
+                "--image-size",
+                "24",
+            ]
+        )
         out = capsys.readouterr().out
         assert code == 0, out
         assert "dense autoencoder on efficientnet-lite0 features of folder" in out
@@ -216,8 +238,12 @@ class TestRunsOnFeatures:
 
         assert cli.main(["evaluate", run.id, "--split", "all", "--clusters", "3"]) == 0
         table = capsys.readouterr().out
-        for row in ("N2D: UMAP of codes + GMM", "k-means on backbone features (baseline)",
-                    "UMAP of backbone features + GMM (baseline)", "UMAP of raw inputs + GMM (baseline)"):
+        for row in (
+            "N2D: UMAP of codes + GMM",
+            "k-means on backbone features (baseline)",
+            "UMAP of backbone features + GMM (baseline)",
+            "UMAP of raw inputs + GMM (baseline)",
+        ):
             assert row in table
         assert "backbone features" in table.split("Probes")[1]
 
@@ -240,8 +266,24 @@ class TestRunsOnFeatures:
         rng = np.random.default_rng(0)
         x = (rng.random((12, 28, 28)) * 255).astype(np.uint8)
         np.savez(tmp_path / "small.npz", x=x, y=np.arange(12) % 3)
-        assert cli.main(["train", "--dataset", "npz", "--data-dir", str(tmp_path / "small.npz"), "--features",
-                         "efficientnet-lite0", "--model", "dense", "--epochs", "2"]) == 0, capsys.readouterr()
+        assert (
+            cli.main(
+                [
+                    "train",
+                    "--dataset",
+                    "npz",
+                    "--data-dir",
+                    str(tmp_path / "small.npz"),
+                    "--features",
+                    "efficientnet-lite0",
+                    "--model",
+                    "dense",
+                    "--epochs",
+                    "2",
+                ]
+            )
+            == 0
+        ), capsys.readouterr()
         trained = load_trained(RunStore().open(RunStore().ids()[0]))
         row = int(trained.splits.train[0])
         Image.fromarray(x[row]).save(tmp_path / "row.png")
@@ -254,8 +296,19 @@ class TestRunsOnFeatures:
         from core.runs import RunStore
 
         write_bird_folder(tmp_path / "birds", species=1, per_species=2)
-        code = cli.main(["train", "--dataset", "folder", "--data-dir", str(tmp_path / "birds"),
-                         "--features", "efficientnet-lite0", "--model", "conv"])
+        code = cli.main(
+            [
+                "train",
+                "--dataset",
+                "folder",
+                "--data-dir",
+                str(tmp_path / "birds"),
+                "--features",
+                "efficientnet-lite0",
+                "--model",
+                "conv",
+            ]
+        )
         assert code == 2 and "conv" in capsys.readouterr().err
         assert RunStore().ids() == []
 
@@ -263,7 +316,9 @@ class TestRunsOnFeatures:
         from core import cli
 
         (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n")
-        code = cli.main(["train", "--dataset", "table", "--data-dir", str(tmp_path / "t.csv"), "--features", "resnet50"])
+        code = cli.main(
+            ["train", "--dataset", "table", "--data-dir", str(tmp_path / "t.csv"), "--features", "resnet50"]
+        )
         assert code == 2 and "need images" in capsys.readouterr().err
 
 
@@ -277,7 +332,7 @@ class TestBadPhotos:
         first = next(iter(photos.values()))[0]
         with Image.open(first) as img:
             img.convert("CMYK").save(root / "cmyk.jpg")
-            grey16 = (np.asarray(img.convert("L"), dtype=np.uint16) * 257)
+            grey16 = np.asarray(img.convert("L"), dtype=np.uint16) * 257
         Image.fromarray(grey16).save(root / "deep.png")
         assert Image.open(root / "deep.png").mode.startswith("I")
         (root / "broken.jpg").write_bytes(Path(first).read_bytes()[:300])
@@ -287,7 +342,9 @@ class TestBadPhotos:
     def test_skipped_by_default_with_each_file_named(self, folder, capsys):
         from core import cli
 
-        code = cli.main(["train", "--dataset", "folder", "--data-dir", str(folder), "--epochs", "1", "--image-size", "16"])
+        code = cli.main(
+            ["train", "--dataset", "folder", "--data-dir", str(folder), "--epochs", "1", "--image-size", "16"]
+        )
         out = capsys.readouterr().out
         assert code == 0, out
         assert "Skipped 2 unreadable files: broken.jpg (" in out and "dot.png (1x1 pixels" in out
@@ -312,8 +369,24 @@ class TestSortingAFlatFolder:
         from core.runs import RunStore
 
         photos = write_bird_folder(tmp_path / "flat", species=2, per_species=4, labelled=False)
-        assert cli.main(["train", "--dataset", "folder", "--data-dir", str(tmp_path / "flat"), "--preset", "photos",
-                         "--epochs", "2", "--image-size", "16"]) == 0
+        assert (
+            cli.main(
+                [
+                    "train",
+                    "--dataset",
+                    "folder",
+                    "--data-dir",
+                    str(tmp_path / "flat"),
+                    "--preset",
+                    "photos",
+                    "--epochs",
+                    "2",
+                    "--image-size",
+                    "16",
+                ]
+            )
+            == 0
+        )
         run_id = RunStore().ids()[0]
         out = tmp_path / f"clusters{suffix}"
         assert cli.main(["export", run_id, "--out", str(out), "--clusters", "2"]) == 0
@@ -327,7 +400,9 @@ class TestSortingAFlatFolder:
         from core import cli
         from core.runs import RunStore
 
-        write_bird_folder(tmp_path / "flat", species=1, per_species=4, labelled=False)  # 4: the fewest rows train accepts
+        write_bird_folder(
+            tmp_path / "flat", species=1, per_species=4, labelled=False
+        )  # 4: the fewest rows train accepts
         assert cli.main(["train", "--dataset", "folder", "--data-dir", str(tmp_path / "flat"), "--epochs", "1"]) == 0
         assert cli.main(["export", RunStore().ids()[0], "--out", str(tmp_path / "c.xlsx"), "--clusters", "2"]) == 2
         assert ".csv or .parquet" in capsys.readouterr().err
@@ -341,8 +416,24 @@ class TestSortedFolders:
         from core import cli
         from core.runs import RunStore
 
-        assert cli.main(["train", "--dataset", "folder", "--data-dir", str(data), "--preset", "photos",
-                         "--epochs", "2", "--image-size", "16"]) == 0
+        assert (
+            cli.main(
+                [
+                    "train",
+                    "--dataset",
+                    "folder",
+                    "--data-dir",
+                    str(data),
+                    "--preset",
+                    "photos",
+                    "--epochs",
+                    "2",
+                    "--image-size",
+                    "16",
+                ]
+            )
+            == 0
+        )
         return RunStore().ids()[0]
 
     @staticmethod
@@ -404,8 +495,9 @@ class TestSortedFolders:
             names = sorted(n for n in archive.namelist() if n != "clusters.csv")
             import hashlib
 
-            assert sorted(hashlib.sha256(archive.read(n)).hexdigest() for n in names) == \
-                self.digests(p for files in photos.values() for p in files)
+            assert sorted(hashlib.sha256(archive.read(n)).hexdigest() for n in names) == self.digests(
+                p for files in photos.values() for p in files
+            )
         assert {n.split("/")[0] for n in names} <= {"orioles", "orioles-2"}
 
     def test_datasets_without_files_are_told_to_export_the_table(self, tmp_path, capsys):

@@ -52,7 +52,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -83,19 +83,26 @@ def test_find_cycle_sees_one():
 
 def test_the_old_circle_would_be_seen(tmp_path):
     # runs -> experiment -> data -> data.mnist_10k -> runs, as core had it before core.atomic and core.config
-    for name, text in {"__init__": "", "runs": "from core.experiment import RunConfig\n",
-                       "experiment": "from core.data import Dataset\n", "data/__init__": "from core.data.mnist_10k import load\n",
-                       "data/mnist_10k": "from core.runs import atomic_write_bytes\n"}.items():
+    for name, text in {
+        "__init__": "",
+        "runs": "from core.experiment import RunConfig\n",
+        "experiment": "from core.data import Dataset\n",
+        "data/__init__": "from core.data.mnist_10k import load\n",
+        "data/mnist_10k": "from core.runs import atomic_write_bytes\n",
+    }.items():
         (tmp_path / "core" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "core" / f"{name}.py").write_text(text)
     assert find_cycle(import_graph(tmp_path / "core")) == [
-        "core.data", "core.data.mnist_10k", "core.runs", "core.experiment", "core.data"]
+        "core.data",
+        "core.data.mnist_10k",
+        "core.runs",
+        "core.experiment",
+        "core.data",
+    ]
 
 
 def test_reading_runs_loads_neither_the_data_sources_nor_the_trainer_wiring():
-    code = ("import core.runs, sys; "
-            "print([m for m in sys.modules if m.startswith(('core.experiment', 'core.data'))])")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          cwd=CORE.parent)
+    code = "import core.runs, sys; print([m for m in sys.modules if m.startswith(('core.experiment', 'core.data'))])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=CORE.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

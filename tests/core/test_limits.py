@@ -43,7 +43,7 @@ def patch_headers(path: Path, local_offset: int, central_offset: int, value: int
     for signature, offset in ((b"PK\x03\x04", local_offset), (b"PK\x01\x02", central_offset)):
         at = data.find(signature)
         while at != -1:
-            data[at + offset:at + offset + 2] = value.to_bytes(2, "little")
+            data[at + offset : at + offset + 2] = value.to_bytes(2, "little")
             at = data.find(signature, at + 4)
     path.write_bytes(bytes(data))
 
@@ -98,7 +98,9 @@ class TestArchives:
             load_folder(archive)
         assert extracted_entries() == []
 
-    @pytest.mark.parametrize("entry", ["/etc/evil.png", "../up.png", "c/../../up.png", "C:/win.png", "\\\\server\\x.png"])
+    @pytest.mark.parametrize(
+        "entry", ["/etc/evil.png", "../up.png", "c/../../up.png", "C:/win.png", "\\\\server\\x.png"]
+    )
     def test_entries_outside_the_folder(self, tmp_path, entry):
         archive = write_zip(tmp_path / "escape.zip", {"c/a.png": png_bytes(), entry: png_bytes()})
         with pytest.raises(DataError, match="outside its own folder"):
@@ -106,8 +108,10 @@ class TestArchives:
         assert not (tmp_path / "up.png").exists() and extracted_entries() == []
 
     def test_the_cache_of_unpacked_zips_keeps_to_its_budget(self, tmp_path, monkeypatch):
-        archives = [write_zip(tmp_path / f"{i}.zip", {f"c/{j}.png": png_bytes(colour=(i, j, 0)) for j in range(3)})
-                    for i in range(3)]
+        archives = [
+            write_zip(tmp_path / f"{i}.zip", {f"c/{j}.png": png_bytes(colour=(i, j, 0)) for j in range(3)})
+            for i in range(3)
+        ]
         one = sum(len(png_bytes(colour=(0, j, 0))) for j in range(3))
         monkeypatch.setenv("LATENTBOARD_MAX_EXTRACT_CACHE_BYTES", str(2 * one + one // 2))
         load_folder(archives[0], image_size=4)
@@ -141,20 +145,27 @@ class TestImages:
     def test_classify_refuses_it_unread(self, pixel_bomb, capsys):
         for i in range(3):  # train needs 4 rows beside the skipped bomb
             Image.new("RGB", (16, 16), (0, 0, 60 * i)).save(pixel_bomb / f"more-{i}.png")
-        assert cli.main(["train", "--dataset", "folder", "--data-dir", str(pixel_bomb), "--epochs", "1",
-                         "--image-size", "8"]) == 0
+        assert (
+            cli.main(
+                ["train", "--dataset", "folder", "--data-dir", str(pixel_bomb), "--epochs", "1", "--image-size", "8"]
+            )
+            == 0
+        )
         run_id = RunStore().ids()[0]
         assert cli.main(["classify", run_id, str(pixel_bomb / "bomb.png")]) == 2
         assert "144,000,000 pixels" in capsys.readouterr().err
 
 
 class TestSettings:
-    @pytest.mark.parametrize("flags, message", [
-        (["--image-size", "100000"], "LATENTBOARD_MAX_IMAGE_SIDE"),
-        (["--latent-dim", "1000000000"], "LATENTBOARD_MAX_MODEL_BYTES"),
-        (["--width", "100000000", "--model", "dense"], "LATENTBOARD_MAX_MODEL_BYTES"),
-        (["--depth", "100000", "--model", "dense"], "LATENTBOARD_MAX_MODEL_BYTES"),
-    ])
+    @pytest.mark.parametrize(
+        "flags, message",
+        [
+            (["--image-size", "100000"], "LATENTBOARD_MAX_IMAGE_SIDE"),
+            (["--latent-dim", "1000000000"], "LATENTBOARD_MAX_MODEL_BYTES"),
+            (["--width", "100000000", "--model", "dense"], "LATENTBOARD_MAX_MODEL_BYTES"),
+            (["--depth", "100000", "--model", "dense"], "LATENTBOARD_MAX_MODEL_BYTES"),
+        ],
+    )
     def test_impossible_sizes_are_refused_before_a_run_exists(self, flags, message, capsys):
         assert cli.main(["train", "--dataset", "digits", *flags]) == 2
         assert message in capsys.readouterr().err
@@ -200,7 +211,9 @@ class TestSpreadsheetCsv:
     """CSV files as spreadsheets save them outside the English-speaking world."""
 
     def test_latin1_text_is_read(self, tmp_path):
-        (tmp_path / "t.csv").write_bytes("espèce,a,b\nérable,1.5,2\nchêne,3,4.25\nhêtre,5,6\nfrêne,7,8\n".encode("latin-1"))
+        (tmp_path / "t.csv").write_bytes(
+            "espèce,a,b\nérable,1.5,2\nchêne,3,4.25\nhêtre,5,6\nfrêne,7,8\n".encode("latin-1")
+        )
         dataset = load_dataset(DataSpec("table", path=str(tmp_path / "t.csv"), label_column="espèce"))
         assert dataset.classes == ("chêne", "frêne", "hêtre", "érable") and dataset.input_shape == (2,)
 

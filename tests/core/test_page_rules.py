@@ -22,8 +22,9 @@ def test_the_default_number_of_clusters_is_the_number_of_classes_else_ten():
 def placed(*neighbour_rows: int) -> Classification:
     blank = np.zeros((1, 1, 1), dtype=np.uint8)
     neighbours = tuple(Neighbor(index=row, label=None, distance=float(i)) for i, row in enumerate(neighbour_rows))
-    return Classification(source="image 0", input=blank, recon=blank, cluster=0, cluster_label=None,
-                          neighbors=neighbours, error=0.0)
+    return Classification(
+        source="image 0", input=blank, recon=blank, cluster=0, cluster_label=None, neighbors=neighbours, error=0.0
+    )
 
 
 def test_an_upload_lands_on_the_map_positions_of_its_neighbours_nearest_first():

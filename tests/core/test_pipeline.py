@@ -18,7 +18,6 @@ from core.runs import RunStore
 from core.training import TrainConfig
 
 
-
 def write_shape_folder(root, per_class=24, seed=0):
     """root/<class>/*.png: discs, squares and bars in class colours, at random places and sizes."""
     rng = np.random.default_rng(seed)
@@ -30,7 +29,12 @@ def write_shape_folder(root, per_class=24, seed=0):
             draw = ImageDraw.Draw(image)
             x, y, r = (int(v) for v in rng.integers([8, 8, 5], [32, 32, 9]))
             box = (x - r, y - r, x + r, y + r)
-            {"disc": draw.ellipse, "square": draw.rectangle}.get(name, lambda b, fill: draw.rectangle((b[0], y - 2, b[2], y + 2), fill=fill))(box, fill=colour)
+            if name == "disc":
+                draw.ellipse(box, fill=colour)
+            elif name == "square":
+                draw.rectangle(box, fill=colour)
+            else:  # a bar
+                draw.rectangle((box[0], y - 2, box[2], y + 2), fill=colour)
             image.save(root / name / f"{i}.png")
     return root
 
@@ -58,8 +62,12 @@ def sources(tmp_path_factory):
     }
 
 
-CASES = [(family, source) for source in ("digits", "mnist-5k", "folder", "table") for family in FAMILIES
-         if not (source == "table" and FAMILIES[family].image_only)]
+CASES = [
+    (family, source)
+    for source in ("digits", "mnist-5k", "folder", "table")
+    for family in FAMILIES
+    if not (source == "table" and FAMILIES[family].image_only)
+]
 
 
 @pytest.mark.parametrize("family,source", CASES)

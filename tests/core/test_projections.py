@@ -9,8 +9,8 @@ import core.projections as projections
 from core.clusterers import cluster
 from core.errors import ConfigError
 from core.evaluation import cluster_accuracy
-from tests.core.data_fixtures import blobs
 from core.projections import PROJECTIONS, project, warm_up_umap
+from tests.core.data_fixtures import blobs
 
 
 class TestProject:

@@ -8,11 +8,11 @@ import torch
 from PIL import Image, ImageDraw
 
 from core import cli
+from core.config import RunConfig
 from core.data import Dataset, DataSpec
 from core.data.kinds import LINE_ART_EDGE_SHARE, data_kind, edge_share
 from core.errors import ConfigError
 from core.presets import AUTO, PRESET_NAMES, PRESETS, apply_preset, preset_summary, recipe_for
-from core.config import RunConfig
 
 
 def _drawn(n: int, filled: bool, seed: int = 0, side: int = 28, invert: bool = False) -> torch.Tensor:
@@ -37,7 +37,9 @@ def _drawn(n: int, filled: bool, seed: int = 0, side: int = 28, invert: bool = F
 
 
 def _images(x: torch.Tensor, name: str = "drawn") -> Dataset:
-    return Dataset(name=name, kind="image", x=x, y=torch.zeros(len(x), dtype=torch.long), spec=DataSpec("npz", path="x.npz"))
+    return Dataset(
+        name=name, kind="image", x=x, y=torch.zeros(len(x), dtype=torch.long), spec=DataSpec("npz", path="x.npz")
+    )
 
 
 def test_strokes_are_edges_and_filled_shapes_have_an_inside():
@@ -98,8 +100,9 @@ def test_best_quality_without_data_or_unknown_names_say_why():
 def test_cli_best_quality_says_what_it_chose(tmp_path, capsys):
     x = (_drawn(40, filled=True).numpy()[:, 0] * 255).astype(np.uint8)
     np.savez(tmp_path / "shapes.npz", x=x, y=np.arange(40) % 2)
-    args = cli.build_parser().parse_args(["train", "--dataset", "npz", "--data-dir", str(tmp_path / "shapes.npz"),
-                                          "--preset", AUTO, "--epochs", "2"])
+    args = cli.build_parser().parse_args(
+        ["train", "--dataset", "npz", "--data-dir", str(tmp_path / "shapes.npz"), "--preset", AUTO, "--epochs", "2"]
+    )
     config, dataset = cli.train_config(args)
     assert "best-quality chose the objects recipe: filled shapes" in capsys.readouterr().out
     assert config.features.backbone == "efficientnet-lite0" and config.train.epochs == 2  # the flag still wins

@@ -80,8 +80,17 @@ def bad_data(tmp_path: Path, kind: str) -> list[str]:
     raise AssertionError(kind)
 
 
-BAD_DATA = ["empty folder", "folder of text files", "three images", "missing npz", "npz of three rows",
-            "npz of one row", "csv header only", "csv of text", "csv of three rows"]
+BAD_DATA = [
+    "empty folder",
+    "folder of text files",
+    "three images",
+    "missing npz",
+    "npz of three rows",
+    "npz of one row",
+    "csv header only",
+    "csv of text",
+    "csv of three rows",
+]
 
 
 @pytest.mark.parametrize("kind", BAD_DATA)
@@ -102,8 +111,11 @@ def test_too_few_rows_states_the_minimum(tmp_path, capsys, kind):
 @pytest.mark.parametrize("kind", ["missing npz", "npz of three rows", "empty folder"])
 def test_the_dashboards_job_refuses_before_a_folder_exists(tmp_path, kind):
     args = bad_data(tmp_path, kind)
-    config = RunConfig(data=DataSpec(args[1], path=args[3]), model=ModelConfig("dense", latent_dim=2, width=8, depth=1),
-                       train=TrainConfig(epochs=1, device="cpu"))
+    config = RunConfig(
+        data=DataSpec(args[1], path=args[3]),
+        model=ModelConfig("dense", latent_dim=2, width=8, depth=1),
+        train=TrainConfig(epochs=1, device="cpu"),
+    )
     registry = JobRegistry(RunStore(tmp_path / "runs"))
     with pytest.raises(DataError):
         registry.start(config)
@@ -114,8 +126,10 @@ BAD_FLAGS = {
     "max-samples 1": (["--max-samples", "1"], "use at least 4"),
     "max-samples 2": (["--max-samples", "2"], "use at least 4"),
     "max-samples 3": (["--max-samples", "3"], "use at least 4"),
-    "max-samples 5, big val and test": (["--max-samples", "5", "--val-fraction", "0.4", "--test-fraction", "0.4"],
-                                        f"use at least {min_rows(0.4, 0.4)}"),
+    "max-samples 5, big val and test": (
+        ["--max-samples", "5", "--val-fraction", "0.4", "--test-fraction", "0.4"],
+        f"use at least {min_rows(0.4, 0.4)}",
+    ),
     "seed -1": (["--seed", "-1"], "from 0 to 4294967295 (got -1)"),
     "seed 2**32": (["--seed", str(2**32)], "from 0 to 4294967295"),
     "train seed -5": (["--train-seed", "-5"], "train seed"),
@@ -141,9 +155,16 @@ def test_min_rows_leaves_two_training_rows():
 # --------------------------------------------------------------------------- the runs folder and the disk
 
 
-@pytest.mark.parametrize("command", [["train", "--dataset", "digits", "--max-samples", "50", *SMALL], ["runs"],
-                                     ["evaluate", "20200101-000000-aaaa"], ["report", "20200101-000000-aaaa"]],
-                         ids=["train", "runs", "evaluate", "report"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--dataset", "digits", "--max-samples", "50", *SMALL],
+        ["runs"],
+        ["evaluate", "20200101-000000-aaaa"],
+        ["report", "20200101-000000-aaaa"],
+    ],
+    ids=["train", "runs", "evaluate", "report"],
+)
 @pytest.mark.parametrize("where", ["file", "below a file"])
 def test_runs_dir_that_is_a_file(tmp_path, capsys, command, where):
     (tmp_path / "file").write_text("x")
@@ -221,8 +242,11 @@ def test_other_os_errors_stay_bugs(tmp_path):
 
 @pytest.fixture
 def stopped_run(tmp_path):
-    config = RunConfig(data=DataSpec("digits", max_samples=60), model=ModelConfig("dense", latent_dim=2, width=8, depth=1),
-                       train=TrainConfig(epochs=2, device="cpu"))
+    config = RunConfig(
+        data=DataSpec("digits", max_samples=60),
+        model=ModelConfig("dense", latent_dim=2, width=8, depth=1),
+        train=TrainConfig(epochs=2, device="cpu"),
+    )
     run = start_run(RunStore(tmp_path / "runs"), config)
     stop = threading.Event()
     stop.set()
@@ -231,8 +255,12 @@ def stopped_run(tmp_path):
     return run
 
 
-LEFTOVERS = [".checkpoint.safetensors.k2j4h1.tmp", ".status.json.abc123.tmp", ".splits.safetensors.x.tmp",
-             "cache/.umap-all.npy.q9.tmp"]
+LEFTOVERS = [
+    ".checkpoint.safetensors.k2j4h1.tmp",
+    ".status.json.abc123.tmp",
+    ".splits.safetensors.x.tmp",
+    "cache/.umap-all.npy.q9.tmp",
+]
 KEPT = ["notes.tmp", ".hidden", "cache/keep.npy"]
 
 

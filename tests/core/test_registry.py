@@ -35,8 +35,11 @@ def test_lookup_names_the_valid_entries_and_label_of_falls_back_to_the_name():
     assert label_of(table, "kmeans") == "k-means" and label_of(table, "an-old-one") == "an-old-one"
 
 
-@pytest.mark.parametrize("table", [FAMILIES, SOURCES, BACKBONES, MAP_METHODS, CLUSTER_METHODS],
-                         ids=["families", "sources", "backbones", "projections", "clusterings"])
+@pytest.mark.parametrize(
+    "table",
+    [FAMILIES, SOURCES, BACKBONES, MAP_METHODS, CLUSTER_METHODS],
+    ids=["families", "sources", "backbones", "projections", "clusterings"],
+)
 def test_every_entry_is_named_by_its_key_with_a_label_and_help(table):
     for name, entry in table.items():
         assert isinstance(entry, Entry) and entry.name == name and entry.label and entry.help
@@ -50,8 +53,13 @@ def test_resolve_imports_what_a_build_path_names():
 
 def test_reading_the_methods_loads_none_of_the_code_that_runs_them():
     code = "import core.methods, sys; print([m for m in ('numpy', 'sklearn', 'umap') if m in sys.modules])"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -64,7 +72,9 @@ def test_the_tables_that_run_the_methods_are_their_entries():
     for method in CLUSTER_METHODS.values():
         assert isinstance(method.estimator(3, 0), Clusterer)
     assert CLUSTER_METHODS["kmeans"].min_rows == 1 and CLUSTER_METHODS["n2d"].min_rows == 2
-    assert CLUSTER_METHODS["umap-hdbscan"].min_rows == CLUSTER_METHODS["hdbscan"].min_rows == hdbscan_min_cluster_size(0)
+    assert (
+        CLUSTER_METHODS["umap-hdbscan"].min_rows == CLUSTER_METHODS["hdbscan"].min_rows == hdbscan_min_cluster_size(0)
+    )
 
 
 def blobs(n_per: int = 20) -> np.ndarray:
@@ -83,4 +93,6 @@ def test_only_a_clusterer_that_chooses_its_own_count_ignores_the_number_asked_fo
 @pytest.mark.parametrize("name", [n for n, p in MAP_METHODS.items() if not p.neighbour_settings])
 def test_projections_without_neighbour_settings_ignore_them(name):
     z = np.random.default_rng(1).normal(size=(40, 6)).astype(np.float32)
-    assert np.allclose(project(z, name, 2, 0, n_neighbors=5, min_dist=0.0), project(z, name, 2, 0, n_neighbors=30, min_dist=0.9))
+    assert np.allclose(
+        project(z, name, 2, 0, n_neighbors=5, min_dist=0.0), project(z, name, 2, 0, n_neighbors=30, min_dist=0.9)
+    )

@@ -22,7 +22,15 @@ def test_report_is_one_self_contained_file(trained):
     images = re.findall(r'<img[^>]+src="([^"]*)"', text)
     assert images and all(src.startswith("data:image/png;base64,") for src in images)
     assert text.count("Plotly.newPlot") == 2  # loss curves + latent map
-    for piece in ("Loss curves", "Reconstructions", "Latent map", "N2D", "k-means on raw inputs", "Probes", "latent_dim"):
+    for piece in (
+        "Loss curves",
+        "Reconstructions",
+        "Latent map",
+        "N2D",
+        "k-means on raw inputs",
+        "Probes",
+        "latent_dim",
+    ):
         assert piece in text, piece
 
 
@@ -34,9 +42,21 @@ def test_cli_report_to_a_chosen_file(trained, tmp_path, capsys):
 
 
 def test_render_uses_the_evaluation_given(trained):
-    evaluation = EvaluationResult.from_dict({"split": "test", "n": 1, "n_clusters": 2, "random_state": 0, "has_labels": True,
-                  "clustering": {"kmeans": {"acc": 0.123456, "nmi": None, "ari": None, "silhouette": None}},
-                  "baselines": {}, "probes": {}, "probes_cv": {}, "reconstruction": {}, "trustworthiness": None})
+    evaluation = EvaluationResult.from_dict(
+        {
+            "split": "test",
+            "n": 1,
+            "n_clusters": 2,
+            "random_state": 0,
+            "has_labels": True,
+            "clustering": {"kmeans": {"acc": 0.123456, "nmi": None, "ari": None, "silhouette": None}},
+            "baselines": {},
+            "probes": {},
+            "probes_cv": {},
+            "reconstruction": {},
+            "trustworthiness": None,
+        }
+    )
     html = render_report(trained, evaluation)
     assert "0.123" in html and "k-means on codes" in html
 
@@ -51,11 +71,17 @@ def test_picture_pairs_and_png():
 
 def test_an_old_evaluation_file_still_renders(trained):
     """A file written before probes_cv, timings, skipped and left_out existed."""
-    old = {"split": "test", "n": 3, "n_clusters": 2, "seconds": 1.0,
-           "clustering": {"n2d": {"acc": 0.5, "nmi": 0.25, "ari": 0.1, "silhouette": 0.3, "seconds": 0.2}},
-           "baselines": {"kmeans_raw": {"acc": 0.4, "nmi": 0.2, "ari": 0.05, "silhouette": 0.2, "seconds": 0.1}},
-           "probes": {"codes": {"knn": 0.9, "logistic": 0.8, "random_forest": 0.7}},
-           "reconstruction": {"mse": 0.01, "psnr": 20.0, "ssim": 0.9}, "trustworthiness": 0.95}
+    old = {
+        "split": "test",
+        "n": 3,
+        "n_clusters": 2,
+        "seconds": 1.0,
+        "clustering": {"n2d": {"acc": 0.5, "nmi": 0.25, "ari": 0.1, "silhouette": 0.3, "seconds": 0.2}},
+        "baselines": {"kmeans_raw": {"acc": 0.4, "nmi": 0.2, "ari": 0.05, "silhouette": 0.2, "seconds": 0.1}},
+        "probes": {"codes": {"knn": 0.9, "logistic": 0.8, "random_forest": 0.7}},
+        "reconstruction": {"mse": 0.01, "psnr": 20.0, "ssim": 0.9},
+        "trustworthiness": 0.95,
+    }
     html = render_report(trained, EvaluationResult.from_dict(old))
     for piece in ("N2D: UMAP of codes + GMM", "k-means on raw inputs (baseline)", "0.500", "0.95", "20.00"):
         assert piece in html, piece

@@ -43,7 +43,9 @@ class TestRunCache:
 
     def test_split_order_follows_the_splits(self, trained):
         index = trained.splits.get("test")
-        np.testing.assert_allclose(run_codes(trained, "test"), encode(trained.model, trained.dataset.x[index]), rtol=1e-5)
+        np.testing.assert_allclose(
+            run_codes(trained, "test"), encode(trained.model, trained.dataset.x[index]), rtol=1e-5
+        )
 
 
 def test_the_fingerprint_is_the_one_a_stored_evaluation_names(trained, tmp_path):

@@ -13,8 +13,16 @@ from core.experiment import RunConfig, execute, prepare, start_run
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.snapshots import (
-    SNAPSHOTS_DIR, SnapshotRecorder, align, aligned_maps, read_snapshots, sample_rows, save_snapshot, snapshot_epochs,
-    snapshot_path, truncate_snapshots,
+    SNAPSHOTS_DIR,
+    SnapshotRecorder,
+    align,
+    aligned_maps,
+    read_snapshots,
+    sample_rows,
+    save_snapshot,
+    snapshot_epochs,
+    snapshot_path,
+    truncate_snapshots,
 )
 from core.training import TrainConfig
 
@@ -88,8 +96,11 @@ def test_the_recorder_encodes_its_sample_without_touching_training_mode(tmp_path
 
 @pytest.mark.slow
 def test_training_saves_a_snapshot_per_epoch_and_resume_continues_them(tmp_path):
-    config = RunConfig(data=DataSpec(source="digits"), model=ModelConfig(family="dense", latent_dim=3, width=16, depth=1),
-                       train=TrainConfig(epochs=3, batch_size=256, device="cpu"))
+    config = RunConfig(
+        data=DataSpec(source="digits"),
+        model=ModelConfig(family="dense", latent_dim=3, width=16, depth=1),
+        train=TrainConfig(epochs=3, batch_size=256, device="cpu"),
+    )
     run = start_run(RunStore(tmp_path / "runs"), config)
     stop = threading.Event()
     for event in execute(run, stop=stop, dataset=prepare(config)):

@@ -84,27 +84,30 @@ def test_saved_edits_read_back_the_same(tmp_path):
 GOOD = start("kmeans", 4, N_ROWS).renamed(1, "owls").moved([2], 1).to_dict()
 
 
-@pytest.mark.parametrize("damage, words", [
-    (b"{not json", "could not be read"),
-    (b"[]", "holds a list, not an object"),
-    ({**GOOD, "version": 9}, "version is 9"),
-    ({**GOOD, "method": "magic"}, "clustering method 'magic' is not one of"),
-    ({**GOOD, "n_clusters": 0}, "number of clusters 0"),
-    ({**GOOD, "n_clusters": True}, "number of clusters True"),
-    ({**GOOD, "split": "test"}, "split is 'test'"),
-    ({**GOOD, "n_rows": 11}, "made for 11 rows, but the run's data has 10"),
-    ({**GOOD, "edits": [{"move": [10], "into": 1}]}, "edit 1 moves row 10, but the run's data has 10 rows"),
-    ({**GOOD, "edits": [{"move": [-1], "into": 1}]}, "edit 1 should move a non-empty list of row numbers"),
-    ({**GOOD, "edits": [{"move": [], "into": 1}]}, "edit 1 should move a non-empty list"),
-    ({**GOOD, "edits": [{"merge": 1, "into": 99999}]}, "edit 1 moves into cluster 99999"),
-    ({**GOOD, "edits": [{"merge": "a", "into": 2}]}, "edit 1 merges cluster 'a'"),
-    ({**GOOD, "edits": [{"delete": 1}]}, "edit 1 should be {merge"),
-    ({**GOOD, "edits": "all"}, "edits should be a list"),
-    ({**GOOD, "names": {"x": "owls"}}, "names cluster 'x'"),
-    ({**GOOD, "names": {"1": 7}}, "cluster 1's name should be text"),
-    ({**GOOD, "names": {"1": ""}}, "cluster 1's name should be text"),
-    ({**GOOD, "names": ["owls"]}, "names should be an object"),
-])
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (b"{not json", "could not be read"),
+        (b"[]", "holds a list, not an object"),
+        ({**GOOD, "version": 9}, "version is 9"),
+        ({**GOOD, "method": "magic"}, "clustering method 'magic' is not one of"),
+        ({**GOOD, "n_clusters": 0}, "number of clusters 0"),
+        ({**GOOD, "n_clusters": True}, "number of clusters True"),
+        ({**GOOD, "split": "test"}, "split is 'test'"),
+        ({**GOOD, "n_rows": 11}, "made for 11 rows, but the run's data has 10"),
+        ({**GOOD, "edits": [{"move": [10], "into": 1}]}, "edit 1 moves row 10, but the run's data has 10 rows"),
+        ({**GOOD, "edits": [{"move": [-1], "into": 1}]}, "edit 1 should move a non-empty list of row numbers"),
+        ({**GOOD, "edits": [{"move": [], "into": 1}]}, "edit 1 should move a non-empty list"),
+        ({**GOOD, "edits": [{"merge": 1, "into": 99999}]}, "edit 1 moves into cluster 99999"),
+        ({**GOOD, "edits": [{"merge": "a", "into": 2}]}, "edit 1 merges cluster 'a'"),
+        ({**GOOD, "edits": [{"delete": 1}]}, "edit 1 should be {merge"),
+        ({**GOOD, "edits": "all"}, "edits should be a list"),
+        ({**GOOD, "names": {"x": "owls"}}, "names cluster 'x'"),
+        ({**GOOD, "names": {"1": 7}}, "cluster 1's name should be text"),
+        ({**GOOD, "names": {"1": ""}}, "cluster 1's name should be text"),
+        ({**GOOD, "names": ["owls"]}, "names should be an object"),
+    ],
+)
 def test_a_damaged_or_out_of_range_file_is_reported_and_ignored(tmp_path, damage, words):
     (tmp_path / "sorting.json").write_bytes(damage if isinstance(damage, bytes) else json.dumps(damage).encode())
     found, problem = read_sorting(tmp_path, N_ROWS)
@@ -121,18 +124,21 @@ def test_an_unreadable_file_is_reported_not_raised(tmp_path):
 # --------------------------------------------------------------------------- folder names
 
 
-@pytest.mark.parametrize("given, folder", [
-    ("sparrows", "sparrows"),
-    ("../../etc", "etc"),
-    ("a/b\\c", "a_b_c"),
-    ("..", "cluster-01"),
-    ("   ", "cluster-01"),
-    (".hidden", "hidden"),
-    ("CON", "CON_"),
-    ("nul.txt", "nul.txt_"),
-    ("clusters.csv", "clusters.csv-2"),
-    ("Große Vögel", "Große Vögel"),
-])
+@pytest.mark.parametrize(
+    "given, folder",
+    [
+        ("sparrows", "sparrows"),
+        ("../../etc", "etc"),
+        ("a/b\\c", "a_b_c"),
+        ("..", "cluster-01"),
+        ("   ", "cluster-01"),
+        (".hidden", "hidden"),
+        ("CON", "CON_"),
+        ("nul.txt", "nul.txt_"),
+        ("clusters.csv", "clusters.csv-2"),
+        ("Große Vögel", "Große Vögel"),
+    ],
+)
 def test_folder_names_are_safe(given, folder):
     assert cluster_folder_names(np.array([0, 1]), {1: given})[1] == folder
 
@@ -149,9 +155,11 @@ def test_folder_names_are_unique_even_ignoring_case():
 
 
 def train(folder: Path, root: Path):
-    config = RunConfig(data=DataSpec(source="folder", path=str(folder), image_size=12),
-                       model=ModelConfig("dense", latent_dim=3, width=16, depth=1),
-                       train=TrainConfig(epochs=1, batch_size=8, device="cpu"))
+    config = RunConfig(
+        data=DataSpec(source="folder", path=str(folder), image_size=12),
+        model=ModelConfig("dense", latent_dim=3, width=16, depth=1),
+        train=TrainConfig(epochs=1, batch_size=8, device="cpu"),
+    )
     run = RunStore(root).create(config)
     for _ in execute(run, stop=threading.Event()):
         pass
@@ -187,8 +195,13 @@ def test_every_file_once_byte_for_byte_after_merges_and_moves(photo_runs):
     files = trained.dataset.files
     base = cluster_assignments(trained, "kmeans", 3)
     ids = sorted(base["cluster"].unique())
-    s = (start("kmeans", 3, len(files)).renamed(ids[0], "discs").merged(ids[1], ids[2])
-         .moved([0, 5], sorting.new_cluster(base["cluster"].to_numpy())).renamed(3, "odd ones"))
+    s = (
+        start("kmeans", 3, len(files))
+        .renamed(ids[0], "discs")
+        .merged(ids[1], ids[2])
+        .moved([0, 5], sorting.new_cluster(base["cluster"].to_numpy()))
+        .renamed(3, "odd ones")
+    )
     frame = cluster_assignments(trained, "kmeans", 3, sorting=s)
     assert frame["cluster"].tolist() == s.apply(base["cluster"].to_numpy(), base["row"].to_numpy()).tolist()
     assert set(frame.loc[frame["row"].isin([0, 5]), "cluster_name"]) == {"odd ones"}
@@ -226,7 +239,9 @@ def test_a_flat_folder_with_repeated_names_keeps_every_file_renamed(photo_runs, 
 def export(trained, out: Path, *flags: str) -> int:
     from core import cli
 
-    return cli.main(["export", trained.run.id, "--runs-dir", str(trained.run.path.parent), "--sorted-folders", str(out), *flags])
+    return cli.main(
+        ["export", trained.run.id, "--runs-dir", str(trained.run.path.parent), "--sorted-folders", str(out), *flags]
+    )
 
 
 def test_the_cli_export_uses_the_saved_edits_unless_told_not_to(photo_runs, tmp_path, capsys):
@@ -242,7 +257,9 @@ def test_the_cli_export_uses_the_saved_edits_unless_told_not_to(photo_runs, tmp_
         assert sorted(p.name for p in (tmp_path / "plain").iterdir() if p.is_dir()) == ["cluster-00", "cluster-01"]
         assert export(trained, tmp_path / "other", "--clusters", "3") == 2
         err = capsys.readouterr().err
-        assert "sorting edits made on kmeans with 2 clusters (seed 0), not --clusters 3" in err and "--ignore-edits" in err
+        assert (
+            "sorting edits made on kmeans with 2 clusters (seed 0), not --clusters 3" in err and "--ignore-edits" in err
+        )
         assert not (tmp_path / "other").exists()
     finally:
         sorting.clear_sorting(trained.run.path)

@@ -26,13 +26,22 @@ from core.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY_TEST_TIMEOUT = 300  # a hung Ray fails the test (its finally then shuts Ray down) instead of the suite
-TINY_SPACE = {"family": ["dense"], "latent_dim": {"grid": [2, 3]}, "width": [16], "depth": [1], "epochs": [2],
-              "lr": {"loguniform": [1e-3, 3e-3]}}
+TINY_SPACE = {
+    "family": ["dense"],
+    "latent_dim": {"grid": [2, 3]},
+    "width": [16],
+    "depth": [1],
+    "epochs": [2],
+    "lr": {"loguniform": [1e-3, 3e-3]},
+}
 
 
 def tiny_base() -> RunConfig:
-    return RunConfig(data=DataSpec(source="digits", max_samples=200), model=ModelConfig(width=16, depth=1),
-                     train=TrainConfig(epochs=2, batch_size=64, device="cpu"))
+    return RunConfig(
+        data=DataSpec(source="digits", max_samples=200),
+        model=ModelConfig(width=16, depth=1),
+        train=TrainConfig(epochs=2, batch_size=64, device="cpu"),
+    )
 
 
 # --------------------------------------------------------------------------- spaces (no Ray)
@@ -107,9 +116,11 @@ def test_a_trial_failing_while_its_stopped_sweep_tears_it_down_says_stopped(tmp_
 
 def test_cli_and_experiment_do_not_import_ray():
     """`latentboard train`, the CLI and the sweep's non-Ray modules start as fast as before."""
-    code = ("import sys, core.cli, core.experiment, core.jobs, core.sweeps, core.sweeps.command, core.sweeps.table, "
-            "core.sweeps.jobs, core.sweeps.scoring; core.cli.build_parser(); "
-            "assert 'ray' not in sys.modules, 'ray was imported'")
+    code = (
+        "import sys, core.cli, core.experiment, core.jobs, core.sweeps, core.sweeps.command, core.sweeps.table, "
+        "core.sweeps.jobs, core.sweeps.scoring; core.cli.build_parser(); "
+        "assert 'ray' not in sys.modules, 'ray was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
 
 
@@ -158,8 +169,14 @@ def test_failed_trial_is_marked_and_the_sweep_goes_on(tmp_path):
     from core.sweeps.tune import run_sweep
 
     # The plainest failure a space can hold: a learning rate that makes SGD's loss overflow.
-    space = {"family": ["dense"], "width": [16], "depth": [1], "epochs": [2], "optimizer": ["sgd"],
-             "lr": {"grid": [1e-2, 1e30]}}
+    space = {
+        "family": ["dense"],
+        "width": [16],
+        "depth": [1],
+        "epochs": [2],
+        "optimizer": ["sgd"],
+        "lr": {"grid": [1e-2, 1e30]},
+    }
     store = SweepStore(tmp_path / "runs")
     sweep = store.create(tiny_base(), parse_space(space), samples=1)
     result = run_sweep(sweep, num_cpus=2, check=False)

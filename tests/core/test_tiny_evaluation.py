@@ -37,7 +37,10 @@ def test_each_split_evaluates_and_says_what_it_skipped(tiny, split, rows):
     assert skipped["clustering.hdbscan"] == f"needs at least 5 rows, the split has {rows}"
     assert result["clustering"]["hdbscan"]["skipped"] == skipped["clustering.hdbscan"]
     if rows < 2:
-        assert "needs at least 2 rows" in skipped["clustering.n2d"] and "needs at least 2 rows" in skipped["baselines.umap_gmm_raw"]
+        assert (
+            "needs at least 2 rows" in skipped["clustering.n2d"]
+            and "needs at least 2 rows" in skipped["baselines.umap_gmm_raw"]
+        )
     assert "probes_cv" in skipped
     assert (tiny.run.path / f"evaluation-{split}.json").exists()
 
@@ -60,10 +63,15 @@ def test_a_clustering_that_cannot_run_is_refused_with_the_reason(tiny, method):
 
 
 @pytest.mark.parametrize("command", ["evaluate", "export"])
-@pytest.mark.parametrize("flags,message", [(["--clusters", "0"], "must be at least 1 (got 0)"),
-                                           (["--clusters", "-3"], "must be at least 1 (got -3)"),
-                                           (["--seed", "-1"], "from 0 to 4294967295")],
-                         ids=["clusters 0", "clusters -3", "seed -1"])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--clusters", "0"], "must be at least 1 (got 0)"),
+        (["--clusters", "-3"], "must be at least 1 (got -3)"),
+        (["--seed", "-1"], "from 0 to 4294967295"),
+    ],
+    ids=["clusters 0", "clusters -3", "seed -1"],
+)
 def test_bad_cluster_counts_and_seeds_are_refused(tiny, capsys, tmp_path, command, flags, message):
     out = ["--out", str(tmp_path / "c.csv")] if command == "export" else []
     code = cli.main([command, tiny.run.id, *flags, *out, "--runs-dir", str(tiny.run.path.parent)])
@@ -83,7 +91,9 @@ def test_every_pipeline_runs_or_says_why(method, n):
         assert "skipped" not in scores[method] and len(labels[method]) == n
 
 
-@pytest.mark.parametrize("y,reason", [([0, 0, 0], "two classes"), ([0, 1, 1], "the smallest has 1"), ([0], "two classes")])
+@pytest.mark.parametrize(
+    "y,reason", [([0, 0, 0], "two classes"), ([0, 1, 1], "the smallest has 1"), ([0], "two classes")]
+)
 def test_cross_validation_on_too_few_rows(y, reason):
     assert reason in cv_skip_reason(np.array(y))
     assert probe_cv_scores(np.zeros((len(y), 2)), np.array(y)) == {"knn": None, "logistic": None, "random_forest": None}

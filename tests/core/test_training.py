@@ -36,14 +36,18 @@ def table(n: int = 64, seed: int = 0) -> torch.Tensor:
 def make(family: str = "dense", shape=(1, 8, 8), init_seed: int = 0, model_kw=None, **train_kw) -> Trainer:
     torch.manual_seed(init_seed)
     model = build_model(ModelConfig(family=family, latent_dim=3, width=16, depth=1, **(model_kw or {})), shape)
-    return Trainer(model, TrainConfig(**{"epochs": 3, "batch_size": 16, "lr": 1e-2, "device": "cpu", "log_every": 2, **train_kw}))
+    return Trainer(
+        model, TrainConfig(**{"epochs": 3, "batch_size": 16, "lr": 1e-2, "device": "cpu", "log_every": 2, **train_kw})
+    )
 
 
 def losses(events) -> list[tuple]:
     return [(e.kind, e.epoch, e.step, e.train_loss, e.val_loss, tuple(e.parts.items())) for e in events]
 
 
-@pytest.mark.parametrize("family,shape", [(f, (1, 8, 8)) for f in FAMILIES] + [("dense", (13,)), ("recurrent", (13,)), ("vae", (13,))])
+@pytest.mark.parametrize(
+    "family,shape", [(f, (1, 8, 8)) for f in FAMILIES] + [("dense", (13,)), ("recurrent", (13,)), ("vae", (13,))]
+)
 def test_loss_goes_down(family, shape):
     x = images() if len(shape) == 3 else table()
     trainer = make(family, shape, epochs=4)
@@ -132,7 +136,14 @@ def test_runs_training_side_by_side_draw_from_their_own_streams():
 @pytest.mark.parametrize("optimizer,schedule", [("adam", "cosine"), ("sgd", "plateau"), ("adamw", "none")])
 def test_resume_equals_straight_run(optimizer, schedule):
     x, v = images(), images(16, seed=1)
-    kw = dict(family="conv-vae", model_kw={"noise": 0.1, "augment": 1.0}, optimizer=optimizer, schedule=schedule, epochs=4, lr=3e-3)
+    kw = dict(
+        family="conv-vae",
+        model_kw={"noise": 0.1, "augment": 1.0},
+        optimizer=optimizer,
+        schedule=schedule,
+        epochs=4,
+        lr=3e-3,
+    )
     straight = losses(make(**kw).fit(x, v))
 
     first = make(**kw)

@@ -20,12 +20,12 @@ warnings.warn("a NumbaWarning about anything else still shows", NumbaWarning)
 
 
 def test_import_umap_turns_on_disk_caching_for_kernels_umap_leaves_uncached():
-    done = subprocess.run([sys.executable, "-c", "import sys\n" + PROBE],
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys\n" + PROBE], capture_output=True, text=True, timeout=120, check=True
+    )
     before, after, same_module = done.stdout.split()
     assert before == "None"
     assert after != "None"  # a folder: beside umap's sources, or NUMBA_CACHE_DIR
     assert same_module == "True"
     assert "Cannot cache" not in done.stderr  # kernels numba cannot store compile quietly, as before
     assert "anything else still shows" in done.stderr
-

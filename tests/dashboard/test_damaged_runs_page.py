@@ -13,8 +13,11 @@ from core.runs import RunStore
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
-@pytest.mark.parametrize("damage", [("config.json", "[1]"), ("status.json", '{"state": 3}'), ("config.json", "")],
-                         ids=["config a list", "state a number", "config missing"])
+@pytest.mark.parametrize(
+    "damage",
+    [("config.json", "[1]"), ("status.json", '{"state": 3}'), ("config.json", "")],
+    ids=["config a list", "state a number", "config missing"],
+)
 def test_runs_page_lists_a_damaged_run_beside_the_others(monkeypatch, tmp_path, damage):
     root = tmp_path / "runs"
     monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))

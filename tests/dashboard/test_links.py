@@ -43,8 +43,21 @@ def test_every_form_field_and_map_setting_has_one_link_name():
     targets = {p.target for p in names.values() if isinstance(p.target, str)}
     form = {f"m.{k}" for k in trainform.MODEL_KEYS} | {f"t.{k}" for k in trainform.TRAIN_KEYS} | {"f.backbone"}
     assert form <= targets  # derived from the form's fields: a new field gets its link name at once
-    assert {"dataset", "data-dir", "max-samples", "image-size", "model", "latent-dim", "epochs", "train-seed", "preset",
-            "features", "projection", "point", "teach"} <= set(names)
+    assert {
+        "dataset",
+        "data-dir",
+        "max-samples",
+        "image-size",
+        "model",
+        "latent-dim",
+        "epochs",
+        "train-seed",
+        "preset",
+        "features",
+        "projection",
+        "point",
+        "teach",
+    } <= set(names)
     assert names["model"].parse("conv") == "conv" and names["lr"].parse("2e-3") == 0.002
     for name, raw in (("model", "cnov"), ("epochs", "0"), ("lr", "nan"), ("latent-dim", "2.5"), ("grayscale", "maybe")):
         with pytest.raises(ValueError):
@@ -54,16 +67,26 @@ def test_every_form_field_and_map_setting_has_one_link_name():
 def test_a_link_sets_the_dataset_and_its_options(tmp_path):
     csv = tmp_path / "small.csv"
     csv.write_text("a,b,c,kind\n" + "\n".join(f"{i},{i % 7},{(i * 3) % 5},{'xy'[i % 2]}" for i in range(60)))
-    at = opened(**{"dataset": "table", "data-dir": str(csv), "label-column": "kind", "missing": "impute", "max-samples": "40"})
+    at = opened(
+        **{"dataset": "table", "data-dir": str(csv), "label-column": "kind", "missing": "impute", "max-samples": "40"}
+    )
     assert not at.error and not notice(at), notice(at)
-    assert at.session_state["data_spec"] == DataSpec(source="table", path=str(csv), label_column="kind", missing="impute", max_samples=40)
+    assert at.session_state["data_spec"] == DataSpec(
+        source="table", path=str(csv), label_column="kind", missing="impute", max_samples=40
+    )
     assert at.selectbox(key="data.source").value == "table" and at.radio(key="data.missing").value == "impute"
-    assert at.radio(key="data.how.table").value == "A path on the server" and at.text_input(key="data.path.table").value == str(csv)
+    assert at.radio(key="data.how.table").value == "A path on the server" and at.text_input(
+        key="data.path.table"
+    ).value == str(csv)
     assert {m.label: m.value for m in at.metric}["Samples"] == "40"
     at.number_input(key="data.max.table").set_value(30).run()  # a change goes into the link
     assert at.query_params["max-samples"] == "30" and at.query_params["dataset"] == "table"
     at.selectbox(key="data.source").set_value("digits").run()  # another source: its options leave the link
-    assert at.query_params.get("dataset") == "digits" and "label-column" not in at.query_params and "max-samples" not in at.query_params
+    assert (
+        at.query_params.get("dataset") == "digits"
+        and "label-column" not in at.query_params
+        and "max-samples" not in at.query_params
+    )
 
 
 def test_a_link_sets_the_training_settings_over_its_preset():
@@ -73,12 +96,21 @@ def test_a_link_sets_the_training_settings_over_its_preset():
     assert at.number_input(key="t.epochs").value == 3 and at.number_input(key="t.lr").value == 0.01
     assert at.selectbox(key="t.optimizer").value == "sgd"
     # The link names the preset and what differs from it, nothing else.
-    assert {k: at.query_params[k] for k in ("preset", "epochs", "lr", "optimizer")} == {"preset": "best-quality", "epochs": "3", "lr": "0.01", "optimizer": "sgd"}
+    assert {k: at.query_params[k] for k in ("preset", "epochs", "lr", "optimizer")} == {
+        "preset": "best-quality",
+        "epochs": "3",
+        "lr": "0.01",
+        "optimizer": "sgd",
+    }
     assert "features" not in at.query_params and "model" not in at.query_params
     at.number_input(key="m.latent_dim").set_value(16).run()
     assert at.query_params["latent-dim"] == "16"
     at.button(key="preset.quick-demo").click().run()  # a preset button resets the fields, and the link with them
-    assert at.query_params["preset"] == "quick-demo" and "latent-dim" not in at.query_params and "epochs" not in at.query_params
+    assert (
+        at.query_params["preset"] == "quick-demo"
+        and "latent-dim" not in at.query_params
+        and "epochs" not in at.query_params
+    )
     path, query = at.code[-1].value.split("?")  # the Copy link box: page and settings
     assert path == "/train" and parse_qs(query) == {"dataset": ["digits"], "preset": ["quick-demo"]}
 
@@ -86,7 +118,11 @@ def test_a_link_sets_the_training_settings_over_its_preset():
 def test_settings_for_other_pages_are_kept_and_come_back_after_a_page_change():
     at = opened(dataset="digits", epochs="4", projection="pca", k="7")  # opened on the Data page
     assert not notice(at), notice(at)
-    assert {k: at.query_params[k] for k in ("epochs", "projection", "k")} == {"epochs": "4", "projection": "pca", "k": "7"}
+    assert {k: at.query_params[k] for k in ("epochs", "projection", "k")} == {
+        "epochs": "4",
+        "projection": "pca",
+        "k": "7",
+    }
     at.query_params.clear()  # a click in the sidebar drops the query string...
     at.switch_page("views/train.py").run()
     assert at.number_input(key="t.epochs").value == 4  # ...the session's link brings it back
@@ -94,13 +130,36 @@ def test_settings_for_other_pages_are_kept_and_come_back_after_a_page_change():
 
 
 def test_a_bad_link_opens_with_defaults_and_a_short_notice():
-    at = opened(**{"dataset": "nope", "max-samples": "-5", "image-size": "9999", "model": "cnov", "epochs": "0", "lr": "fast",
-                   "preset": "slow", "teach": "maybe", "colour": "purple", "zoom": "3", "x" * 200: "1"})
+    at = opened(
+        **{
+            "dataset": "nope",
+            "max-samples": "-5",
+            "image-size": "9999",
+            "model": "cnov",
+            "epochs": "0",
+            "lr": "fast",
+            "preset": "slow",
+            "teach": "maybe",
+            "colour": "purple",
+            "zoom": "3",
+            "x" * 200: "1",
+        }
+    )
     assert not at.error
     text = notice(at)
-    for part in ("dataset=nope (not one of", "max-samples=-5 (not between 1 and", "image-size=9999 (not between 8 and 256)",
-                 "model=cnov (not one of", "epochs=0 (not between 1 and 1000)", "lr=fast (not a number)", "preset=slow (not one of",
-                 "teach=maybe (not 1 or 0)", "colour=purple", "zoom (unknown setting)", "x" * 30 + " (unknown setting)"):
+    for part in (
+        "dataset=nope (not one of",
+        "max-samples=-5 (not between 1 and",
+        "image-size=9999 (not between 8 and 256)",
+        "model=cnov (not one of",
+        "epochs=0 (not between 1 and 1000)",
+        "lr=fast (not a number)",
+        "preset=slow (not one of",
+        "teach=maybe (not 1 or 0)",
+        "colour=purple",
+        "zoom (unknown setting)",
+        "x" * 30 + " (unknown setting)",
+    ):
         assert part in text, text
     assert "x" * 31 not in text  # a long name is cut short
     assert at.session_state["data_spec"] == DataSpec(source="digits") and not at.toggle(key="teach").value
@@ -108,7 +167,9 @@ def test_a_bad_link_opens_with_defaults_and_a_short_notice():
     at.query_params.clear()
     at.switch_page("views/train.py").run()
     assert not at.exception and not notice(at)
-    assert at.selectbox(key="m.family").value == "dense" and at.number_input(key="t.epochs").value == 20  # the quick demo
+    assert (
+        at.selectbox(key="m.family").value == "dense" and at.number_input(key="t.epochs").value == 20
+    )  # the quick demo
 
 
 def test_teaching_mode_hides_advanced_settings_and_keeps_their_values():

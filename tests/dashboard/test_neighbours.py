@@ -42,7 +42,10 @@ def test_nearest_with_duplicates_small_sets_and_bad_positions():
 
 def test_sprite_sheets_hold_every_picture_in_place(tmp_path):
     n, tile = 1100, 8  # two sheets: 1,024 tiles and 76
-    pictures = lambda positions: np.stack([np.full((tile, tile, 1), p % 251, np.uint8) for p in positions])
+
+    def pictures(positions):
+        return np.stack([np.full((tile, tile, 1), p % 251, np.uint8) for p in positions])
+
     key = sprite_key("run-a", 1.0, "test", tile)
     info = ensure_sprites(key, pictures, n, photo=False, root=tmp_path, url="app/static/sprites")
     assert info["url"] == f"app/static/sprites/{key}/" and info["count"] == n and info["tile"] == tile
@@ -56,12 +59,14 @@ def test_sprite_sheets_hold_every_picture_in_place(tmp_path):
         assert pixels[r * tile + 3, c * tile + 3] == position % 251
     assert json.loads((tmp_path / key / "manifest.json").read_text())["count"] == n
     # A second call reuses the sheets: nothing is drawn again.
-    assert ensure_sprites(key, lambda p: 1 / 0, n, photo=False, root=tmp_path) ["count"] == n
+    assert ensure_sprites(key, lambda p: 1 / 0, n, photo=False, root=tmp_path)["count"] == n
     assert sprite_key("run-a", 2.0, "test", tile) != key  # a retrained run gets new sheets
 
 
 def test_photo_sprites_are_jpeg(tmp_path):
-    pictures = lambda positions: np.zeros((len(positions), 96, 96, 3), np.uint8)
+    def pictures(positions):
+        return np.zeros((len(positions), 96, 96, 3), np.uint8)
+
     info = ensure_sprites("photos", pictures, 3, photo=True, root=tmp_path)
     assert info["ext"] == "jpg" and not info["pixelated"] and info["tile"] == 96
     assert Image.open(tmp_path / "photos" / "sheet-000.jpg").size == (32 * 96, 96)
@@ -70,7 +75,9 @@ def test_photo_sprites_are_jpeg(tmp_path):
 def test_sprite_meta_is_known_before_the_sheets_exist(tmp_path):
     from dashboard.sprites import sprite_meta
 
-    pictures = lambda positions: np.zeros((len(positions), 28, 28, 1), np.uint8)
+    def pictures(positions):
+        return np.zeros((len(positions), 28, 28, 1), np.uint8)
+
     assert sprite_meta("k", 5, 28, photo=False) == ensure_sprites("k", pictures, 5, photo=False, root=tmp_path)
 
 
@@ -79,7 +86,9 @@ def test_old_sheets_are_pruned(tmp_path):
 
     from dashboard.sprites import prune
 
-    pictures = lambda positions: np.zeros((len(positions), 8, 8, 1), np.uint8)
+    def pictures(positions):
+        return np.zeros((len(positions), 8, 8, 1), np.uint8)
+
     for i in range(5):
         ensure_sprites(f"set{i}", pictures, 2, photo=False, root=tmp_path)
         os.utime(tmp_path / f"set{i}", (i, i))

@@ -19,13 +19,13 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from core import figures
 from core.data import DataSpec
 from core.data.splits import split_sizes
 from core.experiment import RunConfig, execute
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig
-from core import figures
 from tests.dashboard.waiting import rerun_until
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -84,7 +84,11 @@ def latent_page(run_id: str, state: dict | None = None) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [str(m.label) + str(m.value) for m in at.metric]
+    parts = (
+        [m.value for m in at.markdown]
+        + [c.value for c in at.caption]
+        + [str(m.label) + str(m.value) for m in at.metric]
+    )
     return "\n".join(str(p) for p in parts)
 
 
@@ -210,7 +214,9 @@ def test_vae_run_draws_samples_from_the_prior(monkeypatch, tmp_path):
     root = tmp_path / "runs"
     monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
     config = small_config(epochs=1)
-    config = RunConfig(data=config.data, model=ModelConfig(family="vae", latent_dim=2, width=32, depth=1), train=config.train)
+    config = RunConfig(
+        data=config.data, model=ModelConfig(family="vae", latent_dim=2, width=32, depth=1), train=config.train
+    )
     run = RunStore(root).create(config)
     for _ in execute(run, stop=threading.Event()):
         pass
@@ -284,11 +290,18 @@ def test_an_evaluation_stored_in_the_old_format_is_shown(with_run, trained_runs_
 
     run = RunStore(trained_runs_dir[0]).open(with_run)
     path = run.path / "evaluation-test.json"
-    old = {"split": "test", "n": 3, "n_clusters": 2, "seconds": 1.0, "checkpoint": checkpoint_fingerprint(run),
-           "clustering": {"n2d": {"acc": 0.625, "nmi": 0.25, "ari": 0.1, "silhouette": 0.3, "seconds": 0.2}},
-           "baselines": {"kmeans_raw": {"acc": 0.4, "nmi": 0.2, "ari": 0.05, "silhouette": 0.2, "seconds": 0.1}},
-           "probes": {"codes": {"knn": 0.9, "logistic": 0.8, "random_forest": 0.7}},
-           "reconstruction": {"mse": 0.01, "psnr": 20.0, "ssim": 0.9}, "trustworthiness": 0.95}
+    old = {
+        "split": "test",
+        "n": 3,
+        "n_clusters": 2,
+        "seconds": 1.0,
+        "checkpoint": checkpoint_fingerprint(run),
+        "clustering": {"n2d": {"acc": 0.625, "nmi": 0.25, "ari": 0.1, "silhouette": 0.3, "seconds": 0.2}},
+        "baselines": {"kmeans_raw": {"acc": 0.4, "nmi": 0.2, "ari": 0.05, "silhouette": 0.2, "seconds": 0.1}},
+        "probes": {"codes": {"knn": 0.9, "logistic": 0.8, "random_forest": 0.7}},
+        "reconstruction": {"mse": 0.01, "psnr": 20.0, "ssim": 0.9},
+        "trustworthiness": 0.95,
+    }
     kept = path.read_bytes() if path.exists() else None
     path.write_text(json.dumps(old))
     try:
@@ -383,7 +396,9 @@ def test_latent_page_clicked_point_shows_its_neighbours(with_run):
     assert table["distance"].is_monotonic_increasing and table["distance"].iloc[0] == 0
     assert {"label", "cluster", "row"} <= set(table.columns)
     figure = at.get("plotly_chart")[0].proto.spec
-    assert '"clicked"' in figure and '"nearest"' in figure and '"sprites"' in figure  # marked on the map, pictures on hover
+    assert (
+        '"clicked"' in figure and '"nearest"' in figure and '"sprites"' in figure
+    )  # marked on the map, pictures on hover
     at.slider(key="latent.neighbours").set_value(5).run()
     assert len(at.dataframe[0].value) == 6
     at.button(key="latent.clear_focus").click().run()
@@ -411,10 +426,17 @@ def test_latent_page_says_why_an_upload_is_not_a_picture(with_run):
 
 def test_a_link_with_bad_or_unknown_settings_opens_the_map_with_defaults_and_a_notice(with_run):
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params.update(run=with_run, projection="pca", colour="cluster", dims="7", k="500", clusters="nope", zoom="3")
+    at.query_params.update(
+        run=with_run, projection="pca", colour="cluster", dims="7", k="500", clusters="nope", zoom="3"
+    )
     at.run()  # the link is checked on whichever page it opens, against every page's settings
     notice = " ".join(i.value for i in at.info)
-    for part in ("dims=7 (not one of 2, 3)", "k=500 (not between 2 and 100)", "clusters=nope", "zoom (unknown setting)"):
+    for part in (
+        "dims=7 (not one of 2, 3)",
+        "k=500 (not between 2 and 100)",
+        "clusters=nope",
+        "zoom (unknown setting)",
+    ):
         assert part in notice, notice
     at.switch_page("views/latent.py").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -493,7 +515,9 @@ def test_a_link_with_a_clicked_point_shows_its_neighbours_and_a_click_moves_it(w
     assert list(at.dataframe[0].value[""])[:1] == ["clicked"]
     at.session_state["latent.focus"] = (with_run, "val", 9)  # what a click on another point leaves
     at.run()
-    assert at.query_params["point"] == "9" and at.session_state["latent.focus"][2] == 9  # the link follows, not the reverse
+    assert (
+        at.query_params["point"] == "9" and at.session_state["latent.focus"][2] == 9
+    )  # the link follows, not the reverse
     at.button(key="latent.clear_focus").click().run()
     assert "point" not in at.query_params and not at.exception
 
@@ -513,7 +537,9 @@ def test_map_settings_come_back_after_visiting_another_page(with_run):
     at.selectbox(key="latent.colour").set_value("cluster").run()
     at.query_params.clear()  # what clicking another page in the sidebar does to the address
     at.switch_page("views/data.py").run()
-    assert at.query_params["colour"] == "cluster" and at.query_params["projection"] == "pca"  # put back: a link from here carries the map
+    assert (
+        at.query_params["colour"] == "cluster" and at.query_params["projection"] == "pca"
+    )  # put back: a link from here carries the map
     at.query_params.clear()
     at.switch_page("views/latent.py").run()
     assert not at.exception

@@ -36,9 +36,12 @@ BACKBONE = "efficientnet-lite0"
 
 def photo_config(folder: Path, labelled: bool = True) -> RunConfig:
     config = apply_preset(RunConfig(data=DataSpec(source="folder", path=str(folder))), "photos")
-    return dataclasses.replace(config, data=dataclasses.replace(config.data, image_size=24),
-                               train=dataclasses.replace(config.train, epochs=3, device="cpu"),
-                               name="birds" if labelled else "flat birds")
+    return dataclasses.replace(
+        config,
+        data=dataclasses.replace(config.data, image_size=24),
+        train=dataclasses.replace(config.train, epochs=3, device="cpu"),
+        name="birds" if labelled else "flat birds",
+    )
 
 
 def train(root: Path, config: RunConfig) -> str:
@@ -189,13 +192,15 @@ def test_reconstructions_of_a_feature_run_show_nearest_photos_not_feature_vector
 
 
 def test_nearest_photos_come_from_the_training_split(photo_runs):
-    from core.experiment import load_trained
     from core.evaluation.reconstruction import nearest_to_reconstruction
+    from core.experiment import load_trained
 
     root, labelled, _ = photo_runs
     trained = load_trained(RunStore(root).open(labelled))
     rows = np.asarray(trained.splits.get("all"))
-    nearest, distances = nearest_to_reconstruction(trained.model, trained.inputs, rows, np.asarray(trained.splits.train), 3)
+    nearest, distances = nearest_to_reconstruction(
+        trained.model, trained.inputs, rows, np.asarray(trained.splits.train), 3
+    )
     assert nearest.shape == (len(rows), 3) and set(nearest.ravel()) <= set(trained.splits.train.tolist())
     assert (np.diff(distances, axis=1) >= 0).all()
 
@@ -212,8 +217,11 @@ def test_cluster_gallery_and_downloads_for_labelled_photos(runs_dir):
     assert sum(int(h.split("·")[1].split()[0]) for h in headings) == SPECIES * PER_SPECIES  # every photo in one cluster
     assert any(" · all " in h or " · mostly " in h for h in headings)  # the species mix of each cluster
     assert len(at.image) >= len(headings)  # a gallery per cluster, besides the examples
-    assert download_labels(at)[-3:] == ["Download the photos sorted into folders (zip)",
-                                        "Download file → cluster (CSV)", "Download file → cluster (Parquet)"]
+    assert download_labels(at)[-3:] == [
+        "Download the photos sorted into folders (zip)",
+        "Download file → cluster (CSV)",
+        "Download file → cluster (Parquet)",
+    ]
 
 
 def test_cluster_gallery_for_a_folder_without_labels(runs_dir):
@@ -262,7 +270,9 @@ def test_evaluate_a_feature_run_and_classify_a_photo(runs_dir, birds):
     labelled, _ = runs_dir
     at = app("evaluate", labelled)
     at.button(key="eval.compute").click().run()
-    rerun_until(at, lambda at: at.button(key="eval.compute").label == "Recompute", what="the finished evaluation")  # a background job
+    rerun_until(
+        at, lambda at: at.button(key="eval.compute").label == "Recompute", what="the finished evaluation"
+    )  # a background job
     assert not at.exception and not at.error, [e.value for e in at.error]
     shown = texts(at)
     assert f"This run reads {BACKBONE} features" in shown

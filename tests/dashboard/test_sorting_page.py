@@ -37,9 +37,11 @@ def photo_run(tmp_path_factory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("photos") / "shapes"
     write_generated_photos(folder, per_kind=4, labelled=False)
     root = tmp_path_factory.mktemp("runs")
-    config = RunConfig(data=DataSpec(source="folder", path=str(folder), image_size=12),
-                       model=ModelConfig("dense", latent_dim=3, width=16, depth=1),
-                       train=TrainConfig(epochs=1, batch_size=8, device="cpu"))
+    config = RunConfig(
+        data=DataSpec(source="folder", path=str(folder), image_size=12),
+        model=ModelConfig("dense", latent_dim=3, width=16, depth=1),
+        train=TrainConfig(epochs=1, batch_size=8, device="cpu"),
+    )
     run = RunStore(root).create(config)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LATENTBOARD_DATA_DIR", str(tmp_path_factory.mktemp("data")))
@@ -127,7 +129,10 @@ def test_rename_then_merge_then_undo(run_id):
 
 def test_move_the_map_selection_to_a_new_cluster_and_colour_by_it(run_id):
     map_key = f"latent.map.{run_id}.all"
-    at = latent_page(run_id, **{"latent.colour": "cluster", map_key: {"selection": {"points": [{"customdata": [2]}, {"customdata": [7]}]}}})
+    at = latent_page(
+        run_id,
+        **{"latent.colour": "cluster", map_key: {"selection": {"points": [{"customdata": [2]}, {"customdata": [7]}]}}},
+    )
     assert "Move the 2 selected photos to" == widget(at.selectbox, "latent.sort.move_to").label
     assert widget(at.selectbox, "latent.sort.move_to").value == cluster_edits.NEW
     at.button(key="latent.sort.move").click().run()
@@ -138,7 +143,9 @@ def test_move_the_map_selection_to_a_new_cluster_and_colour_by_it(run_id):
     # and name the new cluster: the map's colours carry the name
     name_box(at, run_id, K).input("odd ones").run()
     ok(at)
-    legend = {trace.get("name") for chart in at.get("plotly_chart") for trace in json.loads(chart.proto.spec).get("data", [])}
+    legend = {
+        trace.get("name") for chart in at.get("plotly_chart") for trace in json.loads(chart.proto.spec).get("data", [])
+    }
     assert "odd ones" in legend, legend
 
 
@@ -154,7 +161,9 @@ def test_downloads_follow_the_edits(run_id):
     with zipfile.ZipFile(io.BytesIO(sorted_photos_zip(trained, "kmeans", K, sorting))) as archive:
         photos = [name for name in archive.namelist() if name != "clusters.csv"]
         assert sorted(archive.read(p) for p in photos) == sorted(Path(f).read_bytes() for f in trained.dataset.files)
-    assert {p.split("/")[0] for p in photos} <= {"cluster-00", "blue_ish", "cluster-05"} and "blue_ish" in {p.split("/")[0] for p in photos}
+    assert {p.split("/")[0] for p in photos} <= {"cluster-00", "blue_ish", "cluster-05"} and "blue_ish" in {
+        p.split("/")[0] for p in photos
+    }
 
 
 def test_edits_of_another_clustering_are_offered_not_applied(run_id):

@@ -19,14 +19,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 SERVER_START_TIMEOUT = 60
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("LATENTBOARD_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium"):
+    for candidate in (
+        os.environ.get("LATENTBOARD_CHROMIUM"),
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        "/usr/bin/chromium",
+    ):
         if candidate and Path(candidate).is_file():
             return candidate
     return None
@@ -55,14 +66,34 @@ def server(home):
     """URL of a fresh `streamlit run dashboard/app.py` with its own Latentboard home."""
     port = free_port()
     env = dict(
-        os.environ, LATENTBOARD_HOME=str(home), LATENTBOARD_RUNS_DIR=str(home / "runs"), LATENTBOARD_DATA_DIR=str(home / "data"),
-        OMP_NUM_THREADS="2", PYTHONUNBUFFERED="1",
+        os.environ,
+        LATENTBOARD_HOME=str(home),
+        LATENTBOARD_RUNS_DIR=str(home / "runs"),
+        LATENTBOARD_DATA_DIR=str(home / "data"),
+        OMP_NUM_THREADS="2",
+        PYTHONUNBUFFERED="1",
     )
     log = open(home / "server.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard/app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_TIMEOUT

@@ -25,7 +25,9 @@ COUNT_POINTS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
 
 
 def script_state(page) -> str | None:
-    return page.evaluate("() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')")
+    return page.evaluate(
+        "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
+    )
 
 
 def wait_idle(page, timeout: float = 60.0, settle: float = 0.6) -> None:
@@ -34,7 +36,10 @@ def wait_idle(page, timeout: float = 60.0, settle: float = 0.6) -> None:
     deadline = time.monotonic() + timeout
     quiet_since = None
     while time.monotonic() < deadline:
-        busy = script_state(page) == "running" or page.locator('[data-testid="stStatusWidget"]').filter(has_text="Running").count() > 0
+        busy = (
+            script_state(page) == "running"
+            or page.locator('[data-testid="stStatusWidget"]').filter(has_text="Running").count() > 0
+        )
         if busy:
             quiet_since = None
         elif quiet_since is None:
@@ -120,7 +125,9 @@ def test_newcomer_trains_a_quick_demo_and_explores_it(server, page):
         time.sleep(0.25)
     assert page.get_by_text("What next?").count(), f"training did not finish within {TRAIN_TIMEOUT} s"
     print(f"trained: {time.monotonic() - START[0]:.1f} s; loss chart point counts seen: {seen}")
-    assert len(seen) >= 2 and seen == sorted(seen), f"the loss chart should grow while training; point counts seen: {seen}"
+    assert len(seen) >= 2 and seen == sorted(seen), (
+        f"the loss chart should grow while training; point counts seen: {seen}"
+    )
     wait_idle(page)
     assert "run=" in page.url
     final = plotted_points(page)

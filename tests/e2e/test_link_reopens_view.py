@@ -15,7 +15,8 @@ from tests.e2e.test_map import digits_run, save  # noqa: F401  (digits_run is a 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 MAP_TITLE = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-    .map(g => g.layout && g.layout.title && (g.layout.title.text || g.layout.title)).find(t => t && String(t).includes('of the codes'))"""
+    .map(g => g.layout && g.layout.title && (g.layout.title.text || g.layout.title))
+    .find(t => t && String(t).includes('of the codes'))"""
 
 
 def type_number(page, label: str, value: str) -> None:
@@ -57,7 +58,13 @@ def test_a_copied_link_reopens_page_dataset_and_map_in_a_fresh_browser(server, b
     query = {k: v[0] for k, v in parse_qs(address.query).items()}
     assert link.startswith(server) and address.path == "/latent", link
     assert {k: query.get(k) for k in ("run", "dataset", "max-samples", "epochs", "projection", "colour")} == {
-        "run": digits_run, "dataset": "digits", "max-samples": "1000", "epochs": "7", "projection": "pca", "colour": "cluster"}, query
+        "run": digits_run,
+        "dataset": "digits",
+        "max-samples": "1000",
+        "epochs": "7",
+        "projection": "pca",
+        "colour": "cluster",
+    }, query
     assert page.url.split("?")[0] == link.split("?")[0]  # the address bar says the same page
 
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
@@ -67,7 +74,9 @@ def test_a_copied_link_reopens_page_dataset_and_map_in_a_fresh_browser(server, b
         fresh.goto(link)
         fresh.wait_for_selector('h1:has-text("Latent space")')  # the page
         wait_map(fresh)
-        assert selected(fresh, "Projection") == "PCA" and selected(fresh, "Colour by") == "cluster"  # the map's settings
+        assert (
+            selected(fresh, "Projection") == "PCA" and selected(fresh, "Colour by") == "cluster"
+        )  # the map's settings
         title = fresh.evaluate(MAP_TITLE)
         assert "PCA of the codes (test, coloured by k-means)" in title, title
         assert fresh.get_by_text("were not understood").count() == 0

@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # Where on the screen a map point is: plotly's own axes map data to pixels inside the plot area.
 POINT_ON_SCREEN = """(k) => {
-    const gd = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g => g.layout && g.layout.meta && g.layout.meta.sprites);
+    const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+      .find(g => g.layout && g.layout.meta && g.layout.meta.sprites);
     const L = gd._fullLayout, box = gd.getBoundingClientRect(), trace = gd._fullData[0];
     return {x: box.left + L._size.l + L.xaxis.l2p(trace.x[k]), y: box.top + L._size.t + L.yaxis.l2p(trace.y[k])};
 }"""
@@ -36,8 +37,12 @@ def digits_run(home) -> str:
     from core.runs import RunStore
     from core.training import TrainConfig
 
-    config = RunConfig(data=DataSpec(source="digits"), model=ModelConfig(family="dense", latent_dim=4, width=32, depth=1),
-                       train=TrainConfig(epochs=3, batch_size=128, lr=3e-3, device="cpu"), name="map test")
+    config = RunConfig(
+        data=DataSpec(source="digits"),
+        model=ModelConfig(family="dense", latent_dim=4, width=32, depth=1),
+        train=TrainConfig(epochs=3, batch_size=128, lr=3e-3, device="cpu"),
+        name="map test",
+    )
     run = RunStore(home / "runs").create(config)
     for _ in execute(run, stop=threading.Event()):
         pass
@@ -63,7 +68,9 @@ def open_map(page, server: str, run_id: str) -> None:
 
 def test_hovering_a_point_shows_its_picture(server, page, digits_run):
     open_map(page, server, digits_run)
-    spec_bytes = page.evaluate("() => JSON.stringify(Array.from(document.querySelectorAll('.js-plotly-plot')).map(g => g.layout.meta)).length")
+    spec_bytes = page.evaluate(
+        "() => JSON.stringify(Array.from(document.querySelectorAll('.js-plotly-plot')).map(g => g.layout.meta)).length"
+    )
     assert spec_bytes < 2000  # the map names its sprite sheets; no picture travels inside the chart
     point = page.evaluate(POINT_ON_SCREEN, 5)
     page.mouse.move(point["x"] - 30, point["y"] - 30)

@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # The replay figure's epoch (its layout.meta) and where its first points are drawn.
 REPLAY = """() => {
-    const gd = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g => g.layout && g.layout.meta && g.layout.meta.epoch !== undefined);
+    const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+      .find(g => g.layout && g.layout.meta && g.layout.meta.epoch !== undefined);
     if (!gd || !gd._fullData) return null;
     const t = gd._fullData[0];
     return {epoch: gd.layout.meta.epoch, x: Array.from(t.x).slice(0, 20), y: Array.from(t.y).slice(0, 20)};

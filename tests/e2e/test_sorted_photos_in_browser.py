@@ -31,9 +31,12 @@ def shapes_run(home, tmp_path_factory):
     from tests.core.photo_fixtures import write_generated_photos
 
     files = write_generated_photos(tmp_path_factory.mktemp("shapes") / "shapes", per_kind=5, labelled=False, size=64)
-    config = RunConfig(data=DataSpec(source="folder", path=str(files[0].parent), image_size=16),
-                       model=ModelConfig(family="dense", latent_dim=4, width=32, depth=1),
-                       train=TrainConfig(epochs=20, batch_size=8, lr=3e-3, device="cpu"), name="sorting test")
+    config = RunConfig(
+        data=DataSpec(source="folder", path=str(files[0].parent), image_size=16),
+        model=ModelConfig(family="dense", latent_dim=4, width=32, depth=1),
+        train=TrainConfig(epochs=20, batch_size=8, lr=3e-3, device="cpu"),
+        name="sorting test",
+    )
     with pytest.MonkeyPatch.context() as patch:  # the server's data folder, where it looks for the folder's cache
         patch.setenv("LATENTBOARD_DATA_DIR", str(home / "data"))
         run = RunStore(home / "runs").create(config)
