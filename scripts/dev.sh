@@ -3,6 +3,7 @@
 # (created when missing, reinstalled only when pyproject.toml changed), then:
 #   serve [ARGS]   launch the dashboard, opening on the embedded `digits` dataset
 #   test  [ARGS]   lint and format check (ruff), then the whole test suite (ARGS go to pytest)
+#   screenshots    run the browser tests and keep their screenshots as the README's (assets/screenshots/)
 #   setup          only set up the environment
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,7 @@ case "$command" in
     "$VENV/bin/ruff" check . || { echo "ruff check failed: fix the findings above (many: $VENV/bin/ruff check --fix .)." >&2; exit 1; }
     "$VENV/bin/ruff" format --check . || { echo "Files not formatted: run $VENV/bin/ruff format ." >&2; exit 1; }
     exec "$VENV/bin/python" -m pytest "$@" ;;
+  screenshots) LATENTBOARD_README_SCREENSHOTS=1 exec "$VENV/bin/python" -m pytest tests/e2e "$@" ;;
   setup) echo "Environment ready in $VENV." ;;
-  *) echo "usage: bash scripts/dev.sh serve|test|setup [ARGS]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/dev.sh serve|test|screenshots|setup [ARGS]" >&2; exit 2 ;;
 esac

@@ -25,6 +25,7 @@ from core.sweeps.table import format_trials
 from core.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
+TRAINS_UNTIL_STOPPED = 1_000_000  # epochs: a trial that only the test's Stop ends
 RAY_TEST_TIMEOUT = 300  # a hung Ray fails the test (its finally then shuts Ray down) instead of the suite
 TINY_SPACE = {
     "family": ["dense"],
@@ -221,7 +222,9 @@ def test_background_sweep_stops_on_request(tmp_path):
     from core.sweeps.jobs import start_sweep, stop_sweep, sweep_state
 
     store = SweepStore(tmp_path / "runs")
-    space = parse_space({**TINY_SPACE, "epochs": [200]})  # still training when Stop comes
+    # Its trials cannot end before the test's Stop does: a million epochs are hours of work on any
+    # machine, where 200 tiny ones sometimes finished between the first epoch and the Stop.
+    space = parse_space({**TINY_SPACE, "epochs": [TRAINS_UNTIL_STOPPED]})
     sweep = start_sweep(store, tiny_base(), space, samples=1)
     deadline = time.monotonic() + 120
     while not any(t.epochs_done for t in sweep.trials()) and time.monotonic() < deadline:

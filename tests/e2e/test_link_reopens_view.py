@@ -1,6 +1,6 @@
 """A link reopens the view in a real browser: set the dataset's options, a training setting and the
 map's choices, copy the link from the sidebar, open it in a fresh browser context (no cookies, no
-session) and find the same page, dataset, settings and map. Screenshot: assets/screenshots/link-restored.png.
+session) and find the same page, dataset, settings and map. Screenshot: link-restored.png (see test_browser.SHOTS).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Latent space map in a real browser: hovering a point shows its picture, clicking one shows
 its nearest neighbours. A small digits run is trained with core beforehand (the newcomer's tour in
-test_browser.py trains through the page); screenshots go to assets/screenshots/.
+test_browser.py trains through the page); screenshots go where test_browser.SHOTS says.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Training replayed in a real browser: train the quick demo on digits through the page, then move
 the Latent space page's epoch slider and see the replay map change. The screenshot goes to
-assets/screenshots/latent-replay.png (the README shows it).
+latent-replay.png (the README shows it; see test_browser.SHOTS).
 """
 
 from __future__ import annotations

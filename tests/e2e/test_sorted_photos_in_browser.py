@@ -1,7 +1,7 @@
 """Sorted photos to take home, in a real browser: on a small folder of generated photos, name a
 cluster, merge two, move a point picked with the box to a new cluster, then download the sorted zip
 and find every photo in it exactly once, byte for byte, under the new folder names. The screenshot
-goes to assets/screenshots/clusters-edited.png (the README shows it).
+goes to clusters-edited.png (the README shows it; see test_browser.SHOTS).
 """
 
 from __future__ import annotations
