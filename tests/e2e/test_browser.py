@@ -23,6 +23,7 @@ SHOTS = (ROOT / "tests" / "artifacts" / "screenshots",) + (
 START = [0.0]
 TRAIN_TIMEOUT = 240  # a deadline for waiting, not a speed check: CI shares 2 busy cores
 UNTIL_STOPPED_EPOCHS = 1000  # the Train form's most: minutes of quick-demo training, ended by the test's Stop
+EPOCHS_BEFORE_STOP = 20  # the quick demo's own length: enough for the later pages to show a trained model
 
 # Points per plotly chart on the page: plotly.js's own count (_length), since numpy arrays arrive
 # base64-encoded and only the parsed traces have a length.
@@ -99,6 +100,15 @@ def plotted_points(page) -> list[int]:
     return page.evaluate(COUNT_POINTS)
 
 
+def epochs_shown(page) -> int:
+    """The Train page's "Epoch (of N)" metric: how far the followed run has trained."""
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Epoch (of")
+    if not metric.count():
+        return 0
+    value = metric.first.locator('[data-testid="stMetricValue"]').inner_text(timeout=2000).strip()
+    return int(value) if value.isdigit() else 0
+
+
 def test_newcomer_trains_a_quick_demo_and_explores_it(server, page):
     started = START[0] = time.monotonic()
     page.goto(server)
@@ -122,7 +132,7 @@ def test_newcomer_trains_a_quick_demo_and_explores_it(server, page):
     # The loss chart gains points while the run trains: watch it at several moments, then Stop.
     seen: list[int] = []
     deadline = time.monotonic() + TRAIN_TIMEOUT
-    while time.monotonic() < deadline and len(seen) < 3:
+    while time.monotonic() < deadline and (len(seen) < 3 or epochs_shown(page) < EPOCHS_BEFORE_STOP):
         counts = plotted_points(page)
         if counts and counts[0] and (not seen or counts[0] != seen[-1]):
             seen.append(counts[0])
