@@ -13,7 +13,7 @@ from core.experiment import SplitConfig
 from core.figures import class_balance_figure
 from core.limits import describe_limits
 from core.paths import default_data_dir
-from dashboard import state
+from dashboard import pages, state
 from dashboard.components import show_samples, user_errors
 from dashboard.links import DATA_BOUNDS
 from dashboard.uploads import save_upload
@@ -191,6 +191,4 @@ with preview:
         if loaded is not None:
             state.set_data_spec(candidate)
             show_dataset(loaded)
-            st.page_link(
-                "views/train.py", label=f"Train an autoencoder on {loaded.name}", icon=":material/arrow_forward:"
-            )
+            pages.link(pages.TRAIN, f"Train an autoencoder on {loaded.name}", icon=":material/arrow_forward:")

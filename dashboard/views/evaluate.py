@@ -14,7 +14,7 @@ from PIL import Image
 from core.evaluation.result import EvaluationResult
 from core.evaluation.tables import clustering_table, probes_table, quality_table
 from core.figures import confusion_figure, scatter_figure, table_frame
-from dashboard import state
+from dashboard import pages, state
 from dashboard.components import (
     IMAGE_TYPES,
     image_grid,
@@ -126,7 +126,7 @@ def confusion_section(run, trained, split: str, metrics: EvaluationResult) -> No
             "The clusters themselves, as galleries to look through and a table to download, "
             "are on the Latent space page."
         )
-        st.page_link("views/latent.py", label="See the clusters", icon=":material/scatter_plot:")
+        pages.link(pages.LATENT, "See the clusters")
         return
     scored = metrics.clustering or {}
     methods = list(scored) or ["kmeans"]

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.figures import compare_figure
-from dashboard import state
+from dashboard import pages, state
 from dashboard.components import run_label, run_picker, user_errors
 from dashboard.exports import codes_csv, codes_parquet
 
@@ -58,7 +58,7 @@ if "runs.error" in st.session_state:
 summaries = state.store().list()
 if not summaries:
     st.info("No runs yet. Train one on the **Train** page.", icon=":material/info:")
-    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+    pages.link(pages.TRAIN, "Go to Train")
     st.stop()
 
 configs = {}
