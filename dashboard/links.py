@@ -24,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from dashboard import state
+from dashboard.keys import LATENT
 
 LINK = "_link"  # name -> raw value: every page's settings this session, put back after a page change
 URL_APPLIED = "_url_applied"  # name -> the raw value last put into its widget (so later clicks win)
@@ -271,7 +272,6 @@ def data_values(spec) -> dict[str, Any]:
 COLOURINGS = ("label", "cluster", "error")
 SPLITS = ("test", "val", "train", "all")
 CLUSTER_BOUNDS = (2, 100)  # a link's k, and the Latent space page's "Number of clusters" box
-LINK_POINT = "latent.link_point"  # a link's clicked point, until the page knows its run and split
 
 
 def projections() -> list[str]:
@@ -292,13 +292,15 @@ def map_params() -> dict[str, UrlParam]:
     their identity from their key alone, so a value a link puts into session state wins over the
     widget's default (Streamlit logs that once, and shows nothing)."""
     return {
-        "split": UrlParam("latent.split", one_of(SPLITS)),
-        "projection": UrlParam("latent.method", one_of(projections())),
-        "dims": UrlParam("latent.dims", one_of([2, 3])),
-        "colour": UrlParam("latent.colour", one_of(COLOURINGS)),
-        "clusters": UrlParam("latent.clusterer", one_of(clusterers())),
-        "k": UrlParam("latent.k", whole_number(*CLUSTER_BOUNDS)),
-        "point": UrlParam(lambda position: st.session_state.__setitem__(LINK_POINT, position), whole_number(0, 10**9)),
+        "split": UrlParam(LATENT.split, one_of(SPLITS)),
+        "projection": UrlParam(LATENT.method, one_of(projections())),
+        "dims": UrlParam(LATENT.dims, one_of([2, 3])),
+        "colour": UrlParam(LATENT.colour, one_of(COLOURINGS)),
+        "clusters": UrlParam(LATENT.clusterer, one_of(clusterers())),
+        "k": UrlParam(LATENT.k, whole_number(*CLUSTER_BOUNDS)),
+        "point": UrlParam(
+            lambda position: st.session_state.__setitem__(LATENT.link_point, position), whole_number(0, 10**9)
+        ),
     }
 
 

@@ -18,11 +18,11 @@ import streamlit as st
 
 from core.data import DataSpec, load_dataset
 from core.paths import default_runs_dir
+from dashboard.keys import TRAIN
 
 RUN_KEY = "run"  # the query parameter and session key holding the followed run id
 SPEC_KEY = "data_spec"
 TEACH_KEY = "teach"  # the query parameter and session key of teaching mode (the sidebar toggle)
-METRICS_TAILS = "train.metrics_tails"  # run id -> core.metrics_log.MetricsTail, kept across reruns
 
 
 # --- server-wide resources -------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def is_running(run_id: str) -> bool:
 def metrics(run) -> list:
     """The run's metrics events, read incrementally: a live chart redrawn every second parses only
     the lines added since the last redraw (core.metrics_log.MetricsTail, one per run and session)."""
-    tails = st.session_state.setdefault(METRICS_TAILS, {})
+    tails = st.session_state.setdefault(TRAIN.metrics_tails, {})
     tail = tails.get(run.id)
     if tail is None or tail.path != run.metrics_path:
         tail = tails[run.id] = run.metrics_tail()
