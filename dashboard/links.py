@@ -16,15 +16,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
 from dashboard import state
 from dashboard.keys import LATENT
+
+if TYPE_CHECKING:
+    from core.data import DataSpec
 
 LINK = "_link"  # name -> raw value: every page's settings this session, put back after a page change
 URL_APPLIED = "_url_applied"  # name -> the raw value last put into its widget (so later clicks win)
@@ -38,7 +41,7 @@ class UrlParam:
     parse: Callable[[str], Any]  # raises ValueError (with a short reason) on a bad value
 
 
-def one_of(values) -> Callable[[str], Any]:
+def one_of(values: Iterable[Any]) -> Callable[[str], Any]:
     values = list(values)
 
     def parse(raw: str) -> Any:
@@ -251,7 +254,7 @@ def data_params() -> dict[str, UrlParam]:
     return field_params("data", DataSpec, {name: _set_data_field(name) for name in DATA_FIELDS}, DATA_BOUNDS)
 
 
-def data_values(spec) -> dict[str, Any]:
+def data_values(spec: DataSpec) -> dict[str, Any]:
     """The spec's link settings: the source always, the others where they differ from the defaults."""
     from core.data import DataSpec
     from core.paths import default_data_dir

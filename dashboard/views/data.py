@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -17,6 +18,9 @@ from dashboard import pages, state
 from dashboard.components import show_samples, user_errors
 from dashboard.links import DATA_BOUNDS
 from dashboard.uploads import save_upload
+
+if TYPE_CHECKING:
+    from core.data import Dataset
 
 PREVIEW_PER_CLASS = 4
 
@@ -133,7 +137,7 @@ def preview_rows(y: np.ndarray | None, n: int) -> np.ndarray:
     return np.concatenate(rows) if rows else np.arange(0)
 
 
-def show_dataset(ds) -> None:
+def show_dataset(ds: Dataset) -> None:
     x = ds.x
     y = None if ds.y is None else ds.y.numpy()
     split = SplitConfig()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
@@ -10,8 +12,11 @@ from dashboard import pages, state
 from dashboard.components import run_label, run_picker, user_errors
 from dashboard.exports import codes_csv, codes_parquet
 
+if TYPE_CHECKING:
+    from core.runs import RunSummary
 
-def runs_frame(summaries, configs: dict) -> pd.DataFrame:
+
+def runs_frame(summaries: list[RunSummary], configs: dict) -> pd.DataFrame:
     rows = []
     for s in summaries:
         config = configs.get(s.id)
