@@ -18,7 +18,7 @@ from core.figures import compose_grid
 from dashboard import links, pages, state
 from dashboard.gallery import PHOTO_TILE
 
-SPLITS = ("test", "val", "train", "all")
+SPLITS = links.SPLITS  # the split picker offers what a link may carry
 SPLIT_NAMES = {"test": "test", "val": "validation", "train": "train", "all": "all rows"}
 
 
