@@ -1,7 +1,7 @@
 """Latentboard's dashboard: `streamlit run dashboard/app.py` (or `latentboard serve`).
 
 The entry file only configures the page, starts UMAP's warm-up and hands over to st.navigation;
-each page lives in views/ and shares code through dashboard.components and dashboard.state.
+each page lives in views/ (listed in dashboard.pages) and shares code through dashboard.components and dashboard.state.
 
 A link carries the view (see dashboard.links): it is checked here against every page's settings
 before any page runs, the dataset and teaching mode are read here (every page needs them), and the
@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # streamlit puts dashboard/ on the path, the page
 
 import streamlit as st  # noqa: E402
 
-from dashboard import components, links, state  # noqa: E402
+from dashboard import components, links, pages, state  # noqa: E402
 
 # Teaching mode's larger text: Streamlit sizes its text in rem, so the root size scales it all.
 TEACHING_CSS = "html{font-size:20px}"
@@ -39,17 +39,7 @@ st.sidebar.toggle(
     "projector. A link copied meanwhile opens in teaching mode too.",
 )
 teaching = state.teaching()
-pages = [
-    st.Page("views/data.py", title="Data", icon=":material/database:", default=True),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("views/reconstructions.py", title="Reconstructions", icon=":material/compare:"),
-    st.Page("views/latent.py", title="Latent space", icon=":material/scatter_plot:"),
-    st.Page("views/evaluate.py", title="Evaluate", icon=":material/analytics:"),
-    st.Page("views/runs.py", title="Runs", icon=":material/history:"),
-]
-if not teaching:  # sweeps are many runs at once: not for a class
-    pages.append(st.Page("views/sweeps.py", title="Sweeps", icon=":material/tune:"))
-page = st.navigation(pages)
+page = st.navigation(pages.navigation(teaching))
 st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")  # less empty space above titles
 if teaching:
     st.html(f"<style>{TEACHING_CSS}</style>")

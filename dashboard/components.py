@@ -15,10 +15,10 @@ import streamlit as st
 
 from core.errors import LatentboardError
 from core.figures import compose_grid
-from dashboard import links, state
+from dashboard import links, pages, state
 from dashboard.gallery import PHOTO_TILE
 
-SPLITS = ("test", "val", "train", "all")
+SPLITS = links.SPLITS  # the split picker offers what a link may carry
 SPLIT_NAMES = {"test": "test", "val": "validation", "train": "train", "all": "all rows"}
 
 
@@ -121,7 +121,7 @@ def no_runs_yet() -> None:
         "No trained runs yet. Train one on the **Train** page (the quick demo takes under a minute).",
         icon=":material/info:",
     )
-    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+    pages.link(pages.TRAIN, "Go to Train")
 
 
 def run_label(summary: Any) -> str:

@@ -9,12 +9,17 @@ directly; core's on-disk cache makes the codes and clusters cheap after the firs
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from core.experiment import TrainedRun
+    from core.sorting import Sorting
 
-def codes_frame(trained) -> pd.DataFrame:
+
+def codes_frame(trained: TrainedRun) -> pd.DataFrame:
     """Every row's code with its split, label and k-means cluster (k = number of classes, else 10)."""
     from core.evaluation import run_clusters
     from core.run_cache import run_codes
@@ -34,17 +39,19 @@ def codes_frame(trained) -> pd.DataFrame:
     return frame
 
 
-def codes_csv(trained) -> bytes:
+def codes_csv(trained: TrainedRun) -> bytes:
     return codes_frame(trained).to_csv(index=False).encode("utf-8")
 
 
-def codes_parquet(trained) -> bytes:
+def codes_parquet(trained: TrainedRun) -> bytes:
     buffer = io.BytesIO()
     codes_frame(trained).to_parquet(buffer, index=False)
     return buffer.getvalue()
 
 
-def clusters_table(trained, method: str, n_clusters: int | None, suffix: str, sorting=None) -> bytes:
+def clusters_table(
+    trained: TrainedRun, method: str, n_clusters: int | None, suffix: str, sorting: Sorting | None = None
+) -> bytes:
     """core.export's file -> cluster table of every row (the CLI's `latentboard export`), as bytes;
     with a core.sorting.Sorting, the edited clusters and their names."""
     from core.export import cluster_assignments, table_bytes
@@ -52,7 +59,9 @@ def clusters_table(trained, method: str, n_clusters: int | None, suffix: str, so
     return table_bytes(cluster_assignments(trained, method, n_clusters, random_state=0, sorting=sorting), suffix)
 
 
-def sorted_photos_zip(trained, method: str, n_clusters: int | None, sorting=None) -> bytes:
+def sorted_photos_zip(
+    trained: TrainedRun, method: str, n_clusters: int | None, sorting: Sorting | None = None
+) -> bytes:
     """The photos sorted: a zip with one folder per cluster of the original files (`export --sorted-folders`),
     the edited clusters under their names when given a sorting."""
     from core.export import cluster_assignments, sorted_zip_bytes

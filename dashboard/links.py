@@ -16,14 +16,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
 from dashboard import state
+from dashboard.keys import LATENT
+
+if TYPE_CHECKING:
+    from core.data import DataSpec
 
 LINK = "_link"  # name -> raw value: every page's settings this session, put back after a page change
 URL_APPLIED = "_url_applied"  # name -> the raw value last put into its widget (so later clicks win)
@@ -37,7 +41,7 @@ class UrlParam:
     parse: Callable[[str], Any]  # raises ValueError (with a short reason) on a bad value
 
 
-def one_of(values) -> Callable[[str], Any]:
+def one_of(values: Iterable[Any]) -> Callable[[str], Any]:
     values = list(values)
 
     def parse(raw: str) -> Any:
@@ -250,7 +254,7 @@ def data_params() -> dict[str, UrlParam]:
     return field_params("data", DataSpec, {name: _set_data_field(name) for name in DATA_FIELDS}, DATA_BOUNDS)
 
 
-def data_values(spec) -> dict[str, Any]:
+def data_values(spec: DataSpec) -> dict[str, Any]:
     """The spec's link settings: the source always, the others where they differ from the defaults."""
     from core.data import DataSpec
     from core.paths import default_data_dir
@@ -271,7 +275,6 @@ def data_values(spec) -> dict[str, Any]:
 COLOURINGS = ("label", "cluster", "error")
 SPLITS = ("test", "val", "train", "all")
 CLUSTER_BOUNDS = (2, 100)  # a link's k, and the Latent space page's "Number of clusters" box
-LINK_POINT = "latent.link_point"  # a link's clicked point, until the page knows its run and split
 
 
 def projections() -> list[str]:
@@ -292,13 +295,15 @@ def map_params() -> dict[str, UrlParam]:
     their identity from their key alone, so a value a link puts into session state wins over the
     widget's default (Streamlit logs that once, and shows nothing)."""
     return {
-        "split": UrlParam("latent.split", one_of(SPLITS)),
-        "projection": UrlParam("latent.method", one_of(projections())),
-        "dims": UrlParam("latent.dims", one_of([2, 3])),
-        "colour": UrlParam("latent.colour", one_of(COLOURINGS)),
-        "clusters": UrlParam("latent.clusterer", one_of(clusterers())),
-        "k": UrlParam("latent.k", whole_number(*CLUSTER_BOUNDS)),
-        "point": UrlParam(lambda position: st.session_state.__setitem__(LINK_POINT, position), whole_number(0, 10**9)),
+        "split": UrlParam(LATENT.split, one_of(SPLITS)),
+        "projection": UrlParam(LATENT.method, one_of(projections())),
+        "dims": UrlParam(LATENT.dims, one_of([2, 3])),
+        "colour": UrlParam(LATENT.colour, one_of(COLOURINGS)),
+        "clusters": UrlParam(LATENT.clusterer, one_of(clusterers())),
+        "k": UrlParam(LATENT.k, whole_number(*CLUSTER_BOUNDS)),
+        "point": UrlParam(
+            lambda position: st.session_state.__setitem__(LATENT.link_point, position), whole_number(0, 10**9)
+        ),
     }
 
 

@@ -11,18 +11,29 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import streamlit as st
 
 from core.data import DataSpec, load_dataset
 from core.paths import default_runs_dir
+from dashboard.keys import TRAIN
+
+if TYPE_CHECKING:
+    from core.data import Dataset
+    from core.evaluation.background import EvaluationJobs
+    from core.experiment import TrainedRun
+    from core.jobs import Job, JobRegistry
+    from core.runs import Run, RunStore
+    from core.snapshots import Replay
+    from dashboard.neighbours import Index
 
 RUN_KEY = "run"  # the query parameter and session key holding the followed run id
 SPEC_KEY = "data_spec"
 TEACH_KEY = "teach"  # the query parameter and session key of teaching mode (the sidebar toggle)
-METRICS_TAILS = "train.metrics_tails"  # run id -> core.metrics_log.MetricsTail, kept across reruns
 
 
 # --- server-wide resources -------------------------------------------------------------------------
@@ -33,31 +44,31 @@ def runs_dir() -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def _store(root: str):
+def _store(root: str) -> RunStore:
     from core.runs import RunStore
 
     return RunStore(Path(root))
 
 
 @st.cache_resource(show_spinner=False)
-def _registry(root: str):
+def _registry(root: str) -> JobRegistry:
     from core.jobs import JobRegistry
 
     return JobRegistry(_store(root))
 
 
-def store():
+def store() -> RunStore:
     """The RunStore for LATENTBOARD_RUNS_DIR (or the default), shared by every session."""
     return _store(runs_dir())
 
 
-def registry():
+def registry() -> JobRegistry:
     """The JobRegistry training runs in background threads; keyed by runs dir like the store."""
     return _registry(runs_dir())
 
 
 @st.cache_resource(show_spinner=False)
-def evaluations():
+def evaluations() -> EvaluationJobs:
     """The EvaluationJobs evaluating runs in background threads, one per server."""
     from core.evaluation.background import EvaluationJobs
 
@@ -98,11 +109,11 @@ def set_data_spec(spec: DataSpec) -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _load_dataset(spec_json: str):
+def _load_dataset(spec_json: str) -> Dataset:
     return load_dataset(DataSpec.from_dict(json.loads(spec_json)))
 
 
-def dataset(spec: DataSpec):
+def dataset(spec: DataSpec) -> Dataset:
     """load_dataset, kept in memory per spec (shared read-only across sessions)."""
     return _load_dataset(json.dumps(spec.to_dict(), sort_keys=True))
 
@@ -155,11 +166,11 @@ def run_exists(run_id: str) -> bool:
     return True
 
 
-def open_run(run_id: str):
+def open_run(run_id: str) -> Run:
     return store().open(run_id)
 
 
-def run_stamp(run) -> str:
+def run_stamp(run: Run) -> str:
     """The checkpoint's fingerprint (core.run_cache): changes whenever it is rewritten, so cached models refresh."""
     from core.run_cache import checkpoint_fingerprint
 
@@ -170,18 +181,18 @@ def run_stamp(run) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
-def _trained(root: str, run_id: str, stamp: str):
+def _trained(root: str, run_id: str, stamp: str) -> TrainedRun:
     from core.experiment import load_trained
 
     return load_trained(_store(root).open(run_id))
 
 
-def trained(run):
+def trained(run: Run) -> TrainedRun:
     """core.experiment.load_trained, cached per run and checkpoint version."""
     return _trained(runs_dir(), run.id, run_stamp(run))
 
 
-def job_for(run_id: str):
+def job_for(run_id: str) -> Job | None:
     """The live job for a run started (or resumed) by this server, or None."""
     try:
         return registry().get(run_id)
@@ -200,10 +211,10 @@ def is_running(run_id: str) -> bool:
     return is_training(status, job_for(run_id))
 
 
-def metrics(run) -> list:
+def metrics(run: Run) -> list[dict[str, Any]]:
     """The run's metrics events, read incrementally: a live chart redrawn every second parses only
     the lines added since the last redraw (core.metrics_log.MetricsTail, one per run and session)."""
-    tails = st.session_state.setdefault(METRICS_TAILS, {})
+    tails = st.session_state.setdefault(TRAIN.metrics_tails, {})
     tail = tails.get(run.id)
     if tail is None or tail.path != run.metrics_path:
         tail = tails[run.id] = run.metrics_tail()
@@ -215,33 +226,29 @@ def teaching() -> bool:
     return bool(st.session_state.get(TEACH_KEY))
 
 
-def session_value(key: str, default: Any) -> Any:
-    return st.session_state.setdefault(key, default)
-
-
 # --- derived arrays, cached per run version ---------------------------------------------------------
 # Streamlit's cache keys on the arguments, so each takes the run id and its checkpoint stamp; the
 # heavy lifting (and the on-disk cache in the run folder) stays in core.run_cache / core.evaluation.
 
 
-def rows(run, split: str):
+def rows(run: Run, split: str) -> np.ndarray:
     """Row indices of a split of the run's dataset."""
     return trained(run).splits.get(split)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _codes(root: str, run_id: str, stamp: str, split: str):
+def _codes(root: str, run_id: str, stamp: str, split: str) -> np.ndarray:
     from core.run_cache import run_codes
 
     return run_codes(_trained(root, run_id, stamp), split)
 
 
-def codes(run, split: str):
+def codes(run: Run, split: str) -> np.ndarray:
     return _codes(runs_dir(), run.id, run_stamp(run), split)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _projection(root: str, run_id: str, stamp: str, split: str, method: str, dims: int, params_json: str):
+def _projection(root: str, run_id: str, stamp: str, split: str, method: str, dims: int, params_json: str) -> np.ndarray:
     from core.run_cache import run_projection
 
     return run_projection(_trained(root, run_id, stamp), split, method, dims, random_state=0, **json.loads(params_json))
@@ -251,67 +258,63 @@ def _projection(root: str, run_id: str, stamp: str, split: str, method: str, dim
 PROJECTION_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1}
 
 
-def projection(run, split: str, method: str, dims: int, params: dict):
+def projection(run: Run, split: str, method: str, dims: int, params: dict[str, Any]) -> np.ndarray:
     params = {k: v for k, v in params.items() if PROJECTION_DEFAULTS.get(k, object()) != v}
     return _projection(runs_dir(), run.id, run_stamp(run), split, method, dims, json.dumps(params, sort_keys=True))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _clusters(root: str, run_id: str, stamp: str, split: str, method: str, n_clusters: int | None):
+def _clusters(root: str, run_id: str, stamp: str, split: str, method: str, n_clusters: int | None) -> np.ndarray:
     from core.evaluation import run_clusters
 
     return run_clusters(_trained(root, run_id, stamp), split, method, n_clusters, random_state=0)
 
 
-def clusters(run, split: str, method: str, n_clusters: int | None = None):
+def clusters(run: Run, split: str, method: str, n_clusters: int | None = None) -> np.ndarray:
     """Cluster labels of a split's codes (any pipeline, n2d included): the evaluation's own labels."""
     return _clusters(runs_dir(), run.id, run_stamp(run), split, method, n_clusters)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _errors(root: str, run_id: str, stamp: str, split: str):
+def _errors(root: str, run_id: str, stamp: str, split: str) -> np.ndarray:
     from core.evaluation import reconstruction_errors
 
     t = _trained(root, run_id, stamp)
     return reconstruction_errors(t.model, t.inputs[t.splits.get(split)])
 
 
-def errors(run, split: str):
+def errors(run: Run, split: str) -> np.ndarray:
     """Per-sample reconstruction error of a split, in the split's row order."""
     return _errors(runs_dir(), run.id, run_stamp(run), split)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _pictures(root: str, run_id: str, stamp: str, rows: tuple[int, ...], size: int):
+def _pictures(root: str, run_id: str, stamp: str, rows: tuple[int, ...], size: int) -> np.ndarray:
     from dashboard.gallery import row_pictures
 
     return row_pictures(_trained(root, run_id, stamp).dataset, list(rows), size)
 
 
-def pictures(run, rows, size: int):
+def pictures(run: Run, rows: Sequence[int] | np.ndarray, size: int) -> np.ndarray:
     """Gallery pictures of dataset rows (thumbnails of the original files where there are files)."""
     return _pictures(runs_dir(), run.id, run_stamp(run), tuple(int(r) for r in rows), int(size))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _nearest(root: str, run_id: str, stamp: str, rows: tuple[int, ...], k: int):
-    import numpy as np
-
+def _nearest(root: str, run_id: str, stamp: str, rows: tuple[int, ...], k: int) -> tuple[np.ndarray, np.ndarray]:
     from core.evaluation.reconstruction import nearest_to_reconstruction
 
     t = _trained(root, run_id, stamp)
     return nearest_to_reconstruction(t.model, t.inputs, np.asarray(rows, dtype=np.int64), np.asarray(t.splits.train), k)
 
 
-def nearest_to_reconstruction(run, rows, k: int):
+def nearest_to_reconstruction(run: Run, rows: Sequence[int] | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(training rows (n, k), distances): for a feature run, the photos nearest each rebuilt feature vector."""
     return _nearest(runs_dir(), run.id, run_stamp(run), tuple(int(r) for r in rows), int(k))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _neighbour_index(root: str, run_id: str, stamp: str, split: str, space: str):
-    import numpy as np
-
+def _neighbour_index(root: str, run_id: str, stamp: str, split: str, space: str) -> Index:
     from dashboard.neighbours import build_index
 
     t = _trained(root, run_id, stamp)
@@ -320,7 +323,7 @@ def _neighbour_index(root: str, run_id: str, stamp: str, split: str, space: str)
     return build_index(np.asarray(_codes(root, run_id, stamp, split)))
 
 
-def neighbour_index(run, split: str, space: str = "code"):
+def neighbour_index(run: Run, split: str, space: str = "code") -> Index:
     """A nearest-neighbour index over a split's codes ('code') or backbone features ('features')."""
     return _neighbour_index(runs_dir(), run.id, run_stamp(run), split, space)
 
@@ -328,7 +331,7 @@ def neighbour_index(run, split: str, space: str = "code"):
 SPRITE_PHOTO_TILE = 112  # px per photo in the hover sheets (shown at sprites.DISPLAY)
 
 
-def _sprite_source(run, split: str):
+def _sprite_source(run: Run, split: str) -> tuple[str, Callable[[np.ndarray], np.ndarray], int, int, bool]:
     """(sheet key, pictures(positions), count, tile, photo) for a split's hover pictures."""
     from dashboard.gallery import row_pictures
     from dashboard.sprites import sprite_key
@@ -338,13 +341,13 @@ def _sprite_source(run, split: str):
     photo = bool(ds.files)
     tile = SPRITE_PHOTO_TILE if photo else int(ds.to_display(ds.x[split_rows[:1]]).shape[1])
 
-    def pictures(positions):
+    def pictures(positions: np.ndarray) -> np.ndarray:
         return row_pictures(ds, split_rows[positions], tile)
 
     return sprite_key(runs_dir(), run.id, run_stamp(run), split, tile), pictures, len(split_rows), tile, photo
 
 
-def sprite_meta(run, split: str) -> dict | None:
+def sprite_meta(run: Run, split: str) -> dict[str, Any] | None:
     """The map's `layout.meta` entry for pictures on hover, or None for tables."""
     from dashboard.sprites import sprite_meta as meta
 
@@ -354,7 +357,7 @@ def sprite_meta(run, split: str) -> dict | None:
     return meta(key, count, tile, photo=photo)
 
 
-def write_sprites(run, split: str) -> None:
+def write_sprites(run: Run, split: str) -> None:
     """The hover sheets of a split, drawn once per run version (after the map is on screen)."""
     from dashboard.sprites import ensure_sprites
 
@@ -366,7 +369,7 @@ def write_sprites(run, split: str) -> None:
 # --- training replay: per-epoch snapshots, re-read as new epochs appear --------------------------
 
 
-def replay_stamp(run) -> tuple[tuple[int, int], ...]:
+def replay_stamp(run: Run) -> tuple[tuple[int, int], ...]:
     """(epoch, mtime) of every snapshot file: grows while the run trains, changes when resume rewrites one."""
     from core.snapshots import snapshot_epochs, snapshot_path
 
@@ -380,26 +383,26 @@ def replay_stamp(run) -> tuple[tuple[int, int], ...]:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _replay(path: str, stamp: tuple, n_rows: int):
+def _replay(path: str, stamp: tuple[tuple[int, int], ...], n_rows: int) -> tuple[Replay, list[np.ndarray]]:
     from core.snapshots import aligned_maps, read_snapshots
 
     replay = read_snapshots(path, n_rows)
     return replay, aligned_maps(replay.codes)
 
 
-def replay(run, n_rows: int):
+def replay(run: Run, n_rows: int) -> tuple[Replay, list[np.ndarray]]:
     """The run's readable snapshots (core.snapshots.Replay) and one aligned 2-D map per epoch."""
     return _replay(str(run.path), replay_stamp(run), n_rows)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _replay_clusters(path: str, stamp: tuple, n_rows: int, n_clusters: int):
+def _replay_clusters(path: str, stamp: tuple[tuple[int, int], ...], n_rows: int, n_clusters: int) -> np.ndarray:
     from core.clusterers import cluster
 
     codes = _replay(path, stamp, n_rows)[0].codes
     return cluster(codes[-1], "kmeans", n_clusters, random_state=0)
 
 
-def replay_clusters(run, n_rows: int, n_clusters: int):
+def replay_clusters(run: Run, n_rows: int, n_clusters: int) -> np.ndarray:
     """k-means of the latest snapshot's codes: one colour per point for every epoch, where there are no labels."""
     return _replay_clusters(str(run.path), replay_stamp(run), n_rows, n_clusters)

@@ -16,13 +16,14 @@ from core.experiment import RunConfig
 from core.models import ModelConfig
 from core.training import TrainConfig
 from dashboard import state
+from dashboard.keys import TRAIN
 
 
 def base_config() -> RunConfig:
     """The current dataset with the Train page's last settings (its defaults until it was opened)."""
-    saved = st.session_state.get("train.saved") or {}
-    model = {k[2:]: v for k, v in saved.items() if k.startswith("m.")}
-    train = {k[2:]: v for k, v in saved.items() if k.startswith("t.")}
+    saved = st.session_state.get(TRAIN.saved) or {}
+    model = {k.removeprefix(TRAIN.model_prefix): v for k, v in saved.items() if k.startswith(TRAIN.model_prefix)}
+    train = {k.removeprefix(TRAIN.train_prefix): v for k, v in saved.items() if k.startswith(TRAIN.train_prefix)}
     if train.get("patience") == 0:  # the Train page shows "off" as 0
         train["patience"] = None
     return RunConfig(data=state.data_spec(), model=ModelConfig.from_dict(model), train=TrainConfig.from_dict(train))

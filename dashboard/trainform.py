@@ -18,6 +18,7 @@ from core.models import ModelConfig
 from core.presets import AUTO, PRESET_NAMES, Recipe, apply_preset, recipe_for
 from core.training import TrainConfig
 from dashboard import state
+from dashboard.keys import TRAIN
 from dashboard.links import UrlParam, field_params, one_of
 
 MODEL_KEYS = (
@@ -35,7 +36,7 @@ MODEL_KEYS = (
 )
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "patience", "seed", "device")
 ADVANCED_KEYS = tuple(
-    f"t.{k}" for k in ("optimizer", "schedule", "weight_decay", "patience", "seed", "device")
+    TRAIN.train(k) for k in ("optimizer", "schedule", "weight_decay", "patience", "seed", "device")
 )  # hidden in teaching mode
 BOUNDS = {  # (min, max) of each number box: the form and a link's values are checked against the same
     "latent_dim": (2, 512),
@@ -53,16 +54,27 @@ BOUNDS = {  # (min, max) of each number box: the form and a link's values are ch
     "seed": (0, 2**31 - 1),
 }
 RAW_PIXELS = "none"  # the features select's value for "no backbone" (a select box keeps strings best)
-PRESET_KEY = "train.preset"
-RECIPE_KEY = "train.recipe"  # why best-quality chose what it chose, shown under the buttons
+
+
+def choices(cls: type, name: str) -> tuple[Any, ...]:
+    """The values a config field allows, as its dataclass declares them (a Literal, or its registry's
+    names), so the form's select boxes never retype a list that could drift from the config."""
+    from core.config_base import describe
+
+    field = {f.name: f for f in describe(cls)}[name]
+    if field.choices is not None:
+        return tuple(field.choices)
+    if field.registry is not None:
+        return tuple(field.registry())
+    raise ValueError(f"{cls.__name__}.{name} declares no choices.")
 
 
 def widget_values(config: RunConfig) -> dict[str, object]:
-    values = {f"m.{k}": getattr(config.model, k) for k in MODEL_KEYS}
-    values.update({f"t.{k}": getattr(config.train, k) for k in TRAIN_KEYS})
-    values["t.patience"] = config.train.patience or 0
-    values["t.lr"] = float(config.train.lr)
-    values["f.backbone"] = config.features.backbone or RAW_PIXELS
+    values = {TRAIN.model(k): getattr(config.model, k) for k in MODEL_KEYS}
+    values.update({TRAIN.train(k): getattr(config.train, k) for k in TRAIN_KEYS})
+    values[TRAIN.train("patience")] = config.train.patience or 0
+    values[TRAIN.train("lr")] = float(config.train.lr)
+    values[TRAIN.backbone] = config.features.backbone or RAW_PIXELS
     return values
 
 
@@ -78,8 +90,8 @@ def use_preset(name: str) -> None:
     config = apply_preset(RunConfig(data=spec), recipe.preset) if recipe.preset else RunConfig(data=spec)
     for key, value in widget_values(config).items():
         st.session_state[key] = value
-    st.session_state[PRESET_KEY] = name
-    st.session_state[RECIPE_KEY] = recipe.reason if name == AUTO else None
+    st.session_state[TRAIN.preset] = name
+    st.session_state[TRAIN.recipe] = recipe.reason if name == AUTO else None
     if config.data != spec:
         state.set_data_spec(config.data)
 
@@ -101,9 +113,9 @@ def url_params() -> dict[str, UrlParam]:
     from core.features import BACKBONES
 
     params = {"preset": UrlParam(use_preset, one_of(PRESET_NAMES))}
-    params.update(field_params("model", ModelConfig, {k: f"m.{k}" for k in MODEL_KEYS}, BOUNDS))
-    params.update(field_params("train", TrainConfig, {k: f"t.{k}" for k in TRAIN_KEYS}, BOUNDS))
-    features = field_params("features", FeatureConfig, {"backbone": "f.backbone"}, BOUNDS)
+    params.update(field_params("model", ModelConfig, {k: TRAIN.model(k) for k in MODEL_KEYS}, BOUNDS))
+    params.update(field_params("train", TrainConfig, {k: TRAIN.train(k) for k in TRAIN_KEYS}, BOUNDS))
+    features = field_params("features", FeatureConfig, {"backbone": TRAIN.backbone}, BOUNDS)
     params.update({name: UrlParam(p.target, one_of([RAW_PIXELS, *BACKBONES])) for name, p in features.items()})
     return params
 
@@ -111,7 +123,7 @@ def url_params() -> dict[str, UrlParam]:
 def url_values(session: Any) -> dict[str, Any]:
     """The form's link settings: the preset, and each field where it differs from what the preset
     (or, without one, the defaults) set, so the quick demo's link is just ?preset=quick-demo."""
-    preset = session.get(PRESET_KEY)
+    preset = session.get(TRAIN.preset)
     recipe = session_recipe(preset).preset if preset in PRESET_NAMES else None
     base = widget_values(apply_preset(RunConfig(), recipe) if recipe else RunConfig())
     targets = {p.target: name for name, p in url_params().items() if isinstance(p.target, str)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -13,10 +14,13 @@ from core.experiment import SplitConfig
 from core.figures import class_balance_figure
 from core.limits import describe_limits
 from core.paths import default_data_dir
-from dashboard import state
+from dashboard import pages, state
 from dashboard.components import show_samples, user_errors
 from dashboard.links import DATA_BOUNDS
 from dashboard.uploads import save_upload
+
+if TYPE_CHECKING:
+    from core.data import Dataset
 
 PREVIEW_PER_CLASS = 4
 
@@ -133,7 +137,7 @@ def preview_rows(y: np.ndarray | None, n: int) -> np.ndarray:
     return np.concatenate(rows) if rows else np.arange(0)
 
 
-def show_dataset(ds) -> None:
+def show_dataset(ds: Dataset) -> None:
     x = ds.x
     y = None if ds.y is None else ds.y.numpy()
     split = SplitConfig()
@@ -191,6 +195,4 @@ with preview:
         if loaded is not None:
             state.set_data_spec(candidate)
             show_dataset(loaded)
-            st.page_link(
-                "views/train.py", label=f"Train an autoencoder on {loaded.name}", icon=":material/arrow_forward:"
-            )
+            pages.link(pages.TRAIN, f"Train an autoencoder on {loaded.name}", icon=":material/arrow_forward:")

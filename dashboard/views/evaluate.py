@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from PIL import Image
 from core.evaluation.result import EvaluationResult
 from core.evaluation.tables import clustering_table, probes_table, quality_table
 from core.figures import confusion_figure, scatter_figure, table_frame
-from dashboard import state
+from dashboard import pages, state
 from dashboard.components import (
     IMAGE_TYPES,
     image_grid,
@@ -25,6 +26,10 @@ from dashboard.components import (
     user_errors,
 )
 from dashboard.gallery import PHOTO_TILE, file_captions, square
+
+if TYPE_CHECKING:
+    from core.experiment import TrainedRun
+    from core.runs import Run
 
 LIVE_EVERY = 1.0  # seconds between redraws of a running evaluation
 
@@ -104,7 +109,7 @@ def _number_columns(frame: pd.DataFrame) -> dict:
     }
 
 
-def _num(value) -> float:
+def _num(value: Any) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -112,11 +117,11 @@ def _num(value) -> float:
     return value if math.isfinite(value) else -math.inf
 
 
-def _fmt(value) -> str:
+def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
 
 
-def confusion_section(run, trained, split: str, metrics: EvaluationResult) -> None:
+def confusion_section(run: Run, trained: TrainedRun, split: str, metrics: EvaluationResult) -> None:
     from core.evaluation import confusion
 
     ds = trained.dataset
@@ -126,7 +131,7 @@ def confusion_section(run, trained, split: str, metrics: EvaluationResult) -> No
             "The clusters themselves, as galleries to look through and a table to download, "
             "are on the Latent space page."
         )
-        st.page_link("views/latent.py", label="See the clusters", icon=":material/scatter_plot:")
+        pages.link(pages.LATENT, "See the clusters")
         return
     scored = metrics.clustering or {}
     methods = list(scored) or ["kmeans"]
@@ -160,7 +165,7 @@ def confusion_section(run, trained, split: str, metrics: EvaluationResult) -> No
         )
 
 
-def classify_section(run, trained) -> None:
+def classify_section(run: Run, trained: TrainedRun) -> None:
     from core.evaluation import classify_images
 
     ds = trained.dataset
@@ -219,12 +224,12 @@ def classify_section(run, trained) -> None:
     map_with_marker(run, trained, neighbours, "yours")
 
 
-def _unusual(run, error: float) -> bool:
+def _unusual(run: Run, error: float) -> bool:
     errors = state.errors(run, "train")
     return bool(len(errors)) and error > float(np.quantile(errors, 0.99))
 
 
-def map_with_marker(run, trained, neighbours: np.ndarray, label: str) -> None:
+def map_with_marker(run: Run, trained: TrainedRun, neighbours: np.ndarray, label: str) -> None:
     """The training split's UMAP map with the upload placed at the centre of its nearest neighbours."""
     rows = state.rows(run, "train")
     with st.spinner("Drawing the map…"):
@@ -245,7 +250,7 @@ def map_with_marker(run, trained, neighbours: np.ndarray, label: str) -> None:
     st.plotly_chart(fig, width="stretch", key="eval.map")
 
 
-def report_button(trained) -> None:
+def report_button(trained: TrainedRun) -> None:
     from core.report import render_report
 
     st.download_button(
@@ -261,12 +266,12 @@ def report_button(trained) -> None:
     )
 
 
-def start_evaluation(trained, split: str) -> None:
+def start_evaluation(trained: TrainedRun, split: str) -> None:
     """The Compute button's callback: one background evaluation per run and split (a second click joins it)."""
     state.evaluations().start(trained, split)
 
 
-def evaluation_progress(run, split: str) -> None:
+def evaluation_progress(run: Run, split: str) -> None:
     """The running evaluation's step, ETA and finished parts, redrawn every LIVE_EVERY seconds in a
     fragment: the rest of the page (and every other page) stays usable meanwhile."""
 

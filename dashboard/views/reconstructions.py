@@ -7,6 +7,8 @@ tabs that decode codes into pictures (interpolation, prior samples) are left out
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -18,6 +20,10 @@ from dashboard import state
 from dashboard.components import image_grid, is_feature_run, page_header, show_samples, table_rows, user_errors
 from dashboard.gallery import PHOTO_TILE, file_captions
 from dashboard.modelops import interpolate, prior_samples
+
+if TYPE_CHECKING:
+    from core.experiment import TrainedRun
+    from core.runs import Run
 
 NEAREST = 3  # training photos shown beside each photo of a feature run
 ORDERS = {
@@ -55,7 +61,7 @@ def error_histogram(errors: np.ndarray, shown: np.ndarray) -> go.Figure:
     return fig
 
 
-def pick_rows(run, split: str, most: int, default: int, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pick_rows(run: Run, split: str, most: int, default: int, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The order and count controls: (the split's rows, their errors, positions of the ones to show)."""
     rows = state.rows(run, split)
     errors = state.errors(run, split)
@@ -65,7 +71,7 @@ def pick_rows(run, split: str, most: int, default: int, step: int) -> tuple[np.n
     return rows, errors, order_rows(errors, how)[:count]
 
 
-def pairs_section(run, trained, split: str) -> None:
+def pairs_section(run: Run, trained: TrainedRun, split: str) -> None:
     ds = trained.dataset
     rows, errors, picked = pick_rows(run, split, most=120, default=40, step=10)
     x = ds.x[rows[picked]]
@@ -89,7 +95,7 @@ def pairs_section(run, trained, split: str) -> None:
     st.plotly_chart(error_histogram(errors, picked), width="stretch", key="recon.hist")
 
 
-def nearest_section(run, trained, split: str) -> None:
+def nearest_section(run: Run, trained: TrainedRun, split: str) -> None:
     """Feature runs: each photo, then the training photos nearest to its rebuilt feature vector."""
     ds = trained.dataset
     rows, errors, picked = pick_rows(run, split, most=60, default=12, step=4)
@@ -125,7 +131,7 @@ def nearest_section(run, trained, split: str) -> None:
     st.plotly_chart(error_histogram(errors, picked), width="stretch", key="recon.hist")
 
 
-def interpolation_section(run, trained, split: str) -> None:
+def interpolation_section(run: Run, trained: TrainedRun, split: str) -> None:
     ds = trained.dataset
     rows = state.rows(run, split)
     y = ds.y[rows].numpy() if ds.has_labels else None
@@ -149,7 +155,7 @@ def interpolation_section(run, trained, split: str) -> None:
         st.dataframe(table_rows(ds, ds.to_display(decoded), {"step": captions}), hide_index=True, width="stretch")
 
 
-def prior_section(trained) -> None:
+def prior_section(trained: TrainedRun) -> None:
     a, b = st.columns([1, 3])
     n = a.slider("Samples", 8, 64, 32, step=8, key="recon.prior_n")
     seed = st.session_state.setdefault("recon.prior_seed", 0)
@@ -159,7 +165,7 @@ def prior_section(trained) -> None:
         show_samples(trained.dataset, prior_samples(trained.model, n, seed), None, columns=16, tile=48)
 
 
-def feature_run_page(run, trained, split: str) -> None:
+def feature_run_page(run: Run, trained: TrainedRun, split: str) -> None:
     backbone = run.config.features.backbone
     st.info(
         f"This model reads **{backbone}** features of each photo, not its pixels, so what it rebuilds is a feature "
@@ -174,7 +180,7 @@ def feature_run_page(run, trained, split: str) -> None:
     )
 
 
-def pixel_run_page(run, trained, split: str) -> None:
+def pixel_run_page(run: Run, trained: TrainedRun, split: str) -> None:
     tabs = ["Originals and reconstructions", "Interpolate"]
     variational = FAMILIES[run.config.model.family].variational
     if variational:

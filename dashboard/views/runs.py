@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
 from core.figures import compare_figure
-from dashboard import state
+from dashboard import pages, state
 from dashboard.components import run_label, run_picker, user_errors
 from dashboard.exports import codes_csv, codes_parquet
 
+if TYPE_CHECKING:
+    from core.runs import RunSummary
 
-def runs_frame(summaries, configs: dict) -> pd.DataFrame:
+
+def runs_frame(summaries: list[RunSummary], configs: dict) -> pd.DataFrame:
     rows = []
     for s in summaries:
         config = configs.get(s.id)
@@ -58,7 +63,7 @@ if "runs.error" in st.session_state:
 summaries = state.store().list()
 if not summaries:
     st.info("No runs yet. Train one on the **Train** page.", icon=":material/info:")
-    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+    pages.link(pages.TRAIN, "Go to Train")
     st.stop()
 
 configs = {}

@@ -15,7 +15,7 @@ from core.sweeps import BUILTIN_SPACES, SweepStore, load_space, parse_space
 from core.sweeps.jobs import start_sweep, stop_sweep, sweep_state
 from core.sweeps.scoring import SCORE_TEXT
 from core.sweeps.table import CHECK_NOTE, short_name, trial_records
-from dashboard import state
+from dashboard import pages, state
 from dashboard.components import user_errors
 from dashboard.sweeping import base_config, parallel_figure
 
@@ -149,7 +149,7 @@ def live(sweep_id: str, was_live: bool) -> None:
                 help="Follow this run on every page, starting with its latent space.",
             ):
                 state.set_current_run(best.run_id)
-                st.switch_page("views/latent.py")
+                pages.switch(pages.LATENT)
 
 
 running = is_live(sweep_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data import SOURCES
-from core.devices import DEVICE_CHOICES
 from core.experiment import RunConfig
 from core.features import BACKBONES, FeatureConfig
 from core.figures import format_seconds, loss_figure, progress_numbers
@@ -14,22 +13,22 @@ from core.models import FAMILIES, ModelConfig, families_for
 from core.presets import AUTO, preset_summary
 from core.registry import label_of
 from core.training import TrainConfig
-from dashboard import links, state
+from dashboard import links, pages, state
 from dashboard.components import run_label, user_errors
+from dashboard.keys import TRAIN
 from dashboard.trainform import (
     ADVANCED_KEYS,
     BOUNDS,
     MODEL_KEYS,
     RAW_PIXELS,
-    RECIPE_KEY,
     TRAIN_KEYS,
+    choices,
     url_params,
     url_values,
     use_preset,
     widget_values,
 )
 
-ACTIVATIONS = ("relu", "gelu", "elu", "leaky_relu", "tanh", "silu")
 PRESET_BUTTONS = {
     "quick-demo": "Quick demo",
     "best-quality": "Best quality",
@@ -49,11 +48,11 @@ def backbone_label(name: str) -> str:
 def features_setting(images: bool) -> str | None:
     """The 'Pretrained features' select: a backbone name, or None for raw pixels (and for tables)."""
     s = st.session_state
-    s.setdefault("f.backbone", RAW_PIXELS)
+    s.setdefault(TRAIN.backbone, RAW_PIXELS)
     st.selectbox(
         "Pretrained features",
         [RAW_PIXELS, *BACKBONES],
-        key="f.backbone",
+        key=TRAIN.backbone,
         format_func=backbone_label,
         disabled=not images,
         help="For photos: a network trained on millions of labelled photos reads each image first, and the autoencoder "
@@ -63,9 +62,9 @@ def features_setting(images: bool) -> str | None:
     if not images:
         st.caption("Tables have no images, so no pretrained features: the model reads the table's values.")
         return None
-    if s["f.backbone"] == RAW_PIXELS:
+    if s[TRAIN.backbone] == RAW_PIXELS:
         return None
-    entry = BACKBONES[s["f.backbone"]]
+    entry = BACKBONES[s[TRAIN.backbone]]
     st.caption(
         f"{entry.help} "
         + ("Works offline." if entry.offline else "Its weights download once, the first time (needs internet).")
@@ -75,9 +74,9 @@ def features_setting(images: bool) -> str | None:
 
 def settings() -> RunConfig:
     s = st.session_state
-    if "m.family" not in s:
+    if TRAIN.model("family") not in s:
         # Streamlit forgets a widget's value when its page is left; bring back what was set, or the preset.
-        saved = s.get("train.saved")
+        saved = s.get(TRAIN.saved)
         followed = state.current_run_id()
         if saved:
             s.update(saved)
@@ -94,18 +93,18 @@ def settings() -> RunConfig:
             on_click=use_preset,
             args=(name,),
             width="stretch",
-            type="primary" if s.get("train.preset") == name else "secondary",
+            type="primary" if s.get(TRAIN.preset) == name else "secondary",
             help=_preset_help(name),
         )
-    if s.get("train.preset") == AUTO and s.get(RECIPE_KEY):
-        st.caption(s[RECIPE_KEY] + ".")
+    if s.get(TRAIN.preset) == AUTO and s.get(TRAIN.recipe):
+        st.caption(s[TRAIN.recipe] + ".")
 
     images = getattr(SOURCES.get(state.data_spec().source), "kind", None) != "table"
     backbone = features_setting(images)
     families = families_for(images=not backbone)
-    if s["m.family"] not in families:  # conv reads pictures; a backbone gives it one vector per image
-        dropped = label_of(FAMILIES, s["m.family"])
-        s["m.family"] = families[0]
+    if s[TRAIN.model("family")] not in families:  # conv reads pictures; a backbone gives it one vector per image
+        dropped = label_of(FAMILIES, s[TRAIN.model("family")])
+        s[TRAIN.model("family")] = families[0]
         st.caption(
             f"{dropped} reads pictures, and pretrained features are one vector per photo: switched to "
             f"{FAMILIES[families[0]].label}."
@@ -113,81 +112,101 @@ def settings() -> RunConfig:
     st.selectbox(
         "Model family",
         families,
-        key="m.family",
+        key=TRAIN.model("family"),
         format_func=lambda name: FAMILIES[name].label,
         help=" ".join(f"{f.label}: {f.help}" for f in FAMILIES.values()),
     )
-    family = FAMILIES[s["m.family"]]
+    family = FAMILIES[s[TRAIN.model("family")]]
     st.caption(family.help)
     a, b, c = st.columns(3)
     a.number_input(
-        "Code size", *BOUNDS["latent_dim"], key="m.latent_dim", help="Dimensions of the latent code (the bottleneck)."
+        "Code size",
+        *BOUNDS["latent_dim"],
+        key=TRAIN.model("latent_dim"),
+        help="Dimensions of the latent code (the bottleneck).",
     )
     b.number_input(
         "Width",
         *BOUNDS["width"],
         step=32,
-        key="m.width",
+        key=TRAIN.model("width"),
         help="Hidden units (dense, recurrent) or channel budget (conv).",
     )
     c.number_input(
-        "Depth", *BOUNDS["depth"], key="m.depth", help="Hidden layers (dense), conv blocks (conv), stacked RNN layers."
+        "Depth",
+        *BOUNDS["depth"],
+        key=TRAIN.model("depth"),
+        help="Hidden layers (dense), conv blocks (conv), stacked RNN layers.",
     )
     a, b = st.columns(2)
-    a.selectbox("Activation", ACTIVATIONS, key="m.activation")
-    if backbone and s["m.loss"] == "bce":  # features are standardised: not in [0, 1]
-        s["m.loss"] = "mse"
+    a.selectbox("Activation", choices(ModelConfig, "activation"), key=TRAIN.model("activation"))
+    if backbone and s[TRAIN.model("loss")] == "bce":  # features are standardised: not in [0, 1]
+        s[TRAIN.model("loss")] = "mse"
     b.selectbox(
         "Reconstruction loss",
-        ("mse",) if backbone else ("mse", "bce"),
-        key="m.loss",
+        ("mse",) if backbone else choices(ModelConfig, "loss"),
+        key=TRAIN.model("loss"),
         help="bce only for images scaled to [0, 1]; pretrained features (standardised) use mse.",
     )
     if family.recurrent:
-        st.selectbox("Recurrent cell", ("gru", "lstm"), key="m.cell")
+        st.selectbox("Recurrent cell", choices(ModelConfig, "cell"), key=TRAIN.model("cell"))
     if family.variational:
-        st.number_input("β (weight of the KL term)", *BOUNDS["beta"], step=0.1, key="m.beta")
+        st.number_input("β (weight of the KL term)", *BOUNDS["beta"], step=0.1, key=TRAIN.model("beta"))
     a, b, c = st.columns(3)
-    a.number_input("Denoising noise (std)", *BOUNDS["noise"], step=0.05, key="m.noise", help="0 = plain autoencoder.")
+    a.number_input(
+        "Denoising noise (std)", *BOUNDS["noise"], step=0.05, key=TRAIN.model("noise"), help="0 = plain autoencoder."
+    )
     b.number_input(
         "Pose augmentation",
         *BOUNDS["augment"],
         step=0.25,
-        key="m.augment",
+        key=TRAIN.model("augment"),
         help="Images only: train on randomly turned, shifted and rescaled copies (1 = up to 15°, 10% of the "
         "side) and rebuild the original, so codes group by what a thing is rather than its pose. "
         "0 = off; tables and pretrained features ignore it.",
     )
     c.number_input(
-        "Sparsity penalty (L1)", *BOUNDS["sparsity"], step=0.001, format="%.3f", key="m.sparsity", help="0 = off."
+        "Sparsity penalty (L1)",
+        *BOUNDS["sparsity"],
+        step=0.001,
+        format="%.3f",
+        key=TRAIN.model("sparsity"),
+        help="0 = off.",
     )
 
     a, b, c = st.columns(3)
-    a.number_input("Epochs", *BOUNDS["epochs"], key="t.epochs")
-    b.number_input("Batch size", *BOUNDS["batch_size"], step=32, key="t.batch_size")
-    c.number_input("Learning rate", *BOUNDS["lr"], step=1e-4, format="%.1e", key="t.lr")
+    a.number_input("Epochs", *BOUNDS["epochs"], key=TRAIN.train("epochs"))
+    b.number_input("Batch size", *BOUNDS["batch_size"], step=32, key=TRAIN.train("batch_size"))
+    c.number_input("Learning rate", *BOUNDS["lr"], step=1e-4, format="%.1e", key=TRAIN.train("lr"))
     if state.teaching():  # hidden, but kept: a widget not drawn loses its value otherwise
         for key in ADVANCED_KEYS:
             s[key] = s[key]
     else:
         with st.expander("More training settings"):
             a, b = st.columns(2)
-            a.selectbox("Optimizer", ("adam", "adamw", "sgd"), key="t.optimizer")
-            b.selectbox("Schedule", ("none", "cosine", "plateau"), key="t.schedule")
-            a.number_input("Weight decay", *BOUNDS["weight_decay"], step=1e-4, format="%.1e", key="t.weight_decay")
-            b.number_input("Early stopping patience (0 = off)", *BOUNDS["patience"], key="t.patience")
-            a.number_input("Seed", *BOUNDS["seed"], key="t.seed")
-            b.selectbox("Device", DEVICE_CHOICES, key="t.device")
-    name = st.text_input("Run name (optional)", key="train.name", placeholder="e.g. digits dense 10-d")
+            a.selectbox("Optimizer", choices(TrainConfig, "optimizer"), key=TRAIN.train("optimizer"))
+            b.selectbox("Schedule", choices(TrainConfig, "schedule"), key=TRAIN.train("schedule"))
+            a.number_input(
+                "Weight decay", *BOUNDS["weight_decay"], step=1e-4, format="%.1e", key=TRAIN.train("weight_decay")
+            )
+            b.number_input("Early stopping patience (0 = off)", *BOUNDS["patience"], key=TRAIN.train("patience"))
+            a.number_input("Seed", *BOUNDS["seed"], key=TRAIN.train("seed"))
+            b.selectbox("Device", choices(TrainConfig, "device"), key=TRAIN.train("device"))
+    name = st.text_input("Run name (optional)", key=TRAIN.name, placeholder="e.g. digits dense 10-d")
 
     links.write_url(url_values(s))
-    s["train.saved"] = {
+    s[TRAIN.saved] = {
         k: s[k]
-        for k in (*(f"m.{k}" for k in MODEL_KEYS), *(f"t.{k}" for k in TRAIN_KEYS), "f.backbone", "train.name")
+        for k in (
+            *(TRAIN.model(k) for k in MODEL_KEYS),
+            *(TRAIN.train(k) for k in TRAIN_KEYS),
+            TRAIN.backbone,
+            TRAIN.name,
+        )
         if k in s
     }
-    model = ModelConfig(**{k: s[f"m.{k}"] for k in MODEL_KEYS})
-    train = {k: s[f"t.{k}"] for k in TRAIN_KEYS}
+    model = ModelConfig(**{k: s[TRAIN.model(k)] for k in MODEL_KEYS})
+    train = {k: s[TRAIN.train(k)] for k in TRAIN_KEYS}
     train["patience"] = int(train["patience"]) or None
     train["lr"] = float(train["lr"])
     return RunConfig(
@@ -280,9 +299,8 @@ def live_panel(run_id: str) -> None:
         if not now_live and run.has_checkpoint:
             st.success("What next? Look at what it learned:", icon=":material/check_circle:")
             a, b, c = st.columns(3)
-            a.page_link("views/reconstructions.py", label="Reconstructions", icon=":material/compare:")
-            b.page_link("views/latent.py", label="Latent space", icon=":material/scatter_plot:")
-            c.page_link("views/evaluate.py", label="Evaluate", icon=":material/analytics:")
+            for column, page in zip((a, b, c), (pages.RECONSTRUCTIONS, pages.LATENT, pages.EVALUATE)):
+                pages.link(page, container=column)
         if live != now_live:
             # Training ended (or a resume began): redraw the whole page once, so the timer stops
             # (or starts) and the buttons on the left follow.

@@ -1,0 +1,77 @@
+"""Session-state keys, declared once per page: a widget's key, or a value a page keeps across reruns.
+
+A key the link registry (dashboard.links) fills, or that more than one module reads, is named here
+and imported where used, so a typo is an AttributeError instead of a widget that silently forgets.
+Keys ending in '.' are prefixes, completed with a run, a split or an edit's revision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LatentKeys:
+    # the map's controls (a link fills these: dashboard.links.map_params)
+    split: str = "latent.split"
+    method: str = "latent.method"
+    dims: str = "latent.dims"
+    colour: str = "latent.colour"
+    clusterer: str = "latent.clusterer"
+    k: str = "latent.k"
+    tile: str = "latent.tile"
+    umap_neighbours: str = "latent.nn"
+    umap_min_dist: str = "latent.md"
+    # the map and what clicking it shows
+    map: str = "latent.map."  # + run id, split: the 2-D map (its selection)
+    map3d: str = "latent.map3d."  # + run id, split
+    link_point: str = "latent.link_point"  # a link's clicked point, until the page knows its run and split
+    focus: str = "latent.focus"  # (run id, split, position) of the point last clicked on the map
+    neighbours: str = "latent.neighbours"
+    space: str = "latent.space"
+    clear_focus: str = "latent.clear_focus"
+    upload: str = "latent.upload"  # an image of the user's own
+    mix: str = "latent.mix"
+    # the training replay
+    replay_epoch: str = "latent.replay.epoch"
+    replay_playing: str = "latent.replay.playing"
+    replay_followed: str = "latent.replay.followed"  # the newest epoch when last drawn
+    replay_play: str = "latent.replay.play"
+    replay_map: str = "latent.replay.map"
+    # the clusters: galleries, edits, downloads
+    name: str = "latent.sort.name."  # + run, clusterer, k, cluster, edits' revision: a cluster's name box
+    merge_from: str = "latent.sort.merge_from."  # + edits' revision
+    merge_into: str = "latent.sort.merge_into."
+    merge: str = "latent.sort.merge"
+    move_to: str = "latent.sort.move_to."
+    move: str = "latent.sort.move"
+    undo: str = "latent.sort.undo"
+    undo_other: str = "latent.sort.undo_other"
+    switch: str = "latent.sort.switch"
+    sorted_zip: str = "latent.sorted_zip"
+    clusters_csv: str = "latent.clusters_csv"
+    clusters_parquet: str = "latent.clusters_parquet"
+
+
+@dataclass(frozen=True)
+class TrainKeys:
+    preset: str = "train.preset"
+    recipe: str = "train.recipe"  # why best-quality chose what it chose, shown under the buttons
+    saved: str = "train.saved"  # the form's values, brought back when the page is opened again
+    name: str = "train.name"
+    backbone: str = "f.backbone"  # the 'Pretrained features' select
+    model_prefix: str = "m."  # + a ModelConfig field: its widget
+    train_prefix: str = "t."  # + a TrainConfig field: its widget
+    metrics_tails: str = "train.metrics_tails"  # run id -> core.metrics_log.MetricsTail, kept across reruns
+
+    def model(self, field: str) -> str:
+        """The widget key of a ModelConfig field."""
+        return self.model_prefix + field
+
+    def train(self, field: str) -> str:
+        """The widget key of a TrainConfig field."""
+        return self.train_prefix + field
+
+
+LATENT = LatentKeys()
+TRAIN = TrainKeys()
