@@ -3,8 +3,8 @@
 CONTRACT (keep these names and signatures; the CLI, the job registry and the dashboard call them):
 
     config = RunConfig(data=DataSpec("digits"), model=ModelConfig("conv"), train=TrainConfig(epochs=5))
-    dataset = prepare(config)                        # checks config and data before any folder exists
-    run = start_run(store, config)                   # core.runs.RunStore.create, after check_config
+    dataset = core.gate.prepare(config)              # checks config and data before any folder exists
+    run = start_run(store, config)                   # core.runs.RunStore.create; the gate checked it
     for event in execute(run, stop=threading.Event(), dataset=dataset):   # writes metrics, checkpoints, status
         ...
     for event in execute(store.open(run_id), resume=True): ...   # continue from the last checkpoint
@@ -34,7 +34,7 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from core.atomic import atomic_write_bytes
-from core.config import RunConfig, SplitConfig, check_config
+from core.config import RunConfig
 from core.data import Dataset, Splits, load_dataset, make_splits
 from core.data.splits import check_enough_rows
 from core.devices import resolve_device
@@ -45,19 +45,6 @@ from core.run_checks import check, damaged, splits_problem
 from core.runs import Run, RunStore
 from core.snapshots import SnapshotRecorder, snapshot_epochs, truncate_snapshots
 from core.training import Progress, Trainer
-
-__all__ = [  # RunConfig, SplitConfig, check_config live in core.config; the dashboard imports them from here
-    "RunConfig",
-    "SplitConfig",
-    "TrainedRun",
-    "check_config",
-    "execute",
-    "load_splits",
-    "load_trained",
-    "prepare",
-    "save_splits",
-    "start_run",
-]
 
 SPLITS_FILE = "splits.safetensors"
 _SEEDING = threading.Lock()
@@ -78,21 +65,12 @@ class TrainedRun:
     inputs: torch.Tensor  # what the model reads: dataset.x, or the backbone's features of every row
 
 
-def prepare(config: RunConfig) -> Dataset:
-    """Check `config`, then load and check its dataset: everything a fresh run needs before its folder.
-
-    A refused input (a typo, unreadable or too little data) fails here and leaves nothing on
-    disk; pass the dataset on to `execute(run, dataset=...)` so it is not loaded twice.
-    """
-    check_config(config)
-    dataset = load_dataset(config.data)
-    check_enough_rows(len(dataset), config.split.val_fraction, config.split.test_fraction)
-    return dataset
-
-
 def start_run(store: RunStore, config: RunConfig) -> Run:
-    """Check `config` and create its run folder (status "created"); `execute(run)` trains it."""
-    return store.create(check_config(config))
+    """The run folder (status "created") for a config that passed the gate, `core.gate.prepare`.
+
+    `execute(run)` trains it. No second check here: the gate runs once per start.
+    """
+    return store.create(config)
 
 
 Prepare = Callable[[str, int, int], None]  # (what, done, total) of the work before training; total 0 = a note

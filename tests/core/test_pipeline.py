@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
+from core.config import RunConfig
 from core.data import DataSpec
-from core.experiment import RunConfig, execute, load_trained
+from core.experiment import execute, load_trained
 from core.models import FAMILIES, ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from core.atomic import atomic_write_bytes, atomic_write_json
+from core.config import RunConfig
 from core.data import DataSpec, make_splits
 from core.errors import RunError, TrainingDiverged
-from core.experiment import RunConfig, execute, load_trained
+from core.experiment import execute, load_trained
 from core.models import ModelConfig
 from core.runs import RunStore, RunSummary
 from core.training import Progress, TrainConfig

@@ -20,9 +20,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import figures
+from core.config import RunConfig
 from core.data import DataSpec
 from core.data.splits import split_sizes
-from core.experiment import RunConfig, execute
+from core.experiment import execute
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig

@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.config import RunConfig
 from core.data import DataSpec, load_dataset
-from core.experiment import RunConfig, execute
+from core.experiment import execute
 from core.models import FAMILIES
 from core.presets import apply_preset
 from core.runs import RunStore
