@@ -424,8 +424,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _trained_run(args: argparse.Namespace) -> Any:
     """The run named on the command line, loaded with its dataset, splits and model."""
-    from core.experiment import load_trained
     from core.runs import RunStore
+    from core.trained import load_trained
 
     return load_trained(RunStore(args.runs_dir).open(args.run_id))
 

@@ -171,13 +171,13 @@ def run_stamp(run) -> str:
 
 @st.cache_resource(show_spinner=False, max_entries=3)
 def _trained(root: str, run_id: str, stamp: str):
-    from core.experiment import load_trained
+    from core.trained import load_trained
 
     return load_trained(_store(root).open(run_id))
 
 
 def trained(run):
-    """core.experiment.load_trained, cached per run and checkpoint version."""
+    """core.trained.load_trained, cached per run and checkpoint version."""
     return _trained(runs_dir(), run.id, run_stamp(run))
 
 

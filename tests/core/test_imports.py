@@ -151,3 +151,22 @@ def test_reading_runs_loads_neither_the_data_sources_nor_the_trainer_wiring():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=CORE.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def test_readers_of_a_finished_run_never_reach_the_trainer_wiring():
+    # core.trained opens runs; core.experiment trains them. Storage keeps to files: the model is built above it.
+    graph = import_graph()
+    readers = ["core.trained", "core.report", "core.export", "core.run_cache", "core.evaluation.run_evaluation"]
+    for reader in readers + ["core.evaluation.classify", "core.evaluation.background"]:
+        assert "core.experiment" not in reachable(graph, reader), reader
+    assert not reachable(graph, "core.runs") & {"core.trained", "core.gate", "core.data", "core.experiment"}
+    assert "core.gate" not in reachable(graph, "core.config")

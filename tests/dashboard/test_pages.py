@@ -343,7 +343,7 @@ def test_runs_page_lists_and_compares(with_run):
 def test_codes_export_has_labels_clusters_and_codes(trained_runs_dir, monkeypatch):
     import pandas as pd
 
-    from core.experiment import load_trained
+    from core.trained import load_trained
     from dashboard.exports import codes_csv, codes_parquet
 
     root, run_id = trained_runs_dir
