@@ -244,6 +244,13 @@ class Run:
         self.created: str = created
         self._lock: _HeldLock | None = None
 
+    @classmethod
+    def _written(cls, path: Path, config: RunConfig, created: str) -> Run:
+        """The run RunStore.create just wrote from `config`: nothing to read back and check again."""
+        run = cls.__new__(cls)
+        run.path, run.id, run.config, run.created, run._lock = path, path.name, config, created, None
+        return run
+
     def __repr__(self) -> str:
         return f"Run({self.id!r}, {str(self.path)!r})"
 
@@ -567,7 +574,7 @@ class RunStore:
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
             raise
-        return Run(path)
+        return Run._written(path, config, created)
 
     def _path(self, run_id: str) -> Path:
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
