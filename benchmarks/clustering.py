@@ -28,15 +28,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
 
+from core.config import RunConfig  # noqa: E402
 from core.data import DataSpec, load_dataset  # noqa: E402
 from core.errors import DataError  # noqa: E402
 from core.evaluation import clustering_scores, evaluate_run, run_clusters  # noqa: E402
 from core.evaluation.clustering import N2D_NEIGHBORS  # noqa: E402
 from core.evaluation.tables import BASELINE_NAMES  # noqa: E402
-from core.experiment import RunConfig, execute, load_trained, prepare, start_run  # noqa: E402
+from core.experiment import execute, start_run  # noqa: E402
+from core.gate import prepare  # noqa: E402
 from core.presets import PRESET_NAMES, apply_preset, preset_summary, recipe_for  # noqa: E402
 from core.run_cache import run_codes  # noqa: E402
 from core.runs import RunStore  # noqa: E402
+from core.trained import load_trained  # noqa: E402
 
 # Tuning data beside the checkout (../shared/data, see its README), by a short name: never a test split.
 LOCAL = {"fashion-10k": Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist-train-10k.npz"}

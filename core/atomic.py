@@ -1,7 +1,7 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of either.
 
 Its own module, at the bottom of core, because run folders (core.runs), data caches (core.data),
-split files (core.experiment), projection caches (core.run_cache) and reports all write this way,
+split files (core.trained), projection caches (core.run_cache) and reports all write this way,
 and none of them should have to import another of them to do so.
 """
 

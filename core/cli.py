@@ -147,7 +147,7 @@ def config_from_args(args: argparse.Namespace, dataset: Any = None) -> Any:
 def train_config(args: argparse.Namespace) -> tuple[Any, Any]:
     """(config, its prepared dataset). "best-quality" first loads the data as the flags describe
     it, to choose a recipe by its kind; a recipe that changes the data settings loads it again."""
-    from core.experiment import prepare
+    from core.gate import prepare
     from core.presets import AUTO, recipe_for
 
     if args.preset != AUTO:
@@ -424,8 +424,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _trained_run(args: argparse.Namespace) -> Any:
     """The run named on the command line, loaded with its dataset, splits and model."""
-    from core.experiment import load_trained
     from core.runs import RunStore
+    from core.trained import load_trained
 
     return load_trained(RunStore(args.runs_dir).open(args.run_id))
 

@@ -1,13 +1,15 @@
-"""A run's whole configuration: RunConfig and its sections, and check_config, the early check.
+"""A run's whole configuration: RunConfig and its sections, and check_ranges, their own bounds.
 
     config = RunConfig(data=DataSpec("digits"), model=ModelConfig("conv"), train=TrainConfig(epochs=5))
     RunConfig.from_dict(config.to_dict()) == config      # unknown keys: ConfigError
 
 This module sits below core.runs (which reads a RunConfig back from every run folder) and
 core.experiment (which trains one), and imports neither of them nor core.data: opening a run
-folder must not load the data sources' libraries. That is why DataSpec lives here rather than in
-core.data (which re-exports it), while ModelConfig and TrainConfig live beside the code they
-configure, in core.models and core.training.
+folder must not load the data sources' libraries. The names a config holds (a data source, a
+backbone) are registry choices given as dotted paths (core.config_base.setting), looked up
+when asked for; checking them against the registries is core.gate's job, above them all.
+DataSpec lives here rather than in core.data (which re-exports it) for the same reason, while
+ModelConfig and TrainConfig live beside the code they configure, in core.models and core.training.
 
 A new section is one field of RunConfig whose type is a config dataclass: to_dict, from_dict and
 the CLI's flags find it from the type.
@@ -18,37 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from core.config_base import Config, setting
-from core.devices import resolve_device
 from core.errors import ConfigError
 from core.limits import current_limits, over_limit
-from core.models import ModelConfig, check_model_config, check_model_size
-from core.training import TrainConfig, check_train_config
-
-if TYPE_CHECKING:
-    from core.data import Source
-    from core.features import Backbone
-
-
-def data_sources() -> dict[str, Source]:
-    """core.data's SOURCES registry, imported when asked for.
-
-    core.data loads the loaders' libraries (torchvision, PIL, pandas) and sits above this module,
-    which core.runs needs in order to read any run folder; so it is asked for only when a config
-    is checked or a command line is built.
-    """
-    from core.data import SOURCES
-
-    return SOURCES
-
-
-def backbone_names() -> list[str]:
-    """core.features' BACKBONES names, imported when asked for (core.features loads core.data)."""
-    from core.features import BACKBONES
-
-    return list(BACKBONES)
+from core.models import ModelConfig
+from core.training import TrainConfig
 
 
 def _absolute_path(text: str) -> str:
@@ -64,7 +42,7 @@ class DataSpec(Config):
     Parquet / npz file for `folder`, `table` and `npz`.
     """
 
-    source: str = setting("digits", "the data to learn from", flag="--dataset", choices=data_sources)
+    source: str = setting("digits", "the data to learn from", flag="--dataset", choices="core.data:SOURCES")
     path: str | None = setting(
         None,
         "data location: your folder / zip / file for folder, table and npz; the download cache otherwise",
@@ -101,7 +79,7 @@ class FeatureConfig(Config):
         "images: train on a pretrained backbone's features instead of pixels "
         "(efficientnet-lite0 works offline; the others download once)",
         flag="--features",
-        choices=backbone_names,
+        choices="core.features:BACKBONES",
     )
     batch_size: int = setting(32, "images per backbone forward pass")
     input_size: int | None = setting(
@@ -121,22 +99,6 @@ class RunConfig(Config):
     split: SplitConfig = field(default_factory=SplitConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     name: str = setting("", "a label for the run; its id is separate and unique")
-
-
-SMALLEST_FEATURES_SIZE = 32  # px: below it a backbone's downsampling leaves nothing to pool
-
-
-def check_features_size(size: int | None, backbone: Backbone) -> None:
-    if size is None:
-        return
-    if not backbone.any_input_size and size != backbone.input_size:
-        raise ConfigError(
-            f"{backbone.name} reads images at {backbone.input_size} px only (got --features-size {size}); "
-            "leave it unset."
-        )
-    largest = current_limits().max_image_side
-    if not SMALLEST_FEATURES_SIZE <= size <= largest:
-        raise ConfigError(f"The features input size must be {SMALLEST_FEATURES_SIZE} to {largest} px (got {size}).")
 
 
 # Every backbone read images at 224 px before features had `input_size`; their runs must keep reading so.
@@ -166,34 +128,12 @@ def check_seed(value: object, what: str = "The seed") -> None:
         raise ConfigError(f"{what} must be a whole number from 0 to {SEED_MAX} (got {value!r}).")
 
 
-def check_config(config: RunConfig) -> RunConfig:
-    """Catch a typo before a run folder exists: unknown names and out-of-range numbers.
+def check_ranges(config: RunConfig) -> None:
+    """ConfigError for a number no data or registry can make right: sizes, seeds, split fractions.
 
-    The cheap early pass (the parts' own checks, run without loading any data), so that
-    `latentboard train --model cnov` fails in a second instead of leaving a failed run behind.
-    Checks that need the real input shape run again when the model is built.
+    The config's own part of the gate (core.gate.check_config runs it first); the names it holds
+    are looked up there, where the registries are.
     """
-    sources = data_sources()
-    source = sources.get(config.data.source)
-    if source is None:
-        raise ConfigError(f"Unknown dataset {config.data.source!r}; choose one of {', '.join(sources)}.")
-    if source.needs_path and not config.data.path:
-        raise ConfigError(
-            f"The {config.data.source!r} dataset reads your own files: give their location with --data-dir."
-        )
-    backbone = config.features.backbone
-    if backbone is not None:
-        from core.features import BACKBONES, get_backbone
-
-        get_backbone(backbone)
-        if source.kind == "table":
-            raise ConfigError(
-                f"Pretrained image features need images; the {config.data.source!r} dataset is a table. "
-                "Leave the backbone unset to train on its values."
-            )
-        if config.features.batch_size < 1:
-            raise ConfigError(f"The features batch size must be at least 1 (got {config.features.batch_size}).")
-        check_features_size(config.features.input_size, get_backbone(backbone))
     for name in ("max_samples", "image_size"):
         value = getattr(config.data, name)
         if value is not None and value < 1:
@@ -210,12 +150,6 @@ def check_config(config: RunConfig) -> RunConfig:
                 f"{largest}",
             )
         )
-    # Stand-in shape of its kind: features are a vector per image, whatever the images were.
-    side = config.data.image_size or 8
-    stand_in = (BACKBONES[backbone].dim,) if backbone else (3,) if source.kind == "table" else (1, side, side)
-    check_model_config(config.model, stand_in)
-    check_model_size(config.model, stand_in)  # the real shape is checked again when the model is built
-    check_train_config(config.train)
     split = config.split
     if not (
         0 <= split.val_fraction < 1 and 0 <= split.test_fraction < 1 and split.val_fraction + split.test_fraction < 1
@@ -224,13 +158,3 @@ def check_config(config: RunConfig) -> RunConfig:
             "Validation and test fractions must each be in [0, 1) and sum to less than 1 "
             f"(got val={split.val_fraction}, test={split.test_fraction})."
         )
-    from core.data.splits import min_rows
-
-    fewest = min_rows(split.val_fraction, split.test_fraction)
-    if config.data.max_samples is not None and config.data.max_samples < fewest:
-        raise ConfigError(
-            f"--max-samples {config.data.max_samples} is too few to split into train, validation and "
-            f"test rows; use at least {fewest}."
-        )
-    resolve_device(config.train.device)
-    return config

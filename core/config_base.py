@@ -12,8 +12,8 @@ config) are derived from the dataclass instead of being written out again beside
 without a word and the default trained in its place. Missing keys take their defaults, so run
 folders written before a setting existed still open.
 
-This module sits at the bottom of core (it imports only core.errors), so every module that
-declares a config can use it.
+This module sits at the bottom of core (it imports only core.errors and core.registry), so every
+module that declares a config can use it.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from core.errors import ConfigError
+from core.registry import resolve
 
 
 def setting(
@@ -33,17 +35,23 @@ def setting(
     help: str,
     *,
     flag: str | None = None,
-    choices: Callable[[], Iterable[str]] | None = None,
+    choices: str | None = None,
     parse: Callable[[str], Any] | None = None,
 ) -> Any:
     """A config field with its help text.
 
     `flag` renames its command-line flag (`--dataset` for DataSpec.source). `choices` names the
-    registry that holds the valid values, as a function: registries are defined below their
-    config, or in modules above it. `parse` turns the command-line text into the value.
+    registry that holds the valid values by its dotted path ("core.data:SOURCES"), imported when
+    the names are asked for (core.registry.resolve): registries sit above the configs naming them.
+    `parse` turns the command-line text into the value.
     """
     metadata = {"help": help, "flag": flag, "choices": choices, "parse": parse}
     return dataclasses.field(default=default, metadata={k: v for k, v in metadata.items() if v is not None})
+
+
+def registry_names(path: str) -> list[str]:
+    """The names in the registry at the dotted path `path`, imported on first use."""
+    return list(resolve(path))
 
 
 def config_from_dict(cls: type, values: Any, where: str | None = None) -> Any:
@@ -98,7 +106,7 @@ class Field:
     help: str
     optional: bool = False  # None is a valid value
     choices: tuple[Any, ...] | None = None  # from a Literal: the only valid values
-    registry: Callable[[], Iterable[str]] | None = None  # valid names, checked later by check_config
+    registry: Callable[[], Iterable[str]] | None = None  # valid names, checked by core.gate.check_config
     flag: str | None = None
     parse: Callable[[str], Any] | None = None
 
@@ -138,7 +146,7 @@ def describe(cls: type) -> list[Field]:
                 optional=optional,
                 choices=choices,
                 help=f.metadata.get("help", ""),
-                registry=f.metadata.get("choices"),
+                registry=partial(registry_names, f.metadata["choices"]) if "choices" in f.metadata else None,
                 flag=f.metadata.get("flag"),
                 parse=f.metadata.get("parse"),
             )

@@ -3,13 +3,14 @@
 CONTRACT (keep these names and signatures; the CLI, the job registry and the dashboard call them):
 
     config = RunConfig(data=DataSpec("digits"), model=ModelConfig("conv"), train=TrainConfig(epochs=5))
-    dataset = prepare(config)                        # checks config and data before any folder exists
-    run = start_run(store, config)                   # core.runs.RunStore.create, after check_config
+    dataset = core.gate.prepare(config)              # checks config and data before any folder exists
+    run = start_run(store, config)                   # core.runs.RunStore.create; the gate checked it
     for event in execute(run, stop=threading.Event(), dataset=dataset):   # writes metrics, checkpoints, status
         ...
     for event in execute(store.open(run_id), resume=True): ...   # continue from the last checkpoint
 
-    trained = load_trained(run)     # TrainedRun(run, config, dataset, splits, model) on the CPU, eval mode
+Opening a finished run again (TrainedRun, load_trained) is core.trained's, so that readers
+never import the trainer's wiring.
 
 Lifecycle of a run's status: created -> running -> finished | stopped | failed; a trainer that
 dies without a word shows as "interrupted" (see core.runs). stopped / interrupted / failed runs
@@ -23,79 +24,35 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
 import torch
-from safetensors.torch import load as safetensors_load
-from safetensors.torch import save as safetensors_save
 
-from core.atomic import atomic_write_bytes
-from core.config import RunConfig, SplitConfig, check_config
-from core.data import Dataset, Splits, load_dataset, make_splits
+from core.config import RunConfig
+from core.data import Dataset, load_dataset, make_splits
 from core.data.splits import check_enough_rows
-from core.devices import resolve_device
 from core.errors import LatentboardError, RunError
-from core.features import dataset_features, standardise
-from core.models import Autoencoder, build_model
-from core.run_checks import check, damaged, splits_problem
+from core.models import build_model
+from core.run_checks import damaged
 from core.runs import Run, RunStore
 from core.snapshots import SnapshotRecorder, snapshot_epochs, truncate_snapshots
+from core.trained import SPLITS_FILE, Prepare, load_splits, model_inputs, save_splits
 from core.training import Progress, Trainer
 
-__all__ = [  # RunConfig, SplitConfig, check_config live in core.config; the dashboard imports them from here
-    "RunConfig",
-    "SplitConfig",
-    "TrainedRun",
-    "check_config",
-    "execute",
-    "load_splits",
-    "load_trained",
-    "prepare",
-    "save_splits",
-    "start_run",
-]
-
-SPLITS_FILE = "splits.safetensors"
 _SEEDING = threading.Lock()
 
 
 # --------------------------------------------------------------------------- running a config
 
 
-@dataclass(frozen=True, eq=False)
-class TrainedRun:
-    """A finished (or stopped) run, ready to encode: everything on the CPU, the model in eval mode."""
-
-    run: Run
-    config: RunConfig
-    dataset: Dataset
-    splits: Splits
-    model: Autoencoder
-    inputs: torch.Tensor  # what the model reads: dataset.x, or the backbone's features of every row
-
-
-def prepare(config: RunConfig) -> Dataset:
-    """Check `config`, then load and check its dataset: everything a fresh run needs before its folder.
-
-    A refused input (a typo, unreadable or too little data) fails here and leaves nothing on
-    disk; pass the dataset on to `execute(run, dataset=...)` so it is not loaded twice.
-    """
-    check_config(config)
-    dataset = load_dataset(config.data)
-    check_enough_rows(len(dataset), config.split.val_fraction, config.split.test_fraction)
-    return dataset
-
-
 def start_run(store: RunStore, config: RunConfig) -> Run:
-    """Check `config` and create its run folder (status "created"); `execute(run)` trains it."""
-    return store.create(check_config(config))
+    """The run folder (status "created") for a config that passed the gate, `core.gate.prepare`.
 
-
-Prepare = Callable[[str, int, int], None]  # (what, done, total) of the work before training; total 0 = a note
+    `execute(run)` trains it. No second check here: the gate runs once per start.
+    """
+    return store.create(config)
 
 
 def execute(
@@ -120,27 +77,6 @@ def execute(
     with run.training_lock():
         run.remove_leftovers()
         yield from _execute_locked(run, stop, resume, on_prepare, dataset)
-
-
-def model_inputs(dataset: Dataset, config: RunConfig, on_prepare: Prepare | None = None) -> torch.Tensor:
-    """What the autoencoder reads: `dataset.x`, or the backbone's features of every row.
-
-    Features are standardised (see `core.features.standardise`); on birds that also clustered
-    better than raw features (N2D ACC 0.974 vs 0.951, mean of 3 seeds).
-    """
-    backbone = config.features.backbone
-    if backbone is None:
-        return dataset.x
-    what = f"{backbone} features"
-    features = dataset_features(
-        dataset,
-        backbone,
-        resolve_device(config.train.device),
-        config.features.batch_size,
-        progress=None if on_prepare is None else lambda done, total: on_prepare(what, done, total),
-        input_size=config.features.input_size,
-    )
-    return standardise(features, features)
 
 
 def _status_reporter(run: Run, on_prepare: Prepare | None) -> Prepare:
@@ -288,42 +224,6 @@ def _save_quietly(run: Run, model: Any, trainer: Any, input_shape: tuple[int, ..
         run.save_checkpoint(model, trainer, input_shape)
     except Exception:  # already on the way out; the previous checkpoint stays
         pass
-
-
-def save_splits(run: Run, splits: Splits) -> Splits:
-    """The run's train / val / test row indices, so evaluation later uses the very same rows."""
-    tensors = {name: torch.as_tensor(getattr(splits, name), dtype=torch.int64) for name in ("train", "val", "test")}
-    atomic_write_bytes(run.path / SPLITS_FILE, safetensors_save(tensors))
-    return splits
-
-
-def load_splits(run: Run, dataset: Dataset | None = None) -> Splits:
-    """The indices written when the run first trained; RunError if absent or not fitting `dataset`."""
-    path = run.path / SPLITS_FILE
-    if not path.exists():
-        raise RunError(f"Run {run.id} has no saved splits: it never started training.")
-    try:
-        tensors = safetensors_load(path.read_bytes())
-    except Exception as exc:  # safetensors raises its own error types, and others on garbage headers
-        raise damaged(run.path, f"cannot read {SPLITS_FILE} ({exc})") from exc
-    check(run.path, splits_problem(tensors, None if dataset is None else len(dataset)))
-    return Splits(**{name: tensors[name].numpy().astype(np.int64) for name in ("train", "val", "test")})
-
-
-def load_trained(run: Run) -> TrainedRun:
-    """Dataset, the run's own splits, and the trained model (CPU, eval) in one bundle."""
-    model = run.load_model()
-    dataset = load_dataset(run.config.data)
-    inputs = model_inputs(dataset, run.config)
-    trained_shape = tuple(run.checkpoint_metadata().get("input_shape") or ())
-    if trained_shape != tuple(inputs.shape[1:]):
-        raise RunError(
-            f"Run {run.id} was trained on inputs shaped {trained_shape}, "
-            f"but its dataset now gives {tuple(inputs.shape[1:])}; the data changed since."
-        )
-    return TrainedRun(
-        run=run, config=run.config, dataset=dataset, splits=load_splits(run, dataset), model=model, inputs=inputs
-    )
 
 
 def _now_iso() -> str:

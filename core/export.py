@@ -23,8 +23,8 @@ from core.errors import ConfigError
 from core.evaluation.run_evaluation import run_clusters
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
     from core.sorting import Sorting
+    from core.trained import TrainedRun
 
 TABLE_FORMATS = (".csv", ".parquet")
 

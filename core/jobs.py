@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from core.config import RunConfig
 from core.data import Dataset
 from core.errors import LatentboardError, RunError
-from core.experiment import execute, prepare, start_run
+from core.experiment import execute, start_run
+from core.gate import prepare
 from core.runs import Run, RunStore
 from core.training import Progress
 

@@ -34,7 +34,7 @@ from core.registry import Entry, lookup, registry
 
 @dataclass(frozen=True)
 class ModelConfig(Config):
-    family: str = setting("dense", "the autoencoder family", flag="--model", choices=lambda: FAMILIES)
+    family: str = setting("dense", "the autoencoder family", flag="--model", choices="core.models:FAMILIES")
     latent_dim: int = setting(10, "size of the code")
     width: int = setting(256, "hidden units (dense, recurrent) or base channels x8 (conv: width // 8 channels first)")
     depth: int = setting(2, "hidden layers (dense), conv blocks (conv), stacked RNN layers (recurrent)")

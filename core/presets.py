@@ -92,9 +92,9 @@ def apply_preset(config: RunConfig, name: str, dataset: Dataset | None = None) -
     recipe = recipe_for(name, dataset)
     if recipe.preset is None:
         return config
-    from core.config import data_sources  # here: the CLI reads PRESET_NAMES without loading torch
+    from core.data import SOURCES  # here: the CLI reads PRESET_NAMES without loading torch
 
-    source = data_sources().get(config.data.source)
+    source = SOURCES.get(config.data.source)
     own = source.settings if source is not None else ()
     preset = {
         section: values

@@ -25,7 +25,7 @@ from core.evaluation.tables import Table, clustering_table, probes_table, qualit
 from core.figures import compose_grid, loss_figure, pair_tiles, scatter_figure
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
+    from core.trained import TrainedRun
 
 GRID_COUNT = 16  # originals vs reconstructions shown
 GRID_MIN_SIDE = 56  # small images (8x8 digits) are scaled up, pixel for pixel

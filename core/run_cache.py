@@ -27,8 +27,8 @@ from core.encoding import encode
 from core.projections import check_projection, project
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
     from core.runs import Run
+    from core.trained import TrainedRun
 
 
 def checkpoint_fingerprint(run: Run) -> str:

@@ -3,7 +3,7 @@
 config.json, status.json, splits.safetensors and the checkpoint's metadata and tensors are
 written by us, atomically; what is wrong with them afterwards came from outside (an editor, a
 copy from another machine, a disk error, a hand-made file). Every reader in core.runs and
-core.experiment passes what it read through one of the `*_problem` functions below, each of
+core.trained passes what it read through one of the `*_problem` functions below, each of
 which names the first thing wrong (or None), and `damaged` turns that into the one message a
 user sees: "Run X ... is damaged: what; delete it ... or train it again", instead of a deep
 library error later.

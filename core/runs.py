@@ -10,7 +10,7 @@ A run folder holds:
     status.json              state, message, pid, host, times, epochs done, latest losses
     metrics.jsonl            append-only, one Progress.to_dict() per line
     checkpoint.safetensors   model weights ("model.*") + trainer state ("trainer.*"), JSON metadata
-    splits.safetensors       train / val / test row indices (written by core.experiment)
+    splits.safetensors       train / val / test row indices (core.trained writes and reads them)
     snapshots/               epoch-00003.safetensors: codes of a fixed sample per epoch (core.snapshots; optional)
     sorting.json             the person's cluster names, merges and moves (core.sorting; optional, user work)
     lock                     flock'ed while a process trains the run
@@ -52,7 +52,6 @@ from core.atomic import atomic_write_bytes, atomic_write_json, remove_temporarie
 from core.config import RunConfig, stored_run_config
 from core.errors import ConfigError, DiskError, RunError
 from core.metrics_log import MetricsTail, read_events
-from core.models import Autoencoder, build_model
 from core.paths import default_runs_dir
 from core.run_checks import (
     advice,
@@ -244,6 +243,13 @@ class Run:
         )
         self.created: str = created
         self._lock: _HeldLock | None = None
+
+    @classmethod
+    def _written(cls, path: Path, config: RunConfig, created: str) -> Run:
+        """The run RunStore.create just wrote from `config`: nothing to read back and check again."""
+        run = cls.__new__(cls)
+        run.path, run.id, run.config, run.created, run._lock = path, path.name, config, created, None
+        return run
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, {str(self.path)!r})"
@@ -454,24 +460,6 @@ class Run:
         except (SafetensorError, OSError, ValueError) as exc:
             raise damaged(self.path, f"cannot read {CHECKPOINT_FILE} ({exc})") from exc
 
-    def load_model(self) -> Autoencoder:
-        """The trained autoencoder, built from the run's config, on the CPU, in eval mode."""
-        state, _, meta = self.load_checkpoint()
-        shape = meta.get("input_shape")
-        if not shape:
-            raise RunError(f"Checkpoint of run {self.id} does not record the input shape; train it again.")
-        try:
-            model = build_model(self.config.model, tuple(shape))
-        except ConfigError as exc:  # the shape fits the config's family no more: one of the two was edited
-            raise damaged(
-                self.path, f"its config cannot build a model for the checkpoint's input shape ({exc})"
-            ) from exc
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise damaged(self.path, f"the checkpoint does not fit its model config ({exc})") from exc
-        return model.to("cpu").eval()
-
     def remove_leftovers(self) -> list[str]:
         """Delete temporary files that killed writes left behind (call with the training lock held)."""
         if self._lock is None:
@@ -586,7 +574,7 @@ class RunStore:
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
             raise
-        return Run(path)
+        return Run._written(path, config, created)
 
     def _path(self, run_id: str) -> Path:
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id):

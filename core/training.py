@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from core.config_base import Config, setting
-from core.devices import DEVICE_CHOICES, resolve_device
+from core.devices import resolve_device
 from core.errors import ConfigError, TrainingDiverged
 
 
@@ -53,7 +53,7 @@ class TrainConfig(Config):
     patience: int | None = setting(None, "stop early after N epochs without a better validation loss (none = off)")
     seed: int = setting(0, "drives the initial weights and the batch order")
     device: str = setting(
-        "auto", "where to train: auto picks CUDA, then MPS, then the CPU", choices=lambda: DEVICE_CHOICES
+        "auto", "where to train: auto picks CUDA, then MPS, then the CPU", choices="core.devices:DEVICE_CHOICES"
     )
     log_every: int = setting(10, "batches between step events (the live chart's resolution)")
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
     from core.sorting import Sorting
+    from core.trained import TrainedRun
 
 
 def codes_frame(trained: TrainedRun) -> pd.DataFrame:

@@ -25,10 +25,10 @@ from dashboard.keys import TRAIN
 if TYPE_CHECKING:
     from core.data import Dataset
     from core.evaluation.background import EvaluationJobs
-    from core.experiment import TrainedRun
     from core.jobs import Job, JobRegistry
     from core.runs import Run, RunStore
     from core.snapshots import Replay
+    from core.trained import TrainedRun
     from dashboard.neighbours import Index
 
 RUN_KEY = "run"  # the query parameter and session key holding the followed run id
@@ -182,13 +182,13 @@ def run_stamp(run: Run) -> str:
 
 @st.cache_resource(show_spinner=False, max_entries=3)
 def _trained(root: str, run_id: str, stamp: str) -> TrainedRun:
-    from core.experiment import load_trained
+    from core.trained import load_trained
 
     return load_trained(_store(root).open(run_id))
 
 
 def trained(run: Run) -> TrainedRun:
-    """core.experiment.load_trained, cached per run and checkpoint version."""
+    """core.trained.load_trained, cached per run and checkpoint version."""
     return _trained(runs_dir(), run.id, run_stamp(run))
 
 

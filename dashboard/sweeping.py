@@ -12,7 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.experiment import RunConfig
+from core.config import RunConfig
 from core.models import ModelConfig
 from core.training import TrainConfig
 from dashboard import state

@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
+from core.config import RunConfig
 from core.errors import LatentboardError
-from core.experiment import RunConfig
 from core.features import FeatureConfig
 from core.models import ModelConfig
 from core.presets import AUTO, PRESET_NAMES, Recipe, apply_preset, recipe_for

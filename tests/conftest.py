@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from core.config import DataSpec, RunConfig
-from core.experiment import execute, load_trained, start_run
+from core.experiment import execute, start_run
 from core.models import ModelConfig
 from core.runs import RunStore
+from core.trained import load_trained
 from core.training import TrainConfig
 
 

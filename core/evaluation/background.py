@@ -25,7 +25,7 @@ from core.evaluation.result import EvaluationResult
 from core.evaluation.run_evaluation import evaluate_run
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
+    from core.trained import TrainedRun
 
 log = logging.getLogger(__name__)
 

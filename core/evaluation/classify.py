@@ -30,7 +30,7 @@ from core.limits import current_limits, over_limit
 from core.run_cache import run_codes
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
+    from core.trained import TrainedRun
 
 ImageInput = Image.Image | str | Path
 

@@ -46,8 +46,8 @@ from core.evaluation.result import EvaluationResult
 from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
     from core.runs import Run
+    from core.trained import TrainedRun
 
 SPLITS = ("test", "val", "train", "all")
 TRUSTWORTHINESS_MAX = 2000

@@ -16,8 +16,8 @@ from core.errors import ConfigError
 
 def base_config(args: argparse.Namespace):
     """RunConfig every trial starts from: the dataset, its subsample, the device and seed."""
+    from core.config import RunConfig, SplitConfig
     from core.data import DataSpec
-    from core.experiment import RunConfig, SplitConfig
     from core.training import TrainConfig
 
     if not args.dataset:

@@ -47,7 +47,7 @@ def score_run(run: Any, check: bool = True, random_state: int = 0) -> tuple[floa
     so its numbers read like the Evaluate page's, on the smaller validation split.
     """
     from core.evaluation import cluster_accuracy, default_n_clusters, n2d_cluster, reconstruction_errors
-    from core.experiment import load_trained
+    from core.trained import load_trained
 
     trained = load_trained(run)
     rows = trained.splits.val if len(trained.splits.val) else trained.splits.test

@@ -231,7 +231,7 @@ def check_space(space: SearchSpace, base: Any) -> None:
 
     So `family: [dense, cnov]` fails before the cluster starts, not as one failed trial among many.
     """
-    from core.experiment import check_config
+    from core.gate import check_config
 
     for key, domain in space.params.items():
         values = domain.values if isinstance(domain, (Choice, Grid)) else (domain.low, domain.high)

@@ -179,7 +179,9 @@ def _trial(params: dict[str, Any], sweep_id: str, runs_dir: str, base: dict[str,
     import torch
     from ray import tune
 
-    from core.experiment import RunConfig, execute, start_run
+    from core.config import RunConfig
+    from core.experiment import execute, start_run
+    from core.gate import check_config
     from core.runs import RunStore
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
@@ -197,7 +199,7 @@ def _trial(params: dict[str, Any], sweep_id: str, runs_dir: str, base: dict[str,
         "check": {},
     }
     try:
-        run = start_run(store, config)
+        run = start_run(store, check_config(config))  # the gate; execute() loads the data on its node
     except ConfigError as exc:  # settings that cannot work on this data: a failed run says so
         run = store.create(config)
         run.write_json(TRIAL_FILE, trial)
@@ -264,7 +266,7 @@ def run_sweep(
     log: Callable[[str], None] = lambda line: None,
 ) -> SweepResult:
     """Run every trial of `sweep` on Ray Tune and record the best run in its sweep.json."""
-    from core.experiment import RunConfig
+    from core.config import RunConfig
 
     began = time.monotonic()
     # Tune's own console output (banners, TensorBoard hints, per-trial CSV/JSON/TensorBoard logs)

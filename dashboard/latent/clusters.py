@@ -23,7 +23,7 @@ from dashboard.keys import LATENT
 from dashboard.latent.controls import edited_clusters
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
+    from core.trained import TrainedRun
 
 SPLIT_WORDS = {
     "test": "the test split",

@@ -30,7 +30,7 @@ from dashboard.latent.points import (
 )
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
+    from core.trained import TrainedRun
 
 
 def take_link_point(run: Run, split: str, n: int) -> None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from core.evaluation import Classification
-    from core.experiment import TrainedRun
+    from core.trained import TrainedRun
 
 SHOW_SELECTED = 60
 EXAMPLES_PER_GROUP = 8

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
+from core.config import SplitConfig
 from core.data import SOURCES, DataSpec
 from core.data.splits import split_sizes
-from core.experiment import SplitConfig
 from core.figures import class_balance_figure
 from core.limits import describe_limits
 from core.paths import default_data_dir

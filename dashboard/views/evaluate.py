@@ -28,8 +28,8 @@ from dashboard.components import (
 from dashboard.gallery import PHOTO_TILE, file_captions, square
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
     from core.runs import Run
+    from core.trained import TrainedRun
 
 LIVE_EVERY = 1.0  # seconds between redraws of a running evaluation
 

@@ -22,8 +22,8 @@ from dashboard.gallery import PHOTO_TILE, file_captions
 from dashboard.modelops import interpolate, prior_samples
 
 if TYPE_CHECKING:
-    from core.experiment import TrainedRun
     from core.runs import Run
+    from core.trained import TrainedRun
 
 NEAREST = 3  # training photos shown beside each photo of a feature run
 ORDERS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.config import RunConfig
 from core.data import SOURCES
-from core.experiment import RunConfig
 from core.features import BACKBONES, FeatureConfig
 from core.figures import format_seconds, loss_figure, progress_numbers
 from core.jobs import is_training, offers_resume

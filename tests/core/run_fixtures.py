@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.config import DataSpec, RunConfig
-from core.experiment import execute, prepare, start_run
+from core.experiment import execute, start_run
+from core.gate import prepare
 from core.models import ModelConfig
 from core.runs import Run, RunStore
 from core.training import TrainConfig

@@ -9,7 +9,7 @@ import pytest
 from core.evaluation import alongside, evaluate_run
 from core.evaluation.alongside import Alongside, worth_a_process
 from core.evaluation.clustering import clustering_baselines
-from core.experiment import load_trained
+from core.trained import load_trained
 from tests.core.run_fixtures import train_tiny_run
 
 

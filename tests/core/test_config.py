@@ -103,7 +103,8 @@ def test_a_features_run_from_before_the_size_setting_keeps_reading_at_224(tmp_pa
     ],
 )
 def test_a_features_size_the_backbone_cannot_read_is_refused(backbone, size, message):
-    from core.config import FeatureConfig, check_config
+    from core.config import FeatureConfig
+    from core.gate import check_config
 
     with pytest.raises(ConfigError, match=message):
         check_config(RunConfig(features=FeatureConfig(backbone=backbone, input_size=size)))

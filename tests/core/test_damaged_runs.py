@@ -22,8 +22,9 @@ from safetensors.torch import save as safetensors_save
 
 from core import cli
 from core.errors import RunError
-from core.experiment import SPLITS_FILE, execute, load_splits, load_trained
+from core.experiment import execute
 from core.runs import RunStore
+from core.trained import SPLITS_FILE, load_model, load_splits, load_trained
 from tests.core.run_fixtures import train_tiny_run
 
 
@@ -223,7 +224,7 @@ def test_damaged_checkpoint(store, case, capsys):
 def test_checkpoint_of_garbage(store, garbage):
     (store.root / DAMAGED / "checkpoint.safetensors").write_bytes(garbage)
     with pytest.raises(RunError, match="is damaged: cannot read checkpoint.safetensors"):
-        store.open(DAMAGED).load_model()
+        load_model(store.open(DAMAGED))
 
 
 def test_truncated_checkpoint(store):

@@ -14,6 +14,7 @@ from skimage.metrics import structural_similarity
 from sklearn.datasets import make_blobs
 
 from core import cli
+from core.config import RunConfig
 from core.data import DataSpec
 from core.errors import ConfigError, DataError
 from core.evaluation import (
@@ -36,9 +37,10 @@ from core.evaluation import (
 from core.evaluation import clustering as clustering_module
 from core.evaluation.clustering import MANIFOLD_PIPELINES, PIPELINES, labelled_clusterings
 from core.evaluation.reconstruction import per_sample_quality, ssim_window
-from core.experiment import RunConfig, execute, load_trained, start_run
+from core.experiment import execute, start_run
 from core.models import ModelConfig
 from core.runs import RunStore
+from core.trained import load_trained
 from core.training import TrainConfig
 
 # ------------------------------------------------------------------ the tiny trained run (conftest's `trained`)

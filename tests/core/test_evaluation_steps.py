@@ -25,7 +25,7 @@ from core.evaluation.progress import (
     format_duration,
 )
 from core.evaluation.run_evaluation import STEPS, evaluation_steps
-from core.experiment import load_trained
+from core.trained import load_trained
 from tests.core.run_fixtures import train_tiny_run
 
 

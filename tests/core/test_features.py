@@ -249,7 +249,7 @@ class TestRunsOnFeatures:
 
         photo = photos[sorted(photos)[1]][0]
         from core.evaluation import classify_images
-        from core.experiment import load_trained
+        from core.trained import load_trained
 
         (result,) = classify_images(load_trained(run), [photo], k=1)
         assert result.nearest_row is not None and result.recon.shape == (24, 24, 3)
@@ -260,8 +260,8 @@ class TestRunsOnFeatures:
     def test_an_upload_beside_small_array_images_is_read_as_its_rows_were(self, tmp_path, capsys):
         from core import cli
         from core.evaluation import classify_images
-        from core.experiment import load_trained
         from core.runs import RunStore
+        from core.trained import load_trained
 
         rng = np.random.default_rng(0)
         x = (rng.random((12, 28, 28)) * 255).astype(np.uint8)
@@ -484,9 +484,9 @@ class TestSortedFolders:
     def test_a_zip_for_the_browser_holds_the_same_tree(self, tmp_path):
         import zipfile
 
-        from core.experiment import load_trained
         from core.export import cluster_assignments, sorted_zip_bytes
         from core.runs import RunStore
+        from core.trained import load_trained
 
         photos = write_bird_folder(tmp_path / "birds", species=2, per_species=2)
         trained = load_trained(RunStore().open(self.train(tmp_path, tmp_path / "birds")))

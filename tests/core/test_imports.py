@@ -1,4 +1,5 @@
-"""core's modules import one another in one direction: no circle, and reading runs stays light."""
+"""core's modules import one another in one direction: no circle, even through imports inside functions,
+and reading runs stays light."""
 
 from __future__ import annotations
 
@@ -15,23 +16,30 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def module_level_imports(path: Path, name: str, modules: set[str]) -> set[str]:
-    """core modules that importing `name` (the file `path`) imports: top-level statements only.
+def imports_of(path: Path, name: str, modules: set[str]) -> set[str]:
+    """core modules that the file `path` (module `name`) imports, at module level or inside a function.
 
-    `from core.data import SOURCES` counts as core.data, `from core import x` as core.x when x is
-    a module, and importing core.data.sources from outside core.data also runs core/data/__init__.py.
-    Imports under `if TYPE_CHECKING:` are for annotations and do not count.
+    An import inside a function runs on the first call, and closes a circle as surely as one at the
+    top: both count. `from core.data import SOURCES` counts as core.data, `from core import x` as
+    core.x when x is a module, and importing core.data.sources from outside core.data also runs
+    core/data/__init__.py. Imports under `if TYPE_CHECKING:` are for annotations and do not count.
     """
     found: set[str] = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+
+    def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            continue
-        for statement in ast.walk(node) if isinstance(node, (ast.If, ast.Try)) else [node]:
-            if isinstance(statement, ast.Import):
-                found.update(alias.name for alias in statement.names)
-            elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
-                found.add(statement.module)
-                found.update(f"{statement.module}.{alias.name}" for alias in statement.names)
+            children: list[ast.AST] = list(node.orelse)
+        else:
+            children = list(ast.iter_child_nodes(node))
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        for child in children:
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
     for module in list(found):
         parts = module.split(".")
         found.update(".".join(parts[:i]) for i in range(2, len(parts)) if not name.startswith(".".join(parts[:i])))
@@ -40,7 +48,7 @@ def module_level_imports(path: Path, name: str, modules: set[str]) -> set[str]:
 
 def import_graph(root: Path = CORE) -> dict[str, set[str]]:
     paths = {module_name(path, root): path for path in root.rglob("*.py")}
-    return {name: module_level_imports(path, name, set(paths)) for name, path in paths.items()}
+    return {name: imports_of(path, name, set(paths)) for name, path in paths.items()}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -101,8 +109,64 @@ def test_the_old_circle_would_be_seen(tmp_path):
     ]
 
 
+def write_package(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / "core" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "core" / f"{name}.py").write_text(text)
+    return root / "core"
+
+
+def test_an_import_inside_a_function_closes_a_circle_too(tmp_path):
+    # config -> data at call time, data -> config at import: the circle check_config once hid
+    core = write_package(
+        tmp_path,
+        {
+            "__init__": "",
+            "config": "def check(config):\n    from core.data import SOURCES\n    return SOURCES\n",
+            "data": "from core.config import check\nSOURCES = {}\n",
+        },
+    )
+    assert find_cycle(import_graph(core)) == ["core.config", "core.data", "core.config"]
+
+
+def test_imports_for_annotations_only_do_not_count(tmp_path):
+    core = write_package(
+        tmp_path,
+        {
+            "__init__": "",
+            "config": (
+                "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n    from core.data import Source\n"
+                "def check(config):\n    if TYPE_CHECKING:\n        from core.data import Source\n"
+            ),
+            "data": "from core.config import check\n",
+        },
+    )
+    assert import_graph(core)["core.config"] == set()
+    assert find_cycle(import_graph(core)) is None
+
+
 def test_reading_runs_loads_neither_the_data_sources_nor_the_trainer_wiring():
     code = "import core.runs, sys; print([m for m in sys.modules if m.startswith(('core.experiment', 'core.data'))])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=CORE.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def test_readers_of_a_finished_run_never_reach_the_trainer_wiring():
+    # core.trained opens runs; core.experiment trains them. Storage keeps to files: the model is built above it.
+    graph = import_graph()
+    readers = ["core.trained", "core.report", "core.export", "core.run_cache", "core.evaluation.run_evaluation"]
+    for reader in readers + ["core.evaluation.classify", "core.evaluation.background"]:
+        assert "core.experiment" not in reachable(graph, reader), reader
+    assert not reachable(graph, "core.runs") & {"core.trained", "core.gate", "core.data", "core.experiment"}
+    assert "core.gate" not in reachable(graph, "core.config")

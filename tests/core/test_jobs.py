@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from core.config import RunConfig
 from core.data import DataSpec
 from core.errors import ConfigError, DataError, RunError
-from core.experiment import RunConfig
 from core.jobs import Job, JobRegistry, is_training, offers_resume, resume_problem
 from core.models import ModelConfig
 from core.runs import RunStore

@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
+from core.config import RunConfig
 from core.data import DataSpec
-from core.experiment import RunConfig, execute, load_trained
+from core.experiment import execute
 from core.models import FAMILIES, ModelConfig
 from core.runs import RunStore
+from core.trained import load_trained
 from core.training import TrainConfig
 
 

@@ -21,7 +21,8 @@ from core.atomic import atomic_write_bytes, disk_error
 from core.config import DataSpec, RunConfig
 from core.data.splits import min_rows
 from core.errors import DataError, DiskError, RunError
-from core.experiment import execute, prepare, start_run
+from core.experiment import execute, start_run
+from core.gate import prepare
 from core.jobs import JobRegistry
 from core.models import ModelConfig
 from core.runs import RunStore

@@ -11,11 +11,13 @@ import pytest
 import torch
 
 from core.atomic import atomic_write_bytes, atomic_write_json
+from core.config import RunConfig
 from core.data import DataSpec, make_splits
 from core.errors import RunError, TrainingDiverged
-from core.experiment import RunConfig, execute, load_trained
+from core.experiment import execute
 from core.models import ModelConfig
 from core.runs import RunStore, RunSummary
+from core.trained import load_model, load_trained
 from core.training import Progress, TrainConfig
 
 
@@ -158,7 +160,7 @@ class TestCheckpoints:
         assert meta["epoch"] == 1 and meta["input_shape"] == [1, 8, 8]
         assert state and all(isinstance(t, torch.Tensor) for t in state.values())
         assert trainer_tensors  # optimiser moments, so resume continues smoothly
-        model = run.load_model()
+        model = load_model(run)
         assert not model.training
         with torch.no_grad():
             assert model.encode(torch.rand(3, 1, 8, 8)).shape == (3, 4)

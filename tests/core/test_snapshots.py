@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from core.config import RunConfig
 from core.data import DataSpec
-from core.experiment import RunConfig, execute, prepare, start_run
+from core.experiment import execute, start_run
+from core.gate import prepare
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.snapshots import (

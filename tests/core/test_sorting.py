@@ -21,11 +21,12 @@ import pytest
 
 from core import sorting
 from core.config import DataSpec, RunConfig
-from core.experiment import execute, load_trained
+from core.experiment import execute
 from core.export import cluster_assignments, cluster_folder_names, sorted_zip_bytes
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.sorting import Merge, Move, read_sorting, save_sorting, start
+from core.trained import load_trained
 from core.training import TrainConfig
 from tests.core.photo_fixtures import write_generated_photos
 

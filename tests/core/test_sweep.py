@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
+from core.config import RunConfig
 from core.data import DataSpec
 from core.errors import ConfigError
-from core.experiment import RunConfig
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.sweeps import SweepStore, apply_params, check_space, load_space, parse_space

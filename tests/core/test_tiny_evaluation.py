@@ -16,9 +16,9 @@ from core.evaluation import evaluate_run
 from core.evaluation.clustering import PIPELINES, labelled_clusterings, too_few_rows
 from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_skip_reason
 from core.evaluation.run_evaluation import run_clusters
-from core.experiment import load_trained
 from core.methods import CLUSTER_METHODS
 from core.report import write_report
+from core.trained import load_trained
 from tests.core.run_fixtures import train_tiny_run
 
 

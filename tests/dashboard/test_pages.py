@@ -20,9 +20,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import figures
+from core.config import RunConfig
 from core.data import DataSpec
 from core.data.splits import split_sizes
-from core.experiment import RunConfig, execute
+from core.experiment import execute
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig
@@ -342,7 +343,7 @@ def test_runs_page_lists_and_compares(with_run):
 def test_codes_export_has_labels_clusters_and_codes(trained_runs_dir, monkeypatch):
     import pandas as pd
 
-    from core.experiment import load_trained
+    from core.trained import load_trained
     from dashboard.exports import codes_csv, codes_parquet
 
     root, run_id = trained_runs_dir

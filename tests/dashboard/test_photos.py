@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.config import RunConfig
 from core.data import DataSpec, load_dataset
-from core.experiment import RunConfig, execute
+from core.experiment import execute
 from core.models import FAMILIES
 from core.presets import apply_preset
 from core.runs import RunStore
@@ -193,7 +194,7 @@ def test_reconstructions_of_a_feature_run_show_nearest_photos_not_feature_vector
 
 def test_nearest_photos_come_from_the_training_split(photo_runs):
     from core.evaluation.reconstruction import nearest_to_reconstruction
-    from core.experiment import load_trained
+    from core.trained import load_trained
 
     root, labelled, _ = photo_runs
     trained = load_trained(RunStore(root).open(labelled))
@@ -236,7 +237,7 @@ def test_cluster_gallery_for_a_folder_without_labels(runs_dir):
 
 
 def test_cluster_tables_name_every_file(photo_runs):
-    from core.experiment import load_trained
+    from core.trained import load_trained
 
     root, labelled, flat = photo_runs
     trained = load_trained(RunStore(root).open(labelled))
@@ -253,7 +254,7 @@ def test_cluster_tables_name_every_file(photo_runs):
 def test_the_sorted_zip_holds_every_photo_once(photo_runs):
     import zipfile
 
-    from core.experiment import load_trained
+    from core.trained import load_trained
     from dashboard.exports import sorted_photos_zip
 
     root, labelled, _ = photo_runs

@@ -19,10 +19,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import DataSpec, RunConfig
-from core.experiment import execute, load_trained
+from core.experiment import execute
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.sorting import Merge, read_sorting, save_sorting, start
+from core.trained import load_trained
 from core.training import TrainConfig
 from dashboard import cluster_edits
 from dashboard.exports import clusters_table, sorted_photos_zip

@@ -31,8 +31,9 @@ TRACE_SIZES = """() => Object.fromEntries(Array.from(document.querySelectorAll('
 
 @pytest.fixture(scope="module")
 def digits_run(home) -> str:
+    from core.config import RunConfig
     from core.data import DataSpec
-    from core.experiment import RunConfig, execute
+    from core.experiment import execute
     from core.models import ModelConfig
     from core.runs import RunStore
     from core.training import TrainConfig

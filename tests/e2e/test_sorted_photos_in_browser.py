@@ -23,8 +23,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def shapes_run(home, tmp_path_factory):
     """(run id, photo files): a tiny dense run on 15 generated photos in a flat folder, no labels."""
+    from core.config import RunConfig
     from core.data import DataSpec
-    from core.experiment import RunConfig, execute
+    from core.experiment import execute
     from core.models import ModelConfig
     from core.runs import RunStore
     from core.training import TrainConfig

@@ -1,0 +1,93 @@
+"""The one gate a new run passes before its folder exists: the config against the registries, then the data.
+
+    dataset = prepare(config)      # ConfigError / DataError here leave nothing on disk
+    run = start_run(store, config) # core.experiment: the folder, no second check
+    for event in execute(run, dataset=dataset): ...
+
+core.config holds the settings and their own ranges only; whether a name is a real data source or
+backbone, whether the model can be built for data of that kind, and whether the split leaves rows
+to train on need the registries of core.data, core.features and core.models, all of which import
+core.config. So the checks that look them up live here, above all of them, and every start (the
+CLI, the dashboard's jobs, a sweep's trials) goes through `prepare` exactly once.
+"""
+
+from __future__ import annotations
+
+from core.config import RunConfig, check_ranges
+from core.data import SOURCES, Dataset, load_dataset
+from core.data.splits import check_enough_rows, min_rows
+from core.devices import resolve_device
+from core.errors import ConfigError
+from core.features import BACKBONES, Backbone, get_backbone
+from core.limits import current_limits
+from core.models import check_model_config, check_model_size
+from core.training import check_train_config
+
+SMALLEST_FEATURES_SIZE = 32  # px: below it a backbone's downsampling leaves nothing to pool
+
+
+def check_features_size(size: int | None, backbone: Backbone) -> None:
+    if size is None:
+        return
+    if not backbone.any_input_size and size != backbone.input_size:
+        raise ConfigError(
+            f"{backbone.name} reads images at {backbone.input_size} px only (got --features-size {size}); "
+            "leave it unset."
+        )
+    largest = current_limits().max_image_side
+    if not SMALLEST_FEATURES_SIZE <= size <= largest:
+        raise ConfigError(f"The features input size must be {SMALLEST_FEATURES_SIZE} to {largest} px (got {size}).")
+
+
+def check_config(config: RunConfig) -> RunConfig:
+    """Catch a typo before a run folder exists: unknown names and out-of-range numbers.
+
+    The cheap early pass (the parts' own checks, run without loading any data), so that
+    `latentboard train --model cnov` fails in a second instead of leaving a failed run behind.
+    Checks that need the real input shape run when the model is built.
+    """
+    source = SOURCES.get(config.data.source)
+    if source is None:
+        raise ConfigError(f"Unknown dataset {config.data.source!r}; choose one of {', '.join(SOURCES)}.")
+    if source.needs_path and not config.data.path:
+        raise ConfigError(
+            f"The {config.data.source!r} dataset reads your own files: give their location with --data-dir."
+        )
+    backbone = config.features.backbone
+    if backbone is not None:
+        get_backbone(backbone)
+        if source.kind == "table":
+            raise ConfigError(
+                f"Pretrained image features need images; the {config.data.source!r} dataset is a table. "
+                "Leave the backbone unset to train on its values."
+            )
+        if config.features.batch_size < 1:
+            raise ConfigError(f"The features batch size must be at least 1 (got {config.features.batch_size}).")
+        check_features_size(config.features.input_size, get_backbone(backbone))
+    check_ranges(config)
+    # Stand-in shape of its kind: features are a vector per image, whatever the images were.
+    side = config.data.image_size or 8
+    stand_in = (BACKBONES[backbone].dim,) if backbone else (3,) if source.kind == "table" else (1, side, side)
+    check_model_config(config.model, stand_in)
+    check_model_size(config.model, stand_in)  # the real shape is checked when the model is built
+    check_train_config(config.train)
+    fewest = min_rows(config.split.val_fraction, config.split.test_fraction)
+    if config.data.max_samples is not None and config.data.max_samples < fewest:
+        raise ConfigError(
+            f"--max-samples {config.data.max_samples} is too few to split into train, validation and "
+            f"test rows; use at least {fewest}."
+        )
+    resolve_device(config.train.device)
+    return config
+
+
+def prepare(config: RunConfig) -> Dataset:
+    """Check `config`, then load and check its dataset: everything a fresh run needs before its folder.
+
+    A refused input (a typo, unreadable or too little data) fails here and leaves nothing on
+    disk; pass the dataset on to `execute(run, dataset=...)` so it is not loaded twice.
+    """
+    check_config(config)
+    dataset = load_dataset(config.data)
+    check_enough_rows(len(dataset), config.split.val_fraction, config.split.test_fraction)
+    return dataset
