@@ -311,11 +311,13 @@ def app_params() -> dict[str, UrlParam]:
     return {TEACH: UrlParam(TEACH, yes_no)}
 
 
-def params() -> dict[str, UrlParam]:
-    """Every setting a link may carry, on any page; a name two pages would share is a bug."""
-    from dashboard.trainform import url_params as train_params
+def params(*page_params: dict[str, UrlParam]) -> dict[str, UrlParam]:
+    """Every setting a link may carry, on any page; a name two pages would share is a bug.
 
-    groups = [app_params(), data_params(), train_params(), map_params()]
+    The app's, the Data page's and the map's are declared here; a page module that builds on this
+    one (dashboard.trainform's Train form) passes its own in, so neither imports the other.
+    """
+    groups = [app_params(), data_params(), *page_params, map_params()]
     merged: dict[str, UrlParam] = {}
     for group in groups:
         clash = set(group) & set(merged)

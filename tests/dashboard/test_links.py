@@ -39,7 +39,7 @@ def notice(at: AppTest) -> str:
 
 
 def test_every_form_field_and_map_setting_has_one_link_name():
-    names = links.params()  # raises if two pages' settings shared a name
+    names = links.params(trainform.url_params())  # raises if two pages' settings shared a name
     targets = {p.target for p in names.values() if isinstance(p.target, str)}
     form = {f"m.{k}" for k in trainform.MODEL_KEYS} | {f"t.{k}" for k in trainform.TRAIN_KEYS} | {"f.backbone"}
     assert form <= targets  # derived from the form's fields: a new field gets its link name at once
