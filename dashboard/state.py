@@ -394,10 +394,10 @@ def replay(run, n_rows: int):
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _replay_clusters(path: str, stamp: tuple, n_rows: int, n_clusters: int):
-    from core.clusterers import cluster
+    from core.clusterers import clusterer
 
     codes = _replay(path, stamp, n_rows)[0].codes
-    return cluster(codes[-1], "kmeans", n_clusters, random_state=0)
+    return clusterer("kmeans", n_clusters, random_state=0).fit_predict(codes[-1])
 
 
 def replay_clusters(run, n_rows: int, n_clusters: int):
