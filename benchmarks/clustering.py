@@ -28,11 +28,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
 
+from core.clusterers import N2D_NEIGHBORS  # noqa: E402
 from core.config import RunConfig  # noqa: E402
 from core.data import DataSpec, load_dataset  # noqa: E402
 from core.errors import DataError  # noqa: E402
 from core.evaluation import clustering_scores, evaluate_run, run_clusters  # noqa: E402
-from core.evaluation.clustering import N2D_NEIGHBORS  # noqa: E402
 from core.evaluation.tables import BASELINE_NAMES  # noqa: E402
 from core.experiment import execute, start_run  # noqa: E402
 from core.gate import prepare  # noqa: E402

@@ -2,13 +2,13 @@
 
     MAP_METHODS["umap"].label                                  # "UMAP"
     CLUSTER_METHODS["umap-hdbscan"].chooses_own_cluster_count  # True: no "number of clusters" to ask for
-    CLUSTER_METHODS["gmm"].estimator(10, random_state=0)       # an unfitted GaussianMixtureClusterer
+    clusterer("gmm", 10, random_state=0)                       # core.clusterers: its unfitted estimator
 
 Each entry names its code by a dotted path (`build`), imported on first use (core.registry.resolve),
 so a page, a link parser or a saved sorting can ask what a method is called, or whether it takes a
-number of clusters, without loading scikit-learn or umap. The tables that run them by name are
-derived from these entries: PROJECTIONS in core.projections, CLUSTERERS in core.clusterers,
-PIPELINES and MANIFOLD_PIPELINES in core.evaluation.clustering. A new method is one entry here.
+number of clusters, without loading scikit-learn or umap. What runs them by name reads these
+entries: PROJECTIONS in core.projections, and core.clusterers.clusterer, which builds a method's
+estimator (wrapped in N2D's UMAP manifold for an on_manifold one). A new method is one entry here.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from core.registry import Entry, registry, resolve
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from core.clusterers import Clusterer
 
 
 @dataclass(frozen=True)
@@ -44,10 +42,6 @@ class ClusterMethod(Entry):
     summary: str = ""  # its row name in an evaluation table: what runs on what
     on_manifold: bool = False  # its estimator clusters a UMAP of the codes (N2D's manifold) instead of the codes
     chooses_own_cluster_count: bool = False  # ignores n_clusters, and marks the points it cannot place as noise (-1)
-
-    def estimator(self, n_clusters: int = 10, random_state: int | None = 0) -> Clusterer:
-        """An unfitted estimator of this method's last step (on the manifold, for an on_manifold one)."""
-        return resolve(self.build)(n_clusters, random_state)
 
     @property
     def min_rows(self) -> int:
@@ -132,7 +126,7 @@ CLUSTER_METHODS: dict[str, ClusterMethod] = registry(
         "n2d",
         "N2D (UMAP + GMM)",
         "N2D: a Gaussian mixture on a UMAP of the codes; the best here on most data.",
-        "core.evaluation.clustering:N2DMixture",
+        "core.clusterers:N2DMixture",
         summary="N2D: UMAP of codes + GMM",
         on_manifold=True,
     ),

@@ -397,10 +397,10 @@ def replay(run: Run, n_rows: int) -> tuple[Replay, list[np.ndarray]]:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _replay_clusters(path: str, stamp: tuple[tuple[int, int], ...], n_rows: int, n_clusters: int) -> np.ndarray:
-    from core.clusterers import cluster
+    from core.clusterers import clusterer
 
     codes = _replay(path, stamp, n_rows)[0].codes
-    return cluster(codes[-1], "kmeans", n_clusters, random_state=0)
+    return clusterer("kmeans", n_clusters, random_state=0).fit_predict(codes[-1])
 
 
 def replay_clusters(run: Run, n_rows: int, n_clusters: int) -> np.ndarray:

@@ -2,26 +2,24 @@
 
 Arrays in, plain dicts out, `random_state` wherever there is randomness:
 
-    from core.evaluation import cluster_accuracy, clustering_scores, n2d_cluster, probe_scores
+    from core.evaluation import cluster_accuracy, clustering_scores, probe_scores
     from core.evaluation import evaluate_run, load_evaluation, classify_images
 
-Modules: clustering (metrics, N2D, baselines), probes, reconstruction, run_evaluation (one run as
-named steps, N2D first, stored as evaluation-<split>.json), result (EvaluationResult, the typed
-value and its JSON), tables (its table rows, for every reader), progress (the steps' events and
-ETA), background (an evaluation in a thread a UI watches), classify (new images), text (the CLI's).
+Modules: clustering (metrics, every method compared, baselines; the estimators themselves are
+core.clusterers), probes, reconstruction, run_evaluation (one run as named steps, N2D first,
+stored as evaluation-<split>.json), result (EvaluationResult, the typed value and its JSON),
+tables (its table rows, for every reader), progress (the steps' events and ETA), background (an
+evaluation in a thread a UI watches), classify (new images), text (the CLI's).
 """
 
 from core.evaluation.classify import Classification, Neighbor, classify_images, preprocess_image
 from core.evaluation.clustering import (
-    PIPELINES,
     cluster_accuracy,
-    cluster_with,
     clustering_baselines,
     clustering_scores,
     compare_clusterings,
     confusion,
     majority_labels,
-    n2d_cluster,
 )
 from core.evaluation.probes import PROBES, probe_cv_scores, probe_scores
 from core.evaluation.progress import EvalProgress
@@ -47,15 +45,12 @@ __all__ = [
     "Neighbor",
     "classify_images",
     "preprocess_image",
-    "PIPELINES",
     "cluster_accuracy",
-    "cluster_with",
     "clustering_baselines",
     "clustering_scores",
     "compare_clusterings",
     "confusion",
     "majority_labels",
-    "n2d_cluster",
     "PROBES",
     "probe_cv_scores",
     "probe_scores",

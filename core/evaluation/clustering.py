@@ -1,31 +1,24 @@
 """How well clusters of the codes match the labels the model never saw, and honest baselines.
 
 Accuracy uses the best one-to-one matching of clusters to labels (the Hungarian method), as in
-the deep-clustering literature; NMI and ARI need no matching. N2D (McConville et al., 2019,
-"N2D: (Not Too) Deep Clustering via Clustering the Local Manifold of an Autoencoded Embedding")
-clusters a UMAP of the codes with a Gaussian mixture.
+the deep-clustering literature; NMI and ARI need no matching. Every method runs through
+core.clusterers.clusterer; the ones on N2D's manifold share one UMAP here.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
-from core.clusterers import GaussianMixtureClusterer, check_n_clusters, cluster
-from core.errors import ConfigError
+from core.clusterers import N2D_NEIGHBORS, OnManifold, clusterer
 from core.methods import CLUSTER_METHODS
 from core.registry import lookup
 
 SILHOUETTE_MAX = 5000  # silhouette is O(N^2): score a seeded sample of at most this many points
-N2D_NEIGHBORS = 20
-# UMAP's own choice above 10k points; on 10k mnist codes 500 (its default below) gave the same ACC/NMI in 5x the time
-N2D_EPOCHS = 200
-N2D_GMM_INITS = 10  # best of 10 GMM fits by likelihood: one fit often merges 4/9 and splits another digit
 
 
 def _matching(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -128,78 +121,7 @@ def clustering_scores(
     return scores
 
 
-# --------------------------------------------------------------------------- pipelines
-
-
-def umap_manifold(
-    codes: np.ndarray,
-    n_clusters: int,
-    random_state: int | None = 0,
-    n_neighbors: int = N2D_NEIGHBORS,
-    dims: int | None = None,
-) -> np.ndarray:
-    """N2D's manifold: UMAP of the codes to `dims` (default: n_clusters) dimensions with min_dist=0.
-
-    min_dist=0 packs similar points tightly, which is what a clusterer wants (a map for the eye
-    uses a larger value). With too few points for a neighbour graph, the codes themselves.
-    """
-    from core.projections import umap_project
-
-    codes = np.asarray(codes, dtype=np.float32)
-    check_n_clusters(n_clusters)
-    dims = int(dims or max(2, min(int(n_clusters), len(codes))))
-    if len(codes) <= dims + 2:
-        return codes
-    return umap_project(codes, dims, random_state, n_neighbors=n_neighbors, min_dist=0.0, n_epochs=N2D_EPOCHS)
-
-
-class N2DMixture(GaussianMixtureClusterer):
-    """N2D's last step: the best of N2D_GMM_INITS Gaussian-mixture fits by likelihood (no labels involved).
-
-    On mnist-5k codes one fit often merged 4/9 and split another digit; the best of 10 raised
-    ACC by several points and made it far less seed-dependent.
-    """
-
-    def __init__(self, n_clusters: int = 10, random_state: int | None = 0):
-        super().__init__(n_clusters, random_state, n_init=N2D_GMM_INITS)
-
-
-def n2d_cluster(
-    codes: np.ndarray,
-    n_clusters: int,
-    random_state: int | None = 0,
-    n_neighbors: int = N2D_NEIGHBORS,
-    dims: int | None = None,
-) -> np.ndarray:
-    """N2D: UMAP the codes to a few dimensions with min_dist=0 (`umap_manifold`), then a GMM."""
-    embedded = umap_manifold(codes, n_clusters, random_state, n_neighbors, dims)
-    return N2DMixture(n_clusters, random_state).fit_predict(embedded)
-
-
-def on_manifold(method: str, embedded: np.ndarray, n_clusters: int, random_state: int | None) -> np.ndarray:
-    """`method` (one of MANIFOLD_PIPELINES) applied to an already computed manifold."""
-    return CLUSTER_METHODS[method].estimator(n_clusters, random_state).fit_predict(embedded)
-
-
-def _on_codes(method: str) -> Callable[..., np.ndarray]:
-    return lambda z, n_clusters, random_state=0: cluster(z, method, n_clusters, random_state)
-
-
-def _on_the_manifold(method: str) -> Callable[..., np.ndarray]:
-    def run(
-        z: np.ndarray, n_clusters: int, random_state: int | None = 0, n_neighbors: int = N2D_NEIGHBORS
-    ) -> np.ndarray:
-        return on_manifold(method, umap_manifold(z, n_clusters, random_state, n_neighbors), n_clusters, random_state)
-
-    return run
-
-
-# name -> (codes, n_clusters, random_state[, n_neighbors]) -> labels, for every entry of core.methods.
-PIPELINES: dict[str, Callable[..., np.ndarray]] = {
-    name: _on_the_manifold(name) if method.on_manifold else _on_codes(name) for name, method in CLUSTER_METHODS.items()
-}
-# The ones that share one UMAP in labelled_clusterings.
-MANIFOLD_PIPELINES = tuple(name for name, method in CLUSTER_METHODS.items() if method.on_manifold)
+# --------------------------------------------------------------------------- every method by name
 
 
 def too_few_rows(method: str, n_rows: int) -> str | None:
@@ -222,25 +144,15 @@ def _skipped(reason: str) -> dict[str, Any]:
     }
 
 
-def cluster_with(method: str, features: np.ndarray, n_clusters: int, random_state: int | None = 0) -> np.ndarray:
-    """Labels from any clustering pipeline: the CLUSTERERS of core.clusterers, or "n2d"."""
-    if method not in PIPELINES:
-        raise ConfigError(f"Unknown clustering method {method!r}; choose one of {', '.join(PIPELINES)}.")
-    return PIPELINES[method](features, n_clusters, random_state=random_state)
-
-
 def _timed_scores(
-    features: np.ndarray,
-    y: np.ndarray | None,
-    run: Callable[[], np.ndarray],
-    random_state: int | None,
-    method: str = "kmeans",
+    features: np.ndarray, y: np.ndarray | None, method: str, n_clusters: int, random_state: int | None
 ) -> dict[str, Any]:
+    """Scores and seconds of `method` on `features`, or the row saying why it was skipped."""
     reason = too_few_rows(method, len(features))
     if reason:
         return _skipped(reason)
     began = time.perf_counter()
-    pred = run()
+    pred = clusterer(method, n_clusters, random_state).fit_predict(features)
     seconds = time.perf_counter() - began
     return {**clustering_scores(features, y, pred, random_state), "seconds": seconds}
 
@@ -252,7 +164,7 @@ def compare_clusterings(
     random_state: int | None = 0,
     methods: tuple[str, ...] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """{method: scores + seconds} for kmeans, gmm, hdbscan, agglomerative and n2d on `features`."""
+    """{method: scores + seconds} for every method of core.methods (or `methods`) on `features`."""
     return labelled_clusterings(features, y, n_clusters, random_state, methods)[0]
 
 
@@ -261,7 +173,7 @@ def timed_manifold(
 ) -> tuple[np.ndarray, float]:
     """(N2D's manifold of `features`, the seconds it took): what labelled_clusterings shares."""
     began = time.perf_counter()
-    manifold = umap_manifold(np.asarray(features, dtype=np.float32), n_clusters, random_state, n2d_neighbors)
+    manifold = clusterer("n2d", n_clusters, random_state, n2d_neighbors).manifold(features)
     return manifold, time.perf_counter() - began
 
 
@@ -276,29 +188,26 @@ def labelled_clusterings(
 ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
     """compare_clusterings, plus the labels each method gave: ({method: scores}, {method: labels}).
 
-    The pipelines on N2D's manifold share one UMAP; each one's `seconds` includes it, so a row
-    says what that pipeline costs on its own. Pass `manifold` (timed_manifold's pair) to reuse
+    The methods on N2D's manifold share one UMAP; each one's `seconds` includes it, so a row
+    says what that method costs on its own. Pass `manifold` (timed_manifold's pair) to reuse
     one computed earlier, e.g. for N2D alone first. A method that cannot run on so few rows is
     skipped: its row says why under "skipped", and it gives no labels.
     """
     features = np.asarray(features, dtype=np.float32)
     scores, labels = {}, {}
     embedded, manifold_seconds = manifold if manifold is not None else (None, 0.0)
-    for method in methods or tuple(PIPELINES):
-        if method not in PIPELINES:
-            raise ConfigError(f"Unknown clustering method {method!r}; choose one of {', '.join(PIPELINES)}.")
+    for method in methods or tuple(CLUSTER_METHODS):
+        estimator = clusterer(method, n_clusters, random_state, n2d_neighbors)
         reason = too_few_rows(method, len(features))
         if reason:
             scores[method] = _skipped(reason)
             continue
-        if method in MANIFOLD_PIPELINES and embedded is None:
+        shared = isinstance(estimator, OnManifold)
+        if shared and embedded is None:
             embedded, manifold_seconds = timed_manifold(features, n_clusters, random_state, n2d_neighbors)
         began = time.perf_counter()
-        if method in MANIFOLD_PIPELINES:
-            pred = on_manifold(method, embedded, n_clusters, random_state)
-        else:
-            pred = cluster_with(method, features, n_clusters, random_state)
-        seconds = time.perf_counter() - began + (manifold_seconds if method in MANIFOLD_PIPELINES else 0.0)
+        pred = (estimator.fit_embedded(embedded) if shared else estimator.fit(features)).labels_
+        seconds = time.perf_counter() - began + (manifold_seconds if shared else 0.0)
         scores[method] = {**clustering_scores(features, y, pred, random_state), "seconds": seconds}
         labels[method] = pred
     return scores, labels
@@ -338,17 +247,13 @@ def clustering_baselines(
     _, pca = pca_features(fit, [raw], n_components, random_state)
     pca_seconds = time.perf_counter() - began
     out = {
-        "kmeans_raw": _timed_scores(raw, y, lambda: cluster(raw, "kmeans", n_clusters, random_state), random_state),
-        "kmeans_pca": _timed_scores(pca, y, lambda: cluster(pca, "kmeans", n_clusters, random_state), random_state),
-        "umap_gmm_raw": _timed_scores(raw, y, lambda: n2d_cluster(raw, n_clusters, random_state), random_state, "n2d"),
+        "kmeans_raw": _timed_scores(raw, y, "kmeans", n_clusters, random_state),
+        "kmeans_pca": _timed_scores(pca, y, "kmeans", n_clusters, random_state),
+        "umap_gmm_raw": _timed_scores(raw, y, "n2d", n_clusters, random_state),
     }
     out["kmeans_pca"]["seconds"] += pca_seconds
     if features is not None:
         features = np.asarray(features, dtype=np.float32)
-        out["kmeans_features"] = _timed_scores(
-            features, y, lambda: cluster(features, "kmeans", n_clusters, random_state), random_state
-        )
-        out["umap_gmm_features"] = _timed_scores(
-            features, y, lambda: n2d_cluster(features, n_clusters, random_state), random_state, "n2d"
-        )
+        out["kmeans_features"] = _timed_scores(features, y, "kmeans", n_clusters, random_state)
+        out["umap_gmm_features"] = _timed_scores(features, y, "n2d", n_clusters, random_state)
     return out

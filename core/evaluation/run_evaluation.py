@@ -26,13 +26,11 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from core.clusterers import N2D_NEIGHBORS, clusterer
 from core.config import check_seed
 from core.errors import ConfigError
 from core.evaluation.alongside import Alongside, worth_a_process
 from core.evaluation.clustering import (
-    MANIFOLD_PIPELINES,
-    N2D_NEIGHBORS,
-    PIPELINES,
     clustering_baselines,
     labelled_clusterings,
     pca_features,
@@ -43,6 +41,8 @@ from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores
 from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
 from core.evaluation.reconstruction import reconstruct, reconstruction_quality
 from core.evaluation.result import EvaluationResult
+from core.methods import CLUSTER_METHODS
+from core.registry import lookup
 from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection
 
 if TYPE_CHECKING:
@@ -264,7 +264,7 @@ class _Evaluation:
                 lambda p=pred: p,
             )
         self.scores.update(scores)
-        return {"clustering": {m: self.scores[m] for m in PIPELINES if m in self.scores}}
+        return {"clustering": {m: self.scores[m] for m in CLUSTER_METHODS if m in self.scores}}
 
     def encode(self) -> dict[str, Any]:
         self.codes = run_codes(self.trained, self.split)
@@ -276,7 +276,7 @@ class _Evaluation:
         return self._cluster(("n2d",))
 
     def clusterings(self) -> dict[str, Any]:
-        return self._cluster(tuple(m for m in PIPELINES if m != "n2d"))
+        return self._cluster(tuple(m for m in CLUSTER_METHODS if m != "n2d"))
 
     def reconstruction(self) -> dict[str, Any]:
         trained = self.trained
@@ -462,8 +462,7 @@ def run_clusters(
 
     Cached in the run folder; evaluate_run stores the labels it scored, so these are the same ones.
     """
-    if method not in PIPELINES:
-        raise ConfigError(f"Unknown clustering method {method!r}; choose one of {', '.join(PIPELINES)}.")
+    lookup(CLUSTER_METHODS, method, "clustering method")  # ConfigError naming the valid ones
     index = split_index(trained, split)
     k = cluster_count(n_clusters, trained.dataset, random_state)
     reason = too_few_rows(method, len(index))
@@ -471,10 +470,7 @@ def run_clusters(
         raise ConfigError(f"Clustering method {method} {reason}; pick kmeans, or a larger split.")
 
     def compute() -> np.ndarray:
-        codes = run_codes(trained, split)
-        if method in MANIFOLD_PIPELINES:
-            return PIPELINES[method](codes, k, random_state, n_neighbors=n2d_neighbors)
-        return PIPELINES[method](codes, k, random_state)
+        return clusterer(method, k, random_state, n2d_neighbors).fit_predict(run_codes(trained, split))
 
     return _cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute)
 
@@ -489,6 +485,6 @@ def _cache_clusters(
     compute: Any,
 ) -> np.ndarray:
     params: dict[str, Any] = {"n_clusters": n_clusters, "random_state": random_state}
-    if method in MANIFOLD_PIPELINES:
+    if CLUSTER_METHODS[method].on_manifold:
         params["n_neighbors"] = n2d_neighbors
     return cached_array(trained, f"clusters-{method}-{split}", compute, **params)

@@ -46,7 +46,8 @@ def score_run(run: Any, check: bool = True, random_state: int = 0) -> tuple[floa
     The check reuses core.evaluation's N2D (UMAP to n_classes dims, then the best of several GMMs),
     so its numbers read like the Evaluate page's, on the smaller validation split.
     """
-    from core.evaluation import cluster_accuracy, default_n_clusters, n2d_cluster, reconstruction_errors
+    from core.clusterers import clusterer
+    from core.evaluation import cluster_accuracy, default_n_clusters, reconstruction_errors
     from core.trained import load_trained
 
     trained = load_trained(run)
@@ -61,6 +62,8 @@ def score_run(run: Any, check: bool = True, random_state: int = 0) -> tuple[floa
         from core.encoding import encode
 
         labels = y.numpy()[rows]
-        pred = n2d_cluster(encode(trained.model, inputs), default_n_clusters(trained.dataset), random_state)
+        pred = clusterer("n2d", default_n_clusters(trained.dataset), random_state).fit_predict(
+            encode(trained.model, inputs)
+        )
         checks = {"acc": cluster_accuracy(labels, pred), "nmi": float(normalized_mutual_info_score(labels, pred))}
     return score, checks

@@ -18,7 +18,7 @@ import torch
 from sklearn.datasets import make_blobs
 
 import core.cuml_backend as backend
-from core.clusterers import cluster
+from core.clusterers import clusterer
 from core.projections import project
 
 
@@ -67,7 +67,7 @@ def blobs(n=200):
 def test_umap_and_hdbscan_run_on_cuml_with_the_same_parameters(stand_in):
     coords = project(blobs(), "umap", dims=2, random_state=3, n_neighbors=12, min_dist=0.2)
     assert coords.dtype == np.float32 and (coords == 7.0).all()
-    labels = cluster(blobs(), "hdbscan", 3, random_state=0)
+    labels = clusterer("hdbscan", 3, random_state=0).fit_predict(blobs())
     assert set(labels.tolist()) == {0, 1}
     (name, umap_params), (other, hdbscan_params) = stand_in
     assert name == "UMAP" and umap_params["n_components"] == 2 and umap_params["n_neighbors"] == 12

@@ -11,9 +11,12 @@ import pytest
 import torch
 from PIL import Image
 from skimage.metrics import structural_similarity
+from sklearn.base import clone
 from sklearn.datasets import make_blobs
 
+import core.clusterers as clusterers_module
 from core import cli
+from core.clusterers import clusterer
 from core.config import RunConfig
 from core.data import DataSpec
 from core.errors import ConfigError, DataError
@@ -27,17 +30,16 @@ from core.evaluation import (
     evaluate_run,
     format_evaluation,
     load_evaluation,
-    n2d_cluster,
     probe_cv_scores,
     probe_scores,
     reconstruction_errors,
     reconstruction_quality,
     run_clusters,
 )
-from core.evaluation import clustering as clustering_module
-from core.evaluation.clustering import MANIFOLD_PIPELINES, PIPELINES, labelled_clusterings
+from core.evaluation.clustering import labelled_clusterings
 from core.evaluation.reconstruction import per_sample_quality, ssim_window
 from core.experiment import execute, start_run
+from core.methods import CLUSTER_METHODS
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.trained import load_trained
@@ -95,7 +97,7 @@ class TestClusterAccuracy:
 def test_every_pipeline_finds_well_separated_blobs():
     x, y = blobs()
     results = compare_clusterings(x, y, n_clusters=4, random_state=0)
-    assert set(results) == set(PIPELINES)
+    assert set(results) == set(CLUSTER_METHODS)
     for method, scores in results.items():
         assert scores["acc"] >= 0.99, method
         assert scores["nmi"] >= 0.97 and scores["silhouette"] > 0.5, method
@@ -105,12 +107,14 @@ def test_every_pipeline_finds_well_separated_blobs():
 def test_pipelines_on_the_manifold_share_one_umap(monkeypatch):
     x, y = blobs()
     calls = []
-    real = clustering_module.umap_manifold
-    monkeypatch.setattr(clustering_module, "umap_manifold", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = clusterers_module.umap_manifold
+    monkeypatch.setattr(clusterers_module, "umap_manifold", lambda *a, **k: calls.append(1) or real(*a, **k))
     scores, labels = labelled_clusterings(x, y, 4, random_state=0)
-    assert len(calls) == 1 and set(MANIFOLD_PIPELINES) == {"umap-kmeans", "umap-hdbscan", "umap-agglomerative", "n2d"}
-    assert all(scores[m]["acc"] >= 0.99 for m in MANIFOLD_PIPELINES)
-    assert np.array_equal(labels["n2d"], n2d_cluster(x, 4, random_state=0))  # the same labels as on its own
+    on_manifold = [name for name, m in CLUSTER_METHODS.items() if m.on_manifold]
+    assert len(calls) == 1 and set(on_manifold) == {"umap-kmeans", "umap-hdbscan", "umap-agglomerative", "n2d"}
+    assert all(scores[m]["acc"] >= 0.99 for m in on_manifold)
+    n2d = clusterer("n2d", 4, random_state=0).fit_predict(x)
+    assert np.array_equal(labels["n2d"], n2d) and len(calls) == 2  # the same labels as on its own
 
 
 def test_unknown_method_in_a_comparison_is_named():
@@ -121,7 +125,8 @@ def test_unknown_method_in_a_comparison_is_named():
 
 def test_n2d_is_seeded():
     x, _ = blobs(300, centers=3)
-    assert np.array_equal(n2d_cluster(x, 3, random_state=1), n2d_cluster(x, 3, random_state=1))
+    n2d = clusterer("n2d", 3, random_state=1)
+    assert np.array_equal(n2d.fit_predict(x), clone(n2d).fit_predict(x))
 
 
 def test_unknown_clustering_method_lists_the_valid_ones(trained):
@@ -189,7 +194,7 @@ def test_reconstruction_errors_match_the_model(trained):
 def test_evaluate_run_reports_everything(trained, evaluation):
     r = evaluation.to_dict()  # what evaluation-test.json holds
     assert r["split"] == "test" and r["n"] == len(trained.splits.test) and r["n_clusters"] == 10
-    assert set(r["clustering"]) == set(PIPELINES)
+    assert set(r["clustering"]) == set(CLUSTER_METHODS)
     for scores in [*r["clustering"].values(), *r["baselines"].values()]:
         assert {"acc", "nmi", "ari", "silhouette", "seconds"} <= set(scores)
         assert 0 <= scores["acc"] <= 1

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import core.projections as projections
-from core.clusterers import cluster
+from core.clusterers import clusterer
 from core.errors import ConfigError
 from core.evaluation import cluster_accuracy
 from core.projections import PROJECTIONS, project, warm_up_umap
@@ -44,7 +44,7 @@ class TestProject:
         x, y = blobs(300, dims=5)
         coords = project(x, "umap", random_state=0)
         assert asked == [15] and coords.shape == (300, 2)
-        labels = cluster(coords, "kmeans", 3, random_state=0)
+        labels = clusterer("kmeans", 3, random_state=0).fit_predict(coords)
         assert cluster_accuracy(y, labels) > 0.95  # the map still separates the blobs
 
     def test_unknown_method_and_bad_dims(self):

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.clusterers import CLUSTERERS, Clusterer, hdbscan_min_cluster_size
+from core.clusterers import Clusterer, OnManifold, clusterer, hdbscan_min_cluster_size
 from core.data import SOURCES
 from core.errors import ConfigError
-from core.evaluation.clustering import MANIFOLD_PIPELINES, PIPELINES
 from core.features import BACKBONES
 from core.methods import CLUSTER_METHODS, MAP_METHODS
 from core.models import FAMILIES
@@ -66,11 +65,11 @@ def test_reading_the_methods_loads_none_of_the_code_that_runs_them():
 
 def test_the_tables_that_run_the_methods_are_their_entries():
     assert list(MAP_METHODS) == list(PROJECTIONS) and all(callable(resolve(p.build)) for p in MAP_METHODS.values())
-    assert list(CLUSTER_METHODS) == list(PIPELINES)
-    assert [n for n, m in CLUSTER_METHODS.items() if not m.on_manifold] == list(CLUSTERERS)
-    assert [n for n, m in CLUSTER_METHODS.items() if m.on_manifold] == list(MANIFOLD_PIPELINES)
-    for method in CLUSTER_METHODS.values():
-        assert isinstance(method.estimator(3, 0), Clusterer)
+    for name, method in CLUSTER_METHODS.items():
+        estimator = clusterer(name, 3, 0)
+        step = estimator.clusterer if method.on_manifold else estimator
+        assert isinstance(estimator, OnManifold) == method.on_manifold and type(step) is resolve(method.build)
+        assert isinstance(step, Clusterer)
     assert CLUSTER_METHODS["kmeans"].min_rows == 1 and CLUSTER_METHODS["n2d"].min_rows == 2
     assert (
         CLUSTER_METHODS["umap-hdbscan"].min_rows == CLUSTER_METHODS["hdbscan"].min_rows == hdbscan_min_cluster_size(0)
@@ -86,7 +85,10 @@ def blobs(n_per: int = 20) -> np.ndarray:
 @pytest.mark.parametrize("name", list(CLUSTER_METHODS))
 def test_only_a_clusterer_that_chooses_its_own_count_ignores_the_number_asked_for(name):
     z, method = blobs(), CLUSTER_METHODS[name]
-    same = np.array_equal(method.estimator(2, 0).fit_predict(z), method.estimator(4, 0).fit_predict(z))
+    two, four = clusterer(name, 2, 0), clusterer(name, 4, 0)
+    if method.on_manifold:  # the trait is the clusterer's: the manifold's dimensions follow the number asked for
+        two, four = two.clusterer, four.clusterer
+    same = np.array_equal(two.fit_predict(z), four.fit_predict(z))
     assert same == method.chooses_own_cluster_count
 
 

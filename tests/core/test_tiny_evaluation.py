@@ -13,7 +13,7 @@ import pytest
 from core import cli
 from core.errors import ConfigError
 from core.evaluation import evaluate_run
-from core.evaluation.clustering import PIPELINES, labelled_clusterings, too_few_rows
+from core.evaluation.clustering import labelled_clusterings, too_few_rows
 from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_skip_reason
 from core.evaluation.run_evaluation import run_clusters
 from core.methods import CLUSTER_METHODS
@@ -80,7 +80,7 @@ def test_bad_cluster_counts_and_seeds_are_refused(tiny, capsys, tmp_path, comman
     assert not (tmp_path / "c.csv").exists()
 
 
-@pytest.mark.parametrize("method", list(PIPELINES))
+@pytest.mark.parametrize("method", list(CLUSTER_METHODS))
 @pytest.mark.parametrize("n", [1, 2, 4])
 def test_every_pipeline_runs_or_says_why(method, n):
     codes = np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32)
