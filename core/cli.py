@@ -156,8 +156,8 @@ def train_config(args: argparse.Namespace) -> tuple[Any, Any]:
     plain = config_from_args(argparse.Namespace(**{**vars(args), "preset": None}))
     dataset = prepare(plain)
     print(recipe_for(AUTO, dataset).reason + ".", flush=True)
-    config = config_from_args(args, dataset)
-    return config, dataset if config.data == plain.data else prepare(config)
+    config = config_from_args(args, dataset)  # the recipe's settings: checked too, the data read again only if changed
+    return config, prepare(config, dataset if config.data == plain.data else None)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

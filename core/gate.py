@@ -81,13 +81,16 @@ def check_config(config: RunConfig) -> RunConfig:
     return config
 
 
-def prepare(config: RunConfig) -> Dataset:
+def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
     """Check `config`, then load and check its dataset: everything a fresh run needs before its folder.
 
     A refused input (a typo, unreadable or too little data) fails here and leaves nothing on
-    disk; pass the dataset on to `execute(run, dataset=...)` so it is not loaded twice.
+    disk; pass the dataset on to `execute(run, dataset=...)` so it is not loaded twice. `dataset`
+    is that of a config with the same data settings, already loaded (best-quality looks at the
+    data before it lays its recipe): the config is still checked, the data not read again.
     """
     check_config(config)
-    dataset = load_dataset(config.data)
+    if dataset is None:
+        dataset = load_dataset(config.data)
     check_enough_rows(len(dataset), config.split.val_fraction, config.split.test_fraction)
     return dataset

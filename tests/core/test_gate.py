@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from core import cli
 from core.config import DataSpec, RunConfig
+from core.data import load_dataset
 from core.gate import check_config
 from core.jobs import JobRegistry
 from core.models import ModelConfig, check_model_config, check_model_size
@@ -66,3 +67,11 @@ def test_a_job_the_dashboard_starts_checks_its_config_once(tmp_path):
         job = registry.get(registry.start(config))
         assert job.wait(60) and job.error is None
     assert dict(calls) == ONCE_AT_THE_GATE_ONCE_WHEN_BUILT
+
+
+def test_best_quality_checks_the_flags_and_then_its_recipe_once_each(tmp_path, capsys):
+    """It checks the plain config to read the data, then the recipe it lays on it; the data is read once."""
+    args = ["train", "--dataset", "digits", "--preset", "best-quality", "--max-samples", "60", "--epochs", "1"]
+    with calls_of(check_config, load_dataset) as calls:
+        assert cli.main([*args, "--runs-dir", str(tmp_path)]) == 0, capsys.readouterr().err
+    assert calls == {"check_config": 2, "load_dataset": 1}
