@@ -71,3 +71,12 @@ def test_the_checks_see_what_they_look_for() -> None:
 
     assert SESSION_KEY.match(LATENT.k) and SESSION_KEY.match(LATENT.name) and SESSION_KEY.match(TRAIN.saved)
     assert all(PAGE_PATH.match(page.path) for page in pages.PAGES)
+
+
+def test_pages_run_without_streamlit_magic():
+    """Magic ast.parse-s each page, which on Python 3.11 can fail while numba compiles in another thread."""
+    from streamlit import config
+
+    settings = (Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text()
+    assert re.search(r"^\[runner\]\n(#.*\n)*magicEnabled = false$", settings, re.M)
+    assert config.get_option("runner.magicEnabled") is False  # AppTest and `streamlit run` read that file
