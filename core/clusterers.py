@@ -16,7 +16,8 @@ of the codes, then that clusterer on the UMAP. There is one Gaussian-mixture rec
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, clone
@@ -267,10 +268,19 @@ class OnManifold(ClusterMixin, BaseEstimator):
 
 
 def clusterer(
-    method: str, n_clusters: int = 10, random_state: int | None = 0, n_neighbors: int = N2D_NEIGHBORS
+    method: str,
+    n_clusters: int = 10,
+    random_state: int | None = 0,
+    n_neighbors: int = N2D_NEIGHBORS,
+    progress: Callable[[int, int], None] | None = None,
+    **params: Any,
 ) -> Clusterer | OnManifold:
     """The unfitted estimator of a method named in core.methods.CLUSTER_METHODS; ConfigError naming
-    the valid ones for any other name. `n_neighbors` shapes the UMAP of the methods on N2D's manifold."""
+    the valid ones for any other name. `n_neighbors` shapes the UMAP of the methods on N2D's manifold;
+    `progress(done, total)` hears the training steps of a trained head (the others take no time
+    worth reporting); `params` go to the estimator itself (e.g. TEMI's min_steps)."""
     entry = lookup(CLUSTER_METHODS, method, "clustering method")
-    estimator = resolve(entry.build)(n_clusters=n_clusters, random_state=random_state)
+    if entry.trained_head:
+        params["progress"] = progress
+    estimator = resolve(entry.build)(n_clusters=n_clusters, random_state=random_state, **params)
     return OnManifold(estimator, n_neighbors=n_neighbors) if entry.on_manifold else estimator

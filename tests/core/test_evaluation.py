@@ -3,6 +3,7 @@ and one tiny digits run trained through core.experiment for the run-level functi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -35,6 +36,8 @@ from core.evaluation import (
     reconstruction_errors,
     reconstruction_quality,
     run_clusters,
+    run_methods,
+    sorted_by,
 )
 from core.evaluation.clustering import labelled_clusterings
 from core.evaluation.reconstruction import per_sample_quality, ssim_window
@@ -97,7 +100,7 @@ class TestClusterAccuracy:
 def test_every_pipeline_finds_well_separated_blobs():
     x, y = blobs()
     results = compare_clusterings(x, y, n_clusters=4, random_state=0)
-    assert set(results) == set(CLUSTER_METHODS)
+    assert set(results) == set(CLUSTER_METHODS) - {"n2d-features", "temi"}  # a run's features; a trained head
     for method, scores in results.items():
         assert scores["acc"] >= 0.99, method
         assert scores["nmi"] >= 0.97 and scores["silhouette"] > 0.5, method
@@ -110,7 +113,7 @@ def test_pipelines_on_the_manifold_share_one_umap(monkeypatch):
     real = clusterers_module.umap_manifold
     monkeypatch.setattr(clusterers_module, "umap_manifold", lambda *a, **k: calls.append(1) or real(*a, **k))
     scores, labels = labelled_clusterings(x, y, 4, random_state=0)
-    on_manifold = [name for name, m in CLUSTER_METHODS.items() if m.on_manifold]
+    on_manifold = [name for name, m in CLUSTER_METHODS.items() if m.on_manifold and m.reads == "codes"]
     assert len(calls) == 1 and set(on_manifold) == {"umap-kmeans", "umap-hdbscan", "umap-agglomerative", "n2d"}
     assert all(scores[m]["acc"] >= 0.99 for m in on_manifold)
     n2d = clusterer("n2d", 4, random_state=0).fit_predict(x)
@@ -132,6 +135,28 @@ def test_n2d_is_seeded():
 def test_unknown_clustering_method_lists_the_valid_ones(trained):
     with pytest.raises(ConfigError, match="kmeans.*n2d"):
         run_clusters(trained, "test", method="dbscan")
+
+
+def on_features(trained, features: np.ndarray):
+    """`trained` as if it had been trained on a backbone's `features` (what TrainedRun.inputs then holds)."""
+    config = dataclasses.replace(
+        trained.config, features=dataclasses.replace(trained.config.features, backbone="efficientnet-lite0")
+    )
+    return dataclasses.replace(trained, config=config, inputs=torch.as_tensor(features))
+
+
+def test_a_feature_run_sorts_by_n2d_on_the_features_it_read(trained):
+    assert sorted_by(trained.config) == "n2d" and "n2d-features" not in run_methods(trained.config)
+    with pytest.raises(ConfigError, match="not on a backbone's features, so n2d-features has nothing to cluster"):
+        run_clusters(trained, "test", "n2d-features")
+    x, y = blobs(len(trained.dataset), centers=4)
+    featured = on_features(trained, x)
+    assert sorted_by(featured.config) == "n2d-features" and "n2d-features" in run_methods(featured.config)
+    labels = run_clusters(featured, "test", "n2d-features", n_clusters=4)
+    test = trained.splits.test
+    np.testing.assert_array_equal(labels, clusterer("n2d", 4, random_state=0).fit_predict(x[test]))
+    assert cluster_accuracy(y[test], labels) >= 0.99  # the blobs, not the digits the codes hold
+    assert "temi" not in run_methods(featured.config) and "temi" in run_methods(featured.config, heads=True)
 
 
 # --------------------------------------------------------------------------- probes
@@ -194,7 +219,8 @@ def test_reconstruction_errors_match_the_model(trained):
 def test_evaluate_run_reports_everything(trained, evaluation):
     r = evaluation.to_dict()  # what evaluation-test.json holds
     assert r["split"] == "test" and r["n"] == len(trained.splits.test) and r["n_clusters"] == 10
-    assert set(r["clustering"]) == set(CLUSTER_METHODS)
+    assert set(r["clustering"]) == set(run_methods(trained.config)) == set(CLUSTER_METHODS) - {"n2d-features", "temi"}
+    assert r["sorted_by"] == sorted_by(trained.config) == "n2d"  # a run on pixels sorts by N2D on its codes
     for scores in [*r["clustering"].values(), *r["baselines"].values()]:
         assert {"acc", "nmi", "ari", "silhouette", "seconds"} <= set(scores)
         assert 0 <= scores["acc"] <= 1
