@@ -218,7 +218,9 @@ def umap_manifold(
     """N2D's manifold: UMAP of the codes to `dims` (default: n_clusters) dimensions with min_dist=0.
 
     min_dist=0 packs similar points tightly, which is what a clusterer wants (a map for the eye
-    uses a larger value). With too few points for a neighbour graph, the codes themselves.
+    uses a larger value). With too few points for a neighbour graph, the codes themselves, or their
+    first `dims` principal components when they are wider (a full-covariance mixture on a dozen
+    1,280-d backbone features would take many minutes and learn nothing).
     """
     from core.projections import umap_project
 
@@ -226,7 +228,11 @@ def umap_manifold(
     check_n_clusters(n_clusters)
     dims = int(dims or max(2, min(int(n_clusters), len(codes))))
     if len(codes) <= dims + 2:
-        return codes
+        if codes.shape[1] <= dims:
+            return codes
+        from sklearn.decomposition import PCA
+
+        return PCA(min(dims, len(codes)), random_state=random_state).fit_transform(codes).astype(np.float32)
     return umap_project(codes, dims, random_state, n_neighbors=n_neighbors, min_dist=0.0, n_epochs=N2D_EPOCHS)
 
 
