@@ -235,6 +235,9 @@ def test_evaluate_run_reports_everything(trained, evaluation):
     assert r["seconds"] < 60
     json.dumps(r, allow_nan=False)  # plain JSON, no NaN
     assert "N2D" in format_evaluation(evaluation)
+    assert "Sorted by (the Latent space page and export, by default): N2D: UMAP of codes + GMM (n2d)" in (
+        format_evaluation(evaluation)
+    )
 
 
 @pytest.mark.slow  # the `evaluation` fixture
@@ -305,6 +308,7 @@ def test_cli_evaluate_json(trained, capsys):
     out = capsys.readouterr().out
     assert code == 0
     result = json.loads(out)  # exactly one JSON object on stdout
+    assert result["sorted_by"] == "n2d" and result["sorted_by"] in result["clustering"]
     for method in (
         "kmeans",
         "gmm",
