@@ -376,3 +376,17 @@ def test_unlabelled_table_run(tmp_path):
     assert "no labels" in format_evaluation(r)
     with pytest.raises(ConfigError, match="table"):
         classify_images(table, [Image.new("L", (8, 8))])
+
+
+@pytest.mark.slow  # every clustering of the test split, and a small TEMI head
+def test_trained_heads_are_scored_only_when_asked(trained, monkeypatch):
+    from core.heads.temi import TEMIClusterer
+
+    small = {**TEMIClusterer.__init__.__kwdefaults__, "min_steps": 30, "hidden_dim": 16, "bottleneck_dim": 16}
+    monkeypatch.setattr(TEMIClusterer.__init__, "__kwdefaults__", small)  # a head sized for a test
+    skip = ("baselines", "probes")
+    plain = evaluate_run(trained, "test", save=False, skip=skip)
+    with_heads = evaluate_run(trained, "test", save=False, skip=skip, heads=True)
+    temi = with_heads.clustering["temi"]  # the fixture's 2-epoch codes cluster poorly whatever reads them
+    assert "temi" not in plain.clustering and temi.acc is not None and temi.n_clusters >= 2 and temi.skipped is None
+    assert with_heads.clustering["n2d"].acc == plain.clustering["n2d"].acc  # the head changes nothing else
