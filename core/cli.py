@@ -451,7 +451,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"Evaluating run {trained.run.id} on its {args.split} split ...", file=sys.stderr, flush=True)
     result = evaluate_run(
-        trained, split=args.split, random_state=args.seed, n_clusters=args.clusters, skip=skip, on_progress=report
+        trained,
+        split=args.split,
+        random_state=args.seed,
+        n_clusters=args.clusters,
+        skip=skip,
+        on_progress=report,
+        heads=args.heads,
     )
     if args.json:
         print(json.dumps(result.to_dict(), allow_nan=False))
@@ -488,12 +494,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from core.export import cluster_assignments, write_assignments, write_sorted_folders
+    from core.methods import CLUSTER_METHODS
 
     if not (args.out or args.sorted_folders):
         raise ConfigError("Say what to write: --out clusters.csv (or .parquet), --sorted-folders FOLDER, or both.")
     trained = _trained_run(args)
     method, n_clusters, seed, sorting = _export_clustering(args, trained)
-    frame = cluster_assignments(trained, method, n_clusters, seed, sorting)
+    progress = _HeadProgress(CLUSTER_METHODS[method].label) if CLUSTER_METHODS[method].trained_head else None
+    try:
+        frame = cluster_assignments(trained, method, n_clusters, seed, sorting, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     sizes = frame["cluster"].value_counts().sort_index()
     summary = f"{len(frame)} rows in {len(sizes)} clusters ({', '.join(f'{c}: {n}' for c, n in sizes.items())})"
     if args.sorted_folders:
@@ -503,14 +515,45 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HeadProgress:
+    """A trained head's steps (TEMI) as a bar on stderr, and a line when it is done."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.bar = label, None
+        self.began = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            print(f"Training the {self.label} ({total} steps) ...", file=sys.stderr, flush=True)
+            self.bar = tqdm(
+                total=total,
+                desc=f"Training the {self.label}",
+                unit="step",
+                leave=False,
+                dynamic_ncols=True,
+                disable=not sys.stderr.isatty(),
+            )
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            print(f"Trained the {self.label} in {time.monotonic() - self.began:.1f} s.", file=sys.stderr, flush=True)
+            self.bar = None
+
+
 def _export_clustering(args: argparse.Namespace, trained: Any) -> tuple[str, int | None, int, Any]:
     """(method, clusters, seed, sorting): the run's saved sorting edits (from the dashboard) unless
     --ignore-edits; a damaged edits file is reported and left out; flags that contradict the edits'
-    clustering are an error rather than edits quietly dropped."""
+    clustering are an error rather than edits quietly dropped. Without --method and edits, the
+    clustering the run sorts by (core.evaluation.sorted_by)."""
+    from core.evaluation import sorted_by
     from core.sorting import read_sorting
 
     given = {"--method": args.method, "--clusters": args.clusters, "--seed": args.seed}
-    plain = (args.method or "n2d", args.clusters, 0 if args.seed is None else args.seed, None)
+    plain = (args.method or sorted_by(trained.config), args.clusters, 0 if args.seed is None else args.seed, None)
     if args.ignore_edits:
         return plain
     sorting, problem = read_sorting(trained.run.path, len(trained.dataset))
@@ -626,6 +669,11 @@ COMMANDS: dict[str, Command] = {
                 action="store_true",
                 help="leave out the probes (classifiers trained on each representation)",
             ),
+            arg(
+                "--heads",
+                action="store_true",
+                help="also train and score the clustering heads (temi): a minute or more each on a CPU",
+            ),
             arg("--json", action="store_true", help="print one JSON object instead of tables"),
             RUNS_DIR,
         ),
@@ -662,7 +710,8 @@ COMMANDS: dict[str, Command] = {
                 choices=list(CLUSTER_METHODS),
                 help="clustering method: "
                 + ", ".join(f"{m.name} ({m.label})" for m in CLUSTER_METHODS.values())
-                + " (default: that of the run's sorting edits, else n2d)",
+                + " (default: that of the run's sorting edits, else the one the run sorts by: "
+                "n2d-features for a run trained on a backbone's features, n2d otherwise)",
             ),
             arg(
                 "--clusters",

@@ -16,7 +16,8 @@ of the codes, then that clusterer on the UMAP. There is one Gaussian-mixture rec
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, clone
@@ -217,7 +218,9 @@ def umap_manifold(
     """N2D's manifold: UMAP of the codes to `dims` (default: n_clusters) dimensions with min_dist=0.
 
     min_dist=0 packs similar points tightly, which is what a clusterer wants (a map for the eye
-    uses a larger value). With too few points for a neighbour graph, the codes themselves.
+    uses a larger value). With too few points for a neighbour graph, the codes themselves, or their
+    first `dims` principal components when they are wider (a full-covariance mixture on a dozen
+    1,280-d backbone features would take many minutes and learn nothing).
     """
     from core.projections import umap_project
 
@@ -225,7 +228,11 @@ def umap_manifold(
     check_n_clusters(n_clusters)
     dims = int(dims or max(2, min(int(n_clusters), len(codes))))
     if len(codes) <= dims + 2:
-        return codes
+        if codes.shape[1] <= dims:
+            return codes
+        from sklearn.decomposition import PCA
+
+        return PCA(min(dims, len(codes)), random_state=random_state).fit_transform(codes).astype(np.float32)
     return umap_project(codes, dims, random_state, n_neighbors=n_neighbors, min_dist=0.0, n_epochs=N2D_EPOCHS)
 
 
@@ -267,10 +274,19 @@ class OnManifold(ClusterMixin, BaseEstimator):
 
 
 def clusterer(
-    method: str, n_clusters: int = 10, random_state: int | None = 0, n_neighbors: int = N2D_NEIGHBORS
+    method: str,
+    n_clusters: int = 10,
+    random_state: int | None = 0,
+    n_neighbors: int = N2D_NEIGHBORS,
+    progress: Callable[[int, int], None] | None = None,
+    **params: Any,
 ) -> Clusterer | OnManifold:
     """The unfitted estimator of a method named in core.methods.CLUSTER_METHODS; ConfigError naming
-    the valid ones for any other name. `n_neighbors` shapes the UMAP of the methods on N2D's manifold."""
+    the valid ones for any other name. `n_neighbors` shapes the UMAP of the methods on N2D's manifold;
+    `progress(done, total)` hears the training steps of a trained head (the others take no time
+    worth reporting); `params` go to the estimator itself (e.g. TEMI's min_steps)."""
     entry = lookup(CLUSTER_METHODS, method, "clustering method")
-    estimator = resolve(entry.build)(n_clusters=n_clusters, random_state=random_state)
+    if entry.trained_head:
+        params["progress"] = progress
+    estimator = resolve(entry.build)(n_clusters=n_clusters, random_state=random_state, **params)
     return OnManifold(estimator, n_neighbors=n_neighbors) if entry.on_manifold else estimator

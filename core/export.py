@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,15 +36,16 @@ def cluster_assignments(
     n_clusters: int | None = None,
     random_state: int | None = 0,
     sorting: Sorting | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """One row per dataset row: row, file (folder datasets), cluster, and label when there are labels.
 
     The clusters are those of every row ('all' split), the very labels the dashboard shows. With a
     sorting (core.sorting: the user's merges and moves), the edited clusters, and a cluster_name
-    column holding each cluster's folder name.
+    column holding each cluster's folder name. `progress(done, total)` hears a trained head's steps.
     """
     rows = np.asarray(trained.splits.get("all"))
-    clusters = run_clusters(trained, "all", method, n_clusters, random_state)
+    clusters = run_clusters(trained, "all", method, n_clusters, random_state, progress=progress)
     if sorting is not None:
         clusters = sorting.apply(clusters, rows)
     dataset = trained.dataset

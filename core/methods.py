@@ -42,6 +42,8 @@ class ClusterMethod(Entry):
     summary: str = ""  # its row name in an evaluation table: what runs on what
     on_manifold: bool = False  # its estimator clusters a UMAP of the codes (N2D's manifold) instead of the codes
     chooses_own_cluster_count: bool = False  # ignores n_clusters, and marks the points it cannot place as noise (-1)
+    reads: str = "codes"  # the rows it clusters: "codes", or "features" (the backbone's, as the model read them)
+    trained_head: bool = False  # trains a network of its own (minutes on a CPU): evaluation runs it only when asked
 
     @property
     def min_rows(self) -> int:
@@ -129,5 +131,24 @@ CLUSTER_METHODS: dict[str, ClusterMethod] = registry(
         "core.clusterers:N2DMixture",
         summary="N2D: UMAP of codes + GMM",
         on_manifold=True,
+    ),
+    ClusterMethod(
+        "n2d-features",
+        "N2D on backbone features",
+        "N2D on the pretrained backbone's features instead of the codes (runs trained on features only); "
+        "what photos are sorted by: better than on the codes on the birds tuning sets.",
+        "core.clusterers:N2DMixture",
+        summary="N2D: UMAP of backbone features + GMM",
+        on_manifold=True,
+        reads="features",
+    ),
+    ClusterMethod(
+        "temi",
+        "TEMI head",
+        "TEMI (Adaloglou et al., 2023): clustering heads trained on nearest-neighbour pairs of the codes; "
+        "trains a small network, so it takes a minute or more.",
+        "core.heads.temi:TEMIClusterer",
+        summary="TEMI heads on codes",
+        trained_head=True,
     ),
 )

@@ -264,15 +264,37 @@ def projection(run: Run, split: str, method: str, dims: int, params: dict[str, A
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _clusters(root: str, run_id: str, stamp: str, split: str, method: str, n_clusters: int | None) -> np.ndarray:
+def _clusters(
+    root: str,
+    run_id: str,
+    stamp: str,
+    split: str,
+    method: str,
+    n_clusters: int | None,
+    _progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     from core.evaluation import run_clusters
 
-    return run_clusters(_trained(root, run_id, stamp), split, method, n_clusters, random_state=0)
+    return run_clusters(_trained(root, run_id, stamp), split, method, n_clusters, random_state=0, progress=_progress)
 
 
 def clusters(run: Run, split: str, method: str, n_clusters: int | None = None) -> np.ndarray:
-    """Cluster labels of a split's codes (any pipeline, n2d included): the evaluation's own labels."""
-    return _clusters(runs_dir(), run.id, run_stamp(run), split, method, n_clusters)
+    """Cluster labels of a split's codes or features (any pipeline, n2d included): the evaluation's own
+    labels. A trained head (TEMI) shows its training steps in a progress bar while it trains."""
+    from core.methods import CLUSTER_METHODS
+
+    entry = CLUSTER_METHODS.get(method)
+    if entry is None or not entry.trained_head:
+        return _clusters(runs_dir(), run.id, run_stamp(run), split, method, n_clusters)
+    bar = st.empty()  # filled only while the head trains: a cached result never calls it
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Training the {entry.label}: step {done} of {total}")
+
+    try:
+        return _clusters(runs_dir(), run.id, run_stamp(run), split, method, n_clusters, progress)
+    finally:
+        bar.empty()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -20,6 +20,8 @@ from core.evaluation.clustering import (
     compare_clusterings,
     confusion,
     majority_labels,
+    run_methods,
+    sorted_by,
 )
 from core.evaluation.probes import PROBES, probe_cv_scores, probe_scores
 from core.evaluation.progress import EvalProgress
@@ -51,6 +53,8 @@ __all__ = [
     "compare_clusterings",
     "confusion",
     "majority_labels",
+    "run_methods",
+    "sorted_by",
     "PROBES",
     "probe_cv_scores",
     "probe_scores",

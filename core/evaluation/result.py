@@ -26,6 +26,7 @@ HEADER_KEYS = (
     "has_labels",
     "random_state",
     "n2d_neighbors",
+    "sorted_by",
     "checkpoint",
     "epochs_done",
     "seconds",
@@ -102,6 +103,7 @@ class EvaluationResult:
     has_labels: bool | None = None
     random_state: int | None = None
     n2d_neighbors: int | None = None
+    sorted_by: str | None = None  # the clustering (a key of `clustering`) the run sorts by by default
     checkpoint: str | None = None  # core.run_cache.checkpoint_fingerprint of the weights scored
     epochs_done: int | None = None
     seconds: float | None = None

@@ -34,6 +34,8 @@ from core.evaluation.clustering import (
     clustering_baselines,
     labelled_clusterings,
     pca_features,
+    run_methods,
+    sorted_by,
     timed_manifold,
     too_few_rows,
 )
@@ -110,6 +112,19 @@ def backbone_features(trained: TrainedRun, index: np.ndarray) -> np.ndarray | No
     return features[torch.as_tensor(index)].numpy().astype(np.float32)
 
 
+def cluster_rows(trained: TrainedRun, split: str, method: str) -> np.ndarray:
+    """The rows `method` clusters: the split's codes, or for a method that reads features (n2d-features)
+    the backbone's features standardised as the model read them; ConfigError for a run without them."""
+    if lookup(CLUSTER_METHODS, method, "clustering method").reads != "features":
+        return run_codes(trained, split)
+    if trained.config.features.backbone is None:
+        raise ConfigError(
+            f"Run {trained.run.id} was trained on its inputs, not on a backbone's features, so {method} "
+            f"has nothing to cluster; choose one of {', '.join(run_methods(trained.config, heads=True))}."
+        )
+    return trained.inputs[torch.as_tensor(split_index(trained, split))].numpy().astype(np.float32)
+
+
 def trustworthiness_of_map(
     codes: np.ndarray, embedding: np.ndarray, random_state: int | None = 0, max_samples: int = TRUSTWORTHINESS_MAX
 ) -> float | None:
@@ -152,6 +167,7 @@ def evaluate_run(
     n2d_neighbors: int = N2D_NEIGHBORS,
     skip: Collection[str] = (),
     on_progress: Callable[[EvalProgress], None] | None = None,
+    heads: bool = False,
 ) -> EvaluationResult:
     """Clusterings of the codes, baselines, probes, reconstruction quality and map trustworthiness.
 
@@ -161,10 +177,11 @@ def evaluate_run(
     | pca: {knn, logistic, random_forest}}, probes_cv (same shape), probe_protocol, reconstruction
     {mse, psnr, ssim}, trustworthiness, left_out (the steps of `skip`). Without labels acc / nmi /
     ari and the probes are None. `on_progress` gets every event of evaluation_steps, partial
-    results included.
+    results included. `sorted_by` names the clustering the run sorts by by default. Trained heads
+    (TEMI) take minutes on a CPU, each, so they are scored only with `heads`.
     """
     result: dict[str, Any] = {}
-    for event in evaluation_steps(trained, split, random_state, n_clusters, save, n2d_neighbors, skip):
+    for event in evaluation_steps(trained, split, random_state, n_clusters, save, n2d_neighbors, skip, heads):
         if on_progress is not None:
             on_progress(event)
         result = dict(event.result)
@@ -179,6 +196,7 @@ def evaluation_steps(
     save: bool = True,
     n2d_neighbors: int = N2D_NEIGHBORS,
     skip: Collection[str] = (),
+    heads: bool = False,
 ) -> Iterator[EvalProgress]:
     """evaluate_run as a stream: an EvalProgress when each step starts and ends, in STEPS order (N2D,
     the headline, right after encoding), each carrying the result so far; the last has `done`.
@@ -193,7 +211,13 @@ def evaluation_steps(
         )
     index = split_index(trained, split)
     state = _Evaluation(
-        trained, split, index, cluster_count(n_clusters, trained.dataset, random_state), random_state, n2d_neighbors
+        trained,
+        split,
+        index,
+        cluster_count(n_clusters, trained.dataset, random_state),
+        random_state,
+        n2d_neighbors,
+        run_methods(trained.config, heads),
     )
     steps = [name for name in STEPS if name not in skip]
     earlier = trained.run.read_json(f"evaluation-{split}.json")
@@ -228,9 +252,11 @@ class _Evaluation:
         n_clusters: int,
         random_state: int | None,
         n2d_neighbors: int,
+        methods: tuple[str, ...] = (),
     ):
         self.trained, self.split, self.index, self.n_clusters = trained, split, index, n_clusters
         self.random_state, self.n2d_neighbors = random_state, n2d_neighbors
+        self.methods = methods or run_methods(trained.config)  # what the clusterings step scores
         y_all = None if trained.dataset.y is None else trained.dataset.y.numpy()
         self.y_all, self.y = y_all, None if y_all is None else y_all[index]
         self.train_index = np.asarray(trained.splits.train)
@@ -249,9 +275,18 @@ class _Evaluation:
             self._raw = raw, flat_inputs(self.trained, self.train_index) if len(self.train_index) else raw
         return self._raw
 
-    def _cluster(self, methods: tuple[str, ...]) -> dict[str, Any]:
+    def _cluster(self, methods: tuple[str, ...], rows: np.ndarray | None = None) -> dict[str, Any]:
+        """Score `methods` on the codes, or on `rows` (the features) with a UMAP of their own."""
+        if not methods:
+            return {}
         scores, labels = labelled_clusterings(
-            self.codes, self.y, self.n_clusters, self.random_state, methods, self.n2d_neighbors, manifold=self.manifold
+            self.codes if rows is None else rows,
+            self.y,
+            self.n_clusters,
+            self.random_state,
+            methods,
+            self.n2d_neighbors,
+            manifold=self.manifold if rows is None else None,
         )
         for method, pred in labels.items():  # the dashboard's run_clusters() then shows these very labels
             _cache_clusters(
@@ -276,7 +311,12 @@ class _Evaluation:
         return self._cluster(("n2d",))
 
     def clusterings(self) -> dict[str, Any]:
-        return self._cluster(tuple(m for m in CLUSTER_METHODS if m != "n2d"))
+        on_codes = tuple(m for m in self.methods if m != "n2d" and CLUSTER_METHODS[m].reads == "codes")
+        on_features = tuple(m for m in self.methods if CLUSTER_METHODS[m].reads == "features")
+        out = self._cluster(on_codes)
+        if on_features:
+            out = self._cluster(on_features, cluster_rows(self.trained, self.split, on_features[0]))
+        return out
 
     def reconstruction(self) -> dict[str, Any]:
         trained = self.trained
@@ -341,6 +381,7 @@ class _Evaluation:
             "has_labels": self.y is not None,
             "random_state": self.random_state,
             "n2d_neighbors": self.n2d_neighbors,
+            "sorted_by": sorted_by(trained.config),
             "checkpoint": checkpoint_fingerprint(trained.run),
             "epochs_done": int(trained.run.info().get("epochs_done") or 0),
             "seconds": time.perf_counter() - clock.began,
@@ -457,8 +498,10 @@ def run_clusters(
     n_clusters: int | None = None,
     random_state: int | None = 0,
     n2d_neighbors: int = N2D_NEIGHBORS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """Cluster labels of a split's codes with any pipeline (kmeans, ..., umap-hdbscan, ..., n2d).
+    """Cluster labels of a split's codes (or features: cluster_rows) with any pipeline (kmeans, ...,
+    umap-hdbscan, ..., n2d, n2d-features, temi). `progress(done, total)` hears a trained head's steps.
 
     Cached in the run folder; evaluate_run stores the labels it scored, so these are the same ones.
     """
@@ -470,7 +513,8 @@ def run_clusters(
         raise ConfigError(f"Clustering method {method} {reason}; pick kmeans, or a larger split.")
 
     def compute() -> np.ndarray:
-        return clusterer(method, k, random_state, n2d_neighbors).fit_predict(run_codes(trained, split))
+        rows = cluster_rows(trained, split, method)
+        return clusterer(method, k, random_state, n2d_neighbors, progress=progress).fit_predict(rows)
 
     return _cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute)
 

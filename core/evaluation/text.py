@@ -28,6 +28,12 @@ def n2d_line(result: EvaluationResult) -> str:
     return f"{name}: {numbers} on {result.n} {result.split} rows ({fmt(getattr(scores, 'seconds', None), 1)} s)"
 
 
+def sorted_by_line(result: EvaluationResult) -> str:
+    """'Sorted by: N2D: UMAP of backbone features + GMM (n2d-features)': what the page and export use by default."""
+    name = CLUSTERING_NAMES.get(result.sorted_by, result.sorted_by)
+    return f"Sorted by (the Latent space page and export, by default): {name} ({result.sorted_by})"
+
+
 def format_evaluation(result: EvaluationResult) -> str:
     seconds = f" ({result.seconds:.1f} s)" if result.seconds is not None else ""
     lines = [
@@ -37,6 +43,7 @@ def format_evaluation(result: EvaluationResult) -> str:
         "Clustering (ACC: best one-to-one match of clusters to labels)",
         *table(clustering_table(result).formatted()),
         *(["(baselines left out on request)"] if "baselines" in result.left_out else []),
+        *([sorted_by_line(result)] if result.sorted_by else []),
         "",
     ]
     if "probes" in result.left_out:

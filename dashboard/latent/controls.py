@@ -27,9 +27,10 @@ def colourings(ds: Dataset) -> list[str]:
     return (["label"] if ds.has_labels else []) + ["cluster", "error"]
 
 
-def controls(ds: Dataset, preferred: str | None = None) -> dict[str, Any]:
+def controls(ds: Dataset, preferred: str | None = None, clusterers: list[str] | None = None) -> dict[str, Any]:
     """The controls above the map, and what they are set to: method, dims, colour, params (UMAP's),
-    tile, clusterer, n_clusters."""
+    tile, clusterer, n_clusters. `clusterers`: the methods this run offers (default: every one);
+    `preferred`: the one it opens on (core.evaluation.sorted_by)."""
     if st.session_state.get(LATENT.colour, "cluster") not in colourings(ds):  # a link's (or another run's) label colour
         links.notice([f"colour={st.session_state.pop(LATENT.colour)} (this dataset has no labels)"])
         links.write_url({"colour": None})
@@ -59,14 +60,17 @@ def controls(ds: Dataset, preferred: str | None = None) -> dict[str, Any]:
             key=LATENT.tile,
             help="Size of each picture in the galleries below and beside the map.",
         )
-    methods = links.clusterers()
+    methods = clusterers or links.clusterers()
+    if st.session_state.get(LATENT.clusterer, methods[0]) not in methods:  # e.g. a link's n2d-features on a pixel run
+        links.notice([f"clusters={st.session_state.pop(LATENT.clusterer)} (not offered for this run)"])
     settings["clusterer"] = d.selectbox(
         "Clusters",
         methods,
         index=methods.index(preferred) if preferred in methods else 0,
         format_func=method_title,
         key=LATENT.clusterer,
-        help="Clusters are found in the full latent code, not in the 2-D map.",
+        help="Clusters are found in the full latent code (or, for the methods on backbone features, in "
+        "the features the model read), not in the 2-D map.",
     )
     default_k = min(max(default_n_clusters(ds), CLUSTER_BOUNDS[0]), CLUSTER_BOUNDS[1])
     settings["n_clusters"] = 10

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.evaluation import run_methods, sorted_by
 from dashboard import links, state
-from dashboard.components import is_feature_run, page_header, user_errors
+from dashboard.components import page_header, user_errors
 from dashboard.latent.clusters import clusters_section
 from dashboard.latent.controls import controls
 from dashboard.latent.map import map_section
@@ -29,8 +30,10 @@ shown = page_header(
 )
 if shown is not None:
     run, trained, split = shown
-    # N2D is what the Photos preset was tuned for, and what `latentboard export` uses by default.
-    settings = controls(trained.dataset, preferred="n2d" if is_feature_run(run) else None)
+    # The clustering the run sorts by (N2D on the backbone's features for photos, else on the codes):
+    # the one `evaluate` names as sorted_by and `latentboard export` uses by default.
+    offered = list(run_methods(run.config, heads=True))
+    settings = controls(trained.dataset, preferred=sorted_by(run.config), clusterers=offered)
     picked = map_section(run, trained, split, settings)
     if picked is not None:
         with user_errors("Training replay"):

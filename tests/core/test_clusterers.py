@@ -18,13 +18,24 @@ from core.methods import CLUSTER_METHODS
 from tests.core.data_fixtures import blobs
 
 ON_CODES = [name for name, m in CLUSTER_METHODS.items() if not m.on_manifold]
+# A trained head sized for a test: 40 steps of small heads still find well-separated blobs, in well under a second.
+FAST = {
+    name: {"min_steps": 40, "epochs": 1, "warmup_epochs": 0, "hidden_dim": 32, "bottleneck_dim": 32}
+    for name, m in CLUSTER_METHODS.items()
+    if m.trained_head
+}
+
+
+def fast(method: str, *args, **kwargs):
+    """clusterer(method, ...), a trained head sized to train in a test."""
+    return clusterer(method, *args, **kwargs, **FAST.get(method, {}))
 
 
 class TestCluster:
     @pytest.mark.parametrize("method", ON_CODES)
     def test_blobs_are_found(self, method):
         x, y = blobs()
-        labels = clusterer(method, n_clusters=3, random_state=0).fit_predict(x)
+        labels = fast(method, n_clusters=3, random_state=0).fit_predict(x)
         assert labels.dtype == np.int64 and labels.shape == (300,)
         assert cluster_accuracy(y, labels) >= 0.99
 
@@ -59,7 +70,7 @@ class TestEstimators:
 
     @pytest.mark.parametrize("method", list(CLUSTER_METHODS))
     def test_clone_and_get_params_work_on_every_method(self, method):
-        estimator = clusterer(method, 4, random_state=3)
+        estimator = fast(method, 4, random_state=3)
         params = estimator.get_params(deep=False)
         assert set(params) == set(inspect.signature(type(estimator).__init__).parameters) - {"self"}
         assert all(getattr(estimator, name) is value for name, value in params.items())  # stored untouched
@@ -78,7 +89,7 @@ class TestEstimators:
     @pytest.mark.parametrize("method", list(CLUSTER_METHODS))
     def test_in_a_pipeline_behind_a_scaler(self, method):
         x, y = blobs()
-        pipe = Pipeline([("scale", StandardScaler()), ("cluster", clusterer(method, 3, random_state=0))])
+        pipe = Pipeline([("scale", StandardScaler()), ("cluster", fast(method, 3, random_state=0))])
         labels = pipe.fit_predict(x * 1000.0)
         assert cluster_accuracy(y, labels) >= 0.99
         if hasattr(pipe[-1], "predict"):
@@ -86,7 +97,7 @@ class TestEstimators:
 
     def test_only_the_methods_that_keep_a_model_place_new_rows(self):
         can = [name for name in CLUSTER_METHODS if hasattr(clusterer(name), "predict")]
-        assert can == ["kmeans", "gmm", "agglomerative"]  # HDBSCAN and the UMAP ones label only their rows
+        assert can == ["kmeans", "gmm", "agglomerative", "temi"]  # HDBSCAN and the UMAP ones label only their rows
 
     @pytest.mark.parametrize("method", ["kmeans", "gmm", "agglomerative"])
     def test_fit_predict_is_fit_then_labels_and_predict_places_new_rows(self, method):
@@ -141,3 +152,21 @@ class TestOnManifold:
         np.testing.assert_array_equal(
             other.fit_embedded(first.embedding_).labels_, clusterer("umap-kmeans", 3, 1).fit_predict(x)
         )
+
+
+class TestTrainedHeads:
+    def test_temi_is_a_method_that_reports_its_steps(self):
+        steps = []
+        x, y = blobs()
+        heard = lambda done, total: steps.append((done, total))  # noqa: E731
+        labels = fast("temi", 3, random_state=0, progress=heard).fit_predict(x)
+        assert cluster_accuracy(y, labels) >= 0.99
+        assert steps[-1] == (40, 40) and len(steps) == 40
+        assert clusterer("temi").progress is None and CLUSTER_METHODS["temi"].trained_head
+
+    def test_temi_refuses_too_few_rows_and_too_many_groups_clearly(self):
+        x, _ = blobs(30)
+        with pytest.raises(ConfigError, match="at least 10 rows"):
+            fast("temi", 3).fit(x[:5])
+        with pytest.raises(ConfigError, match="cannot make 1000 groups of 30 rows"):
+            fast("temi", 1000).fit(x)

@@ -3,6 +3,7 @@ and one tiny digits run trained through core.experiment for the run-level functi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -35,6 +36,8 @@ from core.evaluation import (
     reconstruction_errors,
     reconstruction_quality,
     run_clusters,
+    run_methods,
+    sorted_by,
 )
 from core.evaluation.clustering import labelled_clusterings
 from core.evaluation.reconstruction import per_sample_quality, ssim_window
@@ -97,7 +100,7 @@ class TestClusterAccuracy:
 def test_every_pipeline_finds_well_separated_blobs():
     x, y = blobs()
     results = compare_clusterings(x, y, n_clusters=4, random_state=0)
-    assert set(results) == set(CLUSTER_METHODS)
+    assert set(results) == set(CLUSTER_METHODS) - {"n2d-features", "temi"}  # a run's features; a trained head
     for method, scores in results.items():
         assert scores["acc"] >= 0.99, method
         assert scores["nmi"] >= 0.97 and scores["silhouette"] > 0.5, method
@@ -110,7 +113,7 @@ def test_pipelines_on_the_manifold_share_one_umap(monkeypatch):
     real = clusterers_module.umap_manifold
     monkeypatch.setattr(clusterers_module, "umap_manifold", lambda *a, **k: calls.append(1) or real(*a, **k))
     scores, labels = labelled_clusterings(x, y, 4, random_state=0)
-    on_manifold = [name for name, m in CLUSTER_METHODS.items() if m.on_manifold]
+    on_manifold = [name for name, m in CLUSTER_METHODS.items() if m.on_manifold and m.reads == "codes"]
     assert len(calls) == 1 and set(on_manifold) == {"umap-kmeans", "umap-hdbscan", "umap-agglomerative", "n2d"}
     assert all(scores[m]["acc"] >= 0.99 for m in on_manifold)
     n2d = clusterer("n2d", 4, random_state=0).fit_predict(x)
@@ -132,6 +135,28 @@ def test_n2d_is_seeded():
 def test_unknown_clustering_method_lists_the_valid_ones(trained):
     with pytest.raises(ConfigError, match="kmeans.*n2d"):
         run_clusters(trained, "test", method="dbscan")
+
+
+def on_features(trained, features: np.ndarray):
+    """`trained` as if it had been trained on a backbone's `features` (what TrainedRun.inputs then holds)."""
+    config = dataclasses.replace(
+        trained.config, features=dataclasses.replace(trained.config.features, backbone="efficientnet-lite0")
+    )
+    return dataclasses.replace(trained, config=config, inputs=torch.as_tensor(features))
+
+
+def test_a_feature_run_sorts_by_n2d_on_the_features_it_read(trained):
+    assert sorted_by(trained.config) == "n2d" and "n2d-features" not in run_methods(trained.config)
+    with pytest.raises(ConfigError, match="not on a backbone's features, so n2d-features has nothing to cluster"):
+        run_clusters(trained, "test", "n2d-features")
+    x, y = blobs(len(trained.dataset), centers=4)
+    featured = on_features(trained, x)
+    assert sorted_by(featured.config) == "n2d-features" and "n2d-features" in run_methods(featured.config)
+    labels = run_clusters(featured, "test", "n2d-features", n_clusters=4)
+    test = trained.splits.test
+    np.testing.assert_array_equal(labels, clusterer("n2d", 4, random_state=0).fit_predict(x[test]))
+    assert cluster_accuracy(y[test], labels) >= 0.99  # the blobs, not the digits the codes hold
+    assert "temi" not in run_methods(featured.config) and "temi" in run_methods(featured.config, heads=True)
 
 
 # --------------------------------------------------------------------------- probes
@@ -194,7 +219,8 @@ def test_reconstruction_errors_match_the_model(trained):
 def test_evaluate_run_reports_everything(trained, evaluation):
     r = evaluation.to_dict()  # what evaluation-test.json holds
     assert r["split"] == "test" and r["n"] == len(trained.splits.test) and r["n_clusters"] == 10
-    assert set(r["clustering"]) == set(CLUSTER_METHODS)
+    assert set(r["clustering"]) == set(run_methods(trained.config)) == set(CLUSTER_METHODS) - {"n2d-features", "temi"}
+    assert r["sorted_by"] == sorted_by(trained.config) == "n2d"  # a run on pixels sorts by N2D on its codes
     for scores in [*r["clustering"].values(), *r["baselines"].values()]:
         assert {"acc", "nmi", "ari", "silhouette", "seconds"} <= set(scores)
         assert 0 <= scores["acc"] <= 1
@@ -209,6 +235,9 @@ def test_evaluate_run_reports_everything(trained, evaluation):
     assert r["seconds"] < 60
     json.dumps(r, allow_nan=False)  # plain JSON, no NaN
     assert "N2D" in format_evaluation(evaluation)
+    assert "Sorted by (the Latent space page and export, by default): N2D: UMAP of codes + GMM (n2d)" in (
+        format_evaluation(evaluation)
+    )
 
 
 @pytest.mark.slow  # the `evaluation` fixture
@@ -279,6 +308,7 @@ def test_cli_evaluate_json(trained, capsys):
     out = capsys.readouterr().out
     assert code == 0
     result = json.loads(out)  # exactly one JSON object on stdout
+    assert result["sorted_by"] == "n2d" and result["sorted_by"] in result["clustering"]
     for method in (
         "kmeans",
         "gmm",
@@ -346,3 +376,17 @@ def test_unlabelled_table_run(tmp_path):
     assert "no labels" in format_evaluation(r)
     with pytest.raises(ConfigError, match="table"):
         classify_images(table, [Image.new("L", (8, 8))])
+
+
+@pytest.mark.slow  # every clustering of the test split, and a small TEMI head
+def test_trained_heads_are_scored_only_when_asked(trained, monkeypatch):
+    from core.heads.temi import TEMIClusterer
+
+    small = {**TEMIClusterer.__init__.__kwdefaults__, "min_steps": 30, "hidden_dim": 16, "bottleneck_dim": 16}
+    monkeypatch.setattr(TEMIClusterer.__init__, "__kwdefaults__", small)  # a head sized for a test
+    skip = ("baselines", "probes")
+    plain = evaluate_run(trained, "test", save=False, skip=skip)
+    with_heads = evaluate_run(trained, "test", save=False, skip=skip, heads=True)
+    temi = with_heads.clustering["temi"]  # the fixture's 2-epoch codes cluster poorly whatever reads them
+    assert "temi" not in plain.clustering and temi.acc is not None and temi.n_clusters >= 2 and temi.skipped is None
+    assert with_heads.clustering["n2d"].acc == plain.clustering["n2d"].acc  # the head changes nothing else

@@ -277,3 +277,22 @@ def test_the_cli_reports_a_damaged_edits_file_and_exports_without_it(photo_runs,
         assert len(written) == len(trained.dataset)
     finally:
         sorting.clear_sorting(trained.run.path)
+
+
+def test_the_cli_export_trains_a_temi_head_with_progress_and_refuses_too_many_groups(
+    photo_runs, tmp_path, capsys, monkeypatch
+):
+    from core.heads.temi import TEMIClusterer
+
+    trained, _ = photo_runs
+    n = len(trained.dataset)
+    assert export(trained, tmp_path / "many", "--method", "temi", "--clusters", "1000") == 2
+    err = capsys.readouterr().err
+    assert f"error: TEMI cannot make 1000 groups of {n} rows" in err and "Traceback" not in err
+    assert not (tmp_path / "many").exists()
+    small = {**TEMIClusterer.__init__.__kwdefaults__, "min_steps": 30, "hidden_dim": 16, "bottleneck_dim": 16}
+    monkeypatch.setattr(TEMIClusterer.__init__, "__kwdefaults__", small)  # a head sized for a test
+    assert export(trained, tmp_path / "temi", "--method", "temi", "--clusters", "2", "--seed", "1") == 0
+    captured = capsys.readouterr()
+    assert "Training the TEMI head (30 steps)" in captured.err and "Trained the TEMI head in" in captured.err
+    assert f"{n} rows in" in captured.out and len(list((tmp_path / "temi").rglob("*.jpg"))) == n

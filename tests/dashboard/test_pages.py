@@ -24,6 +24,7 @@ from core.config import RunConfig
 from core.data import DataSpec
 from core.data.splits import split_sizes
 from core.experiment import execute
+from core.methods import CLUSTER_METHODS
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.training import TrainConfig
@@ -443,10 +444,13 @@ def test_a_link_with_bad_or_unknown_settings_opens_the_map_with_defaults_and_a_n
     assert not at.exception and not at.error, [e.value for e in at.error]
     # Good values are used, bad ones fall back to the defaults...
     assert at.selectbox(key="latent.method").value == "pca" and at.selectbox(key="latent.colour").value == "cluster"
-    assert at.radio(key="latent.dims").value == 2 and at.selectbox(key="latent.clusterer").value == "kmeans"
+    # (the clusters: N2D on the codes, what a run on pixels sorts by, core.evaluation.sorted_by)
+    assert at.radio(key="latent.dims").value == 2 and at.selectbox(key="latent.clusterer").value == "n2d"
+    offered = at.selectbox(key="latent.clusterer").options
+    assert CLUSTER_METHODS["n2d-features"].label not in offered  # no backbone features to cluster
     # ...and the URL now names the view as shown, so copying it shares this map.
     url = {k: at.query_params[k] for k in ("projection", "dims", "colour", "clusters", "k")}
-    assert url == {"projection": "pca", "dims": "2", "colour": "cluster", "clusters": "kmeans", "k": "10"}, url
+    assert url == {"projection": "pca", "dims": "2", "colour": "cluster", "clusters": "n2d", "k": "10"}, url
     assert "zoom" not in at.query_params
     at.radio(key="latent.dims").set_value(3).run()  # a later change wins over the link
     assert at.radio(key="latent.dims").value == 3 and at.query_params["dims"] == "3" and not at.exception

@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from core.config import RunConfig
 from core.data import DataSpec, load_dataset
 from core.experiment import execute
+from core.methods import CLUSTER_METHODS
 from core.models import FAMILIES
 from core.presets import apply_preset
 from core.runs import RunStore
@@ -212,7 +213,9 @@ def test_nearest_photos_come_from_the_training_split(photo_runs):
 def test_cluster_gallery_and_downloads_for_labelled_photos(runs_dir):
     labelled, _ = runs_dir
     at = app("latent", labelled, latent__method="pca")
-    assert at.selectbox(key="latent.clusterer").value == "n2d"  # what the Photos preset was tuned for
+    # The run sorts by N2D on the backbone's features (core.evaluation.sorted_by); the head is offered too.
+    assert at.selectbox(key="latent.clusterer").value == "n2d-features"
+    assert {CLUSTER_METHODS[m].label for m in ("n2d", "temi")} <= set(at.selectbox(key="latent.clusterer").options)
     headings = [m.value for m in at.markdown if m.value.startswith("**Cluster ")]
     assert headings, texts(at)
     assert sum(int(h.split("·")[1].split()[0]) for h in headings) == SPECIES * PER_SPECIES  # every photo in one cluster
