@@ -38,6 +38,7 @@ class Dataset:
     notes: tuple[str, ...] = ()
     spec: DataSpec = field(default_factory=DataSpec)
     files: tuple[str, ...] = ()  # folder source: the file each row was read from (galleries, exports, features)
+    source_side: int | None = None  # images resized on load: the side they had before (what a backbone reads)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])

@@ -149,7 +149,12 @@ def _resize(dataset: Dataset, size: int | None) -> Dataset:
     height, width = dataset.x.shape[-2:]
     x = F.interpolate(dataset.x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     note = f"Resized {height}x{width} images to {size}x{size}."
-    return dataclasses.replace(dataset, x=x.clamp_(0.0, 1.0), notes=dataset.notes + (note,))
+    return dataclasses.replace(
+        dataset,
+        x=x.clamp_(0.0, 1.0),
+        notes=dataset.notes + (note,),
+        source_side=dataset.source_side or max(height, width),
+    )
 
 
 def load_dataset(spec: DataSpec) -> Dataset:

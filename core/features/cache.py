@@ -12,7 +12,9 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
@@ -26,17 +28,37 @@ from core.paths import default_data_dir
 FEATURES_DIR = "features"
 
 
+def image_side(dataset: Dataset) -> int:
+    """The side of `dataset`'s pictures as they are stored, whatever the container.
+
+    Files: the median shorter side, read from the files' headers (PIL reads no pixels for
+    `.size`), since the backbone reads the file itself, not the resized copy the gallery shows.
+    Arrays: the side before any resize on load (Dataset.source_side), else the tensor's own.
+    """
+    if not dataset.files:
+        return int(dataset.source_side or max(dataset.input_shape[-2:]))
+    sides = []
+    for name in dataset.files:
+        try:
+            with Image.open(name) as img:
+                sides.append(min(img.size))
+        except Exception:  # changed since loading: extraction says so, with the file's name
+            continue
+    return int(np.median(sides)) if sides else max(dataset.input_shape[-2:])
+
+
 def backbone_for(dataset: Dataset, backbone_name: str, input_size: int | None = None) -> Backbone:
     """The backbone at the geometry it reads `dataset`'s rows at, and any new image beside them.
 
-    `input_size` is the run's setting (FeatureConfig.input_size). Unset, rows read from files go in
-    at the backbone's own size (photos are large), rows held as a tensor (MNIST-like arrays) at a
-    size fitted to their side (Backbone.for_images).
+    `input_size` is the run's setting (FeatureConfig.input_size). Unset, one rule for every
+    container (array, folder, zip): Backbone.for_images of the pictures' real side (image_side),
+    so a 28 px image goes in at 96 px whether it came from an array or a PNG, a photo at the
+    backbone's own size.
     """
     backbone = get_backbone(backbone_name)
     if input_size is not None:
         return backbone.at_size(input_size)
-    return backbone.for_images(None if dataset.files else max(dataset.input_shape[-2:]))
+    return backbone.for_images(image_side(dataset))
 
 
 def features_key(dataset: Dataset, backbone_name: str, input_size: int | None = None) -> str:

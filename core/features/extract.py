@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from core.data.images import open_image, to_rgb
@@ -48,15 +47,14 @@ def read_for_backbone(path: str | Path, backbone: Backbone) -> np.ndarray:
 
 
 def tensor_for_backbone(x: torch.Tensor, backbone: Backbone) -> torch.Tensor:
-    """float (N, C, H, W) in [0, 1] -> float (N, 3, S, S) in [0, 1], resized and centre-cropped alike."""
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    height, width = x.shape[-2:]
-    scale = backbone.resize / min(height, width)
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False).clamp_(0.0, 1.0)
-    top, left = (size[0] - backbone.input_size) // 2, (size[1] - backbone.input_size) // 2
-    return x[..., top : top + backbone.input_size, left : left + backbone.input_size]
+    """float (N, C, H, W) in [0, 1] -> uint8 (N, 3, S, S), through `image_for_backbone` like a file.
+
+    One reader for every container: an image held in an array gives the backbone the very pixels
+    the same image read from a PNG file gives it (arrays of images are 8-bit to begin with).
+    """
+    pixels = (x.clamp(0.0, 1.0) * 255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    images = [Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p) for p in pixels]
+    return torch.from_numpy(np.stack([image_for_backbone(img, backbone) for img in images])).permute(0, 3, 1, 2)
 
 
 def _file_batches(files: Sequence[str], backbone: Backbone, batch_size: int, workers: int) -> Iterator[torch.Tensor]:

@@ -204,6 +204,36 @@ class TestGeometry:
         assert features_path(small, "efficientnet-lite0", 224) != features_path(small, "efficientnet-lite0")
         torch.testing.assert_close(dataset_features(small, "efficientnet-lite0", input_size=224), at_224)
 
+    def test_the_same_small_images_read_alike_from_png_files_and_from_an_array(self, lite0, tmp_path):
+        from core.features import backbone_for
+
+        rng = np.random.default_rng(0)
+        pixels = rng.integers(0, 256, size=(6, 28, 28), dtype=np.uint8)
+        for i, image in enumerate(pixels):
+            (tmp_path / "pngs" / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image, "L").save(tmp_path / "pngs" / f"c{i % 2}" / f"{i}.png")
+        folder = load_dataset(DataSpec("folder", path=str(tmp_path / "pngs"), image_size=64))
+        order = [int(Path(f).stem) for f in folder.files]  # the folder lists its files class by class
+        np.savez(tmp_path / "same.npz", x=pixels[order], y=np.asarray(order) % 2)
+        array = load_dataset(DataSpec("npz", path=str(tmp_path / "same.npz")))
+        resized = load_dataset(DataSpec("npz", path=str(tmp_path / "same.npz"), image_size=64))
+        sizes = {backbone_for(d, "efficientnet-lite0").input_size for d in (folder, array, resized)}
+        assert sizes == {96}  # the pictures' real side decides, not the container nor the gallery's copy
+        torch.testing.assert_close(
+            dataset_features(folder, "efficientnet-lite0"), dataset_features(array, "efficientnet-lite0")
+        )
+
+    def test_big_photos_in_files_keep_the_backbones_own_size(self, tmp_path):
+        from core.features import backbone_for
+
+        rng = np.random.default_rng(0)
+        for i in range(4):  # phone-photo proportions, read from their headers
+            (tmp_path / "photos" / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+            image = Image.fromarray(rng.integers(0, 256, size=(300, 400, 3), dtype=np.uint8))
+            image.save(tmp_path / "photos" / f"c{i % 2}" / f"{i}.jpg")
+        photos = load_dataset(DataSpec("folder", path=str(tmp_path / "photos"), image_size=32))
+        assert backbone_for(photos, "efficientnet-lite0").input_size == 224
+
 
 class TestRunsOnFeatures:
     """`latentboard train --features` end to end: a dense model on features, baselines, classify."""
@@ -242,7 +272,7 @@ class TestRunsOnFeatures:
             "N2D: UMAP of codes + GMM",
             "k-means on backbone features (baseline)",
             "UMAP of backbone features + GMM (baseline)",
-            "UMAP of raw inputs + GMM (baseline)",
+            "UMAP of raw inputs (PCA-",  # 24 x 24 x 3 = 1,728 values a row: reduced first, and named so
         ):
             assert row in table
         assert "backbone features" in table.split("Probes")[1]
