@@ -37,6 +37,7 @@ def format_evaluation(result: EvaluationResult) -> str:
         "Clustering (ACC: best one-to-one match of clusters to labels)",
         *table(clustering_table(result).formatted()),
         *(["(baselines left out on request)"] if "baselines" in result.left_out else []),
+        *([f"(raw inputs: PCA-{reduced}, randomized, seeded)"] if (reduced := result.extra.get("raw_pca")) else []),
         "",
     ]
     if "probes" in result.left_out:
