@@ -440,16 +440,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     skip = [step for step, flag in (("baselines", args.skip_baselines), ("probes", args.skip_probes)) if flag]
 
     def report(event: Any) -> None:
-        """A line per step started on stderr; the N2D line on stdout the moment N2D has run."""
-        if args.json:
-            return  # stdout holds exactly one JSON object, stderr stays for errors
+        """A line per step started on stderr (with --json too: stdout holds exactly one JSON object);
+        without --json, the N2D line on stdout the moment N2D has run."""
         if not event.finished:
             print(event.line(), file=sys.stderr, flush=True)
-        elif event.step == "n2d" and not event.done:
+        elif event.step == "n2d" and not event.done and not args.json:
             print(n2d_line(event.evaluation), flush=True)
 
-    if not args.json:
-        print(f"Evaluating run {trained.run.id} on its {args.split} split ...", file=sys.stderr, flush=True)
+    print(f"Evaluating run {trained.run.id} on its {args.split} split ...", file=sys.stderr, flush=True)
     result = evaluate_run(
         trained,
         split=args.split,

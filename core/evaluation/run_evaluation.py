@@ -32,8 +32,11 @@ from core.errors import ConfigError
 from core.evaluation.alongside import Alongside, worth_a_process
 from core.evaluation.clustering import (
     clustering_baselines,
+    fit_pca,
     labelled_clusterings,
     pca_features,
+    pca_sample,
+    raw_reduction,
     run_methods,
     sorted_by,
     timed_manifold,
@@ -95,6 +98,32 @@ def split_index(trained: TrainedRun, split: str) -> np.ndarray:
 def flat_inputs(trained: TrainedRun, index: np.ndarray) -> np.ndarray:
     """The raw pixels (or table values) of rows, flattened: the no-model baseline's input."""
     return trained.dataset.x[torch.as_tensor(index)].reshape(len(index), -1).numpy().astype(np.float32)
+
+
+def raw_inputs(
+    trained: TrainedRun, index: np.ndarray, train_index: np.ndarray, random_state: int | None = 0
+) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """(the split's raw inputs, the train split's, the PCA components they were reduced to or None).
+
+    Wide inputs (photos) come as clustering.raw_pca's components, the PCA fitted on (a sample of)
+    the train rows and applied a chunk at a time, so no copy of every flattened photo is ever held.
+    """
+    components = raw_reduction(int(np.prod(trained.dataset.input_shape)))
+    if components is None:
+        raw = flat_inputs(trained, index)
+        return raw, flat_inputs(trained, train_index) if len(train_index) else raw, None
+    fit_index = train_index if len(train_index) else index  # the same rows clustering.raw_pca would sample
+    pca = fit_pca(flat_inputs(trained, fit_index[pca_sample(len(fit_index), random_state)]), components, random_state)
+
+    def reduced(rows: np.ndarray) -> np.ndarray:
+        chunks = [rows[i : i + RAW_CHUNK] for i in range(0, len(rows), RAW_CHUNK)]
+        return np.concatenate([pca.transform(flat_inputs(trained, c)).astype(np.float32) for c in chunks])
+
+    raw = reduced(index)
+    return raw, reduced(train_index) if len(train_index) else raw, int(pca.n_components_)
+
+
+RAW_CHUNK = 1000  # rows flattened at a time while reducing wide raw inputs
 
 
 def backbone_features(trained: TrainedRun, index: np.ndarray) -> np.ndarray | None:
@@ -174,7 +203,8 @@ def evaluate_run(
     Returns an EvaluationResult and, with `save`, writes its dict to `evaluation-<split>.json` in
     the run folder: split, n, n_clusters, seconds, clustering {method: {acc, nmi, ari, silhouette,
     seconds, ...}}, baselines {kmeans_raw | kmeans_pca | umap_gmm_raw: {...}}, probes {codes | raw
-    | pca: {knn, logistic, random_forest}}, probes_cv (same shape), probe_protocol, reconstruction
+    | pca: {knn, logistic, random_forest}}, probes_cv (same shape), probe_protocol, raw_pca (the
+    PCA components wide raw inputs were reduced to for baselines and probes, else None), reconstruction
     {mse, psnr, ssim}, trustworthiness, left_out (the steps of `skip`). Without labels acc / nmi /
     ari and the probes are None. `on_progress` gets every event of evaluation_steps, partial
     results included. `sorted_by` names the clustering the run sorts by by default. Trained heads
@@ -266,13 +296,17 @@ class _Evaluation:
         self.scores: dict[str, Any] = {}  # clustering method -> scores
         self.baseline_scores: dict[str, Any] = {}
         self._raw: tuple[np.ndarray, np.ndarray] | None = None
+        self.raw_components: int | None = None  # PCA components wide raw inputs were reduced to
         self._alongside: Alongside | None = None
 
     def raw(self) -> tuple[np.ndarray, np.ndarray]:
-        """(the split's raw inputs, the train split's), flattened: the no-model baselines' input."""
+        """(the split's raw inputs, the train split's), flattened, PCA-reduced when wide: the no-model
+        baselines' and probes' input (raw_inputs)."""
         if self._raw is None:
-            raw = flat_inputs(self.trained, self.index)
-            self._raw = raw, flat_inputs(self.trained, self.train_index) if len(self.train_index) else raw
+            raw, raw_train, self.raw_components = raw_inputs(
+                self.trained, self.index, self.train_index, self.random_state
+            )
+            self._raw = raw, raw_train
         return self._raw
 
     def _cluster(self, methods: tuple[str, ...], rows: np.ndarray | None = None) -> dict[str, Any]:
@@ -346,7 +380,7 @@ class _Evaluation:
         else:
             args, kwargs = self._baseline_inputs()
             self.baseline_scores = clustering_baselines(*args, **kwargs)
-        return {"baselines": self.baseline_scores}
+        return {"baselines": self.baseline_scores, "raw_pca": self.raw_components}
 
     def close(self) -> None:
         """Stop a second process whose results nobody will read (the caller stopped listening)."""
@@ -366,7 +400,7 @@ class _Evaluation:
             self.train_index,
             self.random_state,
         )
-        return {"probes": probes, "probes_cv": probes_cv, "probe_protocol": protocol}
+        return {"probes": probes, "probes_cv": probes_cv, "probe_protocol": protocol, "raw_pca": self.raw_components}
 
     def summary(self, partial: dict[str, Any], clock: StepClock, left_out: list[str]) -> dict[str, Any]:
         """The header every partial result carries, then what the steps so far added."""

@@ -28,6 +28,20 @@ FEATURE_NAMES = {
     "features": "backbone features",
 }
 PROBE_NAMES = {"knn": "kNN (k=5)", "logistic": "logistic", "random_forest": "random forest"}
+REDUCED_NAMES = {  # the rows that read wide raw inputs through PCA (result key raw_pca) say so
+    "kmeans_raw": "k-means on raw inputs (PCA-{k})",
+    "umap_gmm_raw": "UMAP of raw inputs (PCA-{k}) + GMM",
+    "raw": "raw inputs (PCA-{k})",
+}
+
+
+def _name(key: str, names: dict[str, str], result: EvaluationResult) -> str:
+    """A row's label; "raw inputs (PCA-50)" where the evaluation reduced wide raw inputs first."""
+    components = result.extra.get("raw_pca")
+    if components and key in REDUCED_NAMES:
+        return REDUCED_NAMES[key].format(k=components)
+    return names.get(key, key)
+
 
 Number = float | int | None
 
@@ -74,7 +88,7 @@ def clustering_table(result: EvaluationResult) -> Table:
         for key, s in (rows_of or {}).items():
             rows.append(
                 Row(
-                    names.get(key, key) + (" (baseline)" if baseline else ""),
+                    _name(key, names, result) + (" (baseline)" if baseline else ""),
                     (s.acc, s.nmi, s.ari, s.silhouette, s.n_clusters, s.seconds),
                     baseline,
                 )
@@ -94,7 +108,7 @@ def probes_table(result: EvaluationResult) -> Table:
         cv = probes.cross_validated.get(feature) or {}
         rows.append(
             Row(
-                FEATURE_NAMES.get(feature, feature),
+                _name(feature, FEATURE_NAMES, result),
                 (*[(scores or {}).get(p) for p in names], *[cv.get(p) for p in names]),
             )
         )

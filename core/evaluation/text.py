@@ -43,6 +43,7 @@ def format_evaluation(result: EvaluationResult) -> str:
         "Clustering (ACC: best one-to-one match of clusters to labels)",
         *table(clustering_table(result).formatted()),
         *(["(baselines left out on request)"] if "baselines" in result.left_out else []),
+        *([f"(raw inputs: PCA-{reduced}, randomized, seeded)"] if (reduced := result.extra.get("raw_pca")) else []),
         *([sorted_by_line(result)] if result.sorted_by else []),
         "",
     ]

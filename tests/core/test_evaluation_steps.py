@@ -159,5 +159,8 @@ def test_cli_skips_probes_and_baselines_on_request(small, capsys):
     assert "Probes (small classifiers" not in captured.err
     assert cli.main(["evaluate", small.run.id, "--runs-dir", runs, "--split", "all", "--skip-baselines", "--json"]) == 0
     captured = capsys.readouterr()
-    result = json.loads(captured.out)  # still exactly one JSON object, and no progress chatter
-    assert result["left_out"] == ["baselines"] and "baselines" not in result and captured.err == ""
+    result = json.loads(captured.out)  # still exactly one JSON object; the progress goes to stderr
+    assert result["left_out"] == ["baselines"] and "baselines" not in result
+    steps = [line for line in captured.err.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in steps] == [f"[{i}/6" for i in range(1, 7)]
+    assert "Probes (small classifiers" in steps[-1] and "Baselines" not in captured.err

@@ -242,7 +242,7 @@ class TestRunsOnFeatures:
             "N2D: UMAP of codes + GMM",
             "k-means on backbone features (baseline)",
             "UMAP of backbone features + GMM (baseline)",
-            "UMAP of raw inputs + GMM (baseline)",
+            "UMAP of raw inputs (PCA-",  # 24 x 24 x 3 = 1,728 values a row: reduced first, and named so
         ):
             assert row in table
         assert "backbone features" in table.split("Probes")[1]
