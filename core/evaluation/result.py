@@ -164,7 +164,8 @@ class EvaluationResult:
             out.update(
                 probes=self.probes.held_out, probes_cv=self.probes.cross_validated, probe_protocol=self.probes.protocol
             )
-        out.update({key: getattr(self, key) for key in HEADER_KEYS})
+        # sorted_by came later: an older result without it is written back as it was read.
+        out.update({key: getattr(self, key) for key in HEADER_KEYS if key != "sorted_by" or self.sorted_by})
         out.update(timings=dict(self.timings), left_out=list(self.left_out), skipped=dict(self.skipped))
         return {**out, **self.extra}
 
