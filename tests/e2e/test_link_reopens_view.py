@@ -78,7 +78,7 @@ def test_a_copied_link_reopens_page_dataset_and_map_in_a_fresh_browser(server, b
             selected(fresh, "Projection") == "PCA" and selected(fresh, "Colour by") == "cluster"
         )  # the map's settings
         title = fresh.evaluate(MAP_TITLE)
-        assert "PCA of the codes (test, coloured by k-means)" in title, title
+        assert "PCA of the codes (test, coloured by N2D (UMAP + GMM))" in title, title  # the run sorts by N2D
         assert fresh.get_by_text("were not understood").count() == 0
         fresh.evaluate("() => window.scrollTo(0, 0)")
         save(fresh, "link-restored")
