@@ -487,12 +487,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.export import cluster_assignments, write_assignments, write_sorted_folders
+    from core.export import cluster_assignments, export_cluster_count, write_assignments, write_sorted_folders
 
     if not (args.out or args.sorted_folders):
         raise ConfigError("Say what to write: --out clusters.csv (or .parquet), --sorted-folders FOLDER, or both.")
     trained = _trained_run(args)
     method, n_clusters, seed, sorting = _export_clustering(args, trained)
+    if sorting is None:
+        n_clusters, _, why = export_cluster_count(trained, method, n_clusters, seed)
+        print(f"latentboard: {why}", file=sys.stderr)
     frame = cluster_assignments(trained, method, n_clusters, seed, sorting)
     sizes = frame["cluster"].value_counts().sort_index()
     summary = f"{len(frame)} rows in {len(sizes)} clusters ({', '.join(f'{c}: {n}' for c, n in sizes.items())})"
@@ -668,8 +671,8 @@ COMMANDS: dict[str, Command] = {
                 "--clusters",
                 type=int,
                 metavar="N",
-                help="number of clusters (default: that of the sorting edits, else "
-                f"the number of classes, or 10; {OWN_COUNT} choose their own)",
+                help="number of clusters (default: that of the sorting edits, else the number of classes, "
+                f"or for data without labels the estimated number of groups; {OWN_COUNT} choose their own)",
             ),
             arg(
                 "--seed",
