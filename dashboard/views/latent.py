@@ -18,6 +18,7 @@ from dashboard import links, state
 from dashboard.components import is_feature_run, page_header, user_errors
 from dashboard.latent.clusters import clusters_section
 from dashboard.latent.controls import controls
+from dashboard.latent.groups import groups_section
 from dashboard.latent.map import map_section
 from dashboard.latent.replay import replay_section
 
@@ -30,7 +31,11 @@ shown = page_header(
 if shown is not None:
     run, trained, split = shown
     # N2D is what the Photos preset was tuned for, and what `latentboard export` uses by default.
-    settings = controls(trained.dataset, preferred="n2d" if is_feature_run(run) else None)
+    with st.spinner("Counting the groups…"):
+        count = state.group_count(run, split)
+    estimate = None if isinstance(count, str) else count.estimate
+    settings = controls(trained.dataset, preferred="n2d" if is_feature_run(run) else None, estimate=estimate)
+    groups_section(trained.dataset, count, settings)
     picked = map_section(run, trained, split, settings)
     if picked is not None:
         with user_errors("Training replay"):
