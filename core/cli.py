@@ -493,7 +493,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise ConfigError("Say what to write: --out clusters.csv (or .parquet), --sorted-folders FOLDER, or both.")
     trained = _trained_run(args)
     method, n_clusters, seed, sorting = _export_clustering(args, trained)
-    if sorting is None:
+    if sorting is None and n_clusters is None:  # the number given wins, and needs no word
         n_clusters, _, why = export_cluster_count(trained, method, n_clusters, seed)
         print(f"latentboard: {why}", file=sys.stderr)
     frame = cluster_assignments(trained, method, n_clusters, seed, sorting)

@@ -499,6 +499,8 @@ def run_group_count(
     ConfigError when the split has too few rows to estimate.
     """
     index = split_index(trained, split)
+    if random_state is not None:
+        check_seed(random_state, "The seed (--seed)")
     if isinstance(manifold, tuple):
         manifold = manifold[0]
 
