@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from core.data import Dataset
+from core.evaluation import default_n_clusters
 from core.figures import group_count_figure
 from core.group_count import GroupCount
 from core.methods import CLUSTER_METHODS
@@ -21,7 +22,7 @@ def groups_section(ds: Dataset, count: GroupCount | str, settings: dict[str, Any
     own_count = CLUSTER_METHODS[settings["clusterer"]].chooses_own_cluster_count
     in_use = None if own_count else settings["n_clusters"]
     if ds.has_labels:
-        default = f"The data has {len(ds.classes)} classes, which the clusters default to."
+        default = f"The data has {default_n_clusters(ds)} classes, which the clusters default to."
     else:
         default = "The clusters default to it; set another number under Map and cluster settings."
     with st.expander(f"How many groups? About {count.estimate}, estimated without labels", expanded=not ds.has_labels):
