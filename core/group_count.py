@@ -11,12 +11,11 @@ silhouette in the UMAP space to track clustering accuracy.
 Measured on EfficientNet-Lite0 features, labels hidden (benchmarks/group_count.py): the birds 10
 of 10 and 4 species 4 of 4, 6 Fashion-MNIST classes 4, but CIFAR-10 and Fashion-MNIST (10
 classes) 2, and 6 CIFAR-10 classes 2: those features split first into animals / vehicles and
-clothes / shoes and bags, and
-every label-free score tried on their manifold (silhouette in the UMAP or in the features,
-Davies-Bouldin, agreement across half-samples, HDBSCAN's count, the mixture's BIC, which kept
-falling to k=30) said 2 to 6 or 29. That is why the curve is always shown beside the number.
-No labels are involved anywhere. One UMAP serves every k, and a caller that has the manifold
-already (evaluation's N2D step) passes it in.
+clothes / shoes and bags, and every label-free score tried on their manifold (silhouette in the
+UMAP or in the features, Davies-Bouldin, agreement across half-samples, HDBSCAN's count, the
+mixture's BIC, which kept falling to k=30) said 2 to 6 or 29. That is why the curve is always
+shown beside the number. No labels are involved anywhere. One UMAP serves every k, and a caller
+that has the manifold already (evaluation's N2D step) passes it in.
 
 Candidates run from 2 to min(MAX_GROUPS, N // MIN_ROWS_PER_GROUP): a group needs a few members
 to be told from noise. With fewer than 2 * MIN_ROWS_PER_GROUP rows there is nothing to choose

@@ -41,7 +41,14 @@ from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores
 from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
 from core.evaluation.reconstruction import reconstruct, reconstruction_quality
 from core.evaluation.result import EvaluationResult
-from core.group_count import MANIFOLD_DIMS, GroupCount, estimate_group_count, manifold_neighbors
+from core.group_count import (
+    MANIFOLD_DIMS,
+    MAX_GROUPS,
+    METHOD,
+    GroupCount,
+    estimate_group_count,
+    manifold_neighbors,
+)
 from core.methods import CLUSTER_METHODS
 from core.registry import lookup
 from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection
@@ -510,9 +517,9 @@ def run_group_count(
         shared = manifold if manifold is not None and manifold.shape[1] == MANIFOLD_DIMS and same else None
         return estimate_group_count(codes, random_state, n_neighbors=n2d_neighbors, manifold=shared).curve()
 
-    curve = cached_array(
-        trained, f"groups-{split}", compute, random_state=random_state, n_neighbors=n2d_neighbors, n=len(index)
-    )
+    params = {"random_state": random_state, "n_neighbors": n2d_neighbors, "n": len(index)}
+    recipe = {"method": METHOD, "max_groups": MAX_GROUPS, "dims": MANIFOLD_DIMS}  # a new recipe recomputes
+    curve = cached_array(trained, f"groups-{split}", compute, **params, **recipe)
     return GroupCount.from_curve(curve, len(index))
 
 
