@@ -491,13 +491,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.export import cluster_assignments, write_assignments, write_sorted_folders
+    from core.export import cluster_assignments, export_cluster_count, write_assignments, write_sorted_folders
     from core.methods import CLUSTER_METHODS
 
     if not (args.out or args.sorted_folders):
         raise ConfigError("Say what to write: --out clusters.csv (or .parquet), --sorted-folders FOLDER, or both.")
     trained = _trained_run(args)
     method, n_clusters, seed, sorting = _export_clustering(args, trained)
+    if sorting is None and n_clusters is None:  # the number given wins, and needs no word
+        n_clusters, _, why = export_cluster_count(trained, method, n_clusters, seed)
+        print(f"latentboard: {why}", file=sys.stderr)
     progress = _HeadProgress(CLUSTER_METHODS[method].label) if CLUSTER_METHODS[method].trained_head else None
     try:
         frame = cluster_assignments(trained, method, n_clusters, seed, sorting, progress=progress)
@@ -715,8 +718,8 @@ COMMANDS: dict[str, Command] = {
                 "--clusters",
                 type=int,
                 metavar="N",
-                help="number of clusters (default: that of the sorting edits, else "
-                f"the number of classes, or 10; {OWN_COUNT} choose their own)",
+                help="number of clusters (default: that of the sorting edits, else the number of classes, "
+                f"or for data without labels the estimated number of groups; {OWN_COUNT} choose their own)",
             ),
             arg(
                 "--seed",

@@ -21,9 +21,11 @@ import pandas as pd
 
 from core.atomic import atomic_write_bytes
 from core.errors import ConfigError
-from core.evaluation.run_evaluation import run_clusters
+from core.evaluation.run_evaluation import DEFAULT_CLUSTERS, run_clusters, run_group_count
+from core.methods import CLUSTER_METHODS
 
 if TYPE_CHECKING:
+    from core.group_count import GroupCount
     from core.sorting import Sorting
     from core.trained import TrainedRun
 
@@ -60,6 +62,34 @@ def cluster_assignments(
     if dataset.y is not None:
         table["label"] = dataset.label_names(dataset.y.numpy()[rows])
     return pd.DataFrame(table)
+
+
+def export_cluster_count(
+    trained: TrainedRun, method: str = "n2d", n_clusters: int | None = None, random_state: int | None = 0
+) -> tuple[int | None, GroupCount | None, str]:
+    """(number of clusters to export, the estimate behind it or None, a line saying where the number came from).
+
+    The number given wins. Data without labels gets the estimated number of groups of every row
+    (core.group_count, cached in the run); labelled data its number of classes (None: the
+    clusterers' default). A method that finds its own count (HDBSCAN) needs none. With too few
+    rows to estimate, the fallback is DEFAULT_CLUSTERS (capped at the rows), and the line says why.
+    """
+    if n_clusters is not None:
+        return n_clusters, None, f"{n_clusters} clusters, as asked"
+    if CLUSTER_METHODS[method].chooses_own_cluster_count:
+        return None, None, f"{CLUSTER_METHODS[method].label} finds the number of clusters itself"
+    if trained.dataset.y is not None:
+        return None, None, "as many clusters as the data has classes; --clusters sets another number"
+    try:
+        count = run_group_count(trained, "all", random_state)
+    except ConfigError as error:
+        return DEFAULT_CLUSTERS, None, f"{DEFAULT_CLUSTERS} clusters (no estimate: {error})"
+    return (
+        count.estimate,
+        count,
+        f"{count.estimate} clusters, the estimated number of groups ({count.method}: "
+        f"{count.best_score:.3f} of k={count.candidates[0]}..{count.candidates[-1]}); --clusters sets another number",
+    )
 
 
 def table_bytes(frame: pd.DataFrame, suffix: str) -> bytes:

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:
     from core.evaluation.tables import Table
+    from core.group_count import GroupCount
 
 # Qualitative colours for labels and clusters; beyond 24 categories they repeat.
 PALETTE = (
@@ -391,6 +392,35 @@ def class_balance_figure(names: Sequence[str]) -> go.Figure:
 def label_mix_figure(names: Sequence[str], title: str = "Labels in the selection") -> go.Figure:
     fig = class_balance_figure(names)
     fig.update_layout(title=title, height=260)
+    return fig
+
+
+def group_count_figure(count: GroupCount, chosen: int | None = None) -> go.Figure:
+    """The estimate's evidence: its score against the number of groups, the estimate marked
+    (and the number in use, `chosen`, when it differs)."""
+    fig = go.Figure(
+        go.Scatter(
+            x=list(count.candidates),
+            y=[None if not math.isfinite(s) else s for s in count.scores],
+            mode="lines+markers",
+            line_color="#4C78A8",
+            hovertemplate="%{x} groups: %{y:.3f}<extra></extra>",
+            name="score",
+        )
+    )
+    fig.add_vline(
+        x=count.estimate, line_dash="dash", line_color="#E45756", annotation_text=f"estimate {count.estimate}"
+    )
+    if chosen is not None and chosen != count.estimate:
+        fig.add_vline(x=chosen, line_dash="dot", line_color="#7F7F7F", annotation_text=f"in use {chosen}")
+    fig.update_layout(
+        title="How many groups?",
+        height=240,
+        xaxis_title="number of groups",
+        yaxis_title="silhouette",
+        showlegend=False,
+        **_LAYOUT,
+    )
     return fig
 
 

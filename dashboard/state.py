@@ -25,6 +25,7 @@ from dashboard.keys import TRAIN
 if TYPE_CHECKING:
     from core.data import Dataset
     from core.evaluation.background import EvaluationJobs
+    from core.group_count import GroupCount
     from core.jobs import Job, JobRegistry
     from core.runs import Run, RunStore
     from core.snapshots import Replay
@@ -295,6 +296,22 @@ def clusters(run: Run, split: str, method: str, n_clusters: int | None = None) -
         return _clusters(runs_dir(), run.id, run_stamp(run), split, method, n_clusters, progress)
     finally:
         bar.empty()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _group_count(root: str, run_id: str, stamp: str, split: str) -> GroupCount | str:
+    from core.errors import ConfigError
+    from core.evaluation.run_evaluation import run_group_count
+
+    try:
+        return run_group_count(_trained(root, run_id, stamp), split, random_state=0)
+    except ConfigError as error:  # too few rows: the reason, which the page shows instead
+        return str(error)
+
+
+def group_count(run: Run, split: str) -> GroupCount | str:
+    """The estimated number of groups of a split's codes (core.group_count, cached in the run), or why there is none."""
+    return _group_count(runs_dir(), run.id, run_stamp(run), split)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

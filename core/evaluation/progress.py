@@ -24,6 +24,7 @@ from core.evaluation.result import EvaluationResult
 SECONDS_PER_1K_ROWS = {
     "encode": 0.1,
     "n2d": 8.0,
+    "groups": 2.0,
     "clusterings": 2.0,
     "reconstruction": 0.2,
     "map": 2.0,
@@ -37,6 +38,7 @@ CALIBRATE_AFTER = 0.1  # trust measured speed once steps worth this share of the
 STEP_LABELS = {
     "encode": "Encoding the rows",
     "n2d": "N2D: UMAP of the codes + GMM",
+    "groups": "How many groups (silhouette on N2D's manifold)",
     "clusterings": "Other clusterings of the codes",
     "reconstruction": "Reconstruction quality",
     "map": "2-D map and its trustworthiness",

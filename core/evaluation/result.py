@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.group_count import GroupCount
 
 SCORE_KEYS = ("acc", "nmi", "ari", "silhouette", "n_clusters", "noise", "seconds")
 HEADER_KEYS = (
@@ -168,6 +171,14 @@ class EvaluationResult:
         out.update({key: getattr(self, key) for key in HEADER_KEYS if key != "sorted_by" or self.sorted_by})
         out.update(timings=dict(self.timings), left_out=list(self.left_out), skipped=dict(self.skipped))
         return {**out, **self.extra}
+
+    @property
+    def group_count(self) -> GroupCount | None:
+        """The estimated number of groups (core.group_count) when the evaluation made one."""
+        from core.group_count import GroupCount
+
+        value = self.extra.get("group_count")
+        return GroupCount.from_dict(value) if isinstance(value, Mapping) else None
 
     def best_clustering(self) -> tuple[str, ClusteringScores] | None:
         """The pipeline with the highest accuracy (None without labels or before any ran)."""

@@ -46,6 +46,14 @@ from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores
 from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
 from core.evaluation.reconstruction import reconstruct, reconstruction_quality
 from core.evaluation.result import EvaluationResult
+from core.group_count import (
+    MANIFOLD_DIMS,
+    MAX_GROUPS,
+    METHOD,
+    GroupCount,
+    estimate_group_count,
+    manifold_neighbors,
+)
 from core.methods import CLUSTER_METHODS
 from core.registry import lookup
 from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection
@@ -183,7 +191,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-STEPS = ("encode", "n2d", "clusterings", "reconstruction", "map", "baselines", "probes")  # headline first
+STEPS = ("encode", "n2d", "groups", "clusterings", "reconstruction", "map", "baselines", "probes")  # headline first
 OPTIONAL_STEPS = ("baselines", "probes")  # what a caller may leave out (`skip`)
 
 
@@ -343,6 +351,14 @@ class _Evaluation:
         if not too_few_rows("n2d", len(self.codes)):  # N2D's manifold, shared with the other UMAP pipelines
             self.manifold = timed_manifold(self.codes, self.n_clusters, self.random_state, self.n2d_neighbors)
         return self._cluster(("n2d",))
+
+    def groups(self) -> dict[str, Any]:
+        """The estimated number of groups (no labels involved), beside the n_clusters scored."""
+        try:
+            count = run_group_count(self.trained, self.split, self.random_state, self.n2d_neighbors, self.manifold)
+        except ConfigError as error:  # too few rows: the reason instead of a number
+            return {"group_count": None, "group_count_skipped": str(error)}
+        return {"group_count": count.to_dict()}
 
     def clusterings(self) -> dict[str, Any]:
         on_codes = tuple(m for m in self.methods if m != "n2d" and CLUSTER_METHODS[m].reads == "codes")
@@ -551,6 +567,38 @@ def run_clusters(
         return clusterer(method, k, random_state, n2d_neighbors, progress=progress).fit_predict(rows)
 
     return _cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute)
+
+
+def run_group_count(
+    trained: TrainedRun,
+    split: str = "all",
+    random_state: int | None = 0,
+    n2d_neighbors: int = N2D_NEIGHBORS,
+    manifold: tuple[np.ndarray, float] | np.ndarray | None = None,
+) -> GroupCount:
+    """core.group_count.estimate_group_count of a split's codes, cached in the run folder (its curve).
+
+    `manifold`: N2D's UMAP of these codes when the caller has it (evaluation's N2D step); it is
+    used when it is the one the estimate would compute (same dimensions and neighbours), so the
+    page and `evaluate` agree.
+    ConfigError when the split has too few rows to estimate.
+    """
+    index = split_index(trained, split)
+    if random_state is not None:
+        check_seed(random_state, "The seed (--seed)")
+    if isinstance(manifold, tuple):
+        manifold = manifold[0]
+
+    def compute() -> np.ndarray:
+        codes = run_codes(trained, split)
+        same = manifold_neighbors(len(codes), n2d_neighbors) == n2d_neighbors  # evaluation's UMAP is the one wanted
+        shared = manifold if manifold is not None and manifold.shape[1] == MANIFOLD_DIMS and same else None
+        return estimate_group_count(codes, random_state, n_neighbors=n2d_neighbors, manifold=shared).curve()
+
+    params = {"random_state": random_state, "n_neighbors": n2d_neighbors, "n": len(index)}
+    recipe = {"method": METHOD, "max_groups": MAX_GROUPS, "dims": MANIFOLD_DIMS}  # a new recipe recomputes
+    curve = cached_array(trained, f"groups-{split}", compute, **params, **recipe)
+    return GroupCount.from_curve(curve, len(index))
 
 
 def _cache_clusters(

@@ -34,11 +34,27 @@ def sorted_by_line(result: EvaluationResult) -> str:
     return f"Sorted by (the Latent space page and export, by default): {name} ({result.sorted_by})"
 
 
+def group_count_lines(result: EvaluationResult) -> list[str]:
+    """The estimated number of groups and its curve, beside the number of clusters scored."""
+    count = result.group_count
+    if count is None:
+        reason = result.extra.get("group_count_skipped")
+        return [f"Number of groups: not estimated ({reason})"] if reason else []
+    scored = "the number of classes" if result.labelled else "the default; --clusters sets another"
+    curve = "  ".join(f"{k}:{fmt(s, 2)}" for k, s in zip(count.candidates, count.scores))
+    return [
+        f"Number of groups, estimated without labels: {count.estimate} ({count.method}); "
+        f"scored with {result.n_clusters} clusters ({scored})",
+        f"  score per k: {curve}",
+    ]
+
+
 def format_evaluation(result: EvaluationResult) -> str:
     seconds = f" ({result.seconds:.1f} s)" if result.seconds is not None else ""
     lines = [
         f"Evaluation of run {result.run_id} on {result.dataset}, {result.split} split: "
         f"{result.n} rows, {result.n_clusters} clusters, codes of {result.latent_dim} dims{seconds}",
+        *group_count_lines(result),
         "",
         "Clustering (ACC: best one-to-one match of clusters to labels)",
         *table(clustering_table(result).formatted()),

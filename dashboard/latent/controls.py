@@ -27,10 +27,14 @@ def colourings(ds: Dataset) -> list[str]:
     return (["label"] if ds.has_labels else []) + ["cluster", "error"]
 
 
-def controls(ds: Dataset, preferred: str | None = None, clusterers: list[str] | None = None) -> dict[str, Any]:
+def controls(
+    ds: Dataset, preferred: str | None = None, clusterers: list[str] | None = None, estimate: int | None = None
+) -> dict[str, Any]:
     """The controls above the map, and what they are set to: method, dims, colour, params (UMAP's),
     tile, clusterer, n_clusters. `clusterers`: the methods this run offers (default: every one);
-    `preferred`: the one it opens on (core.evaluation.sorted_by)."""
+    `preferred`: the one it opens on (core.evaluation.sorted_by); `estimate`, the estimated number
+    of groups, is the default number of clusters for data without labels (labelled data keeps its
+    number of classes)."""
     if st.session_state.get(LATENT.colour, "cluster") not in colourings(ds):  # a link's (or another run's) label colour
         links.notice([f"colour={st.session_state.pop(LATENT.colour)} (this dataset has no labels)"])
         links.write_url({"colour": None})
@@ -72,7 +76,8 @@ def controls(ds: Dataset, preferred: str | None = None, clusterers: list[str] | 
         help="Clusters are found in the full latent code (or, for the methods on backbone features, in "
         "the features the model read), not in the 2-D map.",
     )
-    default_k = min(max(default_n_clusters(ds), CLUSTER_BOUNDS[0]), CLUSTER_BOUNDS[1])
+    default_k = default_n_clusters(ds) if ds.has_labels or estimate is None else estimate
+    default_k = min(max(default_k, CLUSTER_BOUNDS[0]), CLUSTER_BOUNDS[1])
     settings["n_clusters"] = 10
     if state.teaching():  # the finer settings stay hidden in class; a link's number of clusters still counts
         settings["n_clusters"] = st.session_state[LATENT.k] = int(st.session_state.get(LATENT.k, default_k))

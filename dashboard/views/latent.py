@@ -19,6 +19,7 @@ from dashboard import links, state
 from dashboard.components import page_header, user_errors
 from dashboard.latent.clusters import clusters_section
 from dashboard.latent.controls import controls
+from dashboard.latent.groups import groups_section
 from dashboard.latent.map import map_section
 from dashboard.latent.replay import replay_section
 
@@ -33,7 +34,11 @@ if shown is not None:
     # The clustering the run sorts by (N2D on the backbone's features for photos, else on the codes):
     # the one `evaluate` names as sorted_by and `latentboard export` uses by default.
     offered = list(run_methods(run.config, heads=True))
-    settings = controls(trained.dataset, preferred=sorted_by(run.config), clusterers=offered)
+    with st.spinner("Counting the groups…"):
+        count = state.group_count(run, split)
+    estimate = None if isinstance(count, str) else count.estimate
+    settings = controls(trained.dataset, preferred=sorted_by(run.config), clusterers=offered, estimate=estimate)
+    groups_section(trained.dataset, count, settings)
     picked = map_section(run, trained, split, settings)
     if picked is not None:
         with user_errors("Training replay"):

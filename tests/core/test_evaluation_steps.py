@@ -144,9 +144,9 @@ def test_cli_prints_the_n2d_line_before_the_probes_start(small):
     lines = both.getvalue().splitlines()
     assert code == 0
     n2d = next(i for i, line in enumerate(lines) if line.startswith("N2D: UMAP of codes + GMM: ACC"))
-    probes_start = next(i for i, line in enumerate(lines) if line.startswith("[7/7] Probes"))
+    probes_start = next(i for i, line in enumerate(lines) if line.startswith(f"[{len(STEPS)}/{len(STEPS)}] Probes"))
     assert n2d < probes_start
-    assert [line for line in lines if line.startswith("[")][:2][0].startswith("[1/7] Encoding the rows")
+    assert [line for line in lines if line.startswith("[")][:2][0].startswith(f"[1/{len(STEPS)}] Encoding the rows")
     assert all("elapsed" in line and "left" in line for line in lines if line.startswith("["))
     assert any(line.startswith("Probes: accuracy") for line in lines[probes_start:])  # the full table still follows
 
@@ -155,7 +155,8 @@ def test_cli_skips_probes_and_baselines_on_request(small, capsys):
     runs = str(small.run.path.parent)
     assert cli.main(["evaluate", small.run.id, "--runs-dir", runs, "--split", "all", "--skip-probes"]) == 0
     captured = capsys.readouterr()
-    assert "Probes: left out on request" in captured.out and "[6/6] Baselines" in captured.err
+    last = len(STEPS) - 1  # probes left out: the baselines come last
+    assert "Probes: left out on request" in captured.out and f"[{last}/{last}] Baselines" in captured.err
     assert "Probes (small classifiers" not in captured.err
     assert cli.main(["evaluate", small.run.id, "--runs-dir", runs, "--split", "all", "--skip-baselines", "--json"]) == 0
     captured = capsys.readouterr()

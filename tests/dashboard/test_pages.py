@@ -264,7 +264,7 @@ def test_evaluate_page_computes_and_classifies(with_run, monkeypatch):
     assert at.progress, "a progress bar while it runs"
     assert at.button(key="eval.compute").disabled, "a second click must not start a second evaluation"
     # While the probes still run, the clusterings' tables are on the page already, with the step and an ETA.
-    rerun_until(at, lambda at: at.progress and at.progress[0].text.startswith("[7/7] Probes"), what="the probes step")
+    rerun_until(at, lambda at: at.progress and at.progress[0].text.startswith("[8/8] Probes"), what="the probes step")
     assert "left" in at.progress[0].text and at.dataframe, "the finished parts' tables while the rest runs"
     assert any(m.label.startswith("Cluster accuracy") for m in at.metric)
     held.set()

@@ -1,0 +1,141 @@
+"""The number of groups, estimated without labels: core.group_count, and where evaluate and export use it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from core.errors import ConfigError
+from core.group_count import MIN_ROWS_PER_GROUP, GroupCount, candidate_counts, estimate_group_count
+
+
+def blobs(groups: int, n: int = 300, seed: int = 0) -> np.ndarray:
+    x, _ = make_blobs(n, centers=groups, n_features=8, cluster_std=1.0, center_box=(-20, 20), random_state=seed)
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("groups", [3, 6])
+def test_blobs_are_counted_right(groups):
+    count = estimate_group_count(blobs(groups), random_state=0, max_groups=12)
+    assert count.estimate == groups
+    assert count.candidates == tuple(range(2, 13)) and len(count.scores) == len(count.candidates)
+    assert count.best_score == max(count.scores) and count.n == 300
+
+
+def test_the_curve_is_returned_and_survives_json_and_the_cache_format():
+    count = estimate_group_count(blobs(3, n=120), random_state=0, max_groups=8)
+    again = GroupCount.from_dict(json.loads(json.dumps(count.to_dict())))
+    assert again == count
+    assert GroupCount.from_curve(count.curve(), count.n) == count
+    assert "silhouette" in count.method
+
+
+def test_seeded():
+    x = blobs(4, n=150, seed=1)
+    once, again = (estimate_group_count(x, random_state=3, max_groups=8) for _ in range(2))
+    assert once == again
+
+
+def test_candidates_are_bounded_by_the_rows():
+    assert candidate_counts(1000) == tuple(range(2, 31))
+    assert candidate_counts(40) == tuple(range(2, 40 // MIN_ROWS_PER_GROUP + 1))
+
+
+@pytest.mark.parametrize("n", [0, 1, 9])
+def test_too_few_rows_say_so(n):
+    with pytest.raises(ConfigError, match="at least 10 rows|non-empty"):
+        estimate_group_count(np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32))
+
+
+def test_points_all_alike_say_so():
+    with pytest.raises(ConfigError, match="do not fall into separate groups"):
+        estimate_group_count(np.ones((40, 3), dtype=np.float32), manifold=np.ones((40, 3), dtype=np.float32))
+
+
+def test_a_given_manifold_is_used():
+    x = blobs(3, n=100)
+    assert estimate_group_count(np.zeros((100, 2), np.float32) + 0.0, manifold=x, max_groups=8).estimate == 3
+
+
+# --- where it is used: evaluate and export ----------------------------------------------------------
+
+
+def write_flat_pngs(folder, per_kind: int = 12) -> None:
+    """A flat folder (no labels) of small PNGs of three kinds that look apart."""
+    from tests.core.photo_fixtures import GENERATED_KINDS, made_up_photo
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for kind in GENERATED_KINDS:
+        for i in range(per_kind):
+            made_up_photo(kind, rng, size=32).save(folder / f"{kind}-{i:02d}.png")
+
+
+@pytest.fixture(scope="module")
+def flat_run(tmp_path_factory) -> tuple[str, str]:
+    """(runs dir, run id): a photos-preset run on a flat folder of 36 PNGs of three kinds."""
+    from core import cli
+    from core.runs import RunStore
+
+    root = tmp_path_factory.mktemp("groups")
+    write_flat_pngs(root / "flat")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LATENTBOARD_RUNS_DIR", str(root / "runs"))
+        patch.setenv("LATENTBOARD_DATA_DIR", str(root / "data"))
+        args = ["train", "--dataset", "folder", "--data-dir", str(root / "flat"), "--preset", "photos"]
+        assert cli.main([*args, "--epochs", "2", "--image-size", "32"]) == 0
+        return str(root), RunStore().ids()[0]
+
+
+@pytest.fixture
+def flat(flat_run, monkeypatch) -> tuple[str, str]:
+    root, run_id = flat_run
+    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", f"{root}/runs")
+    monkeypatch.setenv("LATENTBOARD_DATA_DIR", f"{root}/data")
+    return root, run_id
+
+
+def test_export_sorts_a_flat_folder_into_the_estimated_number_of_folders(flat, tmp_path, capsys):
+    from core import cli
+    from core.evaluation.run_evaluation import run_group_count
+    from core.runs import RunStore
+    from core.trained import load_trained
+
+    _, run_id = flat
+    assert cli.main(["export", run_id, "--sorted-folders", str(tmp_path / "sorted")]) == 0
+    count = run_group_count(load_trained(RunStore().open(run_id)), "all")
+    assert count.estimate == 3  # the three kinds
+    folders = sorted(p.name for p in (tmp_path / "sorted").iterdir() if p.is_dir())
+    assert len(folders) == count.estimate
+    assert "estimated number of groups" in capsys.readouterr().err
+
+    assert cli.main(["export", run_id, "--sorted-folders", str(tmp_path / "two"), "--clusters", "2"]) == 0
+    assert len([p for p in (tmp_path / "two").iterdir() if p.is_dir()]) == 2  # the number given wins
+
+
+def test_evaluate_json_holds_the_estimate_and_its_curve(flat, capsys):
+    from core import cli
+
+    _, run_id = flat
+    assert cli.main(["evaluate", run_id, "--split", "all", "--json", "--skip-baselines", "--skip-probes"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    count = GroupCount.from_dict(result["group_count"])
+    assert count.estimate == 3 and count.candidates == tuple(range(2, 36 // MIN_ROWS_PER_GROUP + 1))
+    assert result["n_clusters"] == 10  # no labels: the scoring default is unchanged, the estimate beside it
+
+    assert cli.main(["evaluate", run_id, "--split", "all", "--skip-baselines", "--skip-probes"]) == 0
+    assert "Number of groups, estimated without labels: 3" in capsys.readouterr().out
+
+
+def test_evaluate_says_why_there_is_no_estimate_on_too_few_rows(tmp_path, monkeypatch, capsys):
+    from core import cli
+    from tests.core.run_fixtures import train_tiny_run
+
+    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(tmp_path))
+    run = train_tiny_run(tmp_path, max_samples=40)  # its test split holds a handful of rows
+    assert cli.main(["evaluate", run.id, "--json", "--skip-baselines", "--skip-probes"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["group_count"] is None and "at least 10 rows" in result["group_count_skipped"]
