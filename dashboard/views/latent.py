@@ -38,11 +38,11 @@ if shown is not None:
         count = state.group_count(run, split)
     estimate = None if isinstance(count, str) else count.estimate
     settings = controls(trained.dataset, preferred=sorted_by(run.config), clusterers=offered, estimate=estimate)
-    groups_section(trained.dataset, count, settings)
-    picked = map_section(run, trained, split, settings)
+    picked = map_section(run, trained, split, settings)  # the first chart on the page: the map
     if picked is not None:
         with user_errors("Training replay"):
             replay_section(run, trained.dataset, settings)
+        groups_section(trained.dataset, count, settings)  # how many groups, just before the groups
         with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
             clusters_section(run, trained, split, settings, picked)
         state.write_sprites(run, split)  # after the map is on screen: the first hover fetches them

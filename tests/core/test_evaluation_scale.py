@@ -14,6 +14,7 @@ from core import cli
 from core.config import DataSpec, RunConfig
 from core.evaluation.clustering import RAW_COMPONENTS, clustering_baselines, reduce_raw
 from core.evaluation.result import EvaluationResult
+from core.evaluation.run_evaluation import STEPS
 from core.evaluation.tables import clustering_table, probes_table
 from core.evaluation.text import format_evaluation
 from core.experiment import execute, start_run
@@ -98,7 +99,7 @@ def test_evaluate_json_keeps_stdout_one_object_and_reports_steps_on_stderr(wide_
     captured = capsys.readouterr()
     result = json.loads(captured.out)  # exactly one JSON object, nothing else on stdout
     steps = [line for line in captured.err.splitlines() if line.startswith("[")]
-    assert [line.split("]")[0] for line in steps] == [f"[{i}/7" for i in range(1, 8)]
+    assert [line.split("]")[0] for line in steps] == [f"[{i}/{len(STEPS)}" for i in range(1, len(STEPS) + 1)]
     assert "Baselines" in captured.err and "Probes" in captured.err
     assert result["raw_pca"] == RAW_COMPONENTS  # 1,600 values a row: reduced, and the result says so
     assert set(result["baselines"]) == {"kmeans_raw", "kmeans_pca", "umap_gmm_raw"}
