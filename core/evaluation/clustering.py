@@ -130,9 +130,9 @@ def sorted_by(config: Any) -> str:
 
     N2D on the backbone's features for a run trained on them, N2D on the codes otherwise. A
     reconstruction autoencoder on features keeps less of what tells photos apart than the features
-    themselves: on the birds tuning photos (10 species) N2D scored ACC 0.953 on the codes and about
-    0.99 on the Lite0 features, on 100 species 0.694 and 0.76. The codes stay for the maps, the
-    reconstructions and compact storage.
+    themselves: on the birds tuning photos (10 species, `train --preset photos`, `evaluate --split
+    all`, seeds 0-2) N2D scored ACC 0.973-0.974 on the codes and 0.981-0.985 on the standardised
+    Lite0 features. The codes stay for the maps, the reconstructions and compact storage.
     """
     return "n2d-features" if config.features.backbone else "n2d"
 
