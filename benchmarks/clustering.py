@@ -35,7 +35,7 @@ from core.errors import DataError  # noqa: E402
 from core.evaluation import clustering_scores, evaluate_run, run_clusters  # noqa: E402
 from core.evaluation.tables import BASELINE_NAMES  # noqa: E402
 from core.experiment import execute, start_run  # noqa: E402
-from core.gate import prepare  # noqa: E402
+from core.gate import prepare, settle  # noqa: E402
 from core.presets import PRESET_NAMES, apply_preset, preset_summary, recipe_for  # noqa: E402
 from core.run_cache import run_codes  # noqa: E402
 from core.runs import RunStore  # noqa: E402
@@ -66,7 +66,7 @@ def train(store: RunStore, dataset: str, preset: str, device: str | None, seed: 
     if config.data != spec:
         data = prepare(config)
     print(f"  {dataset}: {recipe.reason}", file=sys.stderr, flush=True)
-    run = start_run(store, config)
+    run = start_run(store, settle(config, data))
     for event in execute(run, dataset=data):
         if event.kind == "epoch":
             print(

@@ -147,17 +147,19 @@ def config_from_args(args: argparse.Namespace, dataset: Any = None) -> Any:
 def train_config(args: argparse.Namespace) -> tuple[Any, Any]:
     """(config, its prepared dataset). "best-quality" first loads the data as the flags describe
     it, to choose a recipe by its kind; a recipe that changes the data settings loads it again."""
-    from core.gate import prepare
+    from core.gate import prepare, settle
     from core.presets import AUTO, recipe_for
 
     if args.preset != AUTO:
         config = config_from_args(args)
-        return config, prepare(config)
+        dataset = prepare(config)
+        return settle(config, dataset), dataset
     plain = config_from_args(argparse.Namespace(**{**vars(args), "preset": None}))
     dataset = prepare(plain)
     print(recipe_for(AUTO, dataset).reason + ".", flush=True)
     config = config_from_args(args, dataset)  # the recipe's settings: checked too, the data read again only if changed
-    return config, prepare(config, dataset if config.data == plain.data else None)
+    dataset = prepare(config, dataset if config.data == plain.data else None)
+    return settle(config, dataset), dataset
 
 
 def cmd_train(args: argparse.Namespace) -> int:

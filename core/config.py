@@ -84,9 +84,9 @@ class FeatureConfig(Config):
     batch_size: int = setting(32, "images per backbone forward pass")
     input_size: int | None = setting(
         None,
-        "the side in px the backbone reads each image at (default: small "
-        "array images at about 3x their side, at least 96; image files at the "
-        "backbone's own, 224)",
+        "the side in px the backbone reads each image at (default: from the "
+        "pictures' real side, whatever holds them: small ones at about 3x their "
+        "side, at least 96; photos at the backbone's own, 224; stored in the run)",
         flag="--features-size",
     )
 

@@ -1,6 +1,7 @@
 """The one gate a new run passes before its folder exists: the config against the registries, then the data.
 
     dataset = prepare(config)      # ConfigError / DataError here leave nothing on disk
+    config = settle(config, dataset)  # what depends on the data, made explicit before it is stored
     run = start_run(store, config) # core.experiment: the folder, no second check
     for event in execute(run, dataset=dataset): ...
 
@@ -13,12 +14,14 @@ CLI, the dashboard's jobs, a sweep's trials) goes through `prepare` exactly once
 
 from __future__ import annotations
 
+import dataclasses
+
 from core.config import RunConfig, check_ranges
 from core.data import SOURCES, Dataset, load_dataset
 from core.data.splits import check_enough_rows, min_rows
 from core.devices import resolve_device
 from core.errors import ConfigError
-from core.features import BACKBONES, Backbone, get_backbone
+from core.features import BACKBONES, Backbone, get_backbone, settled_input_size
 from core.limits import current_limits
 from core.models import check_model_config, check_model_size
 from core.training import check_train_config
@@ -94,3 +97,17 @@ def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
         dataset = load_dataset(config.data)
     check_enough_rows(len(dataset), config.split.val_fraction, config.split.test_fraction)
     return dataset
+
+
+def settle(config: RunConfig, dataset: Dataset) -> RunConfig:
+    """`config` as the new run stores it: settings left to the data made explicit.
+
+    The features' input size follows the pictures' real side (core.features.settled_input_size),
+    read once here and written into the run's config, so a later version's rule, or the folder
+    changing, never feeds the model other features than it learned from.
+    """
+    features = config.features
+    if features.backbone is None or features.input_size is not None:
+        return config
+    size = settled_input_size(dataset, features.backbone)
+    return dataclasses.replace(config, features=dataclasses.replace(features, input_size=size))

@@ -20,7 +20,7 @@ from core.config import RunConfig
 from core.data import Dataset
 from core.errors import LatentboardError, RunError
 from core.experiment import execute, start_run
-from core.gate import prepare
+from core.gate import prepare, settle
 from core.runs import Run, RunStore
 from core.training import Progress
 
@@ -93,7 +93,7 @@ class JobRegistry:
         while training (divergence) end up in `Job.error` and the run's status.
         """
         dataset = prepare(config)
-        run = start_run(self.store, config)
+        run = start_run(self.store, settle(config, dataset))
         return self._launch(run, resume=False, dataset=dataset)
 
     def resume(self, run_id: str) -> str:

@@ -6,7 +6,7 @@ feats = dataset_features(dataset, "efficientnet-lite0", device)   # (N, 1280), c
 
 from core.config import FeatureConfig
 from core.features.backbones import BACKBONES, DEFAULT_BACKBONE, Backbone, get_backbone, load_backbone
-from core.features.cache import backbone_for, dataset_features, features_path, standardise
+from core.features.cache import backbone_for, dataset_features, features_path, settled_input_size, standardise
 from core.features.extract import extract_features, read_for_backbone, tensor_for_backbone
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "backbone_for",
     "dataset_features",
     "features_path",
+    "settled_input_size",
     "standardise",
     "FeatureConfig",
     "extract_features",

@@ -12,12 +12,14 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from core.atomic import atomic_write_bytes
 from core.data.dataset import Dataset
+from core.data.images import open_image
 from core.errors import ConfigError
 from core.features.backbones import Backbone, get_backbone, load_backbone
 from core.features.extract import Progress, extract_features
@@ -29,14 +31,50 @@ FEATURES_DIR = "features"
 def backbone_for(dataset: Dataset, backbone_name: str, input_size: int | None = None) -> Backbone:
     """The backbone at the geometry it reads `dataset`'s rows at, and any new image beside them.
 
-    `input_size` is the run's setting (FeatureConfig.input_size). Unset, rows read from files go in
-    at the backbone's own size (photos are large), rows held as a tensor (MNIST-like arrays) at a
-    size fitted to their side (Backbone.for_images).
+    `input_size` is the run's setting (FeatureConfig.input_size); a new run always has one (see
+    settled_input_size). Unset, as in runs from before it was settled, the rule those runs trained
+    by: rows read from files at the backbone's own size, rows held as a tensor (MNIST-like arrays)
+    at a size fitted to their side.
     """
     backbone = get_backbone(backbone_name)
     if input_size is not None:
         return backbone.at_size(input_size)
     return backbone.for_images(None if dataset.files else max(dataset.input_shape[-2:]))
+
+
+HEADERS_SAMPLED = 500  # files whose headers decide the side: the median settles within a few hundred
+
+
+def pictures_side(dataset: Dataset, sampled: int = HEADERS_SAMPLED) -> int:
+    """The longer side, in px, of a typical picture of `dataset` as it was before any resize.
+
+    Read from the image files' headers (no pixel decoded; a seeded sample of a large folder, its
+    median), or from the array rows' own shape: the same 28 px picture gets the same answer from
+    an array and from a folder of PNG files. A file that cannot be opened is left out; none at all
+    falls back to the array rows' shape.
+    """
+    if not dataset.files:
+        return int(max(dataset.input_shape[-2:]))
+    files = list(dataset.files)
+    if len(files) > sampled:
+        picked = np.random.default_rng(0).choice(len(files), sampled, replace=False)
+        files = [files[i] for i in sorted(picked.tolist())]
+    sides = []
+    for name in files:
+        try:
+            with open_image(name) as img:
+                sides.append(max(img.size))
+        except Exception:  # unreadable files were skipped when the dataset was read; they decide nothing
+            continue
+    return int(np.median(sides)) if sides else int(max(dataset.input_shape[-2:]))
+
+
+def settled_input_size(dataset: Dataset, backbone_name: str) -> int:
+    """The side the backbone reads `dataset`'s pictures at, by their real size: small pictures at a
+    few times their side (Backbone.for_images), photos at the backbone's own size, whatever the
+    container. A new run stores it in its config (core.gate.settle), so it never changes under the run.
+    """
+    return get_backbone(backbone_name).for_images(pictures_side(dataset)).input_size
 
 
 def features_key(dataset: Dataset, backbone_name: str, input_size: int | None = None) -> str:

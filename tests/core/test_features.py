@@ -3,6 +3,7 @@ code on weight files the tests write, extraction order and caching, and runs tra
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -203,6 +204,53 @@ class TestGeometry:
         assert backbone_for(small, "efficientnet-lite0", 224).input_size == 224
         assert features_path(small, "efficientnet-lite0", 224) != features_path(small, "efficientnet-lite0")
         torch.testing.assert_close(dataset_features(small, "efficientnet-lite0", input_size=224), at_224)
+
+
+class TestPicturesGeometry:
+    """One rule from the pictures themselves: the container (array, folder) does not change the size."""
+
+    def test_the_same_small_pictures_get_one_size_from_an_array_and_from_files(self, tmp_path):
+        from core.features import settled_input_size
+
+        pixels = (np.random.default_rng(0).random((6, 28, 28)) * 255).astype(np.uint8)
+        np.savez(tmp_path / "small.npz", x=pixels, y=np.arange(6) % 2)
+        (tmp_path / "pngs").mkdir()
+        for i, picture in enumerate(pixels):
+            Image.fromarray(picture).save(tmp_path / "pngs" / f"{i}.png")
+        array = load_dataset(DataSpec("npz", path=str(tmp_path / "small.npz")))
+        files = load_dataset(DataSpec("folder", path=str(tmp_path / "pngs"), image_size=64))
+        assert settled_input_size(array, "efficientnet-lite0") == 96
+        assert settled_input_size(files, "efficientnet-lite0") == 96  # from the headers, not the 64 px it was read at
+
+    def test_photos_go_in_at_the_backbones_own_size(self, tmp_path):
+        from core.features import settled_input_size
+
+        photos = write_bird_folder(tmp_path / "birds", species=2, per_species=3)
+        dataset = load_dataset(DataSpec("folder", path=str(tmp_path / "birds"), image_size=32))
+        assert settled_input_size(dataset, "efficientnet-lite0") == 224
+        assert settled_input_size(dataset, "dinov2-small") == 224
+        assert photos
+
+    def test_a_new_run_stores_the_size_and_an_older_run_keeps_its_rule(self, tmp_path):
+        from core.config import RunConfig
+        from core.features import FeatureConfig, backbone_for
+        from core.gate import prepare, settle
+
+        (tmp_path / "pngs").mkdir()
+        for i in range(12):
+            Image.new("RGB", (30, 20), (20 * i, 0, 0)).save(tmp_path / "pngs" / f"{i}.png")
+        config = RunConfig(
+            data=DataSpec("folder", path=str(tmp_path / "pngs"), image_size=16),
+            features=FeatureConfig(backbone="efficientnet-lite0"),
+        )
+        dataset = prepare(config)
+        assert settle(config, dataset).features.input_size == 96
+        assert settle(settle(config, dataset), dataset) == settle(config, dataset)
+        chosen = dataclasses.replace(config, features=FeatureConfig(backbone="efficientnet-lite0", input_size=160))
+        assert settle(chosen, dataset) == chosen  # the user's own setting stands
+        assert settle(dataclasses.replace(config, features=FeatureConfig()), dataset).features.input_size is None
+        # a run stored before sizes were settled (input_size null) reads its files as it trained: 224 px
+        assert backbone_for(dataset, "efficientnet-lite0").input_size == 224
 
 
 class TestRunsOnFeatures:
