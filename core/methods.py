@@ -151,4 +151,14 @@ CLUSTER_METHODS: dict[str, ClusterMethod] = registry(
         summary="TEMI heads on codes",
         trained_head=True,
     ),
+    ClusterMethod(
+        "temi-features",
+        "TEMI head on backbone features",
+        "TEMI heads trained on nearest-neighbour pairs of the pretrained backbone's features, as the paper "
+        "trains them (runs trained on features only); a minute or more.",
+        "core.heads.temi:TEMIClusterer",
+        summary="TEMI heads on backbone features",
+        trained_head=True,
+        reads="features",
+    ),
 )

@@ -97,7 +97,13 @@ class TestEstimators:
 
     def test_only_the_methods_that_keep_a_model_place_new_rows(self):
         can = [name for name in CLUSTER_METHODS if hasattr(clusterer(name), "predict")]
-        assert can == ["kmeans", "gmm", "agglomerative", "temi"]  # HDBSCAN and the UMAP ones label only their rows
+        assert can == [
+            "kmeans",
+            "gmm",
+            "agglomerative",
+            "temi",
+            "temi-features",
+        ]  # HDBSCAN and the UMAP ones label only their rows
 
     @pytest.mark.parametrize("method", ["kmeans", "gmm", "agglomerative"])
     def test_fit_predict_is_fit_then_labels_and_predict_places_new_rows(self, method):

