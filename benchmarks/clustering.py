@@ -1,17 +1,22 @@
 """How well, and how fast, does "best-quality" cluster data it never saw labels for?
 
 For each dataset: `latentboard train --preset best-quality` (which chooses its recipe from the
-data's kind), then exactly what `latentboard evaluate --split SPLIT` runs (evaluate_run: N2D,
-every other clustering, reconstruction, the map, the no-autoencoder baselines and the probes),
-each stage timed in wall seconds. Prints the clustering rows: N2D (UMAP + GMM; McConville et
-al., 2019), k-means on the codes, and the baselines (k-means on raw pixels, on PCA, UMAP of raw
-pixels + GMM, and for feature runs the backbone's features alone). mnist-10k holds all of
-mnist-5k, on which the digits recipe was tuned, so its all-rows N2D is also scored on just the
-5,000 rows tuning never saw. Never part of the tests' pass/fail.
+data's kind), then exactly what `latentboard evaluate --split SPLIT [--heads]` runs (evaluate_run:
+N2D, every other clustering, the trained heads with --heads, reconstruction, the map, the
+no-autoencoder baselines, the number of groups and the probes), each stage timed in wall seconds.
+Prints every clustering stage on the codes and, for runs on a backbone's features, on the features
+(UMAP + GMM = N2D, McConville et al., 2019; k-means; the TEMI head with --heads), the baselines
+(k-means / UMAP + GMM on raw pixels, on PCA, on the backbone's own features), the estimated number
+of groups with the labels hidden against the truth, and, as the ceiling, a logistic probe with
+labels on each representation. mnist-10k holds all of mnist-5k, on which the digits recipe was
+tuned, so its all-rows N2D is also scored on just the 5,000 rows tuning never saw. Never part of
+the tests' pass/fail.
 
     python benchmarks/clustering.py --datasets mnist-10k --splits all           # the issue's 150 s bar
-    python benchmarks/clustering.py --datasets fashion-10k --splits all   # Fashion-MNIST tuning data (../shared/data)
+    python benchmarks/clustering.py --datasets birds fashion-10k cifar-10k --splits all --heads  # photo tuning sets
     python benchmarks/clustering.py --datasets digits --splits test --preset digits
+
+The tuning sets (birds, fashion-10k, cifar-10k) are read from ../shared/data beside the checkout.
 """
 
 from __future__ import annotations
@@ -33,19 +38,26 @@ from core.config import RunConfig  # noqa: E402
 from core.data import DataSpec, load_dataset  # noqa: E402
 from core.errors import DataError  # noqa: E402
 from core.evaluation import clustering_scores, evaluate_run, run_clusters  # noqa: E402
-from core.evaluation.tables import BASELINE_NAMES  # noqa: E402
+from core.evaluation.tables import BASELINE_NAMES, FEATURE_NAMES  # noqa: E402
 from core.experiment import execute, start_run  # noqa: E402
 from core.gate import prepare, settle  # noqa: E402
+from core.methods import CLUSTER_METHODS  # noqa: E402
 from core.presets import PRESET_NAMES, apply_preset, preset_summary, recipe_for  # noqa: E402
 from core.run_cache import run_codes  # noqa: E402
 from core.runs import RunStore  # noqa: E402
 from core.trained import load_trained  # noqa: E402
 
 # Tuning data beside the checkout (../shared/data, see its README), by a short name: never a test split.
-LOCAL = {"fashion-10k": Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist-train-10k.npz"}
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+LOCAL = {"fashion-10k": SHARED / "fashion-mnist-train-10k.npz", "cifar-10k": SHARED / "cifar10-train-10k.npz"}
+LOCAL_FOLDERS = {"birds": SHARED / "birds-10-species.zip"}  # photos: a folder source reads the zip
 
 
 def data_spec(dataset: str, seed: int) -> DataSpec:
+    if dataset in LOCAL_FOLDERS:
+        if not LOCAL_FOLDERS[dataset].is_file():
+            raise DataError(f"{dataset} reads {LOCAL_FOLDERS[dataset]}, which is not there")
+        return DataSpec("folder", path=str(LOCAL_FOLDERS[dataset]), seed=seed)
     """A built-in source by name, or one of LOCAL's files (as --dataset npz --data-dir FILE)."""
     if dataset in LOCAL:
         if not LOCAL[dataset].is_file():
@@ -88,12 +100,14 @@ def untuned_rows(dataset) -> np.ndarray | None:
 
 
 def rows_for(trained, result, seed: int) -> list[tuple]:
-    """(rows label, pipeline, ACC, NMI, ARI, seconds) for N2D and k-means on the codes, then the baselines."""
+    """(rows label, pipeline, ACC, NMI, ARI, seconds): every clustering stage evaluate ran, on the codes
+    and on the features, then the baselines."""
     rows = []
     label = f"{result.split} ({result.n})"
-    for key, name in (("n2d", "AE + N2D (UMAP + GMM)"), ("kmeans", "AE + k-means")):
-        s = result.clustering[key]
-        rows.append((label, name, s.acc, s.nmi, s.ari, f"{s.seconds:.1f}"))
+    for key, s in result.clustering.items():
+        if s.acc is None:  # skipped (too few rows) or no labels
+            continue
+        rows.append((label, f"{CLUSTER_METHODS[key].summary} ({key})", s.acc, s.nmi, s.ari, f"{s.seconds:.1f}"))
     untuned = untuned_rows(trained.dataset) if result.split == "all" else None
     if untuned is not None:  # the labels evaluate_run scored, from the run's cache
         pred = run_clusters(trained, "all", "n2d", random_state=seed)
@@ -103,8 +117,31 @@ def rows_for(trained, result, seed: int) -> list[tuple]:
             (f"all, untuned ({int(untuned.sum())})", "AE + N2D (UMAP + GMM)", s["acc"], s["nmi"], s["ari"], "same run")
         )
     for key, s in (result.baselines or {}).items():
-        rows.append((label, BASELINE_NAMES.get(key, key), s.acc, s.nmi, s.ari, f"{s.seconds:.1f}"))
+        rows.append((label, BASELINE_NAMES.get(key, key) + " (baseline)", s.acc, s.nmi, s.ari, f"{s.seconds:.1f}"))
     return rows
+
+
+def ceiling_and_groups(dataset: str, trained, result) -> list[str]:
+    """The labelled ceiling (a logistic probe on each representation) and the estimated number of groups."""
+    lines = []
+    probes = result.probes.held_out if result.split in ("val", "test") else result.probes.cross_validated
+    ceiling = ", ".join(
+        f"{FEATURE_NAMES.get(name, name)} {scores['logistic']:.3f}"
+        for name, scores in (probes or {}).items()
+        if scores.get("logistic") is not None
+    )
+    if ceiling:
+        lines.append(
+            f"{dataset} {result.split}: ceiling, a logistic probe with labels ({result.probes.protocol}): {ceiling}"
+        )
+    count = result.group_count
+    if count is not None:
+        truth = len(np.unique(trained.dataset.y.numpy())) if trained.dataset.y is not None else "unknown"
+        lines.append(
+            f"{dataset} {result.split}: estimated number of groups, labels hidden: {count.estimate} (truth {truth}; "
+            f"{count.method})"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,12 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n2d-neighbors", type=int, default=N2D_NEIGHBORS)
     parser.add_argument("--runs-dir", default=None, help="keep the runs here (default: a temporary folder)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, like a laptop / CI)")
+    parser.add_argument("--heads", action="store_true", help="also train and score the TEMI heads, as evaluate --heads")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory(prefix="latentboard-bench-") as tmp:
         store = RunStore(args.runs_dir or tmp)
-        table, walls = [], []
+        table, walls, notes = [], [], []
         for dataset in args.datasets:
             try:
                 trained, train_seconds, recipe = train(store, dataset, args.preset, args.device, args.seed)
@@ -133,12 +171,13 @@ def main(argv: list[str] | None = None) -> int:
             total = train_seconds
             for split in args.splits:
                 began = time.perf_counter()
-                result = evaluate_run(trained, split, args.seed, n2d_neighbors=args.n2d_neighbors)
+                result = evaluate_run(trained, split, args.seed, n2d_neighbors=args.n2d_neighbors, heads=args.heads)
                 seconds = time.perf_counter() - began
                 total += seconds
                 steps = ", ".join(f"{name} {t:.0f}" for name, t in result.timings.items())
                 stages.append(f"evaluate --split {split} {seconds:.0f} s ({steps})")
                 table += [(dataset, *row) for row in rows_for(trained, result, args.seed)]
+                notes += ceiling_and_groups(dataset, trained, result)
             walls.append(
                 f"{dataset}: {'; '.join(stages)}; together {total:.0f} s wall (run {trained.run.id}, {recipe.reason})"
             )
@@ -150,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\npreset {args.preset}: {preset_summary(args.preset)}")
     print(f"N2D n_neighbors={args.n2d_neighbors}, seed {args.seed}, torch threads {args.threads}")
     print("\n".join(walls) + "\n")
+    print("\n".join(notes) + "\n")
     for j, row in enumerate(cells):
         print("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
         if j == 0:
