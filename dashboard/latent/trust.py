@@ -35,23 +35,21 @@ def with_trust(hover: list[str], trust: MapTrust) -> list[str]:
 
 def trust_header(trust: MapTrust, dims: int) -> None:
     """The whole map's trustworthiness, and what the colours mean, in words a class understands."""
-    number, words = st.columns([1, 4], vertical_alignment="center")
+    number, words = st.columns([1, 3], vertical_alignment="center")
     number.metric(
-        "Map trustworthiness",
+        "Trustworthiness",
         "—" if trust.trustworthiness is None else f"{trust.trustworthiness:.2f}",
-        help=f"scikit-learn's trustworthiness with k = {trust.k}: 1 when every point's nearest neighbours on the "
-        "map are also near it in the code; lower when the map brings strangers together.",
+        help=f"The whole map's trustworthiness (scikit-learn's, k = {trust.k}): 1 when the points drawn near each "
+        "point are its neighbours in the code too; lower when the map brings strangers together.",
     )
     words.caption(
-        f"**Map trust**: each point's {trust.k} nearest neighbours in the model's code, and how many of them the "
-        "map drew beside it. Points the map drew close to their real neighbours are bright (yellow); points whose "
-        "real neighbours ended up elsewhere on the map are dark (purple). Squeezing many dimensions into "
-        f"{dims} always tears some neighbourhoods apart, so don't read much into the distance between two dark "
-        "points, or between clusters: only what is bright is drawn faithfully."
+        f"**Map trust**: of each point's {trust.k} nearest neighbours in the model's code, how many the map drew "
+        "beside it. Points the map drew close to their real neighbours are bright (yellow); points whose real "
+        "neighbours ended up elsewhere are dark (purple), so distances there, and between clusters, mean little. "
         + (
-            " Click a point: its real nearest neighbours are ringed, and dashed lines go to those the map put far away."
+            "Click a point: its real neighbours are ringed, dashed lines go to those the map put further away."
             if dims == 2
-            else " Switch to 2-D to click a point and see which of its neighbours the map put far away."
+            else "Switch to 2-D to click a point and see which of its neighbours the map put further away."
         )
     )
 
@@ -63,6 +61,8 @@ def mark_torn(
     torn = trust.torn(focus)
     mark_points(fig, trace_rows, coords, torn.query, torn.in_code, hover)
     draw_torn(fig, trace_rows, coords, torn.query, torn.placed_far)
+    legend_below = dict(title=dict(text=""), orientation="h", x=0, y=0, yanchor="top")  # clear of the colour bar
+    fig.update_layout(legend=legend_below)
     return torn
 
 
@@ -72,7 +72,7 @@ def torn_caption(torn: TornNeighbours) -> None:
         f"On the map: this point's {k} nearest neighbours in the code are ringed. The map kept "
         f"{k - far} of them among its {k} nearest"
         + (
-            f"; the dashed lines go to the {far} it drew far away."
+            f"; the dashed lines go to the {far} it placed further away."
             if far
             else ": its neighbourhood is drawn faithfully."
         ),

@@ -40,7 +40,7 @@ def values(data: list | dict) -> np.ndarray:
 
 
 def trustworthiness(at: AppTest) -> float:
-    return float(next(m.value for m in at.metric if m.label == "Map trustworthiness"))
+    return float(next(m.value for m in at.metric if m.label == "Trustworthiness"))
 
 
 def test_a_link_with_colour_trust_colours_the_map_by_trust(with_run):  # noqa: F811
