@@ -42,6 +42,7 @@ def trust_header(trust: MapTrust, dims: int) -> None:
         help=f"The whole map's trustworthiness (scikit-learn's, k = {trust.k}): 1 when the points drawn near each "
         "point are its neighbours in the code too; lower when the map brings strangers together.",
     )
+    number.caption(f"On average a point keeps {trust.scores.mean():.0%} of its {trust.k} neighbours beside it.")
     words.caption(
         f"**Map trust**: of each point's {trust.k} nearest neighbours in the model's code, how many the map drew "
         "beside it. Points the map drew close to their real neighbours are bright (yellow); points whose real "

@@ -30,6 +30,25 @@ CLICKED = """() => {
 }"""
 
 
+ZOOM_TO_CLICKED = """() => {
+    const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+      .find(g => g.layout && g.layout.meta && g.layout.meta.sprites);
+    const t = gd._fullData.find(t => t.name === 'nearest'), c = gd._fullData.find(t => t.name === 'clicked');
+    const xs = [...Array.from(t.x), c.x[0]], ys = [...Array.from(t.y), c.y[0]];
+    const pad = (lo, hi) => { const d = Math.max(hi - lo, 1e-6) * 0.6; return [lo - d, hi + d]; };
+    if (!window.Plotly) return false;
+    window.Plotly.relayout(gd, {'xaxis.range': pad(Math.min(...xs), Math.max(...xs)),
+                                'yaxis.range': pad(Math.min(...ys), Math.max(...ys))});
+    return true;
+}"""
+
+
+def zoom_to_clicked(page) -> None:
+    """For the screenshot: the map zoomed onto the clicked point and its rings (plotly's own relayout,
+    where the page exposes it), so the lines read."""
+    print("zoomed to the clicked point:", page.evaluate(ZOOM_TO_CLICKED))
+
+
 def test_map_trust_colours_the_map_and_a_click_draws_the_torn_neighbours(server, page, digits_run):  # noqa: F811
     open_map(page, server, digits_run)
     pick(page, "Colour by", "map trust")
@@ -56,7 +75,8 @@ def test_map_trust_colours_the_map_and_a_click_draws_the_torn_neighbours(server,
     assert sizes["clicked"] == 1 and round(colours["scores"][clicked] * 10) == 10 - far, (clicked, sizes)
     assert far > 0, (clicked, colours["scores"][clicked])  # the least trusted point has neighbours drawn far
     page.mouse.move(5, 5)
-    page.get_by_test_id("stSelectbox").filter(has_text="Colour by").evaluate(
-        "el => el.scrollIntoView({block: 'start'})"
-    )  # the choice, the help, the map and the panel beside it in one shot
+    zoom_to_clicked(page)
+    page.set_viewport_size({"width": 1440, "height": 1180})  # the controls, the help, the map and the panel
+    wait_idle(page)
+    page.evaluate("() => window.scrollTo(0, 0)")
     save(page, "map-trust")
