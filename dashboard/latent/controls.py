@@ -18,6 +18,7 @@ from core.runs import Run
 from dashboard import cluster_edits, links, state
 from dashboard.cluster_edits import display_names, method_title
 from dashboard.keys import LATENT
+from dashboard.latent.trust import map_trust
 from dashboard.links import CLUSTER_BOUNDS
 
 TILE_SIZES = (48, 64, 96, 128, 160, 200)  # px per picture in the galleries (the size control)
@@ -139,8 +140,8 @@ def colour_values(
     if settings["colour"] == "cluster":
         edited = edited_clusters(run, split, ds, settings)
         return display_names(edited.clusters, edited.names), True, method_title(settings["clusterer"])
-    if settings["colour"] == "trust":
-        trust = state.map_trust(run, split, settings["method"], settings["dims"], settings["params"])
+    trust = map_trust(run, split, settings)
+    if trust is not None:
         return trust.scores, False, "map trust"
     return np.asarray(state.errors(run, split)), False, "error"
 

@@ -1,6 +1,6 @@
 """The map coloured by how far it can be trusted (core.map_trust): the whole map's trustworthiness and
 a few words on what the colours mean above it; for a clicked point, its nearest neighbours in the
-code ringed, and dashed lines to those the map drew far away."""
+code ringed, and dashed lines to those the map placed further away (not among its nearest there)."""
 
 from __future__ import annotations
 
