@@ -203,12 +203,14 @@ def scatter_figure(
     title: str = "",
     highlight: Mapping[str, Any] | None = None,
     height: int = 600,
+    colour_range: tuple[float, float] | None = None,
 ) -> tuple[go.Figure, list[np.ndarray]]:
     """A WebGL scatter of 2-D or 3-D coordinates; returns the figure and, per trace, the row indices.
 
     Categorical colours get one trace per category (so the legend toggles them); continuous ones one
     trace with a colour bar. Each point carries its row index as customdata, so a selection maps
-    back to rows; `highlight` adds a star (x, y[, z], label) that is not selectable data. A 2-D map
+    back to rows; `highlight` adds a star (x, y[, z], label) that is not selectable data;
+    `colour_range` fixes a continuous scale's ends (a share: 0 to 1 on every map). A 2-D map
     drags to pan: in Streamlit only then does a click select a single point (with the box or lasso
     tool chosen, plotly's click is an event Streamlit does not pass on).
     """
@@ -248,7 +250,14 @@ def scatter_figure(
         add(
             np.ones(n, dtype=bool),
             colour_title or "value",
-            dict(size=size, color=values, colorscale="Viridis", opacity=0.85, colorbar=dict(title=colour_title)),
+            dict(
+                size=size,
+                color=values,
+                colorscale="Viridis",
+                opacity=0.85,
+                colorbar=dict(title=colour_title),
+                **(dict(cmin=colour_range[0], cmax=colour_range[1]) if colour_range else {}),
+            ),
             showlegend=False,
         )
 
@@ -323,6 +332,32 @@ def mark_points(
             )
         )
         trace_rows.append(positions)
+
+
+def draw_torn(fig: go.Figure, trace_rows: list[np.ndarray], coords: np.ndarray, query: int, far: Sequence[int]) -> None:
+    """Lines on a 2-D map from a clicked point to its neighbours in the code that the map placed far
+    away (core.map_trust): one trace, the lines broken apart by gaps; not selectable, no hover."""
+    far = np.asarray(far, dtype=np.int64)
+    if not len(far):
+        return
+    coords = np.asarray(coords, dtype=np.float64)
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for position in far.tolist():  # a plain list: None (a gap between lines) survives plotly's encoding
+        xs += [float(coords[query, 0]), float(coords[position, 0]), None]
+        ys += [float(coords[query, 1]), float(coords[position, 1]), None]
+    fig.add_trace(
+        go.Scattergl(
+            x=xs,
+            y=ys,
+            mode="lines",
+            name="placed far",
+            line=dict(color="#111827", width=2, dash="dash"),
+            hoverinfo="skip",
+            connectgaps=False,
+        )
+    )
+    trace_rows.append(np.empty(0, dtype=np.int64))
 
 
 def with_sprites(fig: go.Figure, sprites: Mapping[str, Any] | None) -> go.Figure:

@@ -272,7 +272,7 @@ def data_values(spec: DataSpec) -> dict[str, Any]:
 
 
 # The map on the Latent space page.
-COLOURINGS = ("label", "cluster", "error")
+COLOURINGS = ("label", "cluster", "error", "trust")
 SPLITS = ("test", "val", "train", "all")
 CLUSTER_BOUNDS = (2, 100)  # a link's k, and the Latent space page's "Number of clusters" box
 

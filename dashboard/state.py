@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from core.evaluation.background import EvaluationJobs
     from core.group_count import GroupCount
     from core.jobs import Job, JobRegistry
+    from core.map_trust import MapTrust
     from core.runs import Run, RunStore
     from core.snapshots import Replay
     from core.trained import TrainedRun
@@ -259,9 +260,25 @@ def _projection(root: str, run_id: str, stamp: str, split: str, method: str, dim
 PROJECTION_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1}
 
 
+def _params_key(params: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in params.items() if PROJECTION_DEFAULTS.get(k, object()) != v}, sort_keys=True)
+
+
 def projection(run: Run, split: str, method: str, dims: int, params: dict[str, Any]) -> np.ndarray:
-    params = {k: v for k, v in params.items() if PROJECTION_DEFAULTS.get(k, object()) != v}
-    return _projection(runs_dir(), run.id, run_stamp(run), split, method, dims, json.dumps(params, sort_keys=True))
+    return _projection(runs_dir(), run.id, run_stamp(run), split, method, dims, _params_key(params))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _map_trust(root: str, run_id: str, stamp: str, split: str, method: str, dims: int, params_json: str) -> MapTrust:
+    from core.map_trust import map_trust as judge
+
+    coords = _projection(root, run_id, stamp, split, method, dims, params_json)
+    return judge(_codes(root, run_id, stamp, split), coords, random_state=0)
+
+
+def map_trust(run: Run, split: str, method: str, dims: int, params: dict[str, Any]) -> MapTrust:
+    """How far to trust this map, point by point and as a whole (core.map_trust), for the map's own settings."""
+    return _map_trust(runs_dir(), run.id, run_stamp(run), split, method, dims, _params_key(params))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -163,13 +163,17 @@ def cluster_rows(trained: TrainedRun, split: str, method: str) -> np.ndarray:
 
 
 def trustworthiness_of_map(
-    codes: np.ndarray, embedding: np.ndarray, random_state: int | None = 0, max_samples: int = TRUSTWORTHINESS_MAX
+    codes: np.ndarray,
+    embedding: np.ndarray,
+    random_state: int | None = 0,
+    max_samples: int = TRUSTWORTHINESS_MAX,
+    n_neighbors: int = TRUSTWORTHINESS_NEIGHBORS,
 ) -> float | None:
-    """How well the map keeps neighbours of the codes (sklearn's trustworthiness, k=5), on a sample."""
+    """How well the map keeps neighbours of the codes (sklearn's trustworthiness, k=5 unless told), on a sample."""
     from sklearn.manifold import trustworthiness
 
     n = len(codes)
-    k = min(TRUSTWORTHINESS_NEIGHBORS, n // 2 - 1)
+    k = min(n_neighbors, n // 2 - 1)
     if k < 1:
         return None
     if n > max_samples:

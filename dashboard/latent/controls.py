@@ -1,6 +1,7 @@
 """The Latent space page's controls: projection, dimensions, colouring, clusterer and its number of
 clusters, picture size (and UMAP's finer settings), mirrored into the page's link; and the colour
-each point gets from them (labels, the clusters as the person edited them, or reconstruction error)."""
+each point gets from them (labels, the clusters as the person edited them, reconstruction error, or
+how far the map can be trusted there)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ from core.runs import Run
 from dashboard import cluster_edits, links, state
 from dashboard.cluster_edits import display_names, method_title
 from dashboard.keys import LATENT
+from dashboard.latent.trust import map_trust
 from dashboard.links import CLUSTER_BOUNDS
 
 TILE_SIZES = (48, 64, 96, 128, 160, 200)  # px per picture in the galleries (the size control)
 DEFAULT_TILE = {True: 128, False: 64}  # photos (rows with files) / small built-in images
 
 
+COLOUR_NAMES = {"label": "label", "cluster": "cluster", "error": "reconstruction error", "trust": "map trust"}
+
+
 def colourings(ds: Dataset) -> list[str]:
-    return (["label"] if ds.has_labels else []) + ["cluster", "error"]
+    return (["label"] if ds.has_labels else []) + ["cluster", "error", "trust"]
 
 
 def controls(
@@ -51,8 +56,9 @@ def controls(
     colour = c.selectbox(
         "Colour by",
         colourings(ds),
-        format_func={"label": "label", "cluster": "cluster", "error": "reconstruction error"}.get,
+        format_func=COLOUR_NAMES.get,
         key=LATENT.colour,
+        help="Map trust: how many of each point's nearest neighbours in the code the map kept beside it.",
     )
     settings = {"method": method, "dims": dims, "colour": colour, "params": {}, "tile": DEFAULT_TILE[bool(ds.files)]}
     if size:
@@ -134,6 +140,9 @@ def colour_values(
     if settings["colour"] == "cluster":
         edited = edited_clusters(run, split, ds, settings)
         return display_names(edited.clusters, edited.names), True, method_title(settings["clusterer"])
+    trust = map_trust(run, split, settings)
+    if trust is not None:
+        return trust.scores, False, "map trust"
     return np.asarray(state.errors(run, split)), False, "error"
 
 

@@ -1,6 +1,6 @@
-"""The Latent space page's map: the codes projected (UMAP, PCA, t-SNE) and coloured, with pictures on
-hover; beside it, the clicked point's neighbours, pictures like an upload, the selected points, or
-a few examples of every colour."""
+"""The Latent space page's map: the codes projected (UMAP, PCA, t-SNE) and coloured (by map trust too:
+dashboard.latent.trust), with pictures on hover; beside it, the clicked point's neighbours, pictures
+like an upload, the selected points, or a few examples of every colour."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from dashboard.latent.points import (
     selection_panel,
     upload_neighbours,
 )
+from dashboard.latent.trust import TRUST_RANGE, map_trust, mark_torn, torn_caption, trust_header, with_trust
 
 if TYPE_CHECKING:
     from core.trained import TrainedRun
@@ -60,11 +61,15 @@ def map_section(run: Run, trained: TrainedRun, split: str, settings: dict[str, A
                     f"The first {method_name} map of a server compiles its code once (up to half a minute); "
                     "later maps are quick."
                 )
-            coords = state.projection(run, split, settings["method"], settings["dims"], settings["params"])
+            projected = state.projection(run, split, settings["method"], settings["dims"], settings["params"])
             if settings["colour"] == "cluster":
                 status.write(f"Clustering the codes with {method_title(settings['clusterer'])}…")
+            if settings["colour"] == "trust":
+                status.write("Comparing each point's nearest neighbours in the code and on the map…")
             colour, categorical, colour_title = colour_values(run, split, ds, rows, settings)
             errors = state.errors(run, split) if settings["colour"] == "error" or len(rows) <= 20000 else None
+            trust = map_trust(run, split, settings)
+            coords = projected  # only once its colours are known too: a refused colouring leaves no map
         working.empty()
     if coords is None:
         return None
@@ -74,6 +79,8 @@ def map_section(run: Run, trained: TrainedRun, split: str, settings: dict[str, A
     links.write_url({"split": split, "point": focus})
     found = None
     hover = hover_texts(ds, rows, colour, categorical, errors)
+    if trust is not None:
+        hover = with_trust(hover, trust)
     if focus is not None:
         with side, user_errors("Nearest neighbours"):
             found = neighbour_query(run, split, focus)
@@ -82,6 +89,8 @@ def map_section(run: Run, trained: TrainedRun, split: str, settings: dict[str, A
         with side, user_errors("Pictures like yours"):
             liked = upload_neighbours(run, trained, rows)
     with map_col:
+        if trust is not None:
+            trust_header(trust, settings["dims"])
         fig, trace_rows = scatter_figure(
             coords,
             colour,
@@ -91,8 +100,12 @@ def map_section(run: Run, trained: TrainedRun, split: str, settings: dict[str, A
             colour_title=colour_title,
             title=f"{method_name} of the codes ({split}, coloured by {colour_title})",
             height=620,
+            colour_range=TRUST_RANGE if trust is not None else None,
         )
-        if found is not None:
+        torn = None
+        if found is not None and trust is not None:
+            torn = mark_torn(fig, trace_rows, coords, trust, found.query, hover)
+        elif found is not None:
             mark_points(fig, trace_rows, coords, found.query, found.positions, hover)
         elif liked is not None:
             mark_points(fig, trace_rows, coords, None, liked[2], hover)
@@ -117,7 +130,9 @@ def map_section(run: Run, trained: TrainedRun, split: str, settings: dict[str, A
             with st.spinner("Sorting into clusters…"):  # the clusters section below needs them too (cached)
                 edited = edited_clusters(run, split, ds, settings)
                 clusters = display_names(edited.clusters, edited.names)
-            neighbours_panel(run, ds, rows, found, clusters, settings["tile"])
+            if torn is not None:
+                torn_caption(torn)
+            neighbours_panel(run, ds, rows, found, clusters, settings["tile"], ringed=torn is None)
         if liked is not None:
             like_yours_panel(run, ds, *liked, settings["tile"])
         if len(picked) > 1:

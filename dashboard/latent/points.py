@@ -101,9 +101,16 @@ def neighbour_query(run: Run, split: str, position: int) -> Neighbours:
 
 
 def neighbours_panel(
-    run: Run, ds: Dataset, rows: np.ndarray, found: Neighbours, clusters: list[str] | None, tile: int
+    run: Run,
+    ds: Dataset,
+    rows: np.ndarray,
+    found: Neighbours,
+    clusters: list[str] | None,
+    tile: int,
+    ringed: bool = True,
 ) -> None:
-    """The clicked point and its neighbours: pictures with distances, then a table with labels and clusters."""
+    """The clicked point and its neighbours: pictures with distances, then a table with labels and clusters.
+    `ringed`: these are the neighbours ringed on the map (the map-trust colouring rings its own)."""
     order = np.concatenate([[found.query], found.positions])
     distances = np.concatenate([[0.0], found.distances])
     names = file_captions(ds, rows[order])
@@ -117,8 +124,9 @@ def neighbours_panel(
         table["cluster"] = [clusters[i] for i in order.tolist()]
     table["distance"] = np.round(distances, 4).tolist()
     st.caption(
-        f"The clicked point (first) and the {len(found.positions)} nearest to it, nearest first; "
-        "ringed on the map. Click another point, or a ring, to move."
+        f"The clicked point (first) and the {len(found.positions)} nearest to it, nearest first"
+        + ("; ringed on the map" if ringed else "")
+        + ". Click another point, or a ring, to move."
     )
     if ds.kind == "image":
         tile = max(tile, NEIGHBOUR_TILE)  # the captions (distance and label) need the width
