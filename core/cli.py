@@ -509,10 +509,47 @@ def cmd_export(args: argparse.Namespace) -> int:
             progress.close()
     sizes = frame["cluster"].value_counts().sort_index()
     summary = f"{len(frame)} rows in {len(sizes)} clusters ({', '.join(f'{c}: {n}' for c, n in sizes.items())})"
+    if args.duplicates:
+        frame = _with_duplicates_aside(trained, frame)
     if args.sorted_folders:
         print(f"{summary} -> {write_sorted_folders(frame, args.sorted_folders)}")
     if args.out:
         print(f"{summary} -> {write_assignments(frame, args.out)}")
+    return 0
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    import json
+
+    from core.duplicates import duplicate_names, run_duplicates
+    from core.export import DUPLICATES_FOLDER
+    from core.runs import RunStore
+    from core.trained import load_trained
+
+    run = RunStore(args.runs_dir).open(args.run_id)
+    if not run.has_checkpoint:
+        raise ConfigError(
+            f"Run {run.id} has no codes or features to compare yet (it never finished an epoch): "
+            f"train it first (latentboard train --resume {run.id}), then look for duplicates."
+        )
+    trained = load_trained(run)
+    groups = duplicate_names(trained.dataset, run_duplicates(trained))
+    if args.json:
+        print(json.dumps({"groups": groups}))
+        return 0
+    things = "photos" if trained.dataset.files else "rows"
+    if not groups:
+        print(f"No near-duplicates among the {len(trained.dataset)} {things}.")
+        return 0
+    aside = sum(len(g["others"]) for g in groups)
+    print(
+        f"{len(groups)} groups of near-duplicates, the one kept first; {aside} {things} would go to "
+        f"{DUPLICATES_FOLDER}/ (latentboard export {run.id} --sorted-folders OUT --duplicates)."
+    )
+    for group in groups:
+        print(f"\nkeep  {group['keep']}")
+        for other in group["others"]:
+            print(f"      {other}")
     return 0
 
 
@@ -543,6 +580,21 @@ class _HeadProgress:
             self.bar.close()
             print(f"Trained the {self.label} in {time.monotonic() - self.began:.1f} s.", file=sys.stderr, flush=True)
             self.bar = None
+
+
+def _with_duplicates_aside(trained: Any, frame: Any) -> Any:
+    """export --duplicates: the table with every near-duplicate but the kept one set aside, and a line saying so."""
+    from core.duplicates import run_duplicates
+    from core.export import DUPLICATES_FOLDER, set_aside_duplicates
+
+    groups = run_duplicates(trained)
+    aside = sum(len(g.others) for g in groups)
+    print(
+        f"latentboard: {len(groups)} groups of near-duplicates: {aside} go to {DUPLICATES_FOLDER}/, "
+        "the one kept of each stays with its cluster",
+        file=sys.stderr,
+    )
+    return set_aside_duplicates(frame, groups)
 
 
 def _export_clustering(args: argparse.Namespace, trained: Any) -> tuple[str, int | None, int, Any]:
@@ -731,6 +783,26 @@ COMMANDS: dict[str, Command] = {
                 "--ignore-edits",
                 action="store_true",
                 help="leave out the cluster names, merges and moves saved on the Latent space page",
+            ),
+            arg(
+                "--duplicates",
+                action="store_true",
+                help="put every near-duplicate but the one kept (see `latentboard duplicates`) in a _duplicates/ "
+                "folder instead of its cluster's; the table's duplicate_of column names the one kept",
+            ),
+            RUNS_DIR,
+        ),
+    ),
+    "duplicates": Command(
+        cmd_duplicates,
+        "find near-duplicate photos (copies, crops, bursts), the best shot of each group first",
+        (
+            arg("run_id", metavar="RUN_ID"),
+            arg(
+                "--json",
+                action="store_true",
+                help='print {"groups": [{"keep": FILE, "others": [FILE, ...]}, ...]} (row numbers for data '
+                "without files)",
             ),
             RUNS_DIR,
         ),
