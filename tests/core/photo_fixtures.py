@@ -136,3 +136,22 @@ def textured_photo(rng: np.random.Generator, size: int = 96):
         colour = tuple(int(v) for v in rng.integers(0, 256, 3))
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
     return picture
+
+
+def write_planted_duplicates(folder: Path, distinct: int = 12) -> dict[str, set[str]]:
+    """Distinct photos, four copies of 'a', a blurred and a resized copy of 'b': the planted groups by file name."""
+    from PIL import ImageFilter
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    photos = {f"photo-{i}": textured_photo(rng, 128) for i in range(distinct)}
+    for name, photo in photos.items():
+        photo.save(folder / f"{name}.jpg", quality=92)
+    planted = {"a": {"photo-0.jpg"}, "b": {"photo-1.jpg"}}
+    for kind, copy in near_copies(photos["photo-0"], rng).items():
+        copy.save(folder / f"photo-0-{kind}.jpg", quality=92)
+        planted["a"].add(f"photo-0-{kind}.jpg")
+    photos["photo-1"].filter(ImageFilter.GaussianBlur(1.2)).save(folder / "photo-1-blurred.jpg", quality=92)
+    photos["photo-1"].resize((100, 100)).save(folder / "photo-1-small.jpg", quality=92)
+    planted["b"] |= {"photo-1-blurred.jpg", "photo-1-small.jpg"}
+    return planted

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import ImageFilter
 
 from core import sorting
 from core.cli import main
@@ -36,33 +35,14 @@ from core.models import ModelConfig
 from core.runs import RunStore
 from core.trained import load_trained
 from core.training import TrainConfig
-from tests.core.photo_fixtures import COPY_KINDS, near_copies, textured_photo
-
-DISTINCT = 12
-
-
-def write_folder(folder: Path) -> dict[str, set[str]]:
-    """Distinct photos, four copies of 'a', a blurred and a resized copy of 'b': the planted groups by file name."""
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True)
-    photos = {f"photo-{i}": textured_photo(rng, 128) for i in range(DISTINCT)}
-    for name, photo in photos.items():
-        photo.save(folder / f"{name}.jpg", quality=92)
-    planted = {"a": {"photo-0.jpg"}, "b": {"photo-1.jpg"}}
-    for kind, copy in near_copies(photos["photo-0"], rng).items():
-        copy.save(folder / f"photo-0-{kind}.jpg", quality=92)
-        planted["a"].add(f"photo-0-{kind}.jpg")
-    photos["photo-1"].filter(ImageFilter.GaussianBlur(1.2)).save(folder / "photo-1-blurred.jpg", quality=92)
-    photos["photo-1"].resize((100, 100)).save(folder / "photo-1-small.jpg", quality=92)
-    planted["b"] |= {"photo-1-blurred.jpg", "photo-1-small.jpg"}
-    return planted
+from tests.core.photo_fixtures import COPY_KINDS, write_planted_duplicates
 
 
 @pytest.fixture(scope="module")
 def planted_run(tmp_path_factory):
     """(trained run on a folder of generated photos with planted near-duplicates, the planted groups)."""
     folder = tmp_path_factory.mktemp("planted") / "photos"
-    planted = write_folder(folder)
+    planted = write_planted_duplicates(folder)
     config = RunConfig(
         data=DataSpec(source="folder", path=str(folder), image_size=16),
         features=FeatureConfig(backbone="efficientnet-lite0", input_size=96),
