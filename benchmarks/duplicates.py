@@ -30,12 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a so
 
 from core.config import DataSpec  # noqa: E402
 from core.data import load_dataset  # noqa: E402
-from core.duplicates import PIXEL_AGREEMENT, THRESHOLD, find_duplicates, read_picture  # noqa: E402
+from core.duplicates import PIXEL_AGREEMENT, THRESHOLD, candidate_pairs, find_duplicates, read_picture  # noqa: E402
 from core.features import dataset_features, standardise  # noqa: E402
 from core.presets import PRESETS  # noqa: E402
 from tests.core.photo_fixtures import BIRDS_ZIP, near_copies  # noqa: E402
 
 THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8)
+SEARCH_ROWS = 6000  # the "seconds on 6,000 photos": the nearest-neighbour search at that size
 
 
 def build_folder(folder: Path, originals: int, seed: int) -> dict[str, str]:
@@ -102,6 +103,12 @@ def main() -> None:
                 f"{hits / len(truth):>6.3f} {seconds:>7.2f}{marker}"
             )
         print(f"(pixel agreement {PIXEL_AGREEMENT}; pairs: {len(truth)} planted)")
+    search = np.random.default_rng(args.seed).normal(size=(SEARCH_ROWS, representation.shape[1])).astype(np.float32)
+    began = time.perf_counter()
+    candidate_pairs(search)
+    print(
+        f"candidate search alone on {SEARCH_ROWS:,} rows of {search.shape[1]} dims: {time.perf_counter() - began:.1f} s"
+    )
 
 
 if __name__ == "__main__":

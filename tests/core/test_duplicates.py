@@ -174,6 +174,22 @@ def test_sorted_folders_put_every_other_copy_in_duplicates_once(planted_run, tmp
     assert not any(s.startswith(f"{DUPLICATES_FOLDER}/") for s in table.loc[table["duplicate_of"].isna(), "sorted_as"])
 
 
+def test_cli_export_duplicates_sets_them_aside(planted_run, tmp_path, capsys):
+    trained, planted = planted_run
+    out = tmp_path / "sorted"
+    args = ["export", trained.run.id, "--sorted-folders", str(out), "--method", "kmeans", "--clusters", "2"]
+    assert main([*args, "--duplicates", "--runs-dir", str(trained.run.path.parent)]) == 0
+    assert "2 groups of near-duplicates: 6 go to _duplicates/" in capsys.readouterr().err
+    assert len(list((out / DUPLICATES_FOLDER).iterdir())) == 6
+    assert len(list(out.rglob("*.jpg"))) == len(trained.dataset)
+
+
+def test_table_rows_name_their_kept_row():
+    frame = pd.DataFrame({"row": [0, 1, 2, 3], "cluster": [0, 0, 1, 1]})
+    table = set_aside_duplicates(frame, [DuplicateGroup(2, (0,))])
+    assert table["duplicate_of"].tolist() == [2, pd.NA, pd.NA, pd.NA]
+
+
 def test_a_cluster_named_duplicates_never_takes_the_folder():
     from core.export import cluster_folder_names
 
