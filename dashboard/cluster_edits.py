@@ -61,7 +61,7 @@ def grouping(
             split == SPLIT,
             f"The saved cluster edits are left out: {problem}. Your next edit starts them over.",
         )
-    if saved is None:
+    if saved is None or (not saved.edited and not saved.matches(method, n_clusters)):  # only keepers: any clustering
         return Grouping(clusters, None, split == SPLIT)
     if not saved.matches(method, n_clusters):
         return Grouping(

@@ -176,11 +176,19 @@ def test_sorted_folders_put_every_other_copy_in_duplicates_once(planted_run, tmp
 
 def test_cli_export_duplicates_sets_them_aside(planted_run, tmp_path, capsys):
     trained, planted = planted_run
+    group = run_duplicates(trained)[0]
+    save_keeper(trained.run.path, len(trained.dataset), group, group.others[0], "n2d", 5)  # made on another clustering
     out = tmp_path / "sorted"
     args = ["export", trained.run.id, "--sorted-folders", str(out), "--method", "kmeans", "--clusters", "2"]
-    assert main([*args, "--duplicates", "--runs-dir", str(trained.run.path.parent)]) == 0
+    try:
+        assert (
+            main([*args, "--duplicates", "--runs-dir", str(trained.run.path.parent)]) == 0
+        )  # keepers bind no clustering
+    finally:
+        sorting.clear_sorting(trained.run.path)
     assert "2 groups of near-duplicates: 6 go to _duplicates/" in capsys.readouterr().err
-    assert len(list((out / DUPLICATES_FOLDER).iterdir())) == 6
+    aside = {p.name for p in (out / DUPLICATES_FOLDER).iterdir()}
+    assert len(aside) == 6 and trained.dataset.file_names([group.others[0]])[0] not in aside  # the choice kept
     assert len(list(out.rglob("*.jpg"))) == len(trained.dataset)
 
 
