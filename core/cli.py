@@ -511,10 +511,47 @@ def cmd_export(args: argparse.Namespace) -> int:
             progress.close()
     sizes = frame["cluster"].value_counts().sort_index()
     summary = f"{len(frame)} rows in {len(sizes)} clusters ({', '.join(f'{c}: {n}' for c, n in sizes.items())})"
+    if args.duplicates:
+        frame = _with_duplicates_aside(trained, frame)
     if args.sorted_folders:
         print(f"{summary} -> {write_sorted_folders(frame, args.sorted_folders)}")
     if args.out:
         print(f"{summary} -> {write_assignments(frame, args.out)}")
+    return 0
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    import json
+
+    from core.duplicates import duplicate_names, run_duplicates
+    from core.export import DUPLICATES_FOLDER
+    from core.runs import RunStore
+    from core.trained import load_trained
+
+    run = RunStore(args.runs_dir).open(args.run_id)
+    if not run.has_checkpoint:
+        raise ConfigError(
+            f"Run {run.id} has no codes or features to compare yet (it never finished an epoch): "
+            f"train it first (latentboard train --resume {run.id}), then look for duplicates."
+        )
+    trained = load_trained(run)
+    groups = duplicate_names(trained.dataset, run_duplicates(trained))
+    if args.json:
+        print(json.dumps({"groups": groups}))
+        return 0
+    things = "photos" if trained.dataset.files else "rows"
+    if not groups:
+        print(f"No near-duplicates among the {len(trained.dataset)} {things}.")
+        return 0
+    aside = sum(len(g["others"]) for g in groups)
+    print(
+        f"{len(groups)} groups of near-duplicates, the one kept first; {aside} {things} would go to "
+        f"{DUPLICATES_FOLDER}/ (latentboard export {run.id} --sorted-folders OUT --duplicates)."
+    )
+    for group in groups:
+        print(f"\nkeep  {group['keep']}")
+        for other in group["others"]:
+            print(f"      {other}")
     return 0
 
 
@@ -547,6 +584,21 @@ class _HeadProgress:
             self.bar = None
 
 
+def _with_duplicates_aside(trained: Any, frame: Any) -> Any:
+    """export --duplicates: the table with every near-duplicate but the kept one set aside, and a line saying so."""
+    from core.duplicates import run_duplicates
+    from core.export import DUPLICATES_FOLDER, set_aside_duplicates
+
+    groups = run_duplicates(trained)
+    aside = sum(len(g.others) for g in groups)
+    print(
+        f"latentboard: {len(groups)} groups of near-duplicates: {aside} go to {DUPLICATES_FOLDER}/, "
+        "the one kept of each stays with its cluster",
+        file=sys.stderr,
+    )
+    return set_aside_duplicates(frame, groups)
+
+
 def _export_clustering(args: argparse.Namespace, trained: Any) -> tuple[str, int | None, int, Any]:
     """(method, clusters, seed, sorting): the run's saved sorting edits (from the dashboard) unless
     --ignore-edits; a damaged edits file is reported and left out; flags that contradict the edits'
@@ -562,7 +614,7 @@ def _export_clustering(args: argparse.Namespace, trained: Any) -> tuple[str, int
     sorting, problem = read_sorting(trained.run.path, len(trained.dataset))
     if problem:
         print(f"latentboard: note: the sorting edits are left out: {problem}", file=sys.stderr)
-    if sorting is None:
+    if sorting is None or not sorting.edited:  # none, or only the keepers of near-duplicates (see --duplicates)
         return plain
     saved = {"--method": sorting.method, "--clusters": sorting.n_clusters, "--seed": sorting.seed}
     clash = [f"{flag} {value}" for flag, value in given.items() if value is not None and value != saved[flag]]
@@ -734,6 +786,26 @@ COMMANDS: dict[str, Command] = {
                 "--ignore-edits",
                 action="store_true",
                 help="leave out the cluster names, merges and moves saved on the Latent space page",
+            ),
+            arg(
+                "--duplicates",
+                action="store_true",
+                help="put every near-duplicate but the one kept (see `latentboard duplicates`) in a _duplicates/ "
+                "folder instead of its cluster's; the table's duplicate_of column names the one kept",
+            ),
+            RUNS_DIR,
+        ),
+    ),
+    "duplicates": Command(
+        cmd_duplicates,
+        "find near-duplicate photos (copies, crops, bursts), the best shot of each group first",
+        (
+            arg("run_id", metavar="RUN_ID"),
+            arg(
+                "--json",
+                action="store_true",
+                help='print {"groups": [{"keep": FILE, "others": [FILE, ...]}, ...]} (row numbers for data '
+                "without files)",
             ),
             RUNS_DIR,
         ),

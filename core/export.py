@@ -1,7 +1,10 @@
 """What a user takes home from a run: which file (or row) landed in which cluster.
 
 Sorting a folder of photos ends in the photos sorted: one folder per cluster holding the original
-files, or a table of file name -> cluster as CSV or Parquet (by the file's suffix).
+files, or a table of file name -> cluster as CSV or Parquet (by the file's suffix). Asked to
+(`set_aside_duplicates`), every near-duplicate but the one kept goes to `_duplicates/` instead of its
+cluster's folder, copied like the rest (nothing is ever deleted), and the table names the photo
+each is a duplicate of.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from core.atomic import atomic_write_bytes
+from core.duplicates import DuplicateGroup, duplicate_rows
 from core.errors import ConfigError
 from core.evaluation.run_evaluation import DEFAULT_CLUSTERS, run_clusters, run_group_count
 from core.methods import CLUSTER_METHODS
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
     from core.trained import TrainedRun
 
 TABLE_FORMATS = (".csv", ".parquet")
+DUPLICATES_FOLDER = "_duplicates"  # no cluster's folder can be called this: cluster_folder_names strips the _
 
 
 def cluster_assignments(
@@ -62,6 +67,16 @@ def cluster_assignments(
     if dataset.y is not None:
         table["label"] = dataset.label_names(dataset.y.numpy()[rows])
     return pd.DataFrame(table)
+
+
+def set_aside_duplicates(frame: pd.DataFrame, groups: Iterable[DuplicateGroup]) -> pd.DataFrame:
+    """The table with a duplicate_of column: for each near-duplicate not kept, the kept one's file
+    (its row, for data without files), else empty; sorted_layout puts those rows in _duplicates/."""
+    keeper_of = duplicate_rows(groups)
+    named = dict(zip(frame["row"].tolist(), frame["file"].tolist())) if "file" in frame else None
+    kept = [keeper_of.get(int(row)) for row in frame["row"]]
+    column = [None if k is None else (named[k] if named else k) for k in kept]
+    return frame.assign(duplicate_of=pd.array(column, dtype="string" if named else "Int64"))
 
 
 def export_cluster_count(
@@ -157,6 +172,8 @@ def sorted_layout(frame: pd.DataFrame, names: dict[int, str] | None = None) -> l
     else:
         folders = cluster_folder_names(frame["cluster"].to_numpy(), names)
         folder_of = [folders[int(c)] for c in frame["cluster"]]
+    if "duplicate_of" in frame:
+        folder_of = [DUPLICATES_FOLDER if pd.notna(d) else f for f, d in zip(folder_of, frame["duplicate_of"])]
     used: set[str] = set()
     layout = []
     for path, folder in zip(frame["path"], folder_of):

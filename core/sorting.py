@@ -8,7 +8,8 @@ atomically; the dashboard writes them and `latentboard export` applies them.
 Edits are an ordered list replayed on the clustering of every row ('all' split): a merge relabels
 one cluster as another, a move puts dataset rows into a cluster (a new one too). Replaying the same
 list on the same (seeded) clustering always gives the same grouping. Names belong to the clusters
-as they are after the edits.
+as they are after the edits. Keepers are the rows a person chose to keep among their near-duplicates
+(core.duplicates), whatever the clustering; a file without them (older ones) keeps none.
 
 A file that is damaged, from another version or out of range for the run's data is reported and
 ignored (`read_sorting` returns the problem instead of raising): the export then uses the clustering
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class Sorting:
     seed: int = 0
     edits: tuple[Merge | Move, ...] = ()
     names: Mapping[int, str] = field(default_factory=dict)
+    keepers: tuple[int, ...] = ()  # rows chosen to keep, one per group of near-duplicates
 
     def matches(self, method: str, n_clusters: int, seed: int = 0) -> bool:
         return (self.method, self.n_clusters, self.seed) == (method, int(n_clusters), seed)
@@ -109,6 +111,11 @@ class Sorting:
             return self
         return dataclasses.replace(self, edits=self.edits + (Move(rows, int(target)),))
 
+    def keeping(self, group: Iterable[int], row: int) -> Sorting:
+        """`row` kept among its near-duplicates `group`, in place of any row of it chosen before."""
+        group = {int(r) for r in group}
+        return dataclasses.replace(self, keepers=(*(r for r in self.keepers if r not in group), int(row)))
+
     def to_dict(self) -> dict[str, Any]:
         edits = [
             {"merge": e.source, "into": e.target} if isinstance(e, Merge) else {"move": list(e.rows), "into": e.target}
@@ -123,6 +130,7 @@ class Sorting:
             "n_rows": self.n_rows,
             "edits": edits,
             "names": {str(c): n for c, n in sorted(self.names.items())},
+            **({"keepers": list(self.keepers)} if self.keepers else {}),
         }
 
 
@@ -210,6 +218,16 @@ def sorting_problem(obj: Any, n_rows: int) -> str | None:
             return f"it names cluster {key!r}, not a cluster number from -1 to {MAX_CLUSTER}"
         if not (isinstance(name, str) and 0 < len(name) <= MAX_NAME):
             return f"cluster {key}'s name should be text of 1 to {MAX_NAME} characters, not {name!r}"
+    return _keepers_problem(obj.get("keepers", []), n_rows)
+
+
+def _keepers_problem(keepers: Any, n_rows: int) -> str | None:
+    if not (isinstance(keepers, list) and all(_whole(r, 0, 2**62) for r in keepers)):
+        return "its keepers should be a list of row numbers"
+    if len(set(keepers)) != len(keepers):
+        return "it names a row among the keepers twice"
+    if keepers and max(keepers) >= n_rows:
+        return f"it keeps row {max(keepers)}, but the run's data has {n_rows} rows"
     return None
 
 
@@ -245,4 +263,5 @@ def from_dict(obj: Mapping[str, Any]) -> Sorting:
         seed=obj["seed"],
         edits=edits,
         names={int(k): v for k, v in obj["names"].items()},
+        keepers=tuple(obj.get("keepers", ())),
     )

@@ -8,6 +8,7 @@ split 'all rows', with the clusterer and number of clusters they started from.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -60,7 +61,7 @@ def grouping(
             split == SPLIT,
             f"The saved cluster edits are left out: {problem}. Your next edit starts them over.",
         )
-    if saved is None:
+    if saved is None or (not saved.edited and not saved.matches(method, n_clusters)):  # only keepers: any clustering
         return Grouping(clusters, None, split == SPLIT)
     if not saved.matches(method, n_clusters):
         return Grouping(
@@ -103,8 +104,8 @@ def edit(
 ) -> Sorting:
     """Apply one change to the run's sorting (a new one, if none or a damaged one was saved) and save it."""
     saved, _ = read_sorting(run_path, n_rows)
-    if saved is None or not saved.matches(method, n_clusters):
-        saved = start(method, n_clusters, n_rows)
+    if saved is None or not saved.matches(method, n_clusters):  # the keepers chosen stay, whatever the clustering
+        saved = dataclasses.replace(start(method, n_clusters, n_rows), keepers=saved.keepers if saved else ())
     changed = change(saved)
     save_sorting(run_path, changed)
     return changed

@@ -60,10 +60,13 @@ def clusters_table(
 
 
 def sorted_photos_zip(
-    trained: TrainedRun, method: str, n_clusters: int | None, sorting: Sorting | None = None
+    trained: TrainedRun, method: str, n_clusters: int | None, sorting: Sorting | None = None, duplicates: bool = False
 ) -> bytes:
     """The photos sorted: a zip with one folder per cluster of the original files (`export --sorted-folders`),
-    the edited clusters under their names when given a sorting."""
-    from core.export import cluster_assignments, sorted_zip_bytes
+    the edited clusters under their names when given a sorting; with `duplicates`, every near-duplicate
+    but the one kept in _duplicates/ (`export --duplicates`)."""
+    from core.duplicates import run_duplicates
+    from core.export import cluster_assignments, set_aside_duplicates, sorted_zip_bytes
 
-    return sorted_zip_bytes(cluster_assignments(trained, method, n_clusters, random_state=0, sorting=sorting))
+    frame = cluster_assignments(trained, method, n_clusters, random_state=0, sorting=sorting)
+    return sorted_zip_bytes(set_aside_duplicates(frame, run_duplicates(trained)) if duplicates else frame)

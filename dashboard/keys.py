@@ -51,6 +51,9 @@ class LatentKeys:
     sorted_zip: str = "latent.sorted_zip"
     clusters_csv: str = "latent.clusters_csv"
     clusters_parquet: str = "latent.clusters_parquet"
+    # near-duplicates
+    duplicates: str = "latent.duplicates"  # the toggle: look for them, and set them aside in the sorted zip
+    keeper: str = "latent.keeper."  # + run, group's first row, keepers' revision: which photo to keep
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from core.data import Dataset
+from core.export import DUPLICATES_FOLDER
 from core.runs import Run
 from core.sorting import MAX_NAME, Sorting, new_cluster
 from dashboard import cluster_edits, links, state
@@ -21,6 +22,7 @@ from dashboard.exports import clusters_table, sorted_photos_zip
 from dashboard.gallery import cluster_groups, file_captions, label_mix
 from dashboard.keys import LATENT
 from dashboard.latent.controls import edited_clusters
+from dashboard.latent.duplicates import setting_aside
 
 if TYPE_CHECKING:
     from core.trained import TrainedRun
@@ -103,9 +105,10 @@ def downloads(
 ) -> None:
     """The sorted-photos zip (folders) and the file -> cluster table (CSV, Parquet), as edited; not in teaching mode."""
     if ds.files:
+        aside = setting_aside()  # read here, outside the click: the zip is built later, off the script run
         st.download_button(
             "Download the photos sorted into folders (zip)",
-            data=lambda: sorted_photos_zip(trained, method, k, sorting),
+            data=lambda: sorted_photos_zip(trained, method, k, sorting, aside),
             file_name=f"{stem}-sorted.zip",
             mime="application/zip",
             icon=":material/folder_zip:",
@@ -113,7 +116,8 @@ def downloads(
             on_click="ignore",
             type="primary",
             help="One folder per cluster (named as you named it) holding the original files under their "
-            "own names (same names renamed, never overwritten), plus clusters.csv; all rows.",
+            "own names (same names renamed, never overwritten), plus clusters.csv; all rows"
+            + (f"; near-duplicates but the one kept in {DUPLICATES_FOLDER}/ (see below)." if aside else "."),
         )
     a, b, c = st.columns([1, 1, 2])
     a.download_button(

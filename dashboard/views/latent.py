@@ -6,6 +6,7 @@ codes epoch by epoch (live while the run trains).
 
 Below the map, the clusters themselves: a gallery of each (the original photos, for a folder) and
 the file -> cluster table to download. For someone sorting a folder of photos, that is the product.
+Then the near-duplicates, with the best shot of each group kept.
 
 The page only draws its parts in order; each lives in dashboard.latent.
 """
@@ -19,6 +20,7 @@ from dashboard import links, state
 from dashboard.components import page_header, user_errors
 from dashboard.latent.clusters import clusters_section
 from dashboard.latent.controls import controls
+from dashboard.latent.duplicates import duplicates_section
 from dashboard.latent.groups import groups_section
 from dashboard.latent.map import map_section
 from dashboard.latent.replay import replay_section
@@ -45,4 +47,5 @@ if shown is not None:
         groups_section(trained.dataset, count, settings)  # how many groups, just before the groups
         with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
             clusters_section(run, trained, split, settings, picked)
+        duplicates_section(run, trained, settings)
         state.write_sprites(run, split)  # after the map is on screen: the first hover fetches them

@@ -94,3 +94,64 @@ def write_generated_photos(
             made_up_photo(kind, rng, size).save(target, quality=90)
             written.append(target)
     return written
+
+
+COPY_KINDS = ("resized", "recompressed", "cropped", "brightened")
+
+
+def near_copies(picture, rng: np.random.Generator) -> dict[str, object]:
+    """The ways a photo comes back into a folder: resized to 50-80%, re-compressed as a JPEG at
+    quality 30-50, cropped by 5-10% of each side's length (at a random place), brightened by 20-40%.
+    PIL images by COPY_KINDS; save them as JPEG."""
+    import io
+
+    from PIL import Image, ImageEnhance
+
+    picture = picture.convert("RGB")
+    w, h = picture.size
+    scale = rng.uniform(0.5, 0.8)
+    resized = picture.resize((max(8, round(w * scale)), max(8, round(h * scale))), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=int(rng.integers(30, 51)))
+    recompressed = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    cut_w, cut_h = round(w * rng.uniform(0.05, 0.10)), round(h * rng.uniform(0.05, 0.10))
+    left, top = int(rng.integers(0, cut_w + 1)), int(rng.integers(0, cut_h + 1))
+    cropped = picture.crop((left, top, left + w - cut_w, top + h - cut_h))
+    brightened = ImageEnhance.Brightness(picture).enhance(rng.uniform(1.2, 1.4))
+    return dict(zip(COPY_KINDS, (resized, recompressed, cropped, brightened)))
+
+
+def textured_photo(rng: np.random.Generator, size: int = 96):
+    """A made-up photo that looks like no other: smooth random colour fields with a few sharp-edged
+    shapes on top (edges, so a blurred copy measurably loses sharpness)."""
+    from PIL import Image, ImageDraw
+
+    ground = rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)
+    picture = Image.fromarray(ground).resize((size, size), Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(picture)
+    for _ in range(6):
+        x, y = rng.integers(0, size, 2)
+        r = int(rng.integers(size // 10, size // 4))
+        box = (int(x) - r, int(y) - r, int(x) + r, int(y) + r)
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    return picture
+
+
+def write_planted_duplicates(folder: Path, distinct: int = 12) -> dict[str, set[str]]:
+    """Distinct photos, four copies of 'a', a blurred and a resized copy of 'b': the planted groups by file name."""
+    from PIL import ImageFilter
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    photos = {f"photo-{i}": textured_photo(rng, 128) for i in range(distinct)}
+    for name, photo in photos.items():
+        photo.save(folder / f"{name}.jpg", quality=92)
+    planted = {"a": {"photo-0.jpg"}, "b": {"photo-1.jpg"}}
+    for kind, copy in near_copies(photos["photo-0"], rng).items():
+        copy.save(folder / f"photo-0-{kind}.jpg", quality=92)
+        planted["a"].add(f"photo-0-{kind}.jpg")
+    photos["photo-1"].filter(ImageFilter.GaussianBlur(1.2)).save(folder / "photo-1-blurred.jpg", quality=92)
+    photos["photo-1"].resize((100, 100)).save(folder / "photo-1-small.jpg", quality=92)
+    planted["b"] |= {"photo-1-blurred.jpg", "photo-1-small.jpg"}
+    return planted
