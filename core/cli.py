@@ -455,11 +455,14 @@ def _stop_child(process: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 def _trained_run(args: argparse.Namespace) -> Any:
-    """The run named on the command line, loaded with its dataset, splits and model."""
+    """The run named on the command line, loaded with its dataset, splits and model; its notes said once."""
     from core.runs import RunStore
     from core.trained import load_trained
 
-    return load_trained(RunStore(args.runs_dir).open(args.run_id))
+    trained = load_trained(RunStore(args.runs_dir).open(args.run_id))
+    for note in trained.notes:
+        print(f"latentboard: note: {note}", file=sys.stderr, flush=True)
+    return trained
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
