@@ -1,4 +1,6 @@
-"""The dashboard's Runs page with a damaged run beside a good one: it lists both, the damaged one as such."""
+"""Damaged runs in the dashboard: the Runs page lists a damaged run beside a good one, and a run page
+names a file that does not match its checksum (and computes nothing from it) or says once that an old
+run cannot be verified."""
 
 from __future__ import annotations
 
@@ -8,10 +10,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.config import DataSpec, RunConfig
+from core.checksums import Verdict, verify
+from core.config import DataSpec, FeatureConfig, RunConfig
+from core.data import load_dataset
+from core.features import features_path
+from core.models import ModelConfig
 from core.runs import RunStore
 from core.snapshots import snapshot_path
-from tests.core.run_fixtures import flip_byte_in_tensor, train_tiny_run, unseal_all
+from core.training import TrainConfig
+from tests.core.photo_fixtures import write_bird_folder
+from tests.core.run_fixtures import flip_byte_in_tensor, train_config, train_tiny_run, unseal_all
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
@@ -111,3 +119,24 @@ def test_a_run_from_before_checksums_says_so_once(copied_run):
     at.run()  # the next click in the same session
     assert not [w for w in at.warning if "written before latentboard kept checksums" in w.value]
     assert at.image
+
+
+def test_a_damaged_features_cache_is_named_on_the_page_and_computed_again(monkeypatch, tmp_path):
+    write_bird_folder(tmp_path / "birds", species=3, per_species=4)
+    config = RunConfig(
+        data=DataSpec("folder", path=str(tmp_path / "birds"), image_size=24),
+        features=FeatureConfig(backbone="efficientnet-lite0"),
+        model=ModelConfig("dense", latent_dim=3, width=16, depth=1),
+        train=TrainConfig(epochs=1, batch_size=8, device="cpu"),
+    )
+    run = train_config(tmp_path / "runs", config)
+    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(tmp_path / "runs"))
+    path = features_path(load_dataset(config.data), "efficientnet-lite0")
+    data = bytearray(path.read_bytes())
+    data[-4] ^= 0x01  # the last feature value, still a finite number
+    path.write_bytes(bytes(data))
+    at = open_page(run.id, "reconstructions")
+    assert not at.error, [e.value for e in at.error]
+    warnings = [w.value for w in at.warning]
+    assert f"The features cache {path} does not match its checksum" in " ".join(warnings), warnings
+    assert verify(path) is Verdict.SOUND  # computed again from the photos, not read from the damaged copy
