@@ -435,8 +435,9 @@ def _forward_stop_signals(process: subprocess.Popen) -> threading.Event:
         stopping.set()
         threading.Thread(target=_stop_child, args=(process,), daemon=True).start()
 
-    for stop_signal in STOP_SIGNALS:
-        signal.signal(stop_signal, forward)
+    if threading.current_thread() is threading.main_thread():  # only there may Python set handlers
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, forward)
     return stopping
 
 
