@@ -102,6 +102,15 @@ def test_a_flipped_byte_in_the_checkpoint_is_shown_as_damage_and_nothing_is_draw
     assert not at.image and not at.get("plotly_chart") and not at.metric  # nothing computed from it
 
 
+def test_the_runs_page_offers_no_download_of_a_run_whose_checkpoint_is_damaged(copied_run):
+    flip_byte_in_tensor(copied_run / "checkpoint.safetensors", "model.")
+    at = open_page(copied_run.name, "runs")
+    at.selectbox(key="runs.run_picker").set_value(copied_run.name).run()
+    assert not at.exception, at.exception
+    assert any("is damaged: checkpoint.safetensors does not match its checksum" in e.value for e in at.error)
+    assert not at.get("download_button")  # neither the checkpoint nor codes computed from it
+
+
 def test_a_flipped_byte_in_a_snapshot_is_named_on_the_page(copied_run):
     flip_byte_in_tensor(snapshot_path(copied_run, 1), "codes")
     at = open_page(copied_run.name, "reconstructions")
