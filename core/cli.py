@@ -408,10 +408,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     # cwd: the project folder, so Streamlit picks up its .streamlit/config.toml.
     process = subprocess.Popen(command, env=env, cwd=app.parent.parent)
+    stopping = _forward_stop_signals(process)
     if not args.no_browser:
         threading.Thread(target=_open_when_ready, args=(args.port,), daemon=True).start()
     try:
-        return process.wait()
+        code = process.wait()
+        return 0 if stopping.is_set() else code
     except KeyboardInterrupt:  # Streamlit got the same Ctrl-C and shuts down on its own
         try:
             process.wait(timeout=10)
@@ -421,15 +423,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
 
 
+# Signals that ask a server to stop (kill, systemd, docker stop; a closed terminal): each is passed on to
+# Streamlit as SIGTERM, its clean shutdown, so the port is freed with us. Forwarded rather than exec'd
+# into Streamlit, which would end the thread that opens the browser tab once the server answers.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _forward_stop_signals(process: subprocess.Popen) -> threading.Event:
+    """Pass a stop signal on to the Streamlit child; the event says one came (then its exit code is ours: 0)."""
+    stopping = threading.Event()
+
+    def forward(signum: int, frame: Any) -> None:
+        stopping.set()
+        threading.Thread(target=_stop_child, args=(process,), daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():  # only there may Python set handlers
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, forward)
+    return stopping
+
+
+def _stop_child(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM the child, and kill it if it has not exited after `grace` seconds."""
+    try:
+        process.terminate()
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    except ProcessLookupError:  # already gone
+        pass
+
+
 # --------------------------------------------------------------------------- evaluate, classify, report
 
 
 def _trained_run(args: argparse.Namespace) -> Any:
-    """The run named on the command line, loaded with its dataset, splits and model."""
+    """The run named on the command line, loaded with its dataset, splits and model; its notes said once."""
     from core.runs import RunStore
     from core.trained import load_trained
 
-    return load_trained(RunStore(args.runs_dir).open(args.run_id))
+    trained = load_trained(RunStore(args.runs_dir).open(args.run_id))
+    for note in trained.notes:
+        print(f"latentboard: note: {note}", file=sys.stderr, flush=True)
+    return trained
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

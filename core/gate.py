@@ -23,7 +23,7 @@ from core.devices import resolve_device
 from core.errors import ConfigError
 from core.features import BACKBONES, Backbone, get_backbone, settled_input_size
 from core.limits import current_limits
-from core.models import check_model_config, check_model_size
+from core.models import FAMILIES, check_model_config, check_model_size
 from core.training import check_train_config
 
 SMALLEST_FEATURES_SIZE = 32  # px: below it a backbone's downsampling leaves nothing to pool
@@ -40,6 +40,32 @@ def check_features_size(size: int | None, backbone: Backbone) -> None:
     largest = current_limits().max_image_side
     if not SMALLEST_FEATURES_SIZE <= size <= largest:
         raise ConfigError(f"The features input size must be {SMALLEST_FEATURES_SIZE} to {largest} px (got {size}).")
+
+
+def check_image_shape(config: RunConfig, shape: tuple[int, ...]) -> None:
+    """Images whose shape makes no sense to learn from, refused with what to do instead.
+
+    A 1 x 1 image is one colour: there is no picture to reconstruct or to group by (a backbone
+    would only see that colour, enlarged). A convolutional family needs a few pixels a side to
+    downsample at all (core.models.CONV_MIN_SIDE).
+    """
+    if len(shape) != 3:
+        return
+    height, width = shape[-2:]
+    if height == width == 1:
+        raise ConfigError(
+            "These images are 1 x 1 pixel: each is one colour, with no picture in it to learn. "
+            "Use larger images (or a larger --image-size if the originals are larger), or, if each row "
+            "really is a colour, a table of its channel values."
+        )
+    family = FAMILIES[config.model.family]
+    if config.features.backbone is None and min(height, width) < family.min_side:  # with one, it reads vectors
+        usable = ", ".join(name for name, f in FAMILIES.items() if f.min_side <= min(height, width))
+        raise ConfigError(
+            f"The {config.model.family} family needs images of at least {family.min_side} x {family.min_side} "
+            f"pixels to downsample, and these are {height} x {width}; use a larger --image-size, or one of "
+            f"the families {usable}."
+        )
 
 
 def check_config(config: RunConfig) -> RunConfig:
@@ -72,6 +98,8 @@ def check_config(config: RunConfig) -> RunConfig:
     side = config.data.image_size or 8
     stand_in = (BACKBONES[backbone].dim,) if backbone else (3,) if source.kind == "table" else (1, side, side)
     check_model_config(config.model, stand_in)
+    if config.data.image_size is not None and source.kind != "table":  # the images' side is known already
+        check_image_shape(config, (1, side, side))
     check_model_size(config.model, stand_in)  # the real shape is checked when the model is built
     check_train_config(config.train)
     fewest = min_rows(config.split.val_fraction, config.split.test_fraction)
@@ -95,6 +123,8 @@ def prepare(config: RunConfig, dataset: Dataset | None = None) -> Dataset:
     check_config(config)
     if dataset is None:
         dataset = load_dataset(config.data)
+    if dataset.kind == "image":
+        check_image_shape(config, tuple(dataset.input_shape))
     check_enough_rows(len(dataset), config.split.val_fraction, config.split.test_fraction)
     return dataset
 

@@ -181,6 +181,11 @@ def dense_parts(config: ModelConfig, shape: tuple[int, ...]) -> Parts:
     return nn.Sequential(*encoder), config.width, nn.Sequential(*decoder)
 
 
+# One stride-2 block at least: below 4 px a side it leaves a map of 1 pixel, where a 3 x 3 kernel
+# sees no neighbours and the decoder has no shape to grow back from.
+CONV_MIN_SIDE = 4
+
+
 def conv_blocks(depth: int, side: int) -> int:
     """`depth` stride-2 blocks, but never so many that the smaller side drops below 2 pixels."""
     blocks = 1
@@ -332,6 +337,7 @@ class Family(Entry):
     image_only: bool = False  # needs (C, H, W) images: convolutions have no meaning on a table's row
     variational: bool = False  # a VAE: beta weighs its KL term, and it can sample new data from the prior
     recurrent: bool = False  # reads rows as a sequence with an RNN cell (the `cell` setting)
+    min_side: int = 1  # px: the smallest image side it reads sensibly (core.gate refuses smaller images)
 
 
 FAMILIES: dict[str, Family] = registry(
@@ -347,6 +353,7 @@ FAMILIES: dict[str, Family] = registry(
         "Convolutions see nearby pixels together: usually the best on images.",
         lambda config, shape: Autoencoder(config, shape, *conv_parts(config, shape)),
         image_only=True,
+        min_side=CONV_MIN_SIDE,
     ),
     Family(
         "recurrent",
@@ -369,6 +376,7 @@ FAMILIES: dict[str, Family] = registry(
         lambda config, shape: VariationalAutoencoder(config, shape, *conv_parts(config, shape)),
         image_only=True,
         variational=True,
+        min_side=CONV_MIN_SIDE,
     ),
 )
 

@@ -6,7 +6,9 @@ copy from another machine, a disk error, a hand-made file). Every reader in core
 core.trained passes what it read through one of the `*_problem` functions below, each of
 which names the first thing wrong (or None), and `damaged` turns that into the one message a
 user sees: "Run X ... is damaged: what; delete it ... or train it again", instead of a deep
-library error later.
+library error later. The checkpoint, the splits and the snapshots also carry a sha256
+(core.checksums): `checksum_problem` names a file whose bytes changed since they were written,
+damage no value check can see (a flipped bit in a weight is still a finite number).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.checksums import Verdict, verify
 from core.config_base import describe, sections
 from core.errors import ConfigError, RunError
 from core.limits import current_limits
@@ -31,10 +34,35 @@ def advice(path: Path) -> str:
     return f"delete it (rm -r {path}) and train it again, or put back a good copy of the file"
 
 
-def damaged(path: Path, what: str) -> RunError:
-    """RunError for the run folder at `path`: what is wrong with it, and what to do."""
+def damaged(path: Path, what: str, todo: str | None = None) -> RunError:
+    """RunError for the run folder at `path`: what is wrong with it, and what to do (by default `advice`)."""
     what = " ".join(what.split())  # one line: library errors (torch's) come with newlines and tabs
-    return RunError(f"Run {path.name} in {path.parent} is damaged: {what}; {advice(path)}.")
+    return RunError(f"Run {path.name} in {path.parent} is damaged: {what}; {todo or advice(path)}.")
+
+
+# --------------------------------------------------------------------------- checksums
+
+
+def checksum_problem(path: Path, name: str | None = None) -> str | None:
+    """`name` (the file's name in the run folder) does not match the checksum written into it, or None.
+
+    None too for a file written before checksums: `unverified_note` says that, once per run.
+    """
+    if verify(path) is not Verdict.MISMATCH:
+        return None
+    return (
+        f"{name or path.name} does not match its checksum (it changed on disk after it was written: "
+        "a bad copy or a failing disk)"
+    )
+
+
+def unverified_note(path: Path, names: list[str]) -> str:
+    """The one notice for a run whose files were written before latentboard kept checksums."""
+    return (
+        f"Run {path.name} was written before latentboard kept checksums: {', '.join(names)} cannot be checked "
+        "for damage on disk. It opens as before; files written from now on (a resumed run's checkpoint, "
+        "new sorting edits) carry a checksum."
+    )
 
 
 # --------------------------------------------------------------------------- plain values

@@ -9,7 +9,7 @@ A run folder holds:
     config.json              RunConfig.to_dict() + id, created time, latentboard version
     status.json              state, message, pid, host, times, epochs done, latest losses
     metrics.jsonl            append-only, one Progress.to_dict() per line
-    checkpoint.safetensors   model weights ("model.*") + trainer state ("trainer.*"), JSON metadata
+    checkpoint.safetensors   model weights ("model.*") + trainer state ("trainer.*"), JSON metadata, sha256
     splits.safetensors       train / val / test row indices (core.trained writes and reads them)
     snapshots/               epoch-00003.safetensors: codes of a fixed sample per epoch (core.snapshots; optional)
     sorting.json             the person's cluster names, merges and moves (core.sorting; optional, user work)
@@ -18,7 +18,9 @@ A run folder holds:
 
 Every file except metrics.jsonl is written to a temporary name in the same folder, fsync'd and
 renamed over the old one, so a reader sees the old version or the new one, never half of either.
-metrics.jsonl is only appended to; a reader skips a torn last line.
+metrics.jsonl is only appended to; a reader skips a torn last line. The checkpoint, the splits,
+the snapshots and sorting.json carry a sha256 inside them (core.checksums), checked when read: a
+file whose bytes changed on disk after it was written is reported as damaged, never computed from.
 
 A process that dies while training cannot update status.json, so "running" alone is not proof of
 life: the trainer holds an flock on `lock` for as long as it trains, the kernel drops it when the
@@ -46,9 +48,9 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as safetensors_save
 
 from core.atomic import atomic_write_bytes, atomic_write_json, remove_temporaries, writing
+from core.checksums import sealed_safetensors
 from core.config import RunConfig, stored_run_config
 from core.errors import ConfigError, DiskError, RunError
 from core.metrics_log import MetricsTail, read_events
@@ -57,6 +59,7 @@ from core.run_checks import (
     advice,
     check,
     checkpoint_meta_problem,
+    checksum_problem,
     config_problem,
     damaged,
     status_problem,
@@ -418,7 +421,7 @@ class Run:
             "saved": _now_iso(),
             **metadata,
         }
-        data = safetensors_save(tensors, metadata={_METADATA_KEY: json.dumps(meta, allow_nan=True)})
+        data = sealed_safetensors(tensors, metadata={_METADATA_KEY: json.dumps(meta, allow_nan=True)})
         atomic_write_bytes(self.checkpoint_path, data)
 
     def load_checkpoint(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
@@ -446,6 +449,8 @@ class Run:
         return model_state, trainer_tensors, meta
 
     def _checked_metadata(self, opened: Any) -> dict[str, Any]:
+        """The metadata of the opened checkpoint, once its checksum and its values are checked."""
+        check(self.path, checksum_problem(self.checkpoint_path))
         meta = json.loads((opened.metadata() or {}).get(_METADATA_KEY, "{}"))
         check(self.path, checkpoint_meta_problem(meta))
         return meta

@@ -8,8 +8,9 @@
 One safetensors file per epoch under `<run>/snapshots/`, each written atomically and holding its
 own `rows` and `codes`: an epoch costs one small write (about 8 bytes per row plus 4 per code
 value; ~100 KB for 2000 rows of 10-d codes), never a rewrite of everything saved before, a
-damaged file loses only its epoch, and dropping the epochs a resume lost is deleting files. The
-folder is optional: runs from before it, or whose snapshots were deleted, still open.
+damaged file (also one that does not match its checksum, core.checksums) loses only its epoch,
+and dropping the epochs a resume lost is deleting files. The folder is optional: runs from
+before it, or whose snapshots were deleted, still open.
 
 Maps are PCA of each epoch's codes, then an orthogonal Procrustes fit (rotation or reflection,
 scipy) onto the previous epoch's map, so points move rather than jump between frames. AlignedUMAP
@@ -27,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load as safetensors_load
-from safetensors.torch import save as safetensors_save
 
 from core.atomic import atomic_write_bytes
+from core.checksums import Verdict, sealed_safetensors, verify
 
 SNAPSHOTS_DIR = "snapshots"
 SAMPLE_SIZE = 2000  # rows per snapshot: enough for a readable map, small enough to encode every epoch
@@ -56,7 +57,7 @@ def save_snapshot(run_path: str | Path, epoch: int, rows: np.ndarray, codes: np.
         "rows": torch.as_tensor(np.asarray(rows, dtype=np.int32)),
         "codes": torch.as_tensor(np.ascontiguousarray(codes, dtype=np.float32)),
     }
-    atomic_write_bytes(path, safetensors_save(tensors))
+    atomic_write_bytes(path, sealed_safetensors(tensors))
     return path
 
 
@@ -109,13 +110,15 @@ def read_snapshots(run_path: str | Path, n_rows: int | None = None) -> Replay:
     epochs, codes, notes = [], [], []
     rows: np.ndarray | None = None
     for epoch in snapshot_epochs(run_path):
-        name = snapshot_path(run_path, epoch).name
+        path = snapshot_path(run_path, epoch)
+        name = path.name
         try:
-            tensors = safetensors_load(snapshot_path(run_path, epoch).read_bytes())
+            tensors = safetensors_load(path.read_bytes())
+            sealed = verify(path)
         except Exception as exc:  # safetensors raises its own types on a torn or foreign file
             notes.append(f"{name} could not be read ({type(exc).__name__}); epoch {epoch} is left out")
             continue
-        problem = _snapshot_problem(tensors)
+        problem = "it does not match its checksum" if sealed is Verdict.MISMATCH else _snapshot_problem(tensors)
         these = None if problem else tensors["rows"].numpy().astype(np.int64)
         if problem is None and n_rows is not None and int(these.max()) >= n_rows:
             problem = f"it names row {int(these.max())} of a dataset with {n_rows}"

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import atomic_write_json
+from core.atomic import atomic_write_bytes
+from core.checksums import Verdict, opened_json, sealed_json
 from core.methods import CLUSTER_METHODS
 
 SORTING_FILE = "sorting.json"
@@ -152,7 +153,7 @@ def sorting_path(run_path: str | Path) -> Path:
 
 def save_sorting(run_path: str | Path, sorting: Sorting) -> Path:
     path = sorting_path(run_path)
-    atomic_write_json(path, sorting.to_dict())
+    atomic_write_bytes(path, sealed_json(sorting.to_dict()))
     return path
 
 
@@ -172,11 +173,13 @@ def read_sorting(run_path: str | Path, n_rows: int) -> tuple[Sorting | None, str
     """
     path = sorting_path(run_path)
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj, verdict = opened_json(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None, None
     except (OSError, ValueError) as exc:
         return None, f"{path} could not be read ({' '.join(str(exc).split())})"
+    if verdict is Verdict.MISMATCH:
+        return None, f"{path} is damaged: it does not match its checksum (it changed on disk after it was saved)"
     problem = sorting_problem(obj, n_rows)
     if problem:
         return None, f"{path} is damaged: {problem}"

@@ -18,17 +18,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from safetensors.torch import load as safetensors_load
-from safetensors.torch import save as safetensors_save
 
 from core.atomic import atomic_write_bytes
+from core.checksums import Verdict, sealed_safetensors, verify
 from core.config import RunConfig
 from core.data import Dataset, Splits, load_dataset
 from core.devices import resolve_device
 from core.errors import ConfigError, RunError
 from core.features import dataset_features, standardise
 from core.models import Autoencoder, build_model
-from core.run_checks import check, damaged, splits_problem
+from core.run_checks import check, checksum_problem, damaged, splits_problem, unverified_note
 from core.runs import Run
+from core.snapshots import SNAPSHOTS_DIR, snapshot_epochs, snapshot_path
+from core.sorting import sorting_path
 
 SPLITS_FILE = "splits.safetensors"
 
@@ -45,6 +47,7 @@ class TrainedRun:
     splits: Splits
     model: Autoencoder
     inputs: torch.Tensor  # what the model reads: dataset.x, or the backbone's features of every row
+    notes: tuple[str, ...] = ()  # what the user should hear once about opening it (files that cannot be verified)
 
 
 def model_inputs(dataset: Dataset, config: RunConfig, on_prepare: Prepare | None = None) -> torch.Tensor:
@@ -64,6 +67,7 @@ def model_inputs(dataset: Dataset, config: RunConfig, on_prepare: Prepare | None
         config.features.batch_size,
         progress=None if on_prepare is None else lambda done, total: on_prepare(what, done, total),
         input_size=config.features.input_size,
+        on_note=None if on_prepare is None else lambda note: on_prepare(note, 0, 0),
     )
     return standardise(features, features)
 
@@ -71,7 +75,7 @@ def model_inputs(dataset: Dataset, config: RunConfig, on_prepare: Prepare | None
 def save_splits(run: Run, splits: Splits) -> Splits:
     """The run's train / val / test row indices, so evaluation later uses the very same rows."""
     tensors = {name: torch.as_tensor(getattr(splits, name), dtype=torch.int64) for name in ("train", "val", "test")}
-    atomic_write_bytes(run.path / SPLITS_FILE, safetensors_save(tensors))
+    atomic_write_bytes(run.path / SPLITS_FILE, sealed_safetensors(tensors))
     return splits
 
 
@@ -84,6 +88,7 @@ def load_splits(run: Run, dataset: Dataset | None = None) -> Splits:
         tensors = safetensors_load(path.read_bytes())
     except Exception as exc:  # safetensors raises its own error types, and others on garbage headers
         raise damaged(run.path, f"cannot read {SPLITS_FILE} ({exc})") from exc
+    check(run.path, checksum_problem(path))
     check(run.path, splits_problem(tensors, None if dataset is None else len(dataset)))
     return Splits(**{name: tensors[name].numpy().astype(np.int64) for name in ("train", "val", "test")})
 
@@ -106,16 +111,52 @@ def load_model(run: Run) -> Autoencoder:
 
 
 def load_trained(run: Run) -> TrainedRun:
-    """Dataset, the run's own splits, and the trained model (CPU, eval) in one bundle."""
+    """Dataset, the run's own splits, and the trained model (CPU, eval) in one bundle.
+
+    A damaged checkpoint or split file raises RunError; what the user should still hear (a replay
+    snapshot or features cache that was damaged, files from before checksums) comes back as `notes`.
+    """
     model = load_model(run)
     dataset = load_dataset(run.config.data)
-    inputs = model_inputs(dataset, run.config)
+    notes: list[str] = []  # on_prepare's total 0 is a note (a features cache computed again, and why)
+    inputs = model_inputs(dataset, run.config, lambda what, _, total: None if total else notes.append(what))
     trained_shape = tuple(run.checkpoint_metadata().get("input_shape") or ())
     if trained_shape != tuple(inputs.shape[1:]):
         raise RunError(
             f"Run {run.id} was trained on inputs shaped {trained_shape}, "
             f"but its dataset now gives {tuple(inputs.shape[1:])}; the data changed since."
         )
+    splits = load_splits(run, dataset)
     return TrainedRun(
-        run=run, config=run.config, dataset=dataset, splits=load_splits(run, dataset), model=model, inputs=inputs
+        run=run,
+        config=run.config,
+        dataset=dataset,
+        splits=splits,
+        model=model,
+        inputs=inputs,
+        notes=tuple(notes + integrity_notes(run)),
     )
+
+
+def integrity_notes(run: Run) -> list[str]:
+    """A note for each damaged snapshot (the replay leaves its epoch out), and one for every file of the
+    run written before checksums; a damaged checkpoint or split file raised before this is asked."""
+    notes, unsealed = [], []
+    snapshots = [snapshot_path(run.path, epoch) for epoch in snapshot_epochs(run.path)]
+    for path in [run.checkpoint_path, run.path / SPLITS_FILE, *snapshots, sorting_path(run.path)]:
+        name = path.relative_to(run.path).as_posix()
+        try:
+            verdict = verify(path)
+        except OSError:  # absent (sorting.json is optional) or gone since: its reader says what matters
+            continue
+        if verdict is Verdict.UNSEALED:
+            unsealed.append(name)
+        elif verdict is Verdict.MISMATCH and path in snapshots:
+            todo = f"the replay leaves epoch {int(path.stem.split('-')[1])} out; delete {path} or put back a good copy"
+            notes.append(str(damaged(run.path, checksum_problem(path, name), todo)))
+    if unsealed:
+        old_snapshots = [name for name in unsealed if name.startswith(SNAPSHOTS_DIR)]
+        if len(old_snapshots) > 1:
+            unsealed = [name for name in unsealed if name not in old_snapshots] + [f"{len(old_snapshots)} snapshots"]
+        notes.append(unverified_note(run.path, unsealed))
+    return notes

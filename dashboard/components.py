@@ -228,8 +228,22 @@ def trained_or_error(run: Any) -> Any | None:
     """load_trained for the run (cached), or None after showing why it cannot be loaded."""
     with st.spinner("Loading the model and its data…"):
         with user_errors("Loading the run"):
-            return state.trained(run)
+            trained = state.trained(run)
+            say_once(trained.notes)
+            return trained
     return None
+
+
+NOTES_SAID = "components.notes_said"  # the notes this browser session has been shown
+
+
+def say_once(notes: Sequence[str]) -> None:
+    """Each note (a damaged replay snapshot, a run from before checksums) once per session, not on every rerun."""
+    said = st.session_state.setdefault(NOTES_SAID, set())
+    for note in notes:
+        if note not in said:
+            said.add(note)
+            st.warning(note, icon=":material/warning:")
 
 
 def sidebar_status() -> None:

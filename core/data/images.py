@@ -368,8 +368,10 @@ def load_folder(spec: DataSpec) -> Dataset:
 
     pixels, read, skipped, cropped = _read_all(files, size, root, fail=spec.bad_files == "fail")
     if not pixels:
+        first, why = skipped[0] if skipped else (None, "")
+        example = f" ({first.relative_to(root)}: {why.rstrip('.')})" if first is not None else ""
         raise DataError(
-            f"None of the {count(len(files), 'file')} in '{path.name}' could be read as an image; "
+            f"None of the {count(len(files), 'file')} in '{path.name}' could be read as an image{example}; "
             f"expected {_LOOKED_FOR}."
         )
     if skipped:

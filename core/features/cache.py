@@ -2,7 +2,8 @@
 
 The key is what decides the numbers: the backbone and its input size, and the rows themselves
 (each source file's path, size and modification time, or the bytes of an in-memory image
-tensor). The file is safetensors, written atomically, so a crash mid-write leaves no half cache.
+tensor). The file is safetensors, written atomically, so a crash mid-write leaves no half cache,
+and carries its checksum (core.checksums), so one damaged on disk is computed again, never trusted.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load as safetensors_load
-from safetensors.torch import save as safetensors_save
 
 from core.atomic import atomic_write_bytes
+from core.checksums import Verdict, sealed_safetensors, verify
 from core.data.dataset import Dataset
 from core.data.images import open_image
 from core.errors import ConfigError
@@ -103,8 +105,13 @@ def dataset_features(
     progress: Progress | None = None,
     allow_download: bool = True,
     input_size: int | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> torch.Tensor:
-    """float32 (len(dataset), dim) features of every row: from the cache, or computed and cached."""
+    """float32 (len(dataset), dim) features of every row: from the cache, or computed and cached.
+
+    A cache file that does not match its checksum, or from before checksums, is computed again
+    (`on_note` hears why): it is only a cache, and the same features come back from the images.
+    """
     if dataset.kind != "image" or len(dataset.input_shape) != 3:
         raise ConfigError(
             f"Pretrained image features need images; '{dataset.name}' is a table. "
@@ -112,14 +119,13 @@ def dataset_features(
         )
     path = features_path(dataset, backbone_name, input_size)
     if path.is_file():
-        try:
-            features = safetensors_load(path.read_bytes())["features"]
-            if features.shape[0] == len(dataset):
-                if progress is not None:
-                    progress(len(dataset), len(dataset))
-                return features
-        except Exception:  # a damaged cache file is recomputed, never trusted
-            pass
+        features, problem = _cached_features(path, len(dataset))
+        if features is not None:
+            if progress is not None:
+                progress(len(dataset), len(dataset))
+            return features
+        if on_note is not None:
+            on_note(f"The features cache {path} {problem}; computing the features again.")
     model = load_backbone(backbone_name, device, allow_download)
     features = extract_features(
         model,
@@ -131,9 +137,25 @@ def dataset_features(
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(
-        path, safetensors_save({"features": features.contiguous()}, metadata={"backbone": backbone_name})
+        path, sealed_safetensors({"features": features.contiguous()}, metadata={"backbone": backbone_name})
     )
     return features
+
+
+def _cached_features(path: Path, rows: int) -> tuple[torch.Tensor | None, str]:
+    """(the features in a sound cache file, ""), or (None, what is wrong with it)."""
+    try:
+        features = safetensors_load(path.read_bytes())["features"]
+        verdict = verify(path)
+    except Exception as exc:  # safetensors raises its own types on a torn or foreign file
+        return None, f"cannot be read ({type(exc).__name__})"
+    if verdict is Verdict.MISMATCH:
+        return None, "does not match its checksum (it changed on disk after it was written)"
+    if verdict is Verdict.UNSEALED:
+        return None, "was written before latentboard kept checksums and cannot be verified"
+    if features.shape[0] != rows:
+        return None, f"holds {features.shape[0]} rows, not {rows}"
+    return features, ""
 
 
 def standardise(features: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -15,17 +15,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_save
 
 from core import cli
+from core.checksums import Verdict, verify
 from core.errors import RunError
 from core.experiment import execute
 from core.runs import RunStore
+from core.snapshots import read_snapshots, snapshot_path
 from core.trained import SPLITS_FILE, load_model, load_splits, load_trained
-from tests.core.run_fixtures import train_tiny_run
+from tests.core.run_fixtures import flip_byte_in_tensor, train_tiny_run, unseal_all
 
 
 @pytest.fixture(scope="module")
@@ -298,3 +302,88 @@ def test_splits_of_garbage(store):
     (store.root / DAMAGED / SPLITS_FILE).write_bytes(b"\x01\x02garbage")
     with pytest.raises(RunError, match="is damaged: cannot read splits.safetensors"):
         load_splits(store.open(DAMAGED))
+
+
+# --------------------------------------------------------------------------- checksums: bytes changed on disk
+
+
+def commands(store: RunStore, tmp_path: Path) -> dict[str, list[str]]:
+    """evaluate, classify, export and report of the damaged run, each writing into tmp_path."""
+    digit = tmp_path / "digit.png"
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) * 4).save(digit)
+    runs = ["--runs-dir", str(store.root)]
+    return {
+        "evaluate": ["evaluate", DAMAGED, "--skip-baselines", "--skip-probes", "--clusters", "3", *runs],
+        "classify": ["classify", DAMAGED, str(digit), *runs],
+        "export": ["export", DAMAGED, "--out", str(tmp_path / "clusters.csv"), "--clusters", "3", *runs],
+        "report": ["report", DAMAGED, "--out", str(tmp_path / "report.html"), *runs],
+    }
+
+
+@pytest.mark.parametrize("command", ["evaluate", "classify", "export", "report"])
+def test_a_flipped_byte_in_the_checkpoint_is_damage_every_command_refuses(store, tmp_path, capsys, command):
+    flip_byte_in_tensor(store.root / DAMAGED / "checkpoint.safetensors", "model.")
+    before = sorted(p.name for p in (store.root / DAMAGED).iterdir())
+    assert cli.main(commands(store, tmp_path)[command]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"Run {DAMAGED} in {store.root} is damaged: checkpoint.safetensors does not match its checksum" in err
+    assert "put back a good copy" in err and "train it again" in err
+    # Nothing was computed from it: no evaluation, report or export written.
+    assert sorted(p.name for p in (store.root / DAMAGED).iterdir()) == before
+    assert not any(tmp_path.glob("clusters.csv")) and not any(tmp_path.glob("report.html"))
+    assert store.list()[1].status == "finished"  # the other run is untouched
+
+
+def test_a_flipped_byte_in_the_checkpoint_stops_a_resume(store):
+    damage_json(store, "status.json", at("state", value="stopped"))
+    flip_byte_in_tensor(store.root / DAMAGED / "checkpoint.safetensors", "trainer.")
+    with pytest.raises(RunError, match="is damaged: checkpoint.safetensors does not match its checksum"):
+        list(execute(store.open(DAMAGED), resume=True))
+
+
+def test_a_flipped_byte_in_the_splits_is_damage(store):
+    flip_byte_in_tensor(store.root / DAMAGED / SPLITS_FILE, "test")
+    with pytest.raises(RunError, match="is damaged: splits.safetensors does not match its checksum"):
+        load_trained(store.open(DAMAGED))
+
+
+@pytest.mark.parametrize("command", ["evaluate", "classify", "export", "report"])
+def test_a_flipped_byte_in_a_snapshot_is_named_and_its_epoch_left_out(store, tmp_path, capsys, command):
+    flip_byte_in_tensor(snapshot_path(store.root / DAMAGED, 1), "codes")
+    assert cli.main(commands(store, tmp_path)[command]) == 0  # the replay is a view: the rest of the run is sound
+    err = capsys.readouterr().err
+    assert err.count("does not match its checksum") == 1, err
+    assert (
+        f"Run {DAMAGED} in {store.root} is damaged: snapshots/epoch-00001.safetensors does not match its checksum"
+        in err
+    )
+    assert "the replay leaves epoch 1 out" in err
+    replay = read_snapshots(store.root / DAMAGED)
+    assert (
+        replay.epochs == [0]
+        and "epoch-00001.safetensors is damaged (it does not match its checksum)" in (replay.notes[0])
+    )
+
+
+def test_a_run_from_before_checksums_opens_with_one_notice(store, tmp_path, capsys):
+    unseal_all(store.root / DAMAGED)
+    trained = load_trained(store.open(DAMAGED))
+    (note,) = trained.notes
+    assert f"Run {DAMAGED} was written before latentboard kept checksums" in note
+    assert "checkpoint.safetensors, splits.safetensors, 2 snapshots cannot be checked" in note
+    for command, argv in commands(store, tmp_path).items():
+        assert cli.main(argv) == 0, command
+        err = capsys.readouterr().err
+        assert err.count("was written before latentboard kept checksums") == 1, (command, err)
+    assert read_snapshots(store.root / DAMAGED).epochs == [0, 1]  # its replay is whole
+
+
+def test_a_resumed_old_run_gets_a_checksum_on_its_new_checkpoint(store):
+    unseal_all(store.root / DAMAGED)
+    damage_json(store, "config.json", at("train", "epochs", value=2))
+    damage_json(store, "status.json", at("state", value="stopped"))
+    list(execute(store.open(DAMAGED), resume=True))
+    assert verify(store.root / DAMAGED / "checkpoint.safetensors") is Verdict.SOUND
+    (note,) = load_trained(store.open(DAMAGED)).notes
+    assert "splits.safetensors, 2 snapshots cannot be checked" in note  # what it kept from before

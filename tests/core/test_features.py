@@ -12,13 +12,24 @@ import pytest
 import timm
 import torch
 from PIL import Image
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
 
+from core.checksums import Verdict, verify
 from core.data import DataSpec, load_dataset
 from core.errors import ConfigError, DataError
 from core.features import BACKBONES, dataset_features, extract_features, features_path, get_backbone, load_backbone
 from core.features.backbones import efficientnet_lite0_weights_path, lukemelas_to_timm
 from core.features.weights import load_state_dict
 from tests.core.photo_fixtures import birds_zip, write_bird_folder
+
+
+def flip_a_value(path: Path) -> None:
+    """Flip the lowest bit of the last value in a safetensors file: still a finite number (bit rot, a bad copy)."""
+    data = bytearray(path.read_bytes())
+    data[-4] ^= 0x01
+    path.write_bytes(bytes(data))
+
 
 # ImageNet-1k classes that are birds: cock ... jay, magpie ... bald eagle ... , and the water birds.
 IMAGENET_BIRDS = set(range(7, 25)) | set(range(80, 101)) | set(range(127, 147))
@@ -99,6 +110,28 @@ class TestCache:
         first = dataset_features(birds, "efficientnet-lite0")
         features_path(birds, "efficientnet-lite0").write_bytes(b"not safetensors")
         torch.testing.assert_close(dataset_features(birds, "efficientnet-lite0"), first)
+
+    def test_a_cache_file_that_does_not_match_its_checksum_is_computed_again(self, birds):
+        first = dataset_features(birds, "efficientnet-lite0")
+        path = features_path(birds, "efficientnet-lite0")
+        flip_a_value(path)
+        notes: list[str] = []
+        again = dataset_features(birds, "efficientnet-lite0", on_note=notes.append)
+        torch.testing.assert_close(again, first)  # computed from the images, not from the damaged file
+        assert notes == [
+            f"The features cache {path} does not match its checksum (it changed on disk after it was "
+            "written); computing the features again."
+        ]
+        assert verify(path) is Verdict.SOUND
+
+    def test_a_cache_file_from_before_checksums_is_computed_again_once(self, birds):
+        first = dataset_features(birds, "efficientnet-lite0")
+        path = features_path(birds, "efficientnet-lite0")
+        path.write_bytes(safetensors_save({"features": first}))  # as latentboard wrote it before checksums
+        notes: list[str] = []
+        dataset_features(birds, "efficientnet-lite0", on_note=notes.append)
+        dataset_features(birds, "efficientnet-lite0", on_note=notes.append)
+        assert len(notes) == 1 and "written before latentboard kept checksums" in notes[0]
 
     def test_tables_are_refused(self, tmp_path):
         import pandas as pd
@@ -304,6 +337,38 @@ class TestRunsOnFeatures:
         assert cli.main(["classify", run.id, photo, "-k", "1"]) == 0
         line = capsys.readouterr().out
         assert "nearest neighbours " + sorted(photos)[1] in line  # the photo itself is in the run's data
+
+    def test_a_damaged_features_cache_is_named_and_computed_again(self, tmp_path, capsys):
+        from core import cli
+        from core.config import FeatureConfig, RunConfig
+        from core.models import ModelConfig
+        from core.training import TrainConfig
+        from tests.core.run_fixtures import train_config
+
+        photos = write_bird_folder(tmp_path / "birds", species=3, per_species=4)
+        config = RunConfig(
+            data=DataSpec("folder", path=str(tmp_path / "birds"), image_size=24),
+            features=FeatureConfig(backbone="efficientnet-lite0"),
+            model=ModelConfig("dense", latent_dim=3, width=16, depth=1),
+            train=TrainConfig(epochs=1, batch_size=8, device="cpu"),
+        )
+        run = train_config(tmp_path / "runs", config)
+        path = features_path(load_dataset(config.data), "efficientnet-lite0")
+        first = safetensors_load(path.read_bytes())["features"]
+        runs = ["--runs-dir", str(tmp_path / "runs")]
+        for argv in (
+            ["evaluate", run.id, "--skip-baselines", "--skip-probes", "--clusters", "3", *runs],
+            ["classify", run.id, photos[sorted(photos)[0]][0], "-k", "1", *runs],
+            ["export", run.id, "--out", str(tmp_path / "c.csv"), "--clusters", "3", *runs],
+            ["report", run.id, "--out", str(tmp_path / "r.html"), *runs],
+        ):
+            flip_a_value(path)
+            assert cli.main(argv) == 0, argv
+            err = capsys.readouterr().err
+            assert err.count(f"note: The features cache {path} does not match its checksum") == 1, err
+            assert "computing the features again" in err
+            assert verify(path) is Verdict.SOUND  # nothing was computed from the damaged copy: it was replaced
+            torch.testing.assert_close(safetensors_load(path.read_bytes())["features"], first)
 
     def test_an_upload_beside_small_array_images_is_read_as_its_rows_were(self, tmp_path, capsys):
         from core import cli

@@ -7,6 +7,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
 
 from core import cli
 from core.config import DataSpec, RunConfig
@@ -75,3 +80,58 @@ def test_best_quality_checks_the_flags_and_then_its_recipe_once_each(tmp_path, c
     with calls_of(check_config, load_dataset) as calls:
         assert cli.main([*args, "--runs-dir", str(tmp_path)]) == 0, capsys.readouterr().err
     assert calls == {"check_config": 2, "load_dataset": 1}
+
+
+# --------------------------------------------------------------------------- shapes that cannot make sense
+
+
+def one_pixel_images(folder: Path, side: tuple[int, int] = (1, 1), n: int = 40) -> Path:
+    """An .npz image stack of `n` tiny RGB images, each a colour of its own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    x = np.random.default_rng(0).integers(0, 256, size=(n, *side, 3), dtype=np.uint8)
+    np.savez(folder / "tiny.npz", x=x, y=np.arange(n) % 2)
+    return folder / "tiny.npz"
+
+
+NPZ, DIGITS = "npz of 1x1 images", "digits"
+NONSENSE_SHAPES = {
+    "1x1 images, dense": (NPZ, ["--model", "dense"], "1 x 1 pixel: each is one colour"),
+    "1x1 images, conv": (NPZ, ["--model", "conv"], "1 x 1 pixel: each is one colour"),
+    "1x1 images, features": (NPZ, ["--features", "efficientnet-lite0"], "1 x 1 pixel: each is one colour"),
+    "resized to 1x1": (DIGITS, ["--image-size", "1", "--model", "dense"], "1 x 1 pixel"),
+    "conv on 3x3": (DIGITS, ["--image-size", "3", "--model", "conv"], "conv family needs images of at least 4 x 4"),
+    "conv-vae on 2x2": (DIGITS, ["--image-size", "2", "--model", "conv-vae"], "conv-vae family needs images of"),
+}
+
+
+@pytest.mark.parametrize("case", NONSENSE_SHAPES, ids=list(NONSENSE_SHAPES))
+def test_shapes_that_cannot_make_sense_are_refused_at_the_gate(tmp_path, capsys, case):
+    data, flags, what = NONSENSE_SHAPES[case]
+    if data == NPZ:
+        source = ["--dataset", "npz", "--data-dir", str(one_pixel_images(tmp_path / "data"))]
+    else:
+        source = ["--dataset", "digits"]
+    runs = tmp_path / "runs"
+    code = cli.main(["train", *source, *flags, "--epochs", "1", "--runs-dir", str(runs)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("latentboard: error: ") and len(err.strip().splitlines()) == 1, err
+    assert what in err
+    assert "--image-size" in err or "table" in err  # with what to do instead
+    assert not runs.exists() or not any(runs.iterdir())  # refused before a run folder exists
+
+
+def test_a_folder_of_one_pixel_photos_says_why_none_is_read(tmp_path, capsys):
+    for i in range(4):
+        Image.new("RGB", (1, 1), (i * 60, 0, 0)).save(tmp_path / f"{i}.png")
+    code = cli.main(["train", "--dataset", "folder", "--data-dir", str(tmp_path), "--runs-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "could be read as an image (0.png: 1x1 pixels, smaller than 2x2)" in err
+
+
+def test_the_smallest_sensible_conv_images_train(tmp_path, capsys):
+    code = cli.main(
+        ["train", "--dataset", "digits", "--image-size", "4", "--model", "conv", "--epochs", "1"]
+        + ["--max-samples", "60", "--runs-dir", str(tmp_path / "runs")]
+    )
+    assert code == 0, capsys.readouterr().err
