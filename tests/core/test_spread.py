@@ -27,7 +27,7 @@ from core.export import cluster_assignments, sorted_zip_bytes
 from core.models import ModelConfig
 from core.runs import RunStore
 from core.sorting import read_sorting, save_sorting, start
-from core.spread import METHODS, nearest_examples, read_examples, spread, spread_run
+from core.spread import METHODS, graph_neighbours, nearest_examples, read_examples, spread, spread_run
 from core.trained import load_trained
 from core.training import TrainConfig
 from tests.core.data_fixtures import blobs
@@ -81,6 +81,10 @@ def test_least_confident_first_and_the_nearest_named_examples():
     assert near.shape == (5, 3) and result.named[near].all()
     d = np.linalg.norm(x[near] - x[doubtful[:5], None, :], axis=2)
     assert np.all(np.diff(d, axis=1) >= 0)  # nearest first
+
+
+def test_the_graph_has_fewer_neighbours_on_little_data():
+    assert [graph_neighbours(n) for n in (2, 5, 15, 40, 588)] == [1, 3, 3, 10, 10]
 
 
 @pytest.mark.parametrize(
