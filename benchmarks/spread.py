@@ -13,10 +13,25 @@ deviation over the draws and seconds per spread (the UMAP included). Never part 
     LATENTBOARD_DATA_DIR=/tmp/spread-bench python benchmarks/spread.py
     python benchmarks/spread.py --draws 10 --per-species 1 2 5 10
 
-Measured at the commit that added it (2 CPU cores shared with other work, so the seconds are
-noisy; 5 draws, seeds 0-4):
+Measured at the commit that added it (2 CPU cores shared with about six other jobs, so the
+seconds are rough; 5 draws, seeds 0-4; a fresh UMAP in every draw's seconds):
 
-    (figures in the README's "Name a few, the rest follow")
+    method           named/species        accuracy    doubts first  seconds
+    both-graphs                  1    0.899 ± 0.044    0.963 ± 0.020     7.56
+    both-graphs                  2    0.982 ± 0.004    0.941 ± 0.020     5.06
+    both-graphs                  5    0.983 ± 0.003    0.950 ± 0.028     5.06
+    umap-spreading               1    0.876 ± 0.063    0.860 ± 0.168     5.38
+    umap-spreading               2    0.977 ± 0.007    0.743 ± 0.095     4.71
+    umap-spreading               5    0.981 ± 0.002    0.721 ± 0.105     4.10
+    spreading                    1    0.792 ± 0.083    0.965 ± 0.028     0.70
+    spreading                    2    0.891 ± 0.069    0.969 ± 0.015     0.71
+    spreading                    5    0.946 ± 0.005    0.960 ± 0.016     0.61
+    logistic                     1    0.833 ± 0.038    0.877 ± 0.035     0.29
+    logistic                     2    0.918 ± 0.022    0.922 ± 0.010     0.98
+    logistic                     5    0.957 ± 0.008    0.946 ± 0.016     0.44
+
+both-graphs (core.spread's default) is the most accurate and keeps the feature graph's sense of
+doubt; the UMAP alone is nearly as accurate but sure of its mistakes.
 """
 
 from __future__ import annotations
