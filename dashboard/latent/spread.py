@@ -117,7 +117,9 @@ def groups_table(result: Spread, examples: dict[int, str], things: str) -> None:
     )
 
 
-def review_queue(run: Run, ds: Dataset, settings: dict[str, Any], result: Spread, near: np.ndarray, edits: str) -> None:
+def review_queue(
+    run: Run, ds: Dataset, settings: dict[str, Any], result: Spread, near: np.ndarray, names_revision: str
+) -> None:
     """The least sure rows first, each with its guess, its nearest named examples, and yes / no."""
     doubtful = result.least_confident_first(unnamed_only=True)[:REVIEW]
     if not len(doubtful):
@@ -145,7 +147,7 @@ def review_queue(run: Run, ds: Dataset, settings: dict[str, Any], result: Spread
                 on_click=name,
                 args=(run.path, len(ds), settings, [row], guess),
             )
-            key = f"{LATENT.spread_no}{row}.{edits}"
+            key = f"{LATENT.spread_no}{row}.{names_revision}"
             answer.selectbox(
                 f"No, row {row} is",
                 [g for g in result.groups if g != guess],
