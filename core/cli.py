@@ -508,8 +508,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    sizes = frame["cluster"].value_counts().sort_index()
-    summary = f"{len(frame)} rows in {len(sizes)} clusters ({', '.join(f'{c}: {n}' for c, n in sizes.items())})"
+    spread = "confidence" in frame  # sorted by named examples: the groups go by their names
+    sizes = frame["cluster_name" if spread else "cluster"].value_counts().sort_index()
+    kind = "named groups" if spread else "clusters"
+    summary = f"{len(frame)} rows in {len(sizes)} {kind} ({', '.join(f'{c}: {n}' for c, n in sizes.items())})"
     if args.sorted_folders:
         print(f"{summary} -> {write_sorted_folders(frame, args.sorted_folders)}")
     if args.out:

@@ -293,7 +293,8 @@ def test_the_cli_spreads_records_the_names_and_export_uses_them(photo_run, tmp_p
         assert cli.main([*export, str(out)]) == 0
         assert {p.name for p in out.iterdir() if p.is_dir()} == set(table["group"])
         assert pd.read_csv(out / "clusters.csv")["confidence"].between(0, 1).all()
-        assert "Using the run's named examples" in capsys.readouterr().err
+        captured = capsys.readouterr()
+        assert "Using the run's named examples" in captured.err and "rows in 3 named groups (circle: " in captured.out
         assert cli.main([*export, str(tmp_path / "other"), "--method", "kmeans"]) == 2
         assert "sorted by named examples" in capsys.readouterr().err and not (tmp_path / "other").exists()
         assert cli.main([*export, str(tmp_path / "plain"), "--ignore-edits", "--method", "kmeans"]) == 0
