@@ -257,7 +257,7 @@ def read_examples(path: str | Path, dataset: Dataset) -> dict[int, str]:
     data without files (a table's rows by number, from 0). ConfigError naming every problem found."""
     path = Path(path).expanduser()
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"The names file {path} does not exist.") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError

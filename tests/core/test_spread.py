@@ -170,9 +170,9 @@ def photo_run(tmp_path_factory):
         yield load_trained(run)
 
 
-def names_csv(tmp_path: Path, text: str) -> Path:
+def names_csv(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
     path = tmp_path / "names.csv"
-    path.write_text(text)
+    path.write_text(text, encoding=encoding)
     return path
 
 
@@ -188,6 +188,8 @@ def test_a_names_file_names_files_as_in_the_dataset(photo_run, tmp_path):
         rows["circle/circle-00.jpg"]: "round things",
         rows["square/square-01.jpg"]: "boxes",
     }
+    excel = names_csv(tmp_path, "file,group\ncircle/circle-00.jpg,a\nsquare/square-01.jpg,b\n", "utf-8-sig")
+    assert read_examples(excel, ds) == {rows["circle/circle-00.jpg"]: "a", rows["square/square-01.jpg"]: "b"}
 
 
 TABLE = Dataset(name="measurements", kind="table", x=torch.zeros(12, 3))
