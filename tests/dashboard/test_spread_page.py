@@ -56,6 +56,14 @@ def test_name_two_groups_then_review_and_confirm(run_id):
     yes[0].click().run()
     ok(at)
     assert saved(run_id)[0].examples[row] == group and len(saved(run_id)[0].examples) == 5
+
+    no = [w for w in at.selectbox if str(w.key).startswith("latent.spread.no.")]
+    assert len(no) == 6 and all(w.value is None for w in no)
+    corrected, other = int(no[0].key.split(".")[3]), no[0].options[0]  # the group it was not guessed to be
+    no[0].set_value(other).run()
+    ok(at)
+    assert saved(run_id)[0].examples[corrected] == other and len(saved(run_id)[0].examples) == 6
+    assert at.dataframe[0].value["named by you"].sum() == 6
     assert "sort the photos into the groups you named" in " ".join(c.value for c in at.caption)
 
 
