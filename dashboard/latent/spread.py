@@ -57,7 +57,7 @@ def spread_section(run: Run, trained: TrainedRun, split: str, settings: dict[str
         if groups:
             st.caption(f"Named so far: {groups[0]} ({len(examples)}). Name {things} of a second group.")
         return
-    with st.spinner("Spreading the names…"):
+    with st.spinner("Spreading the names… (the first time, a UMAP of every row: about a minute for 6,000)"):
         result, near = spread_of(run, trained, examples)
     groups_table(result, examples, things)
     review_queue(run, ds, settings, result, near, revision(examples))
