@@ -4,6 +4,7 @@
     latentboard train --resume 20261124-143012-a1b2
     latentboard runs
     latentboard serve --port 8501
+    latentboard spread 20261124-143012-a1b2 --examples names.csv --out labels.csv
 
 Adding a subcommand is one function `cmd_<name>(args) -> int` plus one entry in COMMANDS naming
 its help text and arguments. `train`'s settings flags are not written here: config_flags() derives
@@ -545,8 +546,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    sizes = frame["cluster"].value_counts().sort_index()
-    summary = f"{len(frame)} rows in {len(sizes)} clusters ({', '.join(f'{c}: {n}' for c, n in sizes.items())})"
+    spread = "confidence" in frame  # sorted by named examples: the groups go by their names
+    sizes = frame["cluster_name" if spread else "cluster"].value_counts().sort_index()
+    kind = "named groups" if spread else "clusters"
+    summary = f"{len(frame)} rows in {len(sizes)} {kind} ({', '.join(f'{c}: {n}' for c, n in sizes.items())})"
     if args.duplicates:
         frame = _with_duplicates_aside(trained, frame)
     if args.sorted_folders:
@@ -636,9 +639,10 @@ def _with_duplicates_aside(trained: Any, frame: Any) -> Any:
 
 
 def _export_clustering(args: argparse.Namespace, trained: Any) -> tuple[str, int | None, int, Any]:
-    """(method, clusters, seed, sorting): the run's saved sorting edits (from the dashboard) unless
-    --ignore-edits; a damaged edits file is reported and left out; flags that contradict the edits'
-    clustering are an error rather than edits quietly dropped. Without --method and edits, the
+    """(method, clusters, seed, sorting): the run's saved sorting edits (from the dashboard), or its
+    named examples (which decide on their own, core.spread), unless --ignore-edits; a damaged edits
+    file is reported and left out; flags that contradict the edits' clustering (or that a spread
+    would not use) are an error rather than edits quietly dropped. Without --method and edits, the
     clustering the run sorts by (core.evaluation.sorted_by)."""
     from core.evaluation import sorted_by
     from core.sorting import read_sorting
@@ -654,6 +658,20 @@ def _export_clustering(args: argparse.Namespace, trained: Any) -> tuple[str, int
         return plain
     saved = {"--method": sorting.method, "--clusters": sorting.n_clusters, "--seed": sorting.seed}
     clash = [f"{flag} {value}" for flag, value in given.items() if value is not None and value != saved[flag]]
+    if sorting.spreads:
+        if clash:
+            raise ConfigError(
+                f"Run {trained.run.id} is sorted by named examples (latentboard spread, or the Latent space page), "
+                f"not by a clustering, so {', '.join(clash)} would not be used; leave those flags out, or add "
+                "--ignore-edits to export a clustering instead."
+            )
+        groups = len(set(sorting.examples.values()))
+        print(
+            f"Using the run's named examples ({len(sorting.examples)} named, {groups} groups): every row goes to "
+            "the group they spread to; --ignore-edits leaves them out.",
+            file=sys.stderr,
+        )
+        return sorting.method, sorting.n_clusters, sorting.seed, sorting
     if clash:
         raise ConfigError(
             f"Run {trained.run.id} has sorting edits made on {sorting.method} with {sorting.n_clusters} "
@@ -666,6 +684,60 @@ def _export_clustering(args: argparse.Namespace, trained: Any) -> tuple[str, int
         file=sys.stderr,
     )
     return sorting.method, sorting.n_clusters, sorting.seed, sorting
+
+
+# --------------------------------------------------------------------------- spread
+
+
+def cmd_spread(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from core.export import write_assignments
+    from core.runs import RunStore
+    from core.sorting import save_sorting
+    from core.spread import read_examples, spread_run, spread_table
+    from core.trained import load_trained
+
+    run = RunStore(args.runs_dir).open(args.run_id)
+    if not run.has_checkpoint:
+        raise RunError(
+            f"Run {run.id} has no codes or features to spread the names over: it never finished an epoch. "
+            f"Train it first (latentboard train --resume {run.id})."
+        )
+    trained = load_trained(run)
+    examples = read_examples(args.examples, trained.dataset)
+    print(f"Spreading {len(examples)} named examples over {len(trained.dataset)} rows ...", file=sys.stderr, flush=True)
+    result = spread_run(trained, examples)
+    table = spread_table(trained.dataset, result)
+    if args.out:
+        write_assignments(table, args.out)
+    else:
+        sys.stdout.write(table.to_csv(index=False))
+    path = save_sorting(run.path, dataclasses.replace(_sorting_to_name(trained), examples=examples))
+    counts = ", ".join(f"{group}: {n}" for group, n in result.counts().items())
+    print(
+        f"{len(table)} rows in {len(result.groups)} groups ({counts})" + (f" -> {args.out}" if args.out else "") + "; "
+        f"the names are saved in {path}, so `latentboard export {run.id} --sorted-folders FOLDER` sorts by them.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _sorting_to_name(trained: Any) -> Any:
+    """The run's saved sorting (its cluster edits kept), or a new one on the clustering export would use."""
+    from core.evaluation import sorted_by
+    from core.evaluation.run_evaluation import cluster_count
+    from core.export import export_cluster_count
+    from core.sorting import read_sorting, start
+
+    saved, problem = read_sorting(trained.run.path, len(trained.dataset))
+    if problem:
+        print(f"latentboard: note: starting the sorting over: {problem}", file=sys.stderr)
+    if saved is not None:
+        return saved
+    method = sorted_by(trained.config)
+    n_clusters = export_cluster_count(trained, method)[0]
+    return start(method, cluster_count(n_clusters, trained.dataset), len(trained.dataset))
 
 
 # --------------------------------------------------------------------------- sweep
@@ -842,6 +914,27 @@ COMMANDS: dict[str, Command] = {
                 action="store_true",
                 help='print {"groups": [{"keep": FILE, "others": [FILE, ...]}, ...]} (row numbers for data '
                 "without files)",
+            ),
+            RUNS_DIR,
+        ),
+    ),
+    "spread": Command(
+        cmd_spread,
+        "name a few files, and every other one gets a group and a confidence (least confident first)",
+        (
+            arg("run_id", metavar="RUN_ID"),
+            arg(
+                "--examples",
+                required=True,
+                metavar="CSV",
+                help="the named examples: columns file,group, files named as in the dataset (e.g. Robin/0001.jpg "
+                "in a labelled folder); for data without files, columns row,group with row numbers from 0. "
+                "At least two groups. They replace the run's named examples and decide its export",
+            ),
+            arg(
+                "--out",
+                metavar="FILE",
+                help="write file,group,confidence there (.csv or .parquet) instead of to stdout",
             ),
             RUNS_DIR,
         ),

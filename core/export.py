@@ -27,6 +27,7 @@ from core.duplicates import DuplicateGroup, duplicate_rows
 from core.errors import ConfigError
 from core.evaluation.run_evaluation import DEFAULT_CLUSTERS, run_clusters, run_group_count
 from core.methods import CLUSTER_METHODS
+from core.spread import spread_run
 
 if TYPE_CHECKING:
     from core.group_count import GroupCount
@@ -50,11 +51,19 @@ def cluster_assignments(
     The clusters are those of every row ('all' split), the very labels the dashboard shows. With a
     sorting (core.sorting: the user's merges and moves), the edited clusters, and a cluster_name
     column holding each cluster's folder name. `progress(done, total)` hears a trained head's steps.
+    A sorting that names examples of two or more groups (core.spread) decides instead of any
+    clustering: cluster is the group's number, cluster_name its name, and a confidence column.
     """
     rows = np.asarray(trained.splits.get("all"))
-    clusters = run_clusters(trained, "all", method, n_clusters, random_state, progress=progress)
-    if sorting is not None:
-        clusters = sorting.apply(clusters, rows)
+    confidence, names = None, dict(sorting.names) if sorting is not None else {}
+    if sorting is not None and sorting.spreads:
+        spread = spread_run(trained, sorting.examples, sorting.seed)
+        rows, clusters, confidence = spread.rows, spread.group, spread.confidence
+        names = dict(enumerate(spread.groups))
+    else:
+        clusters = run_clusters(trained, "all", method, n_clusters, random_state, progress=progress)
+        if sorting is not None:
+            clusters = sorting.apply(clusters, rows)
     dataset = trained.dataset
     table = {"row": rows}
     if dataset.files:
@@ -62,8 +71,10 @@ def cluster_assignments(
         table["path"] = [dataset.files[i] for i in rows.tolist()]
     table["cluster"] = clusters.astype(np.int64)
     if sorting is not None:
-        folders = cluster_folder_names(clusters, dict(sorting.names))
+        folders = cluster_folder_names(clusters, names)
         table["cluster_name"] = [folders[int(c)] for c in clusters]
+    if confidence is not None:
+        table["confidence"] = np.round(confidence.astype(np.float64), 4)
     if dataset.y is not None:
         table["label"] = dataset.label_names(dataset.y.numpy()[rows])
     return pd.DataFrame(table)

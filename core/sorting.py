@@ -11,6 +11,10 @@ list on the same (seeded) clustering always gives the same grouping. Names belon
 as they are after the edits. Keepers are the rows a person chose to keep among their near-duplicates
 (core.duplicates), whatever the clustering; a file without them (older ones) keeps none.
 
+Named examples (`examples`: dataset row -> group name, core.spread) are the other way to sort: a
+person names a few rows and the rest follow. With two or more groups named they decide the export
+(core.export), whatever the clustering; the field is optional on disk, so older files still read.
+
 A file that is damaged, from another version or out of range for the run's data is reported and
 ignored (`read_sorting` returns the problem instead of raising): the export then uses the clustering
 unedited, and the next edit starts over.
@@ -39,6 +43,11 @@ MAX_NAME = 100  # characters in a cluster's name
 MAX_EDITS = 10_000
 
 
+def clean_name(name: str) -> str:
+    """A name as kept: runs of spaces (and newlines) made one, ends trimmed."""
+    return " ".join(str(name).split())
+
+
 @dataclass(frozen=True)
 class Merge:
     source: int
@@ -62,6 +71,7 @@ class Sorting:
     edits: tuple[Merge | Move, ...] = ()
     names: Mapping[int, str] = field(default_factory=dict)
     keepers: tuple[int, ...] = ()  # rows chosen to keep, one per group of near-duplicates
+    examples: Mapping[int, str] = field(default_factory=dict)  # dataset row -> the group a person named it
 
     def matches(self, method: str, n_clusters: int, seed: int = 0) -> bool:
         return (self.method, self.n_clusters, self.seed) == (method, int(n_clusters), seed)
@@ -69,6 +79,26 @@ class Sorting:
     @property
     def edited(self) -> bool:
         return bool(self.edits or self.names)
+
+    @property
+    def spreads(self) -> bool:
+        """Two or more groups are named: the names spread to every row (core.spread) and decide the export."""
+        return len(set(self.examples.values())) >= 2
+
+    def named(self, rows: np.ndarray | list[int], group: str) -> Sorting:
+        """These dataset rows are examples of `group` (blank: no longer examples of anything)."""
+        group = clean_name(group)[:MAX_NAME]
+        examples = dict(self.examples)
+        for row in np.asarray(rows, dtype=np.int64).tolist():
+            if group:
+                examples[row] = group
+            else:
+                examples.pop(row, None)
+        return dataclasses.replace(self, examples=dict(sorted(examples.items())))
+
+    def unnamed(self) -> Sorting:
+        """Every named example forgotten; the cluster edits stay."""
+        return dataclasses.replace(self, examples={})
 
     def apply(self, clusters: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The edited cluster of each row: `clusters[i]` is row `rows[i]`'s cluster before the edits."""
@@ -87,7 +117,7 @@ class Sorting:
     def renamed(self, cluster: int, name: str) -> Sorting:
         """This cluster called `name` (blank: back to its number)."""
         names = dict(self.names)
-        name = " ".join(str(name).split())[:MAX_NAME]
+        name = clean_name(name)[:MAX_NAME]
         if name:
             names[int(cluster)] = name
         else:
@@ -132,6 +162,7 @@ class Sorting:
             "edits": edits,
             "names": {str(c): n for c, n in sorted(self.names.items())},
             **({"keepers": list(self.keepers)} if self.keepers else {}),
+            "examples": {str(r): g for r, g in sorted(self.examples.items())},
         }
 
 
@@ -221,7 +252,7 @@ def sorting_problem(obj: Any, n_rows: int) -> str | None:
             return f"it names cluster {key!r}, not a cluster number from -1 to {MAX_CLUSTER}"
         if not (isinstance(name, str) and 0 < len(name) <= MAX_NAME):
             return f"cluster {key}'s name should be text of 1 to {MAX_NAME} characters, not {name!r}"
-    return _keepers_problem(obj.get("keepers", []), n_rows)
+    return _keepers_problem(obj.get("keepers", []), n_rows) or _examples_problem(obj.get("examples", {}), n_rows)
 
 
 def _keepers_problem(keepers: Any, n_rows: int) -> str | None:
@@ -231,6 +262,17 @@ def _keepers_problem(keepers: Any, n_rows: int) -> str | None:
         return "it names a row among the keepers twice"
     if keepers and max(keepers) >= n_rows:
         return f"it keeps row {max(keepers)}, but the run's data has {n_rows} rows"
+    return None
+
+
+def _examples_problem(examples: Any, n_rows: int) -> str | None:
+    if not isinstance(examples, Mapping):
+        return "its examples should be an object of row -> group name"
+    for key, group in examples.items():
+        if not (isinstance(key, str) and key.isdigit() and int(key) < n_rows):
+            return f"it names row {key!r} as an example, not a row number from 0 to {n_rows - 1}"
+        if not (isinstance(group, str) and 0 < len(group) <= MAX_NAME and group == clean_name(group)):
+            return f"row {key}'s group should be text of 1 to {MAX_NAME} characters, not {group!r}"
     return None
 
 
@@ -267,4 +309,5 @@ def from_dict(obj: Mapping[str, Any]) -> Sorting:
         edits=edits,
         names={int(k): v for k, v in obj["names"].items()},
         keepers=tuple(obj.get("keepers", ())),
+        examples={int(k): v for k, v in sorted(obj.get("examples", {}).items(), key=lambda kv: int(kv[0]))},
     )

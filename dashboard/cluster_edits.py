@@ -3,7 +3,8 @@
 the edits themselves (load or start a sorting, change it, save it). No Streamlit here.
 
 Edits name dataset rows and the clusters of every row, so they show (and can be made) only on the
-split 'all rows', with the clusterer and number of clusters they started from.
+split 'all rows', with the clusterer and number of clusters they started from. Named examples
+(core.spread) belong to no clustering: they survive a new start of the edits and their undoing.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def grouping(
             split == SPLIT,
             f"The saved cluster edits are left out: {problem}. Your next edit starts them over.",
         )
-    if saved is None or (not saved.edited and not saved.matches(method, n_clusters)):  # only keepers: any clustering
+    if saved is None or not (saved.edited or saved.matches(method, n_clusters)):  # only keepers or examples
         return Grouping(clusters, None, split == SPLIT)
     if not saved.matches(method, n_clusters):
         return Grouping(
@@ -104,12 +105,35 @@ def edit(
 ) -> Sorting:
     """Apply one change to the run's sorting (a new one, if none or a damaged one was saved) and save it."""
     saved, _ = read_sorting(run_path, n_rows)
-    if saved is None or not saved.matches(method, n_clusters):  # the keepers chosen stay, whatever the clustering
-        saved = dataclasses.replace(start(method, n_clusters, n_rows), keepers=saved.keepers if saved else ())
+    if saved is None or not saved.matches(method, n_clusters):  # keepers, named examples stay
+        kept = {"keepers": saved.keepers, "examples": saved.examples} if saved else {}
+        saved = dataclasses.replace(start(method, n_clusters, n_rows), **kept)
     changed = change(saved)
     save_sorting(run_path, changed)
     return changed
 
 
-def undo_all(run_path: str | Path) -> bool:
-    return clear_sorting(run_path)
+def edit_examples(
+    run_path: str | Path, n_rows: int, method: str, n_clusters: int, change: Callable[[Sorting], Sorting]
+) -> Sorting:
+    """Change the named examples, keeping whatever clustering and edits the saved sorting has (a new
+    one on the clustering shown, if none or a damaged one was saved)."""
+    saved, _ = read_sorting(run_path, n_rows)
+    changed = change(saved or start(method, n_clusters, n_rows))
+    save_sorting(run_path, changed)
+    return changed
+
+
+def spreading(run_path: str | Path, n_rows: int) -> Sorting | None:
+    """The saved sorting when its named examples decide the groups (two or more named), else None."""
+    saved, _ = read_sorting(run_path, n_rows)
+    return saved if saved is not None and saved.spreads else None
+
+
+def undo_all(run_path: str | Path, n_rows: int) -> bool:
+    """Every merge, move and cluster name undone; the named examples stay. True if there was a sorting."""
+    saved, _ = read_sorting(run_path, n_rows)
+    if saved is None or not saved.examples:
+        return clear_sorting(run_path)
+    save_sorting(run_path, dataclasses.replace(start(saved.method, saved.n_clusters, n_rows), examples=saved.examples))
+    return True

@@ -48,6 +48,12 @@ class LatentKeys:
     undo: str = "latent.sort.undo"
     undo_other: str = "latent.sort.undo_other"
     switch: str = "latent.sort.switch"
+    # name a few, the rest follow (dashboard.latent.spread)
+    spread_group: str = "latent.spread.group."  # + the examples' revision: the name to give the selection
+    spread_name: str = "latent.spread.name"
+    spread_forget: str = "latent.spread.forget"
+    spread_yes: str = "latent.spread.yes."  # + row: confirm the guess
+    spread_no: str = "latent.spread.no."  # + row, revision: correct it
     sorted_zip: str = "latent.sorted_zip"
     clusters_csv: str = "latent.clusters_csv"
     clusters_parquet: str = "latent.clusters_parquet"

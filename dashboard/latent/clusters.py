@@ -58,6 +58,10 @@ def clusters_section(run: Run, trained: TrainedRun, split: str, settings: dict[s
     edit_controls(run, ds, rows, edited, settings, picked, things)
     sorting = edited.sorting
     stem = f"{run.id}-clusters-{method}" + ("-edited" if sorting else "")
+    named = cluster_edits.spreading(run.path, len(ds))  # named examples decide the downloads, not these clusters
+    if named is not None:
+        sorting, stem = named, f"{run.id}-named-groups"
+        st.caption(f"The downloads below sort the {things} into the groups you named above, not into these clusters.")
     if not state.teaching():
         downloads(trained, ds, split, method, k, stem, sorting)
     photos = bool(ds.files)
@@ -179,7 +183,7 @@ def edit_controls(
             "Undo all edits",
             key=LATENT.undo_other,
             on_click=cluster_edits.undo_all,
-            args=(run.path,),
+            args=(run.path, len(ds)),
             icon=":material/undo:",
         )
     if not edited.editable:
@@ -242,7 +246,7 @@ def edit_controls(
             "Undo all edits",
             key=LATENT.undo,
             on_click=cluster_edits.undo_all,
-            args=(run.path,),
+            args=(run.path, len(ds)),
             icon=":material/undo:",
             disabled=not (edited.sorting and edited.sorting.edited),
             width="stretch",

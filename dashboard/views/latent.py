@@ -4,8 +4,9 @@ feature runs, in the backbone's features); select several (box or lasso) to see 
 the mix of labels among them. The training replay below steps through the map of a fixed sample's
 codes epoch by epoch (live while the run trains).
 
-Below the map, the clusters themselves: a gallery of each (the original photos, for a folder) and
-the file -> cluster table to download. For someone sorting a folder of photos, that is the product.
+Below the map, naming a few photos so the rest follow (dashboard.latent.spread), then the clusters
+themselves: a gallery of each (the original photos, for a folder) and the file -> cluster table to
+download. For someone sorting a folder of photos, that is the product.
 Then the near-duplicates, with the best shot of each group kept.
 
 The page only draws its parts in order; each lives in dashboard.latent.
@@ -24,6 +25,7 @@ from dashboard.latent.duplicates import duplicates_section
 from dashboard.latent.groups import groups_section
 from dashboard.latent.map import map_section
 from dashboard.latent.replay import replay_section
+from dashboard.latent.spread import spread_section
 
 links.notice(links.read_url(links.map_params()))  # before the widgets: the split picker is the first
 shown = page_header(
@@ -45,6 +47,8 @@ if shown is not None:
         with user_errors("Training replay"):
             replay_section(run, trained.dataset, settings)
         groups_section(trained.dataset, count, settings)  # how many groups, just before the groups
+        with user_errors("Naming"):
+            spread_section(run, trained, split, settings, picked)
         with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
             clusters_section(run, trained, split, settings, picked)
         duplicates_section(run, trained, settings)
