@@ -654,7 +654,7 @@ def _export_clustering(args: argparse.Namespace, trained: Any) -> tuple[str, int
     sorting, problem = read_sorting(trained.run.path, len(trained.dataset))
     if problem:
         print(f"latentboard: note: the sorting edits are left out: {problem}", file=sys.stderr)
-    if sorting is None or not sorting.edited:  # none, or only the keepers of near-duplicates (see --duplicates)
+    if sorting is None or not (sorting.edited or sorting.spreads):  # none, or only near-duplicates' keepers
         return plain
     saved = {"--method": sorting.method, "--clusters": sorting.n_clusters, "--seed": sorting.seed}
     clash = [f"{flag} {value}" for flag, value in given.items() if value is not None and value != saved[flag]]
