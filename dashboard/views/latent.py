@@ -21,6 +21,7 @@ from dashboard.latent.clusters import clusters_section
 from dashboard.latent.controls import controls
 from dashboard.latent.groups import groups_section
 from dashboard.latent.map import map_section
+from dashboard.latent.outliers import outliers_section
 from dashboard.latent.replay import replay_section
 
 links.notice(links.read_url(links.map_params()))  # before the widgets: the split picker is the first
@@ -45,4 +46,6 @@ if shown is not None:
         groups_section(trained.dataset, count, settings)  # how many groups, just before the groups
         with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
             clusters_section(run, trained, split, settings, picked)
+        with st.spinner("Finding the odd ones out…"), user_errors("The odd ones out"):
+            outliers_section(run, trained, split, settings)
         state.write_sprites(run, split)  # after the map is on screen: the first hover fetches them
