@@ -131,17 +131,20 @@ def main() -> None:
     names = suggest_names(classes, labels[birds])
     vocabulary = imagenet_classes()
     bird_names = {vocabulary[i] for i in IMAGENET_BIRDS}
-    print("\nSuggested names per species (ImageNet's vocabulary; * an ImageNet bird class, + the species' own kind):")
-    are_birds = own = 0
+    print("\nSuggested names per species (ImageNet's vocabulary;", end=" ")
+    print("* first class a bird class, + names the species' own kind):")
+    are_birds = own = own_within = 0
     for label, suggestion in sorted(names.items()):
         species = dataset.classes[label]
         first = suggestion.classes[0][0]
-        is_bird, is_own = first in bird_names, first in OWN_KIND.get(species, set())
-        are_birds, own = are_birds + is_bird, own + is_own
-        print(f"  {species:22} {suggestion.line()} {'*' if is_bird else ''}{'+' if is_own else ''}")
+        own_kind = OWN_KIND.get(species, set())
+        is_bird, is_own = first in bird_names, first in own_kind
+        within = any(name in own_kind for name, _ in suggestion.classes)
+        are_birds, own, own_within = are_birds + is_bird, own + is_own, own_within + within
+        print(f"  {species:22} {suggestion.line()} {'*' if is_bird else ''}{'+' if within else ''}")
     print(
-        f"{are_birds} of {len(names)} species are named by a bird class; ImageNet has a class for the own kind of "
-        f"{len(OWN_KIND)} of them, and the suggestion names it for {own}."
+        f"{are_birds} of {len(names)} species are first named by a bird class; ImageNet has a class for the own "
+        f"kind of {len(OWN_KIND)} of them: first in the suggestion for {own}, in it for {own_within}."
     )
 
 

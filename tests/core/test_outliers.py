@@ -27,7 +27,7 @@ from core.outliers import (
 from core.runs import RunStore
 from core.trained import load_trained
 from core.training import TrainConfig
-from tests.core.photo_fixtures import made_up_photo, write_generated_photos
+from tests.core.photo_fixtures import write_photos_with_odd_ones
 
 
 def blobs_with_one_far(seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
@@ -156,16 +156,8 @@ def photo_run(tmp_path_factory):
     """(runs folder, data folder, run id): generated photos of three kinds in labelled folders, one
     odd photo (text on paper) planted among the squares and one disc filed under stripes; on the
     EfficientNet-Lite0 features, as the photos preset trains."""
-    from PIL import ImageDraw
-
     folder = tmp_path_factory.mktemp("photos") / "photos"
-    write_generated_photos(folder, per_kind=6, size=64)
-    receipt = made_up_photo("square", np.random.default_rng(9), 64).point(lambda _: 255)
-    draw = ImageDraw.Draw(receipt)
-    for line in range(6):
-        draw.text((4, 4 + 10 * line), "TOTAL 12.50 EUR", fill=(0, 0, 0))
-    receipt.save(folder / "square" / "receipt.jpg", quality=90)
-    made_up_photo("circle", np.random.default_rng(7), 64).save(folder / "stripes" / "filed-wrong.jpg", quality=90)
+    write_photos_with_odd_ones(folder)
     data = tmp_path_factory.mktemp("data")
     config = RunConfig(
         data=DataSpec(source="folder", path=str(folder), image_size=16),

@@ -7,9 +7,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from core.config import DataSpec, FeatureConfig, RunConfig
@@ -18,7 +16,7 @@ from core.models import ModelConfig
 from core.runs import RunStore
 from core.sorting import read_sorting
 from core.training import TrainConfig
-from tests.core.photo_fixtures import made_up_photo, write_generated_photos
+from tests.core.photo_fixtures import write_photos_with_odd_ones
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 K = 3
@@ -44,13 +42,7 @@ def runs(tmp_path_factory) -> tuple[Path, Path, str, str]:
     """(runs folder, data folder, a Lite0-features run, a pixels run) on labelled generated photos with
     a receipt planted among the squares and a disc filed under stripes."""
     folder = tmp_path_factory.mktemp("photos") / "shapes"
-    write_generated_photos(folder, per_kind=6, size=64)
-    receipt = made_up_photo("square", np.random.default_rng(9), 64).point(lambda _: 255)
-    draw = ImageDraw.Draw(receipt)
-    for line in range(6):
-        draw.text((4, 4 + 10 * line), "TOTAL 12.50 EUR", fill=(0, 0, 0))
-    receipt.save(folder / "square" / "receipt.jpg", quality=90)
-    made_up_photo("circle", np.random.default_rng(7), 64).save(folder / "stripes" / "filed-wrong.jpg", quality=90)
+    write_photos_with_odd_ones(folder)
     root, data = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("data")
     return root, data, train(folder, root, data, "efficientnet-lite0"), train(folder, root, data, None)
 

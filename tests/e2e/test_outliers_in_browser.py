@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 import pytest
 
 from tests.e2e.test_browser import COUNT_POINTS, SHOTS, wait_idle
@@ -18,25 +17,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def odd_run(home, tmp_path_factory):
-    """The run id of a tiny run on EfficientNet-Lite0 features of 19 generated photos in labelled folders."""
-    from PIL import ImageDraw
-
+    """The run id of a tiny run on EfficientNet-Lite0 features of 20 generated photos in labelled folders."""
     from core.config import FeatureConfig, RunConfig
     from core.data import DataSpec
     from core.experiment import execute
     from core.models import ModelConfig
     from core.runs import RunStore
     from core.training import TrainConfig
-    from tests.core.photo_fixtures import made_up_photo, write_generated_photos
+    from tests.core.photo_fixtures import write_photos_with_odd_ones
 
     folder = tmp_path_factory.mktemp("odd") / "shapes"
-    write_generated_photos(folder, per_kind=6, size=64)
-    receipt = made_up_photo("square", np.random.default_rng(9), 64).point(lambda _: 255)
-    draw = ImageDraw.Draw(receipt)
-    for line in range(6):
-        draw.text((4, 4 + 10 * line), "TOTAL 12.50 EUR", fill=(0, 0, 0))
-    receipt.save(folder / "square" / "receipt.jpg", quality=90)
-    made_up_photo("circle", np.random.default_rng(7), 64).save(folder / "stripes" / "filed-wrong.jpg", quality=90)
+    write_photos_with_odd_ones(folder)
     config = RunConfig(
         data=DataSpec(source="folder", path=str(folder), image_size=16),
         features=FeatureConfig(backbone="efficientnet-lite0"),
