@@ -1,7 +1,7 @@
 """The odd ones out in a real browser: on a small folder of generated photos of three kinds, with a
 photo of a receipt planted among the squares and a disc filed under stripes, the receipt comes first
-in the outlier gallery, the disc is a possible mislabel, and each cluster is offered an ImageNet name.
-The screenshot goes to outliers.png (see test_browser.SHOTS).
+in the outlier gallery, the disc is a possible mislabel, and each cluster is offered an ImageNet name
+that one click makes its name. Screenshots: outliers.png, cluster-names.png (see test_browser.SHOTS).
 """
 
 from __future__ import annotations
@@ -56,6 +56,21 @@ def test_the_planted_photo_comes_first_among_the_odd_ones(server, page, odd_run)
 
     heading.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
+    shoot(page, "outliers.png")
+
+    # One click takes a cluster's suggested name; it then heads the cluster's gallery.
+    suggest = page.locator("[class*='st-key-latent-sort-suggest-'] button").first
+    name = suggest.inner_text().strip().splitlines()[-1]  # after the icon's ligature
+    assert name and page.get_by_text(f"{name} (cluster").count() == 0
+    suggest.click()
+    wait_idle(page)
+    page.get_by_text(f"{name} (cluster").wait_for()
+    page.get_by_text("Suggested names use ImageNet's vocabulary").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    shoot(page, "cluster-names.png")
+
+
+def shoot(page, name: str) -> None:
     for folder in SHOTS:
         folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / "outliers.png"))
+        page.screenshot(path=str(folder / name))
