@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -96,3 +98,27 @@ def test_a_run_without_an_imagenet_backbone_says_why_it_has_no_names(runs, monke
     assert "No names to suggest. Suggested names come from an ImageNet backbone's classes" in captions(at)
     assert not [b for b in at.button if str(b.key).startswith("latent.sort.suggest.")]
     assert "Most odd first: " in captions(at)  # the odd ones out work on the codes alike
+
+
+def test_a_table_run_lists_its_odd_rows_and_mislabels_as_tables(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    x = rng.normal(0, 6, (3, 4))[labels] + rng.normal(0, 1, (60, 4))
+    x[7] = 40.0  # the odd row
+    frame = pd.DataFrame(x, columns=["a", "b", "c", "d"]).assign(kind=np.array(["ant", "bee", "cat"])[labels])
+    frame.loc[30, "kind"] = "ant"  # a bee filed as an ant
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    config = RunConfig(
+        data=DataSpec(source="table", path=str(tmp_path / "rows.csv"), label_column="kind"),
+        model=ModelConfig("dense", latent_dim=3, width=16, depth=1),
+        train=TrainConfig(epochs=30, batch_size=16, lr=3e-3, device="cpu"),
+    )
+    run = RunStore(tmp_path / "runs").create(config)
+    for _ in execute(run, stop=threading.Event()):
+        pass
+    at = latent_page((tmp_path / "runs", tmp_path / "data"), run.id, monkeypatch)
+    odd = [t.value for t in at.dataframe if "oddness" in t.value.columns]
+    assert odd and odd[0]["row"].iloc[0] == "row 7"
+    flagged = [t.value for t in at.dataframe if "neighbours say" in t.value.columns]
+    assert flagged and "row 30" in set(flagged[0]["row"])
+    assert "No names to suggest" not in captions(at)  # tables get no word about photo names
