@@ -6,9 +6,10 @@ planted among the bird tuning photos, one in each species' folder; the photos pr
 (core.presets) gives the features, standardised as a photos run's model reads them (the
 representation core.outliers scores). Prints, per scoring method in core.outliers.SCORES, how many
 of the 10 rank in the top 20 (and top 10, mean rank); then possible mislabels on 20 flipped bird
-labels, for the kept nearest-neighbour vote and a logistic regression; then each species'
-suggested name (core.cluster_names) on the birds alone, whether it is an ImageNet bird class, and
-whether it names the species' own kind where ImageNet has one. Never part of the tests' pass/fail.
+labels, for the kept nearest-neighbour vote and a logistic regression; the seconds each step takes on
+6,000 rows; then each species' suggested name (core.cluster_names) on the birds alone, whether it is
+an ImageNet bird class, and whether it names the species' own kind where ImageNet has one. Never
+part of the tests' pass/fail.
 
     python benchmarks/outliers.py            # LATENTBOARD_DATA_DIR decides where the features cache
 """
@@ -43,6 +44,7 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 PLANTED = 10
 FLIPS = 20
 TOP = 20
+TIMED_ROWS = 6000
 CIFAR_BIRD = 2  # CIFAR-10's 'bird' class: never planted
 # ImageNet-1k's bird classes (indices): cock .. great grey owl, black grouse .. black swan, white stork .. albatross.
 IMAGENET_BIRDS = set(range(7, 25)) | set(range(80, 101)) | set(range(127, 147))
@@ -125,6 +127,20 @@ def main() -> None:
             f"  {name:20} found {hits} of {FLIPS}, flagged {len(found)} ({int(foreign[found].sum())} of them "
             f"planted foreign photos), {time.monotonic() - began:.1f} s"
         )
+
+    print(f"\nOn {TIMED_ROWS:,} rows (these features repeated with noise), {backbone}'s {x.shape[1]} dimensions:")
+    big = np.resize(x, (TIMED_ROWS, x.shape[1])) + rng.normal(0, 0.3, (TIMED_ROWS, x.shape[1])).astype(np.float32)
+    for name, work in (
+        ("odd ones out (LOF)", lambda: outlier_scores(big)),
+        ("possible mislabels", lambda: possible_mislabels(big, np.resize(labels, TIMED_ROWS))),
+        (
+            "ImageNet classes",
+            lambda: imagenet_top_classes(np.resize(features.numpy(), (TIMED_ROWS, x.shape[1])), backbone),
+        ),
+    ):
+        began = time.monotonic()
+        work()
+        print(f"  {name:20} {time.monotonic() - began:.1f} s")
 
     birds = ~foreign
     classes = imagenet_top_classes(features[torch.as_tensor(np.flatnonzero(birds))], backbone)

@@ -48,7 +48,9 @@ def local_outlier_factor(x: np.ndarray, clusters: np.ndarray | None = None, k: i
     """How much sparser a row's neighbourhood is than its neighbours' (sklearn's LOF; about 1 inside a group)."""
     from sklearn.neighbors import LocalOutlierFactor
 
-    return -LocalOutlierFactor(n_neighbors=k).fit(x).negative_outlier_factor_
+    with warnings.catch_warnings():  # exact copies (common in photo folders) make sklearn warn; the ranking holds
+        warnings.filterwarnings("ignore", "Duplicate values", UserWarning)
+        return -LocalOutlierFactor(n_neighbors=k).fit(x).negative_outlier_factor_
 
 
 def neighbour_distance(x: np.ndarray, clusters: np.ndarray | None = None, k: int = NEIGHBORS) -> np.ndarray:
@@ -86,7 +88,6 @@ SCORES: dict[str, Score] = {
     "knn-disagreement": neighbour_disagreement,
 }
 DEFAULT_SCORE = "lof"
-NEEDS_CLUSTERS = ("core-distance", "knn-disagreement")
 
 
 def outlier_scores(
@@ -156,7 +157,7 @@ def out_of_fold_probabilities(x: np.ndarray, labels: np.ndarray, random_state: i
     A k-nearest-neighbours vote, not a logistic regression: on the birds with 20 labels flipped
     (benchmarks/outliers.py, seed 0) it found 18 of them and flagged one row more (a planted foreign
     photo), where a logistic regression on 64 principal components found all 20 but flagged 13 rows
-    more, 9 of them good birds, and took 9 to 15 times longer (18-30 s against 2 s, on a loaded machine).
+    more, 9 of them good birds, and took 5 to 15 times longer (8-30 s against 2 s, three runs on a loaded machine).
     """
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.neighbors import KNeighborsClassifier

@@ -213,3 +213,10 @@ def test_bad_arguments_get_one_line(table_run, capsys, args, message):
     code, out, err = run_cli(capsys, "outliers", *[run_id if a == "RUN" else a for a in args], "--runs-dir", str(root))
     assert code == 2 and not out
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_exact_copies_neither_warn_nor_hide_the_odd_row(recwarn):
+    x = np.vstack([np.zeros((30, 3)), np.ones((30, 3)), [[5.0, 5.0, 5.0]]])
+    scores = outlier_scores(x)
+    assert int(np.argmax(scores)) == 60 and np.isfinite(scores).all()
+    assert not [w for w in recwarn if "Duplicate" in str(w.message)]
