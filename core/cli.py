@@ -740,6 +740,68 @@ def _sorting_to_name(trained: Any) -> Any:
     return start(method, cluster_count(n_clusters, trained.dataset), len(trained.dataset))
 
 
+# --------------------------------------------------------------------------- outliers
+
+
+def cmd_outliers(args: argparse.Namespace) -> int:
+    import json
+
+    from core.outliers import row_names, run_mislabels, run_outliers
+    from core.runs import RunStore
+    from core.trained import load_trained
+
+    if args.top < 0:
+        raise ConfigError(f"--top must be 0 (every row) or more, not {args.top}.")
+    run = RunStore(args.runs_dir).open(args.run_id)
+    if not run.has_checkpoint:
+        raise RunError(
+            f"Run {run.id} has no codes or features to score yet: it never finished an epoch. "
+            f"Train it first (latentboard train --resume {run.id}), then ask again."
+        )
+    trained = load_trained(run)
+    odd = run_outliers(trained)
+    names = row_names(trained.dataset, odd.rows)
+    mislabels, why_not = None, None
+    if trained.dataset.y is not None:
+        try:
+            mislabels = run_mislabels(trained)
+        except ConfigError as error:
+            why_not = str(error)
+    if why_not:
+        print(f"latentboard: note: {why_not}", file=sys.stderr)
+    if args.json:
+        out: dict[str, Any] = {"outliers": [{"file": n, "score": float(s)} for n, s in zip(names, odd.scores)]}
+        if mislabels is not None:
+            out["mislabels"] = _mislabel_records(trained.dataset, mislabels)
+        print(json.dumps(out, allow_nan=False))
+        return 0
+    shown = len(names) if args.top == 0 else min(args.top, len(names))
+    print(f"The {shown} most odd of {len(names)} (local outlier factor: about 1 fits in, higher fits less):")
+    for rank, (name, score) in enumerate(zip(names[:shown], odd.scores[:shown]), 1):
+        print(f"{rank:>5}  {score:7.3f}  {name}")
+    if shown < len(names):
+        print(f"... {len(names) - shown} more; --top 0 lists every row, --json every row as JSON.")
+    if mislabels is not None:
+        print(f"\n{len(mislabels)} possible mislabels (the label given, and the one its nearest rows hold):")
+        for record in _mislabel_records(trained.dataset, mislabels):
+            print(f"  {record['file']}: labelled {record['label']}, its neighbours say {record['neighbours_label']}")
+    return 0
+
+
+def _mislabel_records(dataset: Any, mislabels: Any) -> list[dict[str, Any]]:
+    from core.outliers import row_names
+
+    return [
+        {"file": name, "label": given, "neighbours_label": suggested, "label_quality": round(float(quality), 4)}
+        for name, given, suggested, quality in zip(
+            row_names(dataset, mislabels.rows),
+            dataset.label_names(mislabels.given),
+            dataset.label_names(mislabels.suggested),
+            mislabels.quality,
+        )
+    ]
+
+
 # --------------------------------------------------------------------------- sweep
 
 
@@ -935,6 +997,27 @@ COMMANDS: dict[str, Command] = {
                 "--out",
                 metavar="FILE",
                 help="write file,group,confidence there (.csv or .parquet) instead of to stdout",
+            ),
+            RUNS_DIR,
+        ),
+    ),
+    "outliers": Command(
+        cmd_outliers,
+        "the odd ones out, most odd first; for labelled data also the possible mislabels",
+        (
+            arg("run_id", metavar="RUN_ID"),
+            arg(
+                "--top",
+                type=int,
+                default=20,
+                metavar="N",
+                help="rows to list (default: 20; 0: every row); --json always gives every row",
+            ),
+            arg(
+                "--json",
+                action="store_true",
+                help='print {"outliers": [{"file": FILE, "score": S}, ...]} (every row, most odd first; table rows '
+                'named "row N"), plus "mislabels" for labelled data',
             ),
             RUNS_DIR,
         ),

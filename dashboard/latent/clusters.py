@@ -23,6 +23,7 @@ from dashboard.gallery import cluster_groups, file_captions, label_mix
 from dashboard.keys import LATENT
 from dashboard.latent.controls import edited_clusters
 from dashboard.latent.duplicates import setting_aside
+from dashboard.latent.names import name_suggestions, suggestion_button
 
 if TYPE_CHECKING:
     from core.trained import TrainedRun
@@ -65,17 +66,28 @@ def clusters_section(run: Run, trained: TrainedRun, split: str, settings: dict[s
     if not state.teaching():
         downloads(trained, ds, split, method, k, stem, sorting)
     photos = bool(ds.files)
+    suggestions = name_suggestions(trained, edited.clusters, rows)
     for cluster, members in groups:
         shown = members[: GALLERY_COLUMNS if photos else 2 * GALLERY_COLUMNS]
         plain = "Noise (no cluster)" if cluster < 0 else f"Cluster {cluster}"
         title = f"**{edited.names[cluster]}** ({plain.lower()})" if cluster in edited.names else f"**{plain}**"
         mix = label_mix(ds.label_names(ds.y[rows[members]])) if ds.has_labels else ""
-        heading, naming = st.columns([3, 1], vertical_alignment="bottom") if edited.editable else (st.container(), None)
+        suggestion = suggestions.get(cluster)
+        offer = edited.editable and suggestion is not None and edited.names.get(cluster) != suggestion.name
+        heading, suggesting, naming = st.container(), None, None
+        if offer:
+            heading, suggesting, naming = st.columns([3, 1, 1], vertical_alignment="bottom")
+        elif edited.editable:
+            heading, naming = st.columns([3, 1], vertical_alignment="bottom")
         heading.markdown(
             f"{title} · {len(members):,} {things}"
             + (f" · {mix}" if mix else "")
             + (f" · showing {len(shown)}" if len(shown) < len(members) and ds.kind == "image" else "")
+            + (f" · ImageNet: {suggestion.line()}" if suggestion else "")
         )
+        if suggesting is not None:
+            ending = f"{run.id}.{method}.{k}.{cluster}.{edited.revision}"
+            suggestion_button(suggesting, suggestion, run.path, len(ds), method, k, cluster, ending)
         if naming is not None:
             key = f"{LATENT.name}{run.id}.{method}.{k}.{cluster}.{edited.revision}"
             naming.text_input(

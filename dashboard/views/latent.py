@@ -24,6 +24,7 @@ from dashboard.latent.controls import controls
 from dashboard.latent.duplicates import duplicates_section
 from dashboard.latent.groups import groups_section
 from dashboard.latent.map import map_section
+from dashboard.latent.outliers import outliers_section
 from dashboard.latent.replay import replay_section
 from dashboard.latent.spread import spread_section
 
@@ -52,4 +53,6 @@ if shown is not None:
         with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
             clusters_section(run, trained, split, settings, picked)
         duplicates_section(run, trained, settings)
+        with st.spinner("Finding the odd ones out…"), user_errors("The odd ones out"):
+            outliers_section(run, trained, split, settings)
         state.write_sprites(run, split)  # after the map is on screen: the first hover fetches them

@@ -155,3 +155,18 @@ def write_planted_duplicates(folder: Path, distinct: int = 12) -> dict[str, set[
     photos["photo-1"].resize((100, 100)).save(folder / "photo-1-small.jpg", quality=92)
     planted["b"] |= {"photo-1-blurred.jpg", "photo-1-small.jpg"}
     return planted
+
+
+def write_photos_with_odd_ones(root: Path, per_kind: int = 6) -> list[Path]:
+    """write_generated_photos (labelled, 64 px) plus a photo of a receipt planted among the squares
+    (square/receipt.jpg, the odd one out) and a disc filed under stripes (stripes/filed-wrong.jpg, a mislabel)."""
+    from PIL import ImageDraw
+
+    written = write_generated_photos(root, per_kind=per_kind, size=64)
+    receipt = made_up_photo("square", np.random.default_rng(9), 64).point(lambda _: 255)
+    draw = ImageDraw.Draw(receipt)
+    for line in range(6):
+        draw.text((4, 4 + 10 * line), "TOTAL 12.50 EUR", fill=(0, 0, 0))
+    receipt.save(root / "square" / "receipt.jpg", quality=90)
+    made_up_photo("circle", np.random.default_rng(7), 64).save(root / "stripes" / "filed-wrong.jpg", quality=90)
+    return [*written, root / "square" / "receipt.jpg", root / "stripes" / "filed-wrong.jpg"]
