@@ -156,3 +156,24 @@ def test_evaluate_says_why_there_is_no_estimate_on_too_few_rows(tmp_path, monkey
     assert cli.main(["evaluate", run.id, "--json", "--skip-baselines", "--skip-probes"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["group_count"] is None and "at least 10 rows" in result["group_count_skipped"]
+
+
+def test_an_estimate_saved_before_the_standard_errors_still_reads():
+    old = {"estimate": 4, "candidates": [2, 3, 4], "scores": [0.1, 0.2, 0.3], "method": "silhouette", "n": 50}
+    count = GroupCount.from_dict(old)
+    assert count.estimate == 4 and count.errors == ()
+
+
+def test_a_damaged_cached_estimate_is_counted_again(flat):
+    from core.evaluation.run_evaluation import run_group_count, stored_group_count
+    from core.runs import RunStore
+    from core.trained import load_trained
+
+    _, run_id = flat
+    trained = load_trained(RunStore().open(run_id))
+    assert run_group_count(trained, "all").estimate == 3
+    for cached in trained.run.cache_dir.glob("groups-all-*.npy"):
+        cached.write_bytes(b"not an array")
+    assert stored_group_count(trained, "all") is None  # the page counts again instead of failing
+    assert run_group_count(trained, "all").estimate == 3
+    assert stored_group_count(trained, "all") == run_group_count(trained, "all")
