@@ -50,6 +50,15 @@ MIN_ROWS_PER_GROUP = 5  # candidates stop at N // 5: smaller groups are noise mo
 GRAPH_NEIGHBORS = 30  # each row's neighbours in the graph (PhenoGraph's default, Levine et al. 2015)
 PCA_DIMS = 50  # neighbours are found in this many principal components (scanpy's default)
 KMEANS_SEEDS = 5  # k-means runs per k, one seed each: their spread is the score's standard error
+RECIPE = {  # what a cached estimate was computed with: a change here recomputes it
+    "method": METHOD,
+    "max_groups": MAX_GROUPS,
+    "neighbors": GRAPH_NEIGHBORS,
+    "pca": PCA_DIMS,
+    "seeds": KMEANS_SEEDS,
+    "scale": "farthest neighbour",
+    "rule": "one standard error",
+}
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores
 from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
 from core.evaluation.reconstruction import reconstruct, reconstruction_quality
 from core.evaluation.result import EvaluationResult
-from core.group_count import GRAPH_NEIGHBORS, MAX_GROUPS, METHOD, GroupCount, candidate_counts, estimate_group_count
+from core.group_count import RECIPE, GroupCount, candidate_counts, estimate_group_count
 from core.methods import CLUSTER_METHODS
 from core.registry import lookup
 from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection, stored_array
@@ -590,9 +590,7 @@ def _group_count_key(trained: TrainedRun, split: str, random_state: int | None) 
     if random_state is not None:
         check_seed(random_state, "The seed (--seed)")
     candidate_counts(len(index))  # too few rows: say so before any work
-    rows = sorted_by(trained.config)
-    recipe = {"method": METHOD, "max_groups": MAX_GROUPS, "neighbors": GRAPH_NEIGHBORS, "rows": rows}
-    return index, {"random_state": random_state, "n": len(index), **recipe}
+    return index, {"random_state": random_state, "n": len(index), "rows": sorted_by(trained.config), **RECIPE}
 
 
 def _cache_clusters(
