@@ -431,12 +431,18 @@ def label_mix_figure(names: Sequence[str], title: str = "Labels in the selection
 
 
 def group_count_figure(count: GroupCount, chosen: int | None = None) -> go.Figure:
-    """The estimate's evidence: its score against the number of groups, the estimate marked
-    (and the number in use, `chosen`, when it differs)."""
+    """The estimate's evidence: its score against the number of groups (with its standard error),
+    the estimate marked (and the number in use, `chosen`, when it differs)."""
+    from core.group_count import SCORE_NAME
+
+    def finite(values: Sequence[float]) -> list[float | None]:
+        return [None if not math.isfinite(v) else v for v in values]
+
     fig = go.Figure(
         go.Scatter(
             x=list(count.candidates),
-            y=[None if not math.isfinite(s) else s for s in count.scores],
+            y=finite(count.scores),
+            error_y={"type": "data", "array": finite(count.errors), "visible": bool(count.errors)},
             mode="lines+markers",
             line_color="#4C78A8",
             hovertemplate="%{x} groups: %{y:.3f}<extra></extra>",
@@ -452,7 +458,7 @@ def group_count_figure(count: GroupCount, chosen: int | None = None) -> go.Figur
         title="How many groups?",
         height=240,
         xaxis_title="number of groups",
-        yaxis_title="silhouette",
+        yaxis_title=SCORE_NAME,
         showlegend=False,
         **_LAYOUT,
     )

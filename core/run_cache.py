@@ -45,18 +45,35 @@ def _cache_key(trained: TrainedRun, **params: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def _cache_path(trained: TrainedRun, stem: str, **params: Any) -> Path:
+    return trained.run.cache_dir / f"{stem}-{_cache_key(trained, stem=stem, **params)}.npy"
+
+
+def stored_array(trained: TrainedRun, stem: str, **params: Any) -> np.ndarray | None:
+    """What cached_array stored for (checkpoint, stem, params), or None when it has not (or the file is damaged):
+    lets a page show a result that is ready without waiting for one that is not."""
+    return _read(_cache_path(trained, stem, **params))
+
+
+def _read(path: Path) -> np.ndarray | None:
+    if not path.exists():
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):  # damaged: cached_array computes it again and replaces it
+        return None
+
+
 def cached_array(trained: TrainedRun, stem: str, compute: Callable[[], np.ndarray], **params: Any) -> np.ndarray:
     """`compute()` once per (checkpoint, stem, params); later calls read `<cache>/<stem>-<key>.npy`.
 
     Results of an older checkpoint with the same stem are removed when a new one is written.
     """
     folder = trained.run.cache_dir
-    path = folder / f"{stem}-{_cache_key(trained, stem=stem, **params)}.npy"
-    if path.exists():
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError):  # damaged: compute again and replace it
-            pass
+    path = _cache_path(trained, stem, **params)
+    stored = _read(path)
+    if stored is not None:
+        return stored
     values = np.asarray(compute())
     buffer = io.BytesIO()
     np.save(buffer, values, allow_pickle=False)

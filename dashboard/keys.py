@@ -19,6 +19,7 @@ class LatentKeys:
     colour: str = "latent.colour"
     clusterer: str = "latent.clusterer"
     k: str = "latent.k"
+    k_stand_in: str = "latent.k_stand_in"  # the number of clusters used while the groups were being counted
     tile: str = "latent.tile"
     umap_neighbours: str = "latent.nn"
     umap_min_dist: str = "latent.md"

@@ -327,8 +327,19 @@ def _group_count(root: str, run_id: str, stamp: str, split: str) -> GroupCount |
 
 
 def group_count(run: Run, split: str) -> GroupCount | str:
-    """The estimated number of groups of a split's codes (core.group_count, cached in the run), or why there is none."""
+    """The estimated number of groups of a split (core.group_count, cached in the run), or why there is none."""
     return _group_count(runs_dir(), run.id, run_stamp(run), split)
+
+
+def stored_group_count(run: Run, split: str) -> GroupCount | str | None:
+    """group_count when it is ready (in the run folder), why there is none, or None while it is still to compute."""
+    from core.errors import ConfigError
+    from core.evaluation.run_evaluation import stored_group_count as stored
+
+    try:
+        return stored(_trained(runs_dir(), run.id, run_stamp(run)), split, random_state=0)
+    except ConfigError as error:
+        return str(error)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -46,17 +46,10 @@ from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores
 from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
 from core.evaluation.reconstruction import reconstruct, reconstruction_quality
 from core.evaluation.result import EvaluationResult
-from core.group_count import (
-    MANIFOLD_DIMS,
-    MAX_GROUPS,
-    METHOD,
-    GroupCount,
-    estimate_group_count,
-    manifold_neighbors,
-)
+from core.group_count import RECIPE, GroupCount, candidate_counts, estimate_group_count
 from core.methods import CLUSTER_METHODS
 from core.registry import lookup
-from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection
+from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection, stored_array
 
 if TYPE_CHECKING:
     from core.runs import Run
@@ -359,7 +352,7 @@ class _Evaluation:
     def groups(self) -> dict[str, Any]:
         """The estimated number of groups (no labels involved), beside the n_clusters scored."""
         try:
-            count = run_group_count(self.trained, self.split, self.random_state, self.n2d_neighbors, self.manifold)
+            count = run_group_count(self.trained, self.split, self.random_state)
         except ConfigError as error:  # too few rows: the reason instead of a number
             return {"group_count": None, "group_count_skipped": str(error)}
         return {"group_count": count.to_dict()}
@@ -573,36 +566,35 @@ def run_clusters(
     return _cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute)
 
 
-def run_group_count(
-    trained: TrainedRun,
-    split: str = "all",
-    random_state: int | None = 0,
-    n2d_neighbors: int = N2D_NEIGHBORS,
-    manifold: tuple[np.ndarray, float] | np.ndarray | None = None,
-) -> GroupCount:
-    """core.group_count.estimate_group_count of a split's codes, cached in the run folder (its curve).
+def run_group_count(trained: TrainedRun, split: str = "all", random_state: int | None = 0) -> GroupCount:
+    """core.group_count.estimate_group_count of the rows the run sorts by (cluster_rows of sorted_by:
+    the backbone's features for a photo run, the codes otherwise), cached in the run folder (its curve).
 
-    `manifold`: N2D's UMAP of these codes when the caller has it (evaluation's N2D step); it is
-    used when it is the one the estimate would compute (same dimensions and neighbours), so the
-    page and `evaluate` agree.
     ConfigError when the split has too few rows to estimate.
     """
+    index, key = _group_count_key(trained, split, random_state)
+
+    def compute() -> np.ndarray:
+        return estimate_group_count(cluster_rows(trained, split, sorted_by(trained.config)), random_state).curve()
+
+    return GroupCount.from_curve(cached_array(trained, f"groups-{split}", compute, **key), len(index))
+
+
+def stored_group_count(trained: TrainedRun, split: str = "all", random_state: int | None = 0) -> GroupCount | None:
+    """run_group_count's estimate when the run folder holds it already, else None: never computes, so a page
+    can draw first and count after. ConfigError, at once, when the split has too few rows to estimate."""
+    index, key = _group_count_key(trained, split, random_state)
+    curve = stored_array(trained, f"groups-{split}", **key)
+    return None if curve is None else GroupCount.from_curve(curve, len(index))
+
+
+def _group_count_key(trained: TrainedRun, split: str, random_state: int | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """The split's rows and what the estimate's cache entry is keyed by (a new recipe recomputes)."""
     index = split_index(trained, split)
     if random_state is not None:
         check_seed(random_state, "The seed (--seed)")
-    if isinstance(manifold, tuple):
-        manifold = manifold[0]
-
-    def compute() -> np.ndarray:
-        codes = run_codes(trained, split)
-        same = manifold_neighbors(len(codes), n2d_neighbors) == n2d_neighbors  # evaluation's UMAP is the one wanted
-        shared = manifold if manifold is not None and manifold.shape[1] == MANIFOLD_DIMS and same else None
-        return estimate_group_count(codes, random_state, n_neighbors=n2d_neighbors, manifold=shared).curve()
-
-    params = {"random_state": random_state, "n_neighbors": n2d_neighbors, "n": len(index)}
-    recipe = {"method": METHOD, "max_groups": MAX_GROUPS, "dims": MANIFOLD_DIMS}  # a new recipe recomputes
-    curve = cached_array(trained, f"groups-{split}", compute, **params, **recipe)
-    return GroupCount.from_curve(curve, len(index))
+    candidate_counts(len(index))  # too few rows: say so before any work
+    return index, {"random_state": random_state, "n": len(index), "rows": sorted_by(trained.config), **RECIPE}
 
 
 def _cache_clusters(

@@ -82,8 +82,10 @@ def controls(
         help="Clusters are found in the full latent code (or, for the methods on backbone features, in "
         "the features the model read), not in the 2-D map.",
     )
-    default_k = default_n_clusters(ds) if ds.has_labels or estimate is None else estimate
-    default_k = min(max(default_k, CLUSTER_BOUNDS[0]), CLUSTER_BOUNDS[1])
+    default_k = default_clusters(ds, estimate)
+    stand_in = st.session_state.pop(LATENT.k_stand_in, None)
+    if estimate is not None and stand_in is not None and st.session_state.get(LATENT.k) == stand_in:
+        st.session_state[LATENT.k] = default_k  # the estimate arrived: it replaces the number used while counting
     settings["n_clusters"] = 10
     if state.teaching():  # the finer settings stay hidden in class; a link's number of clusters still counts
         settings["n_clusters"] = st.session_state[LATENT.k] = int(st.session_state.get(LATENT.k, default_k))
@@ -100,6 +102,13 @@ def controls(
         }
     )
     return settings
+
+
+def default_clusters(ds: Dataset, estimate: int | None = None) -> int:
+    """The number of clusters the page opens on: the number of classes, else the estimated number of
+    groups, else (while it is being counted) the clusterers' default; within CLUSTER_BOUNDS."""
+    default_k = default_n_clusters(ds) if ds.has_labels or estimate is None else estimate
+    return min(max(default_k, CLUSTER_BOUNDS[0]), CLUSTER_BOUNDS[1])
 
 
 def map_settings(settings: dict[str, Any], default_k: int) -> None:

@@ -22,7 +22,7 @@ from dashboard.components import page_header, user_errors
 from dashboard.latent.clusters import clusters_section
 from dashboard.latent.controls import controls
 from dashboard.latent.duplicates import duplicates_section
-from dashboard.latent.groups import groups_section
+from dashboard.latent.groups import counted_groups, groups_section
 from dashboard.latent.map import map_section
 from dashboard.latent.outliers import outliers_section
 from dashboard.latent.replay import replay_section
@@ -39,14 +39,14 @@ if shown is not None:
     # The clustering the run sorts by (N2D on the backbone's features for photos, else on the codes):
     # the one `evaluate` names as sorted_by and `latentboard export` uses by default.
     offered = list(run_methods(run.config, heads=True))
-    with st.spinner("Counting the groups…"):
-        count = state.group_count(run, split)
-    estimate = None if isinstance(count, str) else count.estimate
+    ready = state.stored_group_count(run, split)  # None until counted: the map does not wait for the count
+    estimate = getattr(ready, "estimate", None)
     settings = controls(trained.dataset, preferred=sorted_by(run.config), clusterers=offered, estimate=estimate)
     picked = map_section(run, trained, split, settings)  # the first chart on the page: the map
     if picked is not None:
         with user_errors("Training replay"):
             replay_section(run, trained.dataset, settings)
+        count = counted_groups(run, split, trained.dataset, settings, ready)
         groups_section(trained.dataset, count, settings)  # how many groups, just before the groups
         with user_errors("Naming"):
             spread_section(run, trained, split, settings, picked)

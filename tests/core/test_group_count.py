@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from core.errors import ConfigError
-from core.group_count import MIN_ROWS_PER_GROUP, GroupCount, candidate_counts, estimate_group_count
+from core.group_count import MIN_ROWS_PER_GROUP, GroupCount, candidate_counts, chosen_candidate, estimate_group_count
 
 
 def blobs(groups: int, n: int = 300, seed: int = 0) -> np.ndarray:
@@ -23,6 +23,13 @@ def test_blobs_are_counted_right(groups):
     assert count.estimate == groups
     assert count.candidates == tuple(range(2, 13)) and len(count.scores) == len(count.candidates)
     assert count.best_score == max(count.scores) and count.n == 300
+    assert len(count.errors) == len(count.candidates)
+
+
+def test_the_fewest_groups_within_one_standard_error_of_the_best_win():
+    assert chosen_candidate((2, 3, 4, 5), (0.5, 0.79, 0.78, 0.80), (0.0, 0.01, 0.01, 0.02)) == 3
+    assert chosen_candidate((2, 3, 4, 5), (0.5, 0.79, 0.78, 0.80), (0.0, 0.0, 0.0, 0.0)) == 5
+    assert chosen_candidate((2, 3), (float("nan"), 0.4), (float("nan"), float("nan"))) == 3
 
 
 def test_the_curve_is_returned_and_survives_json_and_the_cache_format():
@@ -30,7 +37,7 @@ def test_the_curve_is_returned_and_survives_json_and_the_cache_format():
     again = GroupCount.from_dict(json.loads(json.dumps(count.to_dict())))
     assert again == count
     assert GroupCount.from_curve(count.curve(), count.n) == count
-    assert "silhouette" in count.method
+    assert "modularity" in count.method
 
 
 def test_seeded():
@@ -52,12 +59,22 @@ def test_too_few_rows_say_so(n):
 
 def test_points_all_alike_say_so():
     with pytest.raises(ConfigError, match="do not fall into separate groups"):
-        estimate_group_count(np.ones((40, 3), dtype=np.float32), manifold=np.ones((40, 3), dtype=np.float32))
+        estimate_group_count(np.ones((40, 3), dtype=np.float32))
 
 
-def test_a_given_manifold_is_used():
-    x = blobs(3, n=100)
-    assert estimate_group_count(np.zeros((100, 2), np.float32) + 0.0, manifold=x, max_groups=8).estimate == 3
+def test_rows_with_missing_values_say_so():
+    x = blobs(3, n=60)
+    x[5, 2] = np.nan
+    with pytest.raises(ConfigError, match="missing or infinite"):
+        estimate_group_count(x)
+
+
+def test_the_hierarchy_top_does_not_win():
+    """Two far-apart families of three close groups each: six groups, not the two families silhouette would pick."""
+    rng = np.random.default_rng(0)
+    centres = np.concatenate([family + rng.normal(0, 4, size=(3, 8)) for family in (np.zeros(8), np.full(8, 40.0))])
+    x = np.concatenate([c + rng.normal(size=(60, 8)) for c in centres]).astype(np.float32)
+    assert estimate_group_count(x, random_state=0, max_groups=12).estimate == 6
 
 
 # --- where it is used: evaluate and export ----------------------------------------------------------
@@ -139,3 +156,24 @@ def test_evaluate_says_why_there_is_no_estimate_on_too_few_rows(tmp_path, monkey
     assert cli.main(["evaluate", run.id, "--json", "--skip-baselines", "--skip-probes"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["group_count"] is None and "at least 10 rows" in result["group_count_skipped"]
+
+
+def test_an_estimate_saved_before_the_standard_errors_still_reads():
+    old = {"estimate": 4, "candidates": [2, 3, 4], "scores": [0.1, 0.2, 0.3], "method": "silhouette", "n": 50}
+    count = GroupCount.from_dict(old)
+    assert count.estimate == 4 and count.errors == ()
+
+
+def test_a_damaged_cached_estimate_is_counted_again(flat):
+    from core.evaluation.run_evaluation import run_group_count, stored_group_count
+    from core.runs import RunStore
+    from core.trained import load_trained
+
+    _, run_id = flat
+    trained = load_trained(RunStore().open(run_id))
+    assert run_group_count(trained, "all").estimate == 3
+    for cached in trained.run.cache_dir.glob("groups-all-*.npy"):
+        cached.write_bytes(b"not an array")
+    assert stored_group_count(trained, "all") is None  # the page counts again instead of failing
+    assert run_group_count(trained, "all").estimate == 3
+    assert stored_group_count(trained, "all") == run_group_count(trained, "all")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import streamlit as st
 from sklearn.datasets import make_blobs
 from streamlit.testing.v1 import AppTest
 
@@ -41,9 +42,8 @@ def unlabelled_run(tmp_path_factory) -> tuple[Path, str]:
     return root / "runs", run.id
 
 
-def test_the_latent_page_shows_the_estimate_and_its_chart(unlabelled_run, monkeypatch):
-    root, run_id = unlabelled_run
-    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
+def open_latent_page(run_id: str) -> AppTest:
+    """The Latent space page of `run_id` (PCA map, every row), checked to have drawn without an error."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.query_params["run"] = run_id
     at.session_state["latent.method"] = "pca"
@@ -51,6 +51,13 @@ def test_the_latent_page_shows_the_estimate_and_its_chart(unlabelled_run, monkey
     at.run()
     at.switch_page("views/latent.py").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_the_latent_page_shows_the_estimate_and_its_chart(unlabelled_run, monkeypatch):
+    root, run_id = unlabelled_run
+    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
+    at = open_latent_page(run_id)
 
     shown = "\n".join(str(m.value) for m in at.markdown)
     assert "Estimated number of groups:" in shown
@@ -81,3 +88,28 @@ def test_a_run_too_small_to_estimate_says_so(tmp_path, monkeypatch):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("Number of groups: not estimated" in str(c.value) for c in at.caption)
     assert at.number_input(key="latent.k").value == 10  # the documented fallback
+
+
+def test_the_map_is_drawn_before_the_groups_are_counted(unlabelled_run, monkeypatch):
+    """The first open of a large run does not wait for the count: the map comes first; a later open reads it."""
+    import core.evaluation.run_evaluation as run_evaluation
+    import dashboard.latent.map as latent_map
+
+    root, run_id = unlabelled_run
+    calls: list[str] = []
+    estimate, draw_map = run_evaluation.estimate_group_count, latent_map.map_section
+    monkeypatch.setattr(
+        run_evaluation, "estimate_group_count", lambda *a, **k: calls.append("count") or estimate(*a, **k)
+    )
+    monkeypatch.setattr(latent_map, "map_section", lambda *a, **k: calls.append("map") or draw_map(*a, **k))
+    monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
+    for cache in (root / run_id / "cache").glob("groups-*.npy"):  # as on a first open
+        cache.unlink()
+    st.cache_data.clear()
+
+    at = open_latent_page(run_id)
+    assert calls.index("map") < calls.index("count")
+    assert at.number_input(key="latent.k").value == 3  # the estimate replaced the stand-in once counted
+    calls.clear()
+    open_latent_page(run_id)
+    assert "count" not in calls  # read back from the run folder
