@@ -58,3 +58,14 @@ def test_a_queued_run_shows_its_place_and_can_be_cancelled(monkeypatch):
         first.button(key="train.stop").click().run()
     rerun_until(first, lambda at: RunStore().open(first_id).status() == "stopped", what="the stopped run")
     assert RunStore().open(first_id).has_checkpoint
+
+
+def test_a_bad_job_limit_is_said_on_start_and_nothing_is_created(monkeypatch):
+    monkeypatch.setenv(MAX_JOBS_ENV, "0")  # a server started without `latentboard serve`'s own check
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page("views/train.py").run()
+    at.button(key="train.start").click().run()
+    assert not at.exception, at.exception
+    assert any("LATENTBOARD_MAX_JOBS=0 would never train anything" in e.value for e in at.error)
+    assert RunStore().list() == [] and "run" not in at.query_params
