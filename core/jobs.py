@@ -311,10 +311,12 @@ class JobRegistry:
             entry.job.ended.set()
 
     def _train(self, entry: _Waiting) -> None:
-        """The job's thread. torch.set_num_threads here sets this thread's OpenMP pool only (checked with
-        torch 2.14: another thread's torch.get_num_threads() keeps its own value), so each job gets its share
-        of the cores; threads started later take the latest value as their default, which keeps a page's
-        torch calls from claiming every core too."""
+        """The job's thread. torch.set_num_threads is called here because it is per thread: checked with
+        torch 2.14 (OpenMP + MKL build) through torch.__config__.parallel_info(), a worker's call sets its own
+        at::, OpenMP and MKL thread counts, while a thread that had already used torch keeps its own; a
+        thread that first uses torch later starts from the latest value (so a page's torch calls take no
+        more than a job's share either). Called once in the main thread, it would not reach the workers.
+        """
         job, previous = entry.job, 0.0
         try:
             torch.set_num_threads(self.limits.threads_per_job)

@@ -325,7 +325,7 @@ def _progress_text(status: str, numbers: dict, live: bool) -> str:
         "stopped": f"Stopped at {percent}; the checkpoint keeps what was learned",
         "interrupted": f"Interrupted at {percent} (the server stopped); resume to continue",
         "failed": "Failed",
-        "created": "Waiting to start",
+        "created": "Not started: the server stopped before its turn in the queue came; Start trains them anew",
     }.get(status, status)
 
 

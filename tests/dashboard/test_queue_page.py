@@ -69,3 +69,17 @@ def test_a_bad_job_limit_is_said_on_start_and_nothing_is_created(monkeypatch):
     assert not at.exception, at.exception
     assert any("LATENTBOARD_MAX_JOBS=0 would never train anything" in e.value for e in at.error)
     assert RunStore().list() == [] and "run" not in at.query_params
+
+
+def test_a_run_the_server_never_started_says_so():
+    """Queued when the server stopped: its folder reads "created" and no job of this server holds it."""
+    from core.config import RunConfig
+
+    run = RunStore().create(RunConfig())
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["run"] = run.id
+    at.run()
+    at.switch_page("views/train.py").run()
+    assert not at.exception, at.exception
+    assert "Not started: the server stopped before its turn in the queue came" in progress_text(at)
+    assert not at.button(key="train.start").disabled
