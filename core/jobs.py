@@ -12,7 +12,7 @@ tab re-attaches without holding any handle from the first. The job's thread neve
 
 A class on one server: every Start used to launch its thread at once, each with PyTorch's own
 intra-op threads, so twelve students oversubscribed two cores many times over. Now at most
-`max_jobs` train at once (JobLimits: from the cores, or LATENTBOARD_MAX_JOBS), each with
+`max_jobs` train at once (JobLimits: one per core, or LATENTBOARD_MAX_JOBS), each with
 `threads_per_job` PyTorch threads, and the rest wait in order of arrival. One browser session
 may hold at most `per_session` queued or running jobs, so nobody fills the queue ahead of the rest.
 """
@@ -56,11 +56,14 @@ def server_cores() -> int:
 class JobLimits:
     """How many trainings run at once, and with how many PyTorch threads each.
 
-    By default half the cores train (at least one job) and each job gets `cores // max_jobs`
-    threads, so jobs x threads never exceed the cores: 2 cores give 1 job of 2 threads, 8 cores
-    4 jobs of 2. The small models a class trains gain little from more threads per job, and
-    several jobs at once keep a queue short. LATENTBOARD_MAX_JOBS sets max_jobs; threads then
-    follow (at least 1, so more jobs than cores oversubscribe: that is what was asked for).
+    By default one job per core, one PyTorch thread each (jobs x threads = cores). Measured with
+    benchmarks/job_queue.py on a loaded 2-core machine, 6 quick demos: one job at a time with 2
+    threads took 384 s to the last finish, 6 at once with 1 thread 27 s (in a later, busier run 2 at
+    a time with 1 thread 49 s, 6 at once 45 s); 4 demos with 1 thread took 20 s one at a time, 15 s
+    two at a time. OpenMP's threads wait on each other whenever a core is
+    taken, and the small models a class trains gain little from a second thread. LATENTBOARD_MAX_JOBS
+    sets max_jobs; threads then follow as cores // max_jobs (at least 1, so more jobs than cores
+    oversubscribe: that is what was asked for).
     """
 
     max_jobs: int
@@ -72,7 +75,7 @@ class JobLimits:
         """The limits for this server; ConfigError for a LATENTBOARD_MAX_JOBS of 0 or a non-number."""
         environ = os.environ if environ is None else environ
         cores = server_cores() if cores is None else cores
-        max_jobs = max(1, cores // 2)
+        max_jobs = cores
         raw = environ.get(MAX_JOBS_ENV, "").strip()
         if raw:
             max_jobs = parse_max_jobs(raw)

@@ -214,7 +214,7 @@ def test_each_job_trains_with_its_share_of_the_threads(tmp_path, monkeypatch):
     assert torch.get_num_threads() == before  # the caller's (the page's) own threads are untouched
 
 
-@pytest.mark.parametrize(("cores", "expected"), [(1, (1, 1)), (2, (1, 2)), (3, (1, 3)), (8, (4, 2)), (16, (8, 2))])
+@pytest.mark.parametrize(("cores", "expected"), [(1, (1, 1)), (2, (2, 1)), (3, (3, 1)), (8, (8, 1))])
 def test_default_limits_keep_jobs_times_threads_within_the_cores(cores, expected):
     limits = JobLimits.from_environment({}, cores=cores)
     assert (limits.max_jobs, limits.threads_per_job) == expected
