@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a so
 
 from core.config import RunConfig  # noqa: E402
 from core.data import DataSpec  # noqa: E402
-from core.jobs import JobLimits, JobRegistry, server_cores  # noqa: E402
+from core.job_limits import JobLimits, server_cores  # noqa: E402
+from core.jobs import JobRegistry  # noqa: E402
 from core.presets import apply_preset  # noqa: E402
 from core.runs import RunStore  # noqa: E402
 

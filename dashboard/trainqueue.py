@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.figures import format_seconds
-from core.jobs import JobLimits
+from core.job_limits import JobLimits
 from core.runs import Run
 from dashboard import state
 from dashboard.components import run_label

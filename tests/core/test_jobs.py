@@ -10,11 +10,10 @@ import torch
 from core.config import RunConfig
 from core.data import DataSpec
 from core.errors import ConfigError, DataError, RunError
+from core.job_limits import MAX_JOBS_ENV, JobLimits
 from core.jobs import (
     CANCELLED,
-    MAX_JOBS_ENV,
     Job,
-    JobLimits,
     JobRegistry,
     is_training,
     offers_resume,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.jobs import CANCELLED, MAX_JOBS_ENV
+from core.job_limits import MAX_JOBS_ENV
+from core.jobs import CANCELLED
 from core.runs import RunStore
 from tests.dashboard.waiting import rerun_until
 
