@@ -84,3 +84,10 @@ def test_a_run_the_server_never_started_says_so():
     assert not at.exception, at.exception
     assert "Not started: the server stopped before its turn in the queue came" in progress_text(at)
     assert not at.button(key="train.start").disabled
+
+
+def test_the_waiting_text_gives_an_estimate_or_else_the_count_ahead():
+    from dashboard.trainqueue import waiting_text
+
+    assert waiting_text((2, 3), 40.0) == "Queued: place 2 of 3, about 40 s"
+    assert waiting_text((2, 3), None).startswith("Queued: place 2 of 3 (1 ahead of it; an estimate follows")
