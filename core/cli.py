@@ -384,8 +384,10 @@ def _open_when_ready(port: int, timeout: float = 60.0) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from core.job_limits import JobLimits
     from core.runs import RunStore
 
+    JobLimits.from_environment()  # a bad LATENTBOARD_MAX_JOBS is refused now, not at a student's first Start
     app = dashboard_app_path()
     if not app.is_file():
         raise LatentboardError(

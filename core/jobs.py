@@ -1,53 +1,82 @@
-"""Background training a UI can start, watch, stop and re-attach to.
+"""Background training a UI can start, watch, stop and re-attach to, through one queue per server.
 
     registry = JobRegistry(RunStore())      # the dashboard keeps one per server (st.cache_resource)
-    run_id = registry.start(config)         # trains in a daemon thread; returns at once
+    run_id = registry.start(config, session="abc")  # queued; trains in a daemon thread when a slot frees
+    registry.queue_place(run_id)            # (place, queued) while waiting, else None
     registry.get(run_id).latest             # newest Progress, or None before the first one
-    registry.stop(run_id)                   # checked between batches; ends "stopped" with a checkpoint
+    registry.stop(run_id)                   # queued: cancelled at once; running: stops after the batch
 
 Nothing here knows about Streamlit: a page keeps only the run id, and everything it draws can be
 read back from the run folder (`store.open(run_id).metrics()`), so a refresh or a second browser
 tab re-attaches without holding any handle from the first. The job's thread never touches UI state.
+
+A class on one server: every Start used to launch its thread at once, each with PyTorch's own
+intra-op threads, so twelve students oversubscribed two cores many times over. Now at most
+`max_jobs` train at once (JobLimits: one per core, or LATENTBOARD_MAX_JOBS), each with
+`threads_per_job` PyTorch threads, and the rest wait in order of arrival. One browser session
+may hold at most `per_session` queued or running jobs, so nobody fills the queue ahead of the rest.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass, field
+
+import torch
 
 from core.config import RunConfig
 from core.data import Dataset
 from core.errors import LatentboardError, RunError
 from core.experiment import execute, start_run
 from core.gate import prepare, settle
+from core.job_limits import JobLimits
 from core.runs import Run, RunStore
 from core.training import Progress
 
 log = logging.getLogger(__name__)
 
 RESUMABLE = ("stopped", "interrupted", "failed")  # the states Resume continues from the last checkpoint
+CANCELLED = "Cancelled while queued: nothing was trained. Start it again to train."
 
 
 @dataclass(eq=False)
 class Job:
-    """One training thread. `latest` and `error` are written by the thread, read by anyone."""
+    """One training, queued or in its thread. `latest`, `error`, `started_at` are written by the registry
+    and the thread, read by anyone."""
 
     run_id: str
+    session: str | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
+    ended: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     latest: Progress | None = None
     error: str | None = None
+    epochs_left: int = 0  # for the queue's estimates
+    cancelled: bool = False  # stopped while still queued: it never trained
+
+    @property
+    def queued(self) -> bool:
+        return self.thread is None and not self.done
 
     @property
     def done(self) -> bool:
-        return self.thread is not None and not self.thread.is_alive()
+        return self.ended.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the thread ends (or `timeout` seconds pass); True if it has ended."""
-        if self.thread is not None:
-            self.thread.join(timeout)
-        return self.done
+        """Block until the job ends, queued time included (or `timeout` seconds pass); True if it has ended."""
+        return self.ended.wait(timeout)
+
+
+@dataclass(eq=False)
+class _Waiting:
+    """What a queued job needs to start: its run and how."""
+
+    job: Job
+    run: Run
+    resume: bool
+    dataset: Dataset | None
 
 
 def is_training(status: str, job: Job | None = None) -> bool:
@@ -78,38 +107,57 @@ def offers_resume(run: Run, job: Job | None = None) -> bool:
 
 
 class JobRegistry:
-    """The jobs of one process, by run id. Thread-safe; holds no UI objects."""
+    """The jobs of one process, by run id, and the queue they wait in. Thread-safe; holds no UI objects."""
 
-    def __init__(self, store: RunStore | None = None):
+    def __init__(self, store: RunStore | None = None, limits: JobLimits | None = None):
         self.store = store if store is not None else RunStore()
+        self.limits = limits if limits is not None else JobLimits.from_environment()
         self._jobs: dict[str, Job] = {}
+        self._waiting: deque[_Waiting] = deque()
+        self._running = 0
+        self._epoch_seconds: deque[float] = deque(maxlen=20)  # recent epochs of any job, for estimates
         self._lock = threading.Lock()
 
-    def start(self, config: RunConfig) -> str:
-        """Create a run for `config` and train it in the background; returns its id.
+    def start(self, config: RunConfig, session: str | None = None) -> str:
+        """Create a run for `config` and queue it for training; returns its id at once.
 
         Bad names and ranges (ConfigError) and unreadable or too little data (DataError) raise
-        here, before any folder exists: the dataset is loaded in the caller's thread. Errors
-        while training (divergence) end up in `Job.error` and the run's status.
+        here, before any folder exists: the dataset is loaded in the caller's thread. So does a
+        session over its limit (RunError). Errors while training (divergence) end up in
+        `Job.error` and the run's status.
         """
+        self._check_session(session)
         dataset = prepare(config)
         run = start_run(self.store, settle(config, dataset))
-        return self._launch(run, resume=False, dataset=dataset)
+        return self._submit(run, resume=False, dataset=dataset, session=session)
 
-    def resume(self, run_id: str) -> str:
-        """Continue a stopped, interrupted or failed run from its last checkpoint."""
+    def resume(self, run_id: str, session: str | None = None) -> str:
+        """Continue a stopped, interrupted or failed run from its last checkpoint (queued like a start)."""
         with self._lock:
             job = self._jobs.get(run_id)
             if job is not None and not job.done:
                 raise RunError(f"Run {run_id} is already training.")
+        self._check_session(session)
         run = self.store.open(run_id)
         problem = resume_problem(run)
         if problem:
             raise RunError(problem)
-        return self._launch(run, resume=True)
+        return self._submit(run, resume=True, session=session)
 
     def stop(self, run_id: str) -> bool:
-        """Ask a job to stop after the current batch; False if no job of that id is running here."""
+        """Cancel a queued job at once, or ask a running one to stop after the current batch.
+
+        A cancelled fresh run reads "stopped" with CANCELLED as its message (it has no checkpoint,
+        so nothing was lost); a cancelled resume leaves its run as it was. False if no job of that
+        id is queued or running here.
+        """
+        with self._lock:
+            waiting = next((w for w in self._waiting if w.job.run_id == run_id), None)
+            if waiting is not None:
+                self._waiting.remove(waiting)
+        if waiting is not None:
+            self._cancel(waiting)
+            return True
         job = self.get(run_id)
         if job is None or job.done:
             return False
@@ -121,38 +169,122 @@ class JobRegistry:
             return self._jobs.get(run_id)
 
     def active(self) -> list[Job]:
-        """Jobs whose thread is still running (or about to start)."""
+        """Jobs queued or still training."""
         with self._lock:
             return [job for job in self._jobs.values() if not job.done]
 
+    def queue_place(self, run_id: str) -> tuple[int, int] | None:
+        """(place, queued) of a waiting job, 1 = next to start; None when it is not waiting."""
+        with self._lock:
+            ids = [w.job.run_id for w in self._waiting]
+        return (ids.index(run_id) + 1, len(ids)) if run_id in ids else None
+
+    def wait_estimate(self, run_id: str) -> float | None:
+        """About how many seconds until a queued job starts, or None when there is no timing yet.
+
+        The work ahead (epochs left of the running jobs and of those queued before it) at the
+        recent seconds per epoch, handed to the free slots in queue order as they free up.
+        """
+        with self._lock:
+            if not self._epoch_seconds:
+                return None
+            per_epoch = sum(self._epoch_seconds) / len(self._epoch_seconds)
+            ids = [w.job.run_id for w in self._waiting]
+            if run_id not in ids:
+                return None
+            ahead = [w.job for w in list(self._waiting)[: ids.index(run_id)]]
+            running = [job for job in self._jobs.values() if job.thread is not None and not job.done]
+        slots = sorted(job.epochs_left * per_epoch for job in running)
+        slots += [0.0] * max(0, self.limits.max_jobs - len(slots))
+        for job in ahead:  # each job ahead takes the slot that frees first
+            slots.sort()
+            slots[0] += job.epochs_left * per_epoch
+        return min(slots)
+
+    def session_jobs(self, session: str) -> list[Job]:
+        """A browser session's jobs that are queued or training."""
+        return [job for job in self.active() if job.session == session]
+
     def shutdown(self, timeout: float | None = 30.0) -> None:
-        """Stop every job and wait for them (server exit, tests)."""
+        """Cancel what waits, stop every job and wait for them (server exit, tests)."""
+        with self._lock:
+            waiting, self._waiting = list(self._waiting), deque()
+        for entry in waiting:
+            self._cancel(entry)
         jobs = self.active()
         for job in jobs:
             job.stop_event.set()
         for job in jobs:
             job.wait(timeout)
 
-    def _launch(self, run: Run, resume: bool, dataset: Dataset | None = None) -> str:
-        job = Job(run.id)
-        job.thread = threading.Thread(
-            target=self._train, args=(job, run, resume, dataset), name=f"latentboard-train-{run.id}", daemon=True
-        )
+    def _check_session(self, session: str | None) -> None:
+        """Browser sessions run their callbacks one at a time, so counting here cannot race with a second Start."""
+        if session is None:
+            return
+        held = len(self.session_jobs(session))
+        if held >= self.limits.per_session:
+            raise RunError(
+                f"This session already has {held} trainings queued or running, the most one session may hold "
+                "so that everyone's turn comes; stop one, or wait until one finishes."
+            )
+
+    def _submit(self, run: Run, resume: bool, dataset: Dataset | None = None, session: str | None = None) -> str:
+        done = int(run.info().get("epochs_done") or 0) if resume else 0
+        job = Job(run.id, session=session, epochs_left=max(run.config.train.epochs - done, 0))
         with self._lock:
             current = self._jobs.get(run.id)
             if current is not None and not current.done:
                 raise RunError(f"Run {run.id} is already training.")
             self._jobs[run.id] = job
-            job.thread.start()
+            self._waiting.append(_Waiting(job, run, resume, dataset))
+            self._start_waiting()
         return run.id
 
-    @staticmethod
-    def _train(job: Job, run: Run, resume: bool, dataset: Dataset | None) -> None:
+    def _start_waiting(self) -> None:
+        """Start queued jobs, oldest first, while a slot is free (the caller holds the lock)."""
+        while self._waiting and self._running < self.limits.max_jobs:
+            entry = self._waiting.popleft()
+            entry.job.thread = threading.Thread(
+                target=self._train, args=(entry,), name=f"latentboard-train-{entry.run.id}", daemon=True
+            )
+            self._running += 1
+            entry.job.thread.start()
+
+    def _cancel(self, entry: _Waiting) -> None:
+        entry.job.cancelled = True
         try:
-            for event in execute(run, stop=job.stop_event, resume=resume, dataset=dataset):
+            if not entry.resume:
+                entry.run.set_status("stopped", CANCELLED, epochs_done=0)
+        except OSError as exc:  # the folder went away meanwhile: nothing of it is left to mark
+            log.warning("could not mark cancelled run %s: %s", entry.run.id, exc)
+        finally:
+            entry.job.ended.set()
+
+    def _train(self, entry: _Waiting) -> None:
+        """The job's thread. torch.set_num_threads is called here because it is per thread: checked with
+        torch 2.14 (OpenMP + MKL build) through torch.__config__.parallel_info(), a worker's call sets its own
+        at::, OpenMP and MKL thread counts, while a thread that had already used torch keeps its own; a
+        thread that first uses torch later starts from the latest value (so a page's torch calls take no
+        more than a job's share either). Called once in the main thread, it would not reach the workers.
+        """
+        job, previous = entry.job, 0.0
+        try:
+            torch.set_num_threads(self.limits.threads_per_job)
+            for event in execute(entry.run, stop=job.stop_event, resume=entry.resume, dataset=entry.dataset):
                 job.latest = event
+                if event.kind == "epoch":
+                    job.epochs_left = max(event.epochs - event.epoch, 0)
+                    with self._lock:
+                        self._epoch_seconds.append(max(event.elapsed - previous, 0.0))
+                    previous = event.elapsed
         except LatentboardError as exc:
             job.error = str(exc)
         except Exception as exc:  # a bug; the run's status says "failed" with the same words
-            log.exception("training run %s failed", run.id)
+            log.exception("training run %s failed", entry.run.id)
             job.error = f"Unexpected error: {type(exc).__name__}: {exc}"
+        finally:
+            entry.dataset = None  # a finished job keeps no data in memory
+            with self._lock:
+                self._running -= 1
+                self._start_waiting()
+            job.ended.set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 RUN_KEY = "run"  # the query parameter and session key holding the followed run id
 SPEC_KEY = "data_spec"
+SESSION_ID_KEY = "session_id"  # this browser session's id in the job queue (its per-session limit)
 TEACH_KEY = "teach"  # the query parameter and session key of teaching mode (the sidebar toggle)
 
 
@@ -192,6 +194,15 @@ def _trained(root: str, run_id: str, stamp: str) -> TrainedRun:
 def trained(run: Run) -> TrainedRun:
     """core.trained.load_trained, cached per run and checkpoint version."""
     return _trained(runs_dir(), run.id, run_stamp(run))
+
+
+def session_id() -> str:
+    """This browser session's id, which the job queue counts its jobs by (SESSION_LIMIT).
+
+    A refresh starts a new session and so a new id; jobs still re-attach by run id, and a
+    refresh cannot queue more than the Train page allows (Start is off while its run waits).
+    """
+    return st.session_state.setdefault(SESSION_ID_KEY, uuid.uuid4().hex)
 
 
 def job_for(run_id: str) -> Job | None:

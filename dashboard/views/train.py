@@ -8,7 +8,7 @@ from core.config import RunConfig
 from core.data import SOURCES
 from core.features import BACKBONES, FeatureConfig
 from core.figures import format_seconds, loss_figure, progress_numbers
-from core.jobs import is_training, offers_resume
+from core.jobs import CANCELLED, is_training, offers_resume
 from core.models import FAMILIES, ModelConfig, families_for
 from core.presets import AUTO, preset_summary
 from core.registry import label_of
@@ -28,6 +28,7 @@ from dashboard.trainform import (
     use_preset,
     widget_values,
 )
+from dashboard.trainqueue import queued_panel
 
 PRESET_BUTTONS = {
     "quick-demo": "Quick demo",
@@ -236,6 +237,10 @@ def live_panel(run_id: str) -> None:
             st.warning(f"Run {run_id} is gone ({error}).")
             return
         job = state.job_for(run_id)
+        place = state.registry().queue_place(run_id) if job is not None and job.queued else None
+        if place is not None:
+            queued_panel(run, place)
+            return
         status = run.status()
         events = state.metrics(run)
         latest = (job.latest if job is not None and job.latest is not None else None) or (
@@ -272,7 +277,9 @@ def live_panel(run_id: str) -> None:
         numbers = progress_numbers(latest)
         if summary.epochs_done and not now_live:
             numbers["fraction"] = min(1.0, summary.epochs_done / max(summary.epochs, 1))
-        st.progress(numbers["fraction"], text=_progress_text(status, numbers, now_live))
+        cancelled = status == "stopped" and summary.message == CANCELLED
+        progress_text = "Cancelled while queued" if cancelled else _progress_text(status, numbers, now_live)
+        st.progress(numbers["fraction"], text=progress_text)
         a, b, c, d = st.columns(4)
         a.metric(
             f"Epoch (of {numbers['epochs'] or summary.epochs})", numbers["epoch"]
@@ -318,20 +325,20 @@ def _progress_text(status: str, numbers: dict, live: bool) -> str:
         "stopped": f"Stopped at {percent}; the checkpoint keeps what was learned",
         "interrupted": f"Interrupted at {percent} (the server stopped); resume to continue",
         "failed": "Failed",
-        "created": "Waiting to start",
+        "created": "Not started: the server stopped before its turn in the queue came; Start trains them anew",
     }.get(status, status)
 
 
 def _resume(run_id: str) -> None:
     try:
-        state.registry().resume(run_id)
+        state.registry().resume(run_id, session=state.session_id())
     except Exception as error:
         st.session_state["train.error"] = str(error)
 
 
 def _start(config: RunConfig) -> None:
     try:
-        run_id = state.registry().start(config)
+        run_id = state.registry().start(config, session=state.session_id())
     except Exception as error:
         st.session_state["train.error"] = str(error)
         return
@@ -367,7 +374,7 @@ with left:
             args=(config,),
             disabled=busy,
             width="stretch",
-            help="Already training: stop it first, or wait." if busy else None,
+            help="Already training or queued: stop it first, or wait." if busy else None,
         )
     if "train.error" in st.session_state:
         st.error(st.session_state.pop("train.error"), icon=":material/error:")

@@ -344,6 +344,12 @@ class TestRunsAndServe:
         code, _, err = run_cli(capsys, "serve", "--port", "1")
         assert code == 2 and "dashboard is missing" in err
 
+    @pytest.mark.parametrize(("value", "words"), [("0", "=0 would never train"), ("two", "='two' is not a number")])
+    def test_serve_refuses_a_bad_job_limit_before_starting(self, capsys, monkeypatch, value, words):
+        monkeypatch.setenv("LATENTBOARD_MAX_JOBS", value)
+        code, _, err = run_cli(capsys, "serve", "--port", "1", "--no-browser")
+        assert code == 2 and "LATENTBOARD_MAX_JOBS" + words in err and "Traceback" not in err
+
     @pytest.mark.slow
     @pytest.mark.skipif(not cli.dashboard_app_path().exists(), reason="dashboard/app.py not written yet")
     def test_serve_answers_http(self, tmp_path):
