@@ -75,7 +75,6 @@ class ShardFolder:
         self, blocks: Iterator[torch.Tensor], first_index: int, done: int, progress: Progress | None
     ) -> list[torch.Tensor]:
         """Write `blocks` (the rows from row `done` on) as shards numbered from `first_index`, each once full."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         written: list[torch.Tensor] = []
         pending: list[torch.Tensor] = []
         pending_rows = 0
@@ -95,6 +94,7 @@ class ShardFolder:
 
     def _write(self, index: int, start: int, shard: torch.Tensor) -> None:
         metadata = {"backbone": self.backbone_name, "start": str(start), "rows": str(len(shard))}
+        self.folder.mkdir(parents=True, exist_ok=True)  # again: a twin job may have assembled and removed it
         atomic_write_bytes(self.path(index), sealed_safetensors({"features": shard.contiguous()}, metadata=metadata))
 
     def remove(self) -> None:
