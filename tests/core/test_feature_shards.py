@@ -272,3 +272,19 @@ def test_a_features_command_killed_midway_resumes_and_equals_an_uninterrupted_ru
     assert f"Features: {path}" in finished.stdout and not folder.exists()
     whole = extract_features(load_backbone(BACKBONE), backbone_for(rows, BACKBONE, 224), files=rows.files, batch_size=1)
     torch.testing.assert_close(load_file(path)["features"], whole)
+
+
+def test_the_cli_prints_rate_and_time_left_in_a_log_and_counts_only_new_photos(capsys, monkeypatch):
+    monkeypatch.setattr(cli._PrepareLine, "LOG_EVERY", 0.0)  # a line on every report (10 s apart in real logs)
+    line = cli._PrepareLine()
+    line("efficientnet-lite0 features", 1024, 4096)  # resumed from four shards
+    time.sleep(0.01)
+    line("efficientnet-lite0 features", 2048, 4096)
+    line("efficientnet-lite0 features", 4096, 4096)
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(
+        r"Computing efficientnet-lite0 features: 2,048 of 4,096 photos, [\d,.]+ photos/s, about .+ left", out[-2]
+    )
+    assert re.fullmatch(
+        r"Computed efficientnet-lite0 features of 4096 images in [\d.]+ s \(3072 new, [\d,.]+ photos/s\)\.", out[-1]
+    )
