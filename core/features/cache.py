@@ -156,6 +156,7 @@ def dataset_features(
     elif progress is not None:  # every shard finished; only the assembling was cut short
         progress(done, len(dataset))
     features = torch.cat(finished)
+    del finished  # the shards' copy: at 100,000 photos 0.5 GB that the sealed bytes below need more
     atomic_write_bytes(
         path, sealed_safetensors({"features": features.contiguous()}, metadata={"backbone": backbone_name})
     )
