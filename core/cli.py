@@ -352,6 +352,8 @@ def cmd_features(args: argparse.Namespace) -> int:
     from core.features import DEFAULT_BACKBONE, dataset_features, features_path, settled_input_size
     from core.features.shards import SHARD_ROWS
 
+    if not hasattr(args, "dataset"):
+        raise ConfigError("Say which pictures with --dataset, e.g. --dataset folder --data-dir ~/photos.")
     config = config_from_args(argparse.Namespace(**{**vars(args), "preset": None}))
     if config.data.source == "table":
         raise ConfigError(

@@ -236,6 +236,13 @@ def test_the_features_command_refuses_a_table(tmp_path, capsys):
     assert "a table has none" in err and "Traceback" not in err
 
 
+def test_the_features_command_asks_which_pictures(capsys):
+    assert cli.main(["features"]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "latentboard: error: Say which pictures with --dataset, e.g. --dataset folder --data-dir ~/photos.\n"
+    )
+
+
 def test_the_table_refusal_is_a_config_error_in_the_library(tmp_path):
     (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n5,6\n")
     with pytest.raises(ConfigError, match="need images"):
