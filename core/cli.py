@@ -263,11 +263,18 @@ def _train(run: Any, resume: bool, runs_dir_flag: str | None, dataset: Any = Non
 
 
 class _PrepareLine:
-    """What happens before the first batch: loading notes as lines, feature extraction as a bar."""
+    """What happens before the first batch: loading notes as lines, feature extraction as a bar with
+    photos a second and time left (on a terminal), or as a line of the same every LOG_EVERY seconds
+    (in a log). A resumed extraction starts the count at the rows its shards already hold."""
+
+    LOG_EVERY = 10.0
 
     def __init__(self) -> None:
+        from core.throughput import Throughput
+
         self.bar: Any = None
-        self.began = time.monotonic()
+        self.speed = Throughput()
+        self.began = self.logged = time.monotonic()
 
     def __call__(self, what: str, done: int, total: int) -> None:
         from tqdm import tqdm
@@ -276,19 +283,32 @@ class _PrepareLine:
             print(what, flush=True)
             return
         if self.bar is None:
-            self.began = time.monotonic()
+            self.began = self.logged = time.monotonic()
             self.bar = tqdm(
                 total=total,
+                initial=done,
                 desc=f"Computing {what}",
-                unit="image",
+                unit="photo",
                 dynamic_ncols=True,
                 leave=False,
                 disable=not sys.stderr.isatty(),
             )
+        self.speed.update(done, total)
         self.bar.update(done - self.bar.n)
+        if self.bar.disable and time.monotonic() - self.logged >= self.LOG_EVERY and done < total:
+            self.logged = time.monotonic()
+            print(f"Computing {what}: {self.speed.summary()}", flush=True)
         if done >= total:
             self.close()
-            print(f"Computed {what} of {total} images in {time.monotonic() - self.began:.1f} s.", flush=True)
+            seconds = time.monotonic() - self.began
+            rate = self.speed.per_second
+            computed = total - self.speed.resumed_from
+            print(
+                f"Computed {what} of {total} images in {seconds:.1f} s"
+                + (f" ({computed} new, {rate:,.1f} photos/s)" if rate is not None and computed else "")
+                + ".",
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:
@@ -320,6 +340,50 @@ def _stop_on_ctrl_c(stop: threading.Event) -> Callable[[], None]:
 
     previous = signal.signal(signal.SIGINT, handler)
     return lambda: signal.signal(signal.SIGINT, previous)
+
+
+# --------------------------------------------------------------------------- features
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    """Fill the features cache a `train` with the same data and features flags reads, and nothing else."""
+    from core.data import load_dataset
+    from core.devices import resolve_device
+    from core.features import DEFAULT_BACKBONE, dataset_features, features_path, settled_input_size
+    from core.features.shards import SHARD_ROWS
+
+    if not hasattr(args, "dataset"):
+        raise ConfigError("Say which pictures with --dataset, e.g. --dataset folder --data-dir ~/photos.")
+    config = config_from_args(argparse.Namespace(**{**vars(args), "preset": None}))
+    if config.data.source == "table":
+        raise ConfigError(
+            "`latentboard features` computes a backbone's features of images; a table has none. "
+            "Train on its values directly: latentboard train --dataset table --data-dir FILE."
+        )
+    dataset = load_dataset(config.data)
+    backbone = config.features.backbone or DEFAULT_BACKBONE
+    size = config.features.input_size or settled_input_size(dataset, backbone)
+    prepare = _PrepareLine()
+    for note in dataset.notes:
+        prepare(note, 0, 0)
+    began = time.monotonic()
+    try:
+        features = dataset_features(
+            dataset,
+            backbone,
+            resolve_device(config.train.device),
+            config.features.batch_size,
+            progress=lambda done, total: prepare(f"{backbone} features", done, total),
+            input_size=size,
+            on_note=lambda note: prepare(note, 0, 0),
+            shard_rows=args.shard_rows or SHARD_ROWS,
+        )
+    finally:
+        prepare.close()
+    print(f"Features: {features_path(dataset, backbone, size)}")
+    print(f"Shape: {tuple(features.shape)} ({backbone} at {size} px)")
+    print(f"Seconds: {time.monotonic() - began:.1f}", flush=True)
+    return 0
 
 
 # --------------------------------------------------------------------------- runs
@@ -833,6 +897,7 @@ class Command:
     help: str
     arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = ()
     config_flags: bool = False  # also every RunConfig field's flag (see config_flags)
+    config_sections: tuple[str, ...] = ()  # or only the flags of these RunConfig sections
 
 
 COMMANDS: dict[str, Command] = {
@@ -851,6 +916,20 @@ COMMANDS: dict[str, Command] = {
             RUNS_DIR,
         ),
         config_flags=True,
+    ),
+    "features": Command(
+        cmd_features,
+        "compute a photo folder's backbone features into the cache `train` reads, and nothing else (resumable)",
+        (
+            arg(
+                "--shard-rows",
+                type=int,
+                metavar="N",
+                help="rows per shard written as it goes; a stopped or killed run resumes from the last finished "
+                "one (default: core.features.shards.SHARD_ROWS, 1024)",
+            ),
+        ),
+        config_sections=("data", "features"),
     ),
     "runs": Command(cmd_runs, "list runs, newest first", (RUNS_DIR,)),
     "serve": Command(
@@ -1079,12 +1158,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=command.help, description=command.help)
         for flags, kwargs in command.arguments:
             p.add_argument(*flags, **kwargs)
-        if command.config_flags:
+        if command.config_flags or command.config_sections:
             settings = p.add_argument_group(
-                "settings", "Defaults shown are before a --preset; only the flags given override it."
+                "settings",
+                "Defaults shown are before a --preset; only the flags given override it."
+                if command.config_flags
+                else "The same flags as `train`'s, read the same way.",
             )
             for flag in config_flags():
-                settings.add_argument(flag.flag, dest=flag.dest, **flag.kwargs)
+                if command.config_flags or any(section in command.config_sections for section, _ in flag.targets):
+                    settings.add_argument(flag.flag, dest=flag.dest, **flag.kwargs)
         p.set_defaults(handler=command.run)
     return parser
 

@@ -38,6 +38,7 @@ from core.models import build_model
 from core.run_checks import damaged
 from core.runs import Run, RunStore
 from core.snapshots import SnapshotRecorder, snapshot_epochs, truncate_snapshots
+from core.throughput import Throughput
 from core.trained import SPLITS_FILE, Prepare, load_splits, model_inputs, save_splits
 from core.training import Progress, Trainer
 
@@ -82,14 +83,18 @@ def execute(
 def _status_reporter(run: Run, on_prepare: Prepare | None) -> Prepare:
     """Pass preparation news on, and show it in the run's status at most twice a second."""
     last = [0.0]
+    speed = Throughput()  # one count for the run: preparation computes the features once
 
     def report(what: str, done: int, total: int) -> None:
         if on_prepare is not None:
             on_prepare(what, done, total)
+        if not total:
+            return
+        speed.update(done, total)
         now = time.monotonic()
-        if total and (now - last[0] > 0.5 or done == total):
+        if now - last[0] > 0.5 or done == total:
             last[0] = now
-            run.set_status("running", f"Computing {what}: {done} of {total} images.")
+            run.set_status("running", f"Computing {what}: {speed.summary()}.")
 
     return report
 

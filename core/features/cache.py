@@ -4,6 +4,8 @@ The key is what decides the numbers: the backbone and its input size, and the ro
 (each source file's path, size and modification time, or the bytes of an in-memory image
 tensor). The file is safetensors, written atomically, so a crash mid-write leaves no half cache,
 and carries its checksum (core.checksums), so one damaged on disk is computed again, never trusted.
+While it is computed it is written in shards (core.features.shards), so a killed extraction
+resumes where it stopped; the finished cache is one file, as before shards existed.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load as safetensors_load
 
 from core.atomic import atomic_write_bytes
-from core.checksums import Verdict, sealed_safetensors, verify
+from core.checksums import sealed_safetensors
 from core.data.dataset import Dataset
 from core.data.images import open_image
 from core.errors import ConfigError
 from core.features.backbones import Backbone, get_backbone, load_backbone
-from core.features.extract import Progress, extract_features
+from core.features.extract import Progress, iter_features
+from core.features.shards import SHARD_ROWS, ShardFolder, read_sealed_features
 from core.paths import default_data_dir
 
 FEATURES_DIR = "features"
@@ -106,11 +108,15 @@ def dataset_features(
     allow_download: bool = True,
     input_size: int | None = None,
     on_note: Callable[[str], None] | None = None,
+    shard_rows: int = SHARD_ROWS,
 ) -> torch.Tensor:
     """float32 (len(dataset), dim) features of every row: from the cache, or computed and cached.
 
     A cache file that does not match its checksum, or from before checksums, is computed again
     (`on_note` hears why): it is only a cache, and the same features come back from the images.
+    While computing, every `shard_rows` rows are written as a shard (see core.features.shards), so
+    a stopped or killed extraction resumes from its finished shards; `progress` then starts at
+    the rows they hold.
     """
     if dataset.kind != "image" or len(dataset.input_shape) != 3:
         raise ConfigError(
@@ -118,44 +124,52 @@ def dataset_features(
             "Train on its values directly (leave the backbone unset)."
         )
     path = features_path(dataset, backbone_name, input_size)
+    shards = ShardFolder(path.with_suffix(""), backbone_name, len(dataset), shard_rows)
+    note = on_note or (lambda _: None)
     if path.is_file():
         features, problem = _cached_features(path, len(dataset))
         if features is not None:
+            shards.remove()  # left behind by a process killed between assembling and clearing them
             if progress is not None:
                 progress(len(dataset), len(dataset))
             return features
-        if on_note is not None:
-            on_note(f"The features cache {path} {problem}; computing the features again.")
-    model = load_backbone(backbone_name, device, allow_download)
-    features = extract_features(
-        model,
-        backbone_for(dataset, backbone_name, input_size),
-        files=dataset.files,
-        x=None if dataset.files else dataset.x,
-        batch_size=batch_size,
-        progress=progress,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
+        note(f"The features cache {path} {problem}; computing the features again.")
+    finished = shards.finished(note)
+    done = sum(len(block) for block in finished)
+    if done:
+        note(
+            f"Resuming the {backbone_name} features from {done} of {len(dataset)} photos already computed "
+            f"({len(finished)} shards in {shards.folder})."
+        )
+    if done < len(dataset):
+        model = load_backbone(backbone_name, device, allow_download)
+        if progress is not None:  # after loading: the rate counts photos, not the backbone's start-up
+            progress(done, len(dataset))
+        blocks = iter_features(
+            model,
+            backbone_for(dataset, backbone_name, input_size),
+            files=dataset.files[done:],
+            x=None if dataset.files else dataset.x[done:],
+            batch_size=batch_size,
+        )
+        finished += shards.write_as_computed(blocks, len(finished), done, progress)
+    elif progress is not None:  # every shard finished; only the assembling was cut short
+        progress(done, len(dataset))
+    features = torch.cat(finished)
+    del finished  # the shards' copy: at 100,000 photos 0.5 GB that the sealed bytes below need more
     atomic_write_bytes(
         path, sealed_safetensors({"features": features.contiguous()}, metadata={"backbone": backbone_name})
     )
+    shards.remove()
     return features
 
 
 def _cached_features(path: Path, rows: int) -> tuple[torch.Tensor | None, str]:
     """(the features in a sound cache file, ""), or (None, what is wrong with it)."""
-    try:
-        features = safetensors_load(path.read_bytes())["features"]
-        verdict = verify(path)
-    except Exception as exc:  # safetensors raises its own types on a torn or foreign file
-        return None, f"cannot be read ({type(exc).__name__})"
-    if verdict is Verdict.MISMATCH:
-        return None, "does not match its checksum (it changed on disk after it was written)"
-    if verdict is Verdict.UNSEALED:
-        return None, "was written before latentboard kept checksums and cannot be verified"
-    if features.shape[0] != rows:
+    features, _, problem = read_sealed_features(path)
+    if features is not None and features.shape[0] != rows:
         return None, f"holds {features.shape[0]} rows, not {rows}"
-    return features, ""
+    return features, problem
 
 
 def standardise(features: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

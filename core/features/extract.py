@@ -97,36 +97,54 @@ def extract_features(
 
     `model` is `load_backbone(...)`'s network, on the device it should run on.
     """
+    total = len(images) or len(files) or (0 if x is None else len(x))
+    out, done = [], 0
+    for block in iter_features(
+        model, backbone, files=files, x=x, images=images, batch_size=batch_size, workers=workers
+    ):
+        out.append(block)
+        done += len(block)
+        if progress is not None:
+            progress(done, total)
+    return torch.cat(out)
+
+
+def iter_features(
+    model: torch.nn.Module,
+    backbone: Backbone,
+    *,
+    files: Sequence[str] = (),
+    x: torch.Tensor | None = None,
+    images: Sequence[Image.Image] = (),
+    batch_size: int = 32,
+    workers: int | None = None,
+) -> Iterator[torch.Tensor]:
+    """`extract_features`' rows a batch at a time, as they are computed: a caller can keep them as it goes
+    (the features cache writes them in shards, so a killed extraction loses at most one shard)."""
     if batch_size < 1:
         raise ConfigError(f"The features batch size must be at least 1 (got {batch_size}).")
     if images:  # a handful of uploads: decode here, then the same batched forward
         x = torch.from_numpy(np.stack([image_for_backbone(img, backbone) for img in images])).permute(0, 3, 1, 2)
-        return _forward(model, backbone, iter(x.split(batch_size)), len(x), progress)
+        return _forward(model, backbone, iter(x.split(batch_size)))
     if not files and x is None:
         raise ConfigError("Nothing to compute features of: give image files or an image tensor.")
     if x is not None and x.dim() != 4:
         raise ConfigError(f"Pretrained image features need images shaped (N, C, H, W); got {tuple(x.shape)}.")
     workers = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
     batches = _file_batches(files, backbone, batch_size, workers) if files else _tensor_batches(x, backbone, batch_size)
-    return _forward(model, backbone, batches, len(files) if files else len(x), progress)
+    return _forward(model, backbone, batches)
 
 
-def _forward(
-    model: torch.nn.Module, backbone: Backbone, batches: Iterator[torch.Tensor], total: int, progress: Progress | None
-) -> torch.Tensor:
+def _forward(model: torch.nn.Module, backbone: Backbone, batches: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
     """Normalise each batch (uint8 0-255 or float 0-1) the backbone's way and run it, on its device."""
     device = next(model.parameters()).device
     mean = torch.tensor(backbone.mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(backbone.std, device=device).view(1, 3, 1, 1)
-    out, done = [], 0
-    with torch.inference_mode():
-        for batch in batches:
+    for batch in batches:
+        with torch.inference_mode():  # not across the yield: the caller's code runs outside it
             if device.type == "cuda":
                 batch = batch.pin_memory()
             batch = batch.to(device, non_blocking=True)
             batch = batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch.float()
-            out.append(model((batch - mean) / std).float().cpu())
-            done += len(batch)
-            if progress is not None:
-                progress(done, total)
-    return torch.cat(out)
+            out = model((batch - mean) / std).float().cpu()
+        yield out

@@ -168,7 +168,7 @@ def test_live_panel_shows_feature_progress_before_the_first_epoch(birds, monkeyp
     root = tmp_path / "runs"
     monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
     run = RunStore(root).create(photo_config(birds))
-    message = f"Computing {BACKBONE} features: 128 of 588 images."
+    message = f"Computing {BACKBONE} features: 128 of 588 photos, 4.7 photos/s, about 1 min 39 s left."
     with run.training_lock():  # what a trainer holds: the run reads as running, not interrupted
         run.set_status("running", message, data_notes=["Skipped 1 unreadable file: Cardinal/x.jpg (not an image)."])
         at = app("train", run.id)
