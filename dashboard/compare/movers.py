@@ -29,7 +29,8 @@ def movers_section(
     st.caption(
         f"For each row, its {MOVER_NEIGHBOURS} nearest neighbours in the left view and in the right one (measured in "
         "the views themselves, not on the maps). The rows that kept the fewest are the movers: where the two "
-        f"views disagree most. Rows keeping all {k} on average: {np.mean(found.kept == 1):.0%}; "
+        "views disagree most. Under each picture: the row, and how many of its neighbours it kept. "
+        f"Rows keeping all {k}: {np.mean(found.kept == 1):.0%}; "
         f"neighbours kept on average: {found.kept.mean() * k:.1f} of {k}."
     )
     if not len(found.order):
@@ -39,5 +40,5 @@ def movers_section(
     if st.button(f"Select these {len(top)} on both maps", icon=":material/select_all:", key="compare.select_movers"):
         select(context, top)
         st.rerun()
-    captions = [f"#{int(rows[p])} · kept {round(found.kept[p] * k)}/{k}" for p in top]
+    captions = [f"#{int(rows[p])} · {round(found.kept[p] * k)}/{k}" for p in top]  # neighbours kept
     show_rows(run, dataset, rows[top], captions, columns=10)

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core.data import DataSpec
 from core.experiment import execute
 from core.runs import RunStore
+from tests.dashboard.test_map_trust_page import values
 from tests.dashboard.test_pages import APP, TIMEOUT, small_config
 
 PAGE = "views/compare.py"
@@ -61,7 +62,7 @@ def test_opened_with_nothing_chosen_it_shows_the_codes_beside_the_raw_inputs(run
     assert len(titles) == 2 and "codes" in titles[0] and "raw inputs" in titles[1], titles
     assert at.query_params["compare-left"] == "codes" and at.query_params["compare-right"] == "raw"
     assert any(h.value == "Movers" for h in at.subheader)
-    assert any("kept" in c.value for c in at.caption)
+    assert any("neighbours kept on average" in c.value for c in at.caption)
 
 
 def test_choosing_another_run_an_epoch_or_raw_redraws_and_goes_in_the_url(runs):
@@ -102,3 +103,17 @@ def test_a_run_on_other_data_is_refused_with_the_reason(runs):
     said = " ".join(e.value for e in at.error)
     assert "trained on different data" in said and "max_samples" in said and "300 rows" in said, said
     assert not at.get("plotly_chart")
+
+
+def test_selecting_the_movers_selects_the_same_rows_on_both_maps(runs):
+    import json
+
+    at = compare_page(runs[0])
+    at.button(key="compare.select_movers").click().run()
+    assert not at.exception and not at.error
+    rings = []
+    for chart in at.get("plotly_chart"):
+        traces = {t.get("name"): t for t in json.loads(chart.proto.spec)["data"]}
+        rings.append(sorted(values(traces["selected"]["customdata"]).tolist()))
+    assert len(rings) == 2 and rings[0] == rings[1] and len(rings[0]) == 20
+    assert any("20 rows selected on both maps" in c.value for c in at.caption)
