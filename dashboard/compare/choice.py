@@ -102,10 +102,6 @@ def vectors(run: Run, view: View, rows: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _map(vectors: np.ndarray, method: str) -> np.ndarray:
-    return project(vectors, method, 2, random_state=0)
-
-
 def view_map(vectors: np.ndarray, method: str) -> np.ndarray:
-    """A 2-D map of a view (cached by its values)."""
-    return _map(vectors, method)
+    """A 2-D map of a view (cached by its values, seeded)."""
+    return project(vectors, method, 2, random_state=0)
