@@ -91,6 +91,7 @@ class CompareKeys:
     method: str = "compare.method"
     map: str = "compare.map."  # + side: each map (its selection)
     selected: str = "compare.selected"  # (what was compared, positions): the rows selected on either map
+    select_movers: str = "compare.select_movers"  # the button that selects the movers on both maps
 
 
 LATENT = LatentKeys()

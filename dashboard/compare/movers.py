@@ -11,6 +11,7 @@ import streamlit as st
 from core.compare import MOVER_NEIGHBOURS, Movers, movers
 from dashboard.compare.maps import select
 from dashboard.components import show_rows
+from dashboard.keys import COMPARE
 
 SHOWN = 20  # movers pictured
 
@@ -37,7 +38,7 @@ def movers_section(
         st.info("No row's neighbourhood changed: the two views agree everywhere.", icon=":material/check_circle:")
         return
     top = found.order[:SHOWN]
-    if st.button(f"Select these {len(top)} on both maps", icon=":material/select_all:", key="compare.select_movers"):
+    if st.button(f"Select these {len(top)} on both maps", icon=":material/select_all:", key=COMPARE.select_movers):
         select(context, top)
         st.rerun()
     captions = [f"#{int(rows[p])} · {round(found.kept[p] * k)}/{k}" for p in top]  # neighbours kept
