@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:  # streamlit puts dashboard/ on the path, the page
 import streamlit as st  # noqa: E402
 
 from dashboard import components, links, pages, state, trainform  # noqa: E402
+from dashboard.compare.choice import compare_params  # noqa: E402
 
 # Teaching mode's larger text: Streamlit sizes its text in rem, so the root size scales it all.
 TEACHING_CSS = "html{font-size:20px}"
@@ -30,7 +31,7 @@ st.set_page_config(page_title="Latentboard", page_icon=":material/scatter_plot:"
 state.start_umap_warm_up()
 
 # Before anything reads the URL: a bad value never reaches a widget.
-ignored = links.open_link(links.params(trainform.url_params()))
+ignored = links.open_link(links.params(trainform.url_params(), compare_params()))
 ignored += links.read_url(links.app_params())
 ignored += links.read_url(links.data_params())  # before the followed run's dataset: the link's wins
 st.sidebar.toggle(

@@ -84,5 +84,17 @@ class TrainKeys:
         return self.train_prefix + field
 
 
+@dataclass(frozen=True)
+class CompareKeys:
+    # which view each side shows, and how it is drawn (a link fills these: dashboard.compare.choice)
+    left: str = "compare.left"
+    right: str = "compare.right"
+    method: str = "compare.method"
+    map: str = "compare.map."  # + side: each map (its selection)
+    selected: str = "compare.selected"  # (what was compared, positions): the rows selected on either map
+    select_movers: str = "compare.select_movers"  # the button that selects the movers on both maps
+
+
 LATENT = LatentKeys()
+COMPARE = CompareKeys()
 TRAIN = TrainKeys()

@@ -25,11 +25,12 @@ DATA = Page("views/data.py", "Data", ":material/database:")
 TRAIN = Page("views/train.py", "Train", ":material/model_training:")
 RECONSTRUCTIONS = Page("views/reconstructions.py", "Reconstructions", ":material/compare:")
 LATENT = Page("views/latent.py", "Latent space", ":material/scatter_plot:")
+COMPARE = Page("views/compare.py", "Compare", ":material/compare_arrows:")
 EVALUATE = Page("views/evaluate.py", "Evaluate", ":material/analytics:")
 RUNS = Page("views/runs.py", "Runs", ":material/history:")
 SWEEPS = Page("views/sweeps.py", "Sweeps", ":material/tune:", in_class=False)  # many runs at once: not for a class
 
-PAGES = (DATA, TRAIN, RECONSTRUCTIONS, LATENT, EVALUATE, RUNS, SWEEPS)  # the sidebar's order; the first opens first
+PAGES = (DATA, TRAIN, RECONSTRUCTIONS, LATENT, COMPARE, EVALUATE, RUNS, SWEEPS)  # sidebar order; the first opens first
 
 
 def navigation(teaching: bool) -> list[Any]:
