@@ -17,6 +17,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,4 +98,22 @@ def stop_sweep(sweep: Sweep) -> bool:
         os.kill(pid, signal.SIGINT)
     except OSError as exc:
         raise RunError(f"Cannot stop sweep {sweep.id} ({exc}).") from exc
+    threading.Thread(target=_insist, args=(sweep, pid), name=f"stop-{sweep.id}", daemon=True).start()
     return True
+
+
+STOP_REPEAT_SECONDS = 5.0  # how often Stop is said again while the sweep still runs
+STOP_TRIES = 12
+
+
+def _insist(sweep: Sweep, pid: int) -> None:
+    """Say Stop again until the sweep has stopped: a SIGINT that lands while Ray starts its workers can
+    be lost (seen once in a full test run: the sweep ran on for minutes), and a user's Stop must hold."""
+    for _ in range(STOP_TRIES):
+        time.sleep(STOP_REPEAT_SECONDS)
+        if sweep_state(sweep) not in ("created", "running") or not _alive(pid):
+            return
+        try:
+            os.kill(pid, signal.SIGINT)
+        except OSError:
+            return

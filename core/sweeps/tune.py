@@ -21,11 +21,12 @@ Why this shape:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -288,15 +289,18 @@ def run_sweep(
         results = _tune(sweep, base, space, int(record["samples"]), max_concurrent, check, log, nodes)
     except BaseException as exc:
         cut = datetime.now(timezone.utc)
-        _shutdown(started)  # first, so the cut-off trials let go of their runs
-        _wait_for_trials_to_let_go(sweep)
-        _settle_trials(sweep, {}, "Stopped: the sweep was interrupted.", cut=cut)
-        if isinstance(exc, KeyboardInterrupt):
-            sweep.update(
-                state="stopped", message="Stopped on request (Ctrl-C, or Stop on the Sweeps page).", finished=now_iso()
-            )
-        else:
-            sweep.update(state="failed", message=str(exc) or type(exc).__name__, finished=now_iso())
+        with _interrupts_ignored():  # Stop is said again until it holds; the wind-down must not be cut short
+            _shutdown(started)  # first, so the cut-off trials let go of their runs
+            _wait_for_trials_to_let_go(sweep)
+            _settle_trials(sweep, {}, "Stopped: the sweep was interrupted.", cut=cut)
+            if isinstance(exc, KeyboardInterrupt):
+                sweep.update(
+                    state="stopped",
+                    message="Stopped on request (Ctrl-C, or Stop on the Sweeps page).",
+                    finished=now_iso(),
+                )
+            else:
+                sweep.update(state="failed", message=str(exc) or type(exc).__name__, finished=now_iso())
         raise
     _shutdown(started)
     _settle_trials(sweep, results, None)
@@ -313,6 +317,22 @@ def run_sweep(
         message=None if best else "No trial finished; see each run's message.",
     )
     return SweepResult(sweep, trials, best, seconds, nodes)
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored inside, as it was after (only the main thread has handlers to change)."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _shutdown(started: bool) -> None:
