@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -322,8 +323,6 @@ def run_sweep(
 @contextlib.contextmanager
 def _interrupts_ignored() -> Iterator[None]:
     """SIGINT ignored inside, as it was after (only the main thread has handlers to change)."""
-    import signal
-
     try:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # not the main thread
@@ -487,6 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-cpus", type=int)
     parser.add_argument("--no-check", action="store_true")
     args = parser.parse_args(argv)
+    # Stop reaches this process as SIGINT (core.sweeps.jobs.stop_sweep). A process started in the
+    # background by a non-interactive shell (`latentboard serve &`, `nohup ... &`) inherits SIGINT
+    # ignored, and so would every sweep it starts: Stop would be lost and the trials train on.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sweep = SweepStore(args.runs_dir).open(args.sweep_id)
     try:
         result = run_sweep(sweep, args.address, args.max_concurrent, args.num_cpus, check=not args.no_check, log=print)

@@ -217,6 +217,7 @@ def test_sweep_on_a_two_node_cluster(tmp_path):
 @pytest.mark.timeout(RAY_TEST_TIMEOUT)
 def test_background_sweep_stops_on_request(tmp_path):
     """The dashboard's job: a sweep process that Stop interrupts; it and its trials say so."""
+    import signal
     import time
 
     from core.sweeps.jobs import start_sweep, stop_sweep, sweep_state
@@ -225,7 +226,13 @@ def test_background_sweep_stops_on_request(tmp_path):
     # Its trials cannot end before the test's Stop does: a million epochs are hours of work on any
     # machine, where 200 tiny ones sometimes finished between the first epoch and the Stop.
     space = parse_space({**TINY_SPACE, "epochs": [TRAINS_UNTIL_STOPPED]})
-    sweep = start_sweep(store, tiny_base(), space, samples=1)
+    # Started as from a server in a shell's background (`latentboard serve &`): SIGINT ignored, which
+    # the sweep's process inherits; Stop (a SIGINT) must still stop it.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sweep = start_sweep(store, tiny_base(), space, samples=1)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 120
     while not any(t.epochs_done for t in sweep.trials()) and time.monotonic() < deadline:
         time.sleep(0.5)
