@@ -37,8 +37,14 @@ def script_state(page) -> str | None:
     )
 
 
+IDLE_WAIT_FLOOR = 180.0  # s: the Latent page's first open computes groups, names and odd ones below the map
+
+
 def wait_idle(page, timeout: float = 60.0, settle: float = 0.6) -> None:
-    """Until the app is connected, its script is not running and no 'Running…' widget shows."""
+    """Until the app is connected, its script is not running and no 'Running…' widget shows.
+
+    Never less than IDLE_WAIT_FLOOR: a wait, not a bar (2 shared cores made 90 s too short once)."""
+    timeout = max(timeout, IDLE_WAIT_FLOOR)
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
     quiet_since = None
