@@ -524,12 +524,21 @@ def _stop_child(process: subprocess.Popen, grace: float = 10.0) -> None:
 # --------------------------------------------------------------------------- evaluate, classify, report
 
 
-def _trained_run(args: argparse.Namespace) -> Any:
-    """The run named on the command line, loaded with its dataset, splits and model; its notes said once."""
+def _trained_run(args: argparse.Namespace, purpose: str | None = None) -> Any:
+    """The run named on the command line, loaded with its dataset, splits and model; its notes said once.
+
+    `purpose` ("to compare", ...): the command needs the trained codes or features, so a run that never
+    finished an epoch is refused with what to run first."""
     from core.runs import RunStore
     from core.trained import load_trained
 
-    trained = load_trained(RunStore(args.runs_dir).open(args.run_id))
+    run = RunStore(args.runs_dir).open(args.run_id)
+    if purpose and not run.has_checkpoint:
+        raise RunError(
+            f"Run {run.id} has no codes or features {purpose} yet: it never finished an epoch. "
+            f"Train it first (latentboard train --resume {run.id})."
+        )
+    trained = load_trained(run)
     for note in trained.notes:
         print(f"latentboard: note: {note}", file=sys.stderr, flush=True)
     return trained
@@ -630,16 +639,9 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
     from core.duplicates import duplicate_names, run_duplicates
     from core.export import DUPLICATES_FOLDER
-    from core.runs import RunStore
-    from core.trained import load_trained
 
-    run = RunStore(args.runs_dir).open(args.run_id)
-    if not run.has_checkpoint:
-        raise ConfigError(
-            f"Run {run.id} has no codes or features to compare yet (it never finished an epoch): "
-            f"train it first (latentboard train --resume {run.id}), then look for duplicates."
-        )
-    trained = load_trained(run)
+    trained = _trained_run(args, "to compare")
+    run = trained.run
     groups = duplicate_names(trained.dataset, run_duplicates(trained))
     if args.json:
         print(json.dumps({"groups": groups}))
@@ -759,18 +761,11 @@ def cmd_spread(args: argparse.Namespace) -> int:
     import dataclasses
 
     from core.export import write_assignments
-    from core.runs import RunStore
     from core.sorting import save_sorting
     from core.spread import read_examples, spread_run, spread_table
-    from core.trained import load_trained
 
-    run = RunStore(args.runs_dir).open(args.run_id)
-    if not run.has_checkpoint:
-        raise RunError(
-            f"Run {run.id} has no codes or features to spread the names over: it never finished an epoch. "
-            f"Train it first (latentboard train --resume {run.id})."
-        )
-    trained = load_trained(run)
+    trained = _trained_run(args, "to spread the names over")
+    run = trained.run
     examples = read_examples(args.examples, trained.dataset)
     print(f"Spreading {len(examples)} named examples over {len(trained.dataset)} rows ...", file=sys.stderr, flush=True)
     result = spread_run(trained, examples)
@@ -813,18 +808,10 @@ def cmd_outliers(args: argparse.Namespace) -> int:
     import json
 
     from core.outliers import row_names, run_mislabels, run_outliers
-    from core.runs import RunStore
-    from core.trained import load_trained
 
     if args.top < 0:
         raise ConfigError(f"--top must be 0 (every row) or more, not {args.top}.")
-    run = RunStore(args.runs_dir).open(args.run_id)
-    if not run.has_checkpoint:
-        raise RunError(
-            f"Run {run.id} has no codes or features to score yet: it never finished an epoch. "
-            f"Train it first (latentboard train --resume {run.id}), then ask again."
-        )
-    trained = load_trained(run)
+    trained = _trained_run(args, "to score")
     odd = run_outliers(trained)
     names = row_names(trained.dataset, odd.rows)
     mislabels, why_not = None, None
