@@ -62,6 +62,8 @@ class LatentKeys:
     # near-duplicates
     duplicates: str = "latent.duplicates"  # the toggle: look for them, and set them aside in the sorted zip
     keeper: str = "latent.keeper."  # + run, group's first row, keepers' revision: which photo to keep
+    # the odd ones out
+    outliers: str = "latent.outliers"  # the toggle: score every row's oddness (and, with labels, the mislabels)
 
 
 @dataclass(frozen=True)

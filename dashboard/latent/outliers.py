@@ -1,6 +1,10 @@
 """The Latent space page's odd ones out: the photos (or rows) that fit their group least, overall and
 within each cluster on screen, and for labelled data the possible mislabels, each with its label and
-the one its neighbours hold. The scores come from core.outliers, cached in the run folder."""
+the one its neighbours hold. The scores come from core.outliers, cached in the run folder.
+
+Off until the user turns it on: scoring every row (and cleanlab's vote for the mislabels) takes
+seconds to minutes on a large run, and the page's first open should cost the map and the clusters
+only."""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ import streamlit as st
 
 from core.errors import ConfigError
 from core.outliers import OddOnes, row_names, run_mislabels, run_outliers
-from dashboard.components import show_rows
+from dashboard.components import show_rows, user_errors
 from dashboard.gallery import cluster_groups, file_captions
+from dashboard.keys import LATENT
 from dashboard.latent.controls import edited_clusters
 
 if TYPE_CHECKING:
@@ -25,12 +30,28 @@ MISLABELS_SHOWN = 16
 
 
 def outliers_section(run: Run, trained: TrainedRun, split: str, settings: dict[str, Any]) -> None:
-    """The most odd rows of the split on screen, then per cluster, then the possible mislabels."""
+    """The toggle, then the most odd rows of the split on screen, per cluster, and the possible mislabels."""
+    ds = trained.dataset
+    things = "photos" if ds.files else "samples"
+    st.subheader("The odd ones out")
+    mislabels = " and the possible mislabels" if ds.has_labels else ""
+    on = st.toggle(
+        f"Find the {things} that fit in least{mislabels}",
+        key=LATENT.outliers,
+        help=f"Scores every one of the {len(ds):,} {things} (seconds on a small run, a minute or more on tens of "
+        "thousands); the scores are kept with the run, so turning it on again is instant.",
+    )
+    if not on:
+        return
+    with st.spinner("Finding the odd ones out…"), user_errors("The odd ones out"):
+        odd_ones(run, trained, split, settings)
+
+
+def odd_ones(run: Run, trained: TrainedRun, split: str, settings: dict[str, Any]) -> None:
     ds = trained.dataset
     rows = trained.splits.get(split)
     odd = run_outliers(trained).within(rows)
     things = "photos" if ds.files else "samples"
-    st.subheader("The odd ones out")
     st.caption(
         f"The {things} that fit in least: each scored by how much sparser its neighbourhood is than its "
         "neighbours' in the representation the clusters are found in (the local outlier factor; about 1 "

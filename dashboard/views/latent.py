@@ -7,7 +7,9 @@ codes epoch by epoch (live while the run trains).
 Below the map, naming a few photos so the rest follow (dashboard.latent.spread), then the clusters
 themselves: a gallery of each (the original photos, for a folder) and the file -> cluster table to
 download. For someone sorting a folder of photos, that is the product.
-Then the near-duplicates, with the best shot of each group kept.
+Then the near-duplicates, with the best shot of each group kept, and the odd ones out (both off until
+asked for). While the run still trains, only the map and the replay follow it: the groups, names and
+clusters of a checkpoint about to be replaced would cost the server minutes for nothing.
 
 The page only draws its parts in order; each lives in dashboard.latent.
 """
@@ -46,13 +48,19 @@ if shown is not None:
     if picked is not None:
         with user_errors("Training replay"):
             replay_section(run, trained.dataset, settings)
-        count = counted_groups(run, split, trained.dataset, settings, ready)
-        groups_section(trained.dataset, count, settings)  # how many groups, just before the groups
-        with user_errors("Naming"):
-            spread_section(run, trained, split, settings, picked)
-        with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
-            clusters_section(run, trained, split, settings, picked)
-        duplicates_section(run, trained, settings)
-        with st.spinner("Finding the odd ones out…"), user_errors("The odd ones out"):
+        if state.is_running(run.id):  # the replay reruns the whole page once training ends
+            st.info(
+                "The number of groups, the clusters, their names, the near-duplicates and the odd ones out "
+                "appear here when the run has finished training.",
+                icon=":material/hourglass_top:",
+            )
+        else:
+            count = counted_groups(run, split, trained.dataset, settings, ready)
+            groups_section(trained.dataset, count, settings)  # how many groups, just before the groups
+            with user_errors("Naming"):
+                spread_section(run, trained, split, settings, picked)
+            with st.spinner("Sorting into clusters…"), user_errors("Clustering"):
+                clusters_section(run, trained, split, settings, picked)
+            duplicates_section(run, trained, settings)
             outliers_section(run, trained, split, settings)
         state.write_sprites(run, split)  # after the map is on screen: the first hover fetches them

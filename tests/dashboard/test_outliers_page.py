@@ -49,7 +49,7 @@ def runs(tmp_path_factory) -> tuple[Path, Path, str, str]:
     return root, data, train(folder, root, data, "efficientnet-lite0"), train(folder, root, data, None)
 
 
-def latent_page(runs: tuple, run_id: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def latent_page(runs: tuple, run_id: str, monkeypatch: pytest.MonkeyPatch, odd_ones: bool = True) -> AppTest:
     root, data, *_ = runs
     monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
     monkeypatch.setenv("LATENTBOARD_DATA_DIR", str(data))
@@ -59,6 +59,7 @@ def latent_page(runs: tuple, run_id: str, monkeypatch: pytest.MonkeyPatch) -> Ap
     at.session_state["latent.method"] = "pca"
     at.session_state["latent.clusterer"] = "kmeans"
     at.session_state["latent.k"] = K
+    at.session_state["latent.outliers"] = odd_ones  # off until asked for
     at.run()
     at.switch_page("views/latent.py").run()
     assert not at.exception, at.exception
@@ -75,6 +76,18 @@ def test_the_planted_photo_leads_and_the_misfiled_one_is_a_possible_mislabel(run
     assert any(h.value == "The odd ones out" for h in at.subheader)
     assert "Most odd first: receipt.jpg (" in captions(at)
     assert "stripes/filed-wrong.jpg: stripes → circle" in captions(at)
+
+
+def test_the_odd_ones_are_scored_only_when_asked_for(runs, monkeypatch):
+    root, _, run_id, _ = runs
+    for cached in (root / run_id).rglob("outliers-*"):
+        cached.unlink()
+    at = latent_page(runs, run_id, monkeypatch, odd_ones=False)
+    assert any(h.value == "The odd ones out" for h in at.subheader)
+    assert "Most odd first" not in captions(at)
+    assert not list((root / run_id).rglob("outliers-*"))  # nothing computed behind the closed toggle
+    at.toggle(key="latent.outliers").set_value(True).run()
+    assert "Most odd first: receipt.jpg (" in captions(at)
 
 
 def test_a_suggested_name_is_taken_only_with_a_click(runs, monkeypatch):
