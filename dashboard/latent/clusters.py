@@ -35,6 +35,10 @@ SPLIT_WORDS = {
     "all": "every row",
 }
 GALLERY_COLUMNS = 8  # tiles in a row of a cluster's gallery (one row of photos per cluster)
+TABLE_FORMATS = (  # the file -> cluster table's downloads: (suffix, label, MIME type, widget key)
+    (".csv", "CSV", "text/csv", LATENT.clusters_csv),
+    (".parquet", "Parquet", "application/octet-stream", LATENT.clusters_parquet),
+)
 
 
 def clusters_section(run: Run, trained: TrainedRun, split: str, settings: dict[str, Any], picked: np.ndarray) -> None:
@@ -136,26 +140,17 @@ def downloads(
             + (f"; near-duplicates but the one kept in {DUPLICATES_FOLDER}/ (see below)." if aside else "."),
         )
     a, b, c = st.columns([1, 1, 2])
-    a.download_button(
-        "Download file → cluster (CSV)",
-        data=lambda: clusters_table(trained, method, k, ".csv", sorting),
-        file_name=f"{stem}.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        key=LATENT.clusters_csv,
-        on_click="ignore",
-        width="stretch",
-    )
-    b.download_button(
-        "Download file → cluster (Parquet)",
-        data=lambda: clusters_table(trained, method, k, ".parquet", sorting),
-        file_name=f"{stem}.parquet",
-        mime="application/octet-stream",
-        icon=":material/download:",
-        key=LATENT.clusters_parquet,
-        on_click="ignore",
-        width="stretch",
-    )
+    for column, (suffix, label, mime, key) in zip((a, b), TABLE_FORMATS):
+        column.download_button(
+            f"Download file → cluster ({label})",
+            data=lambda suffix=suffix: clusters_table(trained, method, k, suffix, sorting),
+            file_name=f"{stem}{suffix}",
+            mime=mime,
+            icon=":material/download:",
+            key=key,
+            on_click="ignore",
+            width="stretch",
+        )
     c.caption(
         "One line per "
         + ("file: its name, full path and cluster" if ds.files else "row: its index and cluster")
