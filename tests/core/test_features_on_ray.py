@@ -164,7 +164,7 @@ def blind_node(cluster, photos):
     ray_cli = Path(sys.executable).with_name("ray")
     script = (
         f"mount -t tmpfs tmpfs '{photos.parent}' && exec '{ray_cli}' start --address '{cluster.address}' "
-        "--num-cpus 0 --block --disable-usage-stats --include-dashboard false"
+        "--num-cpus 0 --block --disable-usage-stats"
     )
     node = subprocess.Popen(
         ["unshare", "-rm", "sh", "-c", script],
@@ -175,11 +175,20 @@ def blind_node(cluster, photos):
     try:
         yield node
     finally:
-        os.killpg(node.pid, signal.SIGTERM)  # its own session: the raylet and its workers with it
+        stop_session(node)
+
+
+def stop_session(process: subprocess.Popen) -> None:
+    """End `process` and everything it started (its own session: the raylet and its workers with it)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            node.wait(timeout=30)
+            os.killpg(process.pid, sig)
+            process.wait(timeout=30)
+            return
+        except ProcessLookupError:  # already gone
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(node.pid, signal.SIGKILL)
+            continue
 
 
 @on_ray
