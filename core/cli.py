@@ -203,7 +203,7 @@ def _features_on_cluster(config: Any, dataset: Any, address: str) -> Any:
     if not config.features.backbone:
         raise ConfigError(
             "--address computes a backbone's features on a Ray cluster; this run has none "
-            "(give --backbone, or --preset photos), so it has nothing to send there."
+            "(give --features NAME, or --preset photos), so it has nothing to send there."
         )
     if dataset is None:  # --resume: execute() would load it; load it once, here
         from core.data import load_dataset

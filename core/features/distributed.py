@@ -194,13 +194,13 @@ def on_cluster(dataset: Dataset, workers: int, on_gpu: bool, batch_size: int, al
         rows = range(start, len(dataset))
         items = [{"row": i, "path": dataset.files[i]} for i in rows] if dataset.files else [{"row": i} for i in rows]
         pixels = None if dataset.files else ray.put(dataset.x)
-        mapped = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // batch_size))).map_batches(
+        blocks = min(len(items), max(workers, -(-len(items) // batch_size)))  # every worker gets some
+        mapped = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             BackboneWorker,
             batch_size=batch_size,
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=0 if on_gpu else 1,
             num_gpus=1 if on_gpu else 0,
-            max_restarts=0,  # a worker lost fails the stage; its finished shards keep the work for the next run
             fn_constructor_kwargs={
                 "backbone_name": backbone.name,
                 "input_size": backbone.input_size,

@@ -241,3 +241,14 @@ def test_importing_the_cluster_stage_loads_no_ray():
         "core.cli.build_parser(); assert 'ray' not in sys.modules, 'ray was imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+def test_train_with_an_address_but_no_backbone_says_there_is_nothing_to_send(capsys, tmp_path):
+    with socket.socket() as head:  # something listens: the refusal is about the run, not the address
+        head.bind(("127.0.0.1", 0))
+        head.listen()
+        address = f"127.0.0.1:{head.getsockname()[1]}"
+        code = cli.main(["train", "--dataset", "digits", "--address", address, "--runs-dir", str(tmp_path / "runs")])
+    assert code == cli.EXIT_USAGE
+    assert "this run has none (give --features" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no run folder left behind
