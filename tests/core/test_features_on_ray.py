@@ -137,18 +137,19 @@ def test_no_node_seeing_the_folder_names_it(cluster, tmp_path):
 
 
 @on_ray
-def test_the_cli_computes_on_the_cluster_and_train_reads_the_cache(photos, cluster, capsys, tmp_path):
+def test_train_with_an_address_computes_on_the_cluster_then_trains_from_that_cache(photos, cluster, capsys, tmp_path):
     flags = ["--dataset", "folder", "--data-dir", str(photos), "--features-size", str(SIZE)]
-    assert cli.main(["features", *flags, "--address", cluster.address, "--features-batch-size", "4"]) == 0
-    out = capsys.readouterr().out
-    assert "on the Ray cluster at" in out and "Shape: (24, 1280)" in out
     code = cli.main(
-        ["train", *flags, "--features", BACKBONE, "--epochs", "1", "--address", cluster.address]
-        + ["--runs-dir", str(tmp_path / "runs")]
+        ["train", *flags, "--features", BACKBONE, "--features-batch-size", "4", "--epochs", "1"]
+        + ["--address", cluster.address, "--runs-dir", str(tmp_path / "runs")]
     )
     out = capsys.readouterr().out
-    assert code == 0 and "finished after 1 of 1 epochs" in out
+    assert code == 0 and "on the Ray cluster at" in out and "finished after 1 of 1 epochs" in out
     assert "Computing" not in out.split("Training run")[1]  # training read the cache the cluster filled
+    # `latentboard features` here, without the cluster, finds that same file and computes nothing.
+    assert cli.main(["features", *flags, "--features", BACKBONE]) == 0
+    out = capsys.readouterr().out
+    assert "Shape: (24, 1280)" in out and " new, " not in out
 
 
 def unshare_works() -> bool:
