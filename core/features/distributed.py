@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from core.data.dataset import Dataset
-from core.errors import ConfigError, DataError
+from core.errors import ClusterError, ConfigError, DataError, LatentboardError
 from core.features.backbones import Backbone
 from core.features.cache import RowBlocks, dataset_features
 
@@ -146,7 +146,8 @@ class BackboneWorker:
     """One Ray Data actor: the backbone loaded once, then batches of rows -> their features.
 
     A batch holds "row" (and "path" for file rows); the answer adds "features", "node" (who
-    computed them) and "error" (read_for_backbone's message when a file could not be read).
+    computed them) and "error": read_for_backbone's message when a file could not be read, or why
+    this worker has no backbone (say, its weights are missing on this node).
     """
 
     def __init__(
@@ -158,31 +159,36 @@ class BackboneWorker:
 
         torch.set_num_threads(1)  # one worker per CPU: threads would only fight over it
         self.backbone = get_backbone(backbone_name).at_size(input_size)
-        self.model = load_backbone(backbone_name, device, allow_download)
+        try:
+            self.model, self.problem = load_backbone(backbone_name, device, allow_download), ""
+        except LatentboardError as exc:  # e.g. its weights are not on this node: the driver says so, once
+            self.model, self.problem = None, str(exc)
         self.pixels = ray.get(pixels) if isinstance(pixels, ray.ObjectRef) else pixels
         self.node = ray.get_runtime_context().get_node_id()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from core.features.extract import extract_features
-
         rows = batch["row"]
-        error = ""
-        try:
-            if self.pixels is None:
-                files = [str(name) for name in batch["path"]]
-                features = extract_features(self.model, self.backbone, files=files, batch_size=len(files), workers=1)
-            else:
-                x = self.pixels[torch.from_numpy(rows.astype(np.int64))]
-                features = extract_features(self.model, self.backbone, x=x, batch_size=len(rows))
-        except DataError as exc:  # a file gone or changed since the dataset was read
-            error = str(exc)
-            features = torch.zeros(len(rows), self.backbone.dim)
+        features, error = torch.zeros(len(rows), self.backbone.dim), self.problem
+        if not error:
+            try:
+                features = self._features(batch)
+            except DataError as exc:  # a file gone or changed since the dataset was read
+                error = str(exc)
         return {
             "row": rows,
             "features": features.numpy(),
             "node": np.full(len(rows), self.node),
             "error": np.full(len(rows), error),
         }
+
+    def _features(self, batch: dict[str, np.ndarray]) -> torch.Tensor:
+        from core.features.extract import extract_features
+
+        if self.pixels is None:  # files, read here: on this node's disk
+            files = [str(name) for name in batch["path"]]
+            return extract_features(self.model, self.backbone, files=files, batch_size=len(files), workers=1)
+        x = self.pixels[torch.from_numpy(batch["row"].astype(np.int64))]
+        return extract_features(self.model, self.backbone, x=x, batch_size=len(x))
 
 
 def on_cluster(dataset: Dataset, workers: int, on_gpu: bool, batch_size: int, allow_download: bool) -> RowBlocks:
@@ -209,8 +215,14 @@ def on_cluster(dataset: Dataset, workers: int, on_gpu: bool, batch_size: int, al
                 "pixels": pixels,
             },
         )
-        with _console_warnings_only():  # Ray Data's plan and progress, each step at INFO: our bar says it
-            yield from in_row_order(mapped.iter_batches(batch_size=None, batch_format="numpy"), start)
+        try:
+            with _console_warnings_only():  # Ray Data's plan and progress, each step at INFO: our bar says it
+                yield from in_row_order(mapped.iter_batches(batch_size=None, batch_format="numpy"), start)
+        except ray.exceptions.RayError as exc:  # a node or worker lost: nothing the photos did
+            raise ClusterError(
+                f"The Ray cluster lost the features stage ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
+                "The finished shards are kept: run the same command again to resume from them."
+            ) from None
 
     return compute
 
@@ -243,7 +255,7 @@ def in_row_order(batches: Iterable[dict[str, np.ndarray]], start: int) -> Iterat
             features, node, error = waiting.pop(expected)
             if error:  # every row before it is yielded, so its shards are kept for the next run
                 yield from ([torch.from_numpy(np.stack(ready))] if ready else [])
-                raise DataError(f"{error} (read on the Ray node {node[:8]})")
+                raise DataError(f"{error} (on the Ray node {node[:8]})")
             ready.append(features)
             expected += 1
         if ready:

@@ -113,9 +113,7 @@ def test_a_photo_gone_midway_stops_the_stage_naming_it_and_the_rows_before_are_k
         if gone.exists():
             gone.unlink()
 
-    with pytest.raises(
-        DataError, match=rf"'{re.escape(str(gone))}' could not be read .* \(read on the Ray node \w{{8}}\)"
-    ):
+    with pytest.raises(DataError, match=rf"'{re.escape(str(gone))}' could not be read .* \(on the Ray node \w{{8}}\)"):
         on_cluster(dataset, cluster.address, progress=remove_once_started)
     assert len(list(shards.glob("shard-*"))) == 2  # rows 0-15 in two finished shards: the next run starts there
 
@@ -253,3 +251,15 @@ def test_train_with_an_address_but_no_backbone_says_there_is_nothing_to_send(cap
     assert code == cli.EXIT_USAGE
     assert "this run has none (give --features" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no run folder left behind
+
+
+@on_ray
+def test_a_backbone_the_nodes_cannot_load_stops_the_stage_with_its_message(photos, cluster):
+    from core.features.distributed import cluster_features
+    from core.features.weights import hub_checkpoints_dir
+
+    if any(hub_checkpoints_dir().glob("resnet50*")):  # downloaded once into torch's hub cache, then always there
+        pytest.skip("resnet50's weights are on this machine, so every node can load it")
+
+    with pytest.raises(DataError, match=r"weights are not on this machine.* \(on the Ray node \w{8}\)"):
+        cluster_features(load(photos), "resnet50", cluster.address, batch_size=4, input_size=SIZE, allow_download=False)
