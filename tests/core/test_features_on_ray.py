@@ -103,10 +103,13 @@ def test_two_nodes_compute_the_single_process_features_into_the_same_cache_file(
 
 
 @on_ray
-def test_a_photo_gone_midway_stops_the_stage_naming_it_and_the_rows_before_are_kept(photos, cluster, tmp_path):
+def test_a_photo_gone_midway_stops_the_stage_naming_it_and_this_machine_resumes_after_the_rows_kept(
+    photos, cluster, tmp_path
+):
     copy = shutil.copytree(photos, tmp_path / "photos")
     dataset = load(copy)
     gone = Path(dataset.files[20])
+    content, stat = gone.read_bytes(), gone.stat()
     shards = features_path(dataset, BACKBONE, SIZE).with_suffix("")  # its key needs the file: ask now
 
     def remove_once_started(done: int, total: int) -> None:
@@ -116,6 +119,13 @@ def test_a_photo_gone_midway_stops_the_stage_naming_it_and_the_rows_before_are_k
     with pytest.raises(DataError, match=rf"'{re.escape(str(gone))}' could not be read .* \(on the Ray node \w{{8}}\)"):
         on_cluster(dataset, cluster.address, progress=remove_once_started)
     assert len(list(shards.glob("shard-*"))) == 2  # rows 0-15 in two finished shards: the next run starts there
+
+    gone.write_bytes(content)  # back as it was (size and time are in the key): the same cache key
+    os.utime(gone, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    notes: list[str] = []
+    resumed = dataset_features(dataset, BACKBONE, batch_size=4, input_size=SIZE, shard_rows=8, on_note=notes.append)
+    assert any("from 16 of 24 photos already computed" in note for note in notes)  # the cluster's shards, here
+    assert resumed.shape == (PHOTOS, 1280) and features_path(dataset, BACKBONE, SIZE).is_file()
 
 
 @on_ray
