@@ -105,15 +105,15 @@ def sample_files(files: Sequence[str], count: int = SAMPLE_FILES) -> list[str]:
 
 def photos_problem(folder: str, sample: Sequence[str], node_id: str = "") -> str | None:
     """What keeps this node from reading the photos (None: nothing). Runs on each node."""
-    from PIL import Image
+    from core.data.images import open_image
 
     if not os.path.isdir(folder):
         return f"the folder {folder} does not exist there"
     for name in sample:
         try:
-            with Image.open(name) as img:
+            with open_image(name) as img:  # as the backbone's reader opens them, limits included
                 img.load()
-        except Exception as exc:  # whatever stops Pillow stops the backbone too
+        except Exception as exc:  # whatever stops it here stops the backbone too
             return f"{name} cannot be read there ({type(exc).__name__}: {exc})"
     return None
 
