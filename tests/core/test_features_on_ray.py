@@ -1,7 +1,8 @@
 """The features stage on a Ray cluster: two Ray nodes on this machine (loopback, one CPU each) compute the
-same features as one process, into the same cache file; a node that cannot see the photos stops the job
-with its name; a photo gone midway stops it as on one machine, after the rows before it are kept;
-`--address` where nothing listens fails within seconds.
+same features as one process, into the same cache file, and `train --address` trains from it; a node
+that cannot see the photos stops the job with its name; a photo gone midway stops it as on one machine,
+and this machine resumes from the shards the cluster finished; a backbone the nodes cannot load stops
+it with the loader's message; `--address` where nothing listens fails within seconds.
 
 The blind node is real: a third Ray node started in its own mount namespace (unshare), where an empty
 tmpfs hides the photos' folder, as a machine without the share mounted would. Where the kernel refuses
