@@ -170,6 +170,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     store = RunStore(args.runs_dir)
     dataset = None
+    if args.address:  # an address where nothing listens fails now, not after the photos are read
+        from core.ray_cluster import check_reachable
+
+        check_reachable(args.address)
     if args.resume:
         given = [flag.flag for flag in config_flags() if hasattr(args, flag.dest)] + ["--preset"] * bool(args.preset)
         if given:
@@ -185,8 +189,28 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "or continue a run with --resume RUN_ID."
             )
         config, dataset = train_config(args)  # a refused dataset fails here, before the run folder exists
+        if args.address:  # so does a cluster that cannot compute its features
+            _features_on_cluster(config, dataset, args.address)
         run = start_run(store, config)
+    if args.resume and args.address:
+        dataset = _features_on_cluster(run.config, dataset, args.address)
     return _train(run, resume=bool(args.resume), runs_dir_flag=args.runs_dir, dataset=dataset)
+
+
+def _features_on_cluster(config: Any, dataset: Any, address: str) -> Any:
+    """`train --address`: the backbone's features computed on the Ray cluster into the cache that
+    training then reads, as if computed here. Returns the dataset (loaded here when resuming)."""
+    if not config.features.backbone:
+        raise ConfigError(
+            "--address computes a backbone's features on a Ray cluster; this run has none "
+            "(give --features NAME, or --preset photos), so it has nothing to send there."
+        )
+    if dataset is None:  # --resume: execute() would load it; load it once, here
+        from core.data import load_dataset
+
+        dataset = load_dataset(config.data)
+    _fill_features(config, dataset, config.features.backbone, config.features.input_size, address)
+    return dataset
 
 
 def _train(run: Any, resume: bool, runs_dir_flag: str | None, dataset: Any = None) -> int:
@@ -348,8 +372,7 @@ def _stop_on_ctrl_c(stop: threading.Event) -> Callable[[], None]:
 def cmd_features(args: argparse.Namespace) -> int:
     """Fill the features cache a `train` with the same data and features flags reads, and nothing else."""
     from core.data import load_dataset
-    from core.devices import resolve_device
-    from core.features import DEFAULT_BACKBONE, dataset_features, features_path, settled_input_size
+    from core.features import DEFAULT_BACKBONE, features_path, settled_input_size
     from core.features.shards import SHARD_ROWS
 
     if not hasattr(args, "dataset"):
@@ -360,30 +383,47 @@ def cmd_features(args: argparse.Namespace) -> int:
             "`latentboard features` computes a backbone's features of images; a table has none. "
             "Train on its values directly: latentboard train --dataset table --data-dir FILE."
         )
+    if args.address:  # an address where nothing listens fails now, not after the photos are read
+        from core.ray_cluster import check_reachable
+
+        check_reachable(args.address)
     dataset = load_dataset(config.data)
     backbone = config.features.backbone or DEFAULT_BACKBONE
     size = config.features.input_size or settled_input_size(dataset, backbone)
-    prepare = _PrepareLine()
-    for note in dataset.notes:
-        prepare(note, 0, 0)
     began = time.monotonic()
-    try:
-        features = dataset_features(
-            dataset,
-            backbone,
-            resolve_device(config.train.device),
-            config.features.batch_size,
-            progress=lambda done, total: prepare(f"{backbone} features", done, total),
-            input_size=size,
-            on_note=lambda note: prepare(note, 0, 0),
-            shard_rows=args.shard_rows or SHARD_ROWS,
-        )
-    finally:
-        prepare.close()
+    features = _fill_features(config, dataset, backbone, size, args.address, args.shard_rows or SHARD_ROWS)
     print(f"Features: {features_path(dataset, backbone, size)}")
     print(f"Shape: {tuple(features.shape)} ({backbone} at {size} px)")
     print(f"Seconds: {time.monotonic() - began:.1f}", flush=True)
     return 0
+
+
+def _fill_features(
+    config: Any, dataset: Any, backbone: str, size: int, address: str | None, shard_rows: int | None = None
+) -> Any:
+    """The features cache of `dataset` filled, here or (with `address`) on that Ray cluster, with progress."""
+    from core.devices import resolve_device
+    from core.features import dataset_features
+    from core.features.shards import SHARD_ROWS
+
+    prepare = _PrepareLine()
+    for note in dataset.notes:
+        prepare(note, 0, 0)
+    settings: dict[str, Any] = {
+        "batch_size": config.features.batch_size,
+        "progress": lambda done, total: prepare(f"{backbone} features", done, total),
+        "input_size": size,
+        "on_note": lambda note: prepare(note, 0, 0),
+        "shard_rows": shard_rows or SHARD_ROWS,
+    }
+    try:
+        if address:
+            from core.features.distributed import cluster_features
+
+            return cluster_features(dataset, backbone, address, config.train.device, **settings)
+        return dataset_features(dataset, backbone, resolve_device(config.train.device), **settings)
+    finally:
+        prepare.close()
 
 
 # --------------------------------------------------------------------------- runs
@@ -873,6 +913,12 @@ def arg(*flags: str, **kwargs: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
 
 
 OWN_COUNT = " and ".join(name for name, m in CLUSTER_METHODS.items() if m.chooses_own_cluster_count)
+CLUSTER_FEATURES = arg(
+    "--address",
+    metavar="HEAD:PORT",
+    help="compute the backbone's features on this Ray cluster (ray start --head); every node must see the photos "
+    "at the same path",
+)
 RUNS_DIR = arg(
     "--runs-dir", metavar="DIR", help="folder of runs (default: $LATENTBOARD_RUNS_DIR or ~/.latentboard/runs)"
 )
@@ -900,6 +946,7 @@ COMMANDS: dict[str, Command] = {
                 "the flags below override it",
             ),
             arg("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run from its last checkpoint"),
+            CLUSTER_FEATURES,
             RUNS_DIR,
         ),
         config_flags=True,
@@ -915,6 +962,7 @@ COMMANDS: dict[str, Command] = {
                 help="rows per shard written as it goes; a stopped or killed run resumes from the last finished "
                 "one (default: core.features.shards.SHARD_ROWS, 1024)",
             ),
+            CLUSTER_FEATURES,
         ),
         config_sections=("data", "features"),
     ),

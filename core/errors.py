@@ -28,3 +28,7 @@ class TrainingDiverged(LatentboardError):
 
 class DiskError(LatentboardError):
     """A file could not be written: the disk is full, read-only, or the folder is not ours to write."""
+
+
+class ClusterError(LatentboardError):
+    """Work sent to a Ray cluster was lost there (a node or worker gone); what was finished is kept."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +109,7 @@ def dataset_features(
     input_size: int | None = None,
     on_note: Callable[[str], None] | None = None,
     shard_rows: int = SHARD_ROWS,
+    compute: RowBlocks | None = None,
 ) -> torch.Tensor:
     """float32 (len(dataset), dim) features of every row: from the cache, or computed and cached.
 
@@ -116,7 +117,8 @@ def dataset_features(
     (`on_note` hears why): it is only a cache, and the same features come back from the images.
     While computing, every `shard_rows` rows are written as a shard (see core.features.shards), so
     a stopped or killed extraction resumes from its finished shards; `progress` then starts at
-    the rows they hold.
+    the rows they hold. `compute` computes the missing rows elsewhere (core.features.distributed:
+    on a Ray cluster); by default this process does, on `device`. Either way the same file holds them.
     """
     if dataset.kind != "image" or len(dataset.input_shape) != 3:
         raise ConfigError(
@@ -142,16 +144,10 @@ def dataset_features(
             f"({len(finished)} shards in {shards.folder})."
         )
     if done < len(dataset):
-        model = load_backbone(backbone_name, device, allow_download)
+        compute = compute or in_this_process(dataset, device, batch_size, allow_download)
+        blocks = compute(backbone_for(dataset, backbone_name, input_size), done)
         if progress is not None:  # after loading: the rate counts photos, not the backbone's start-up
             progress(done, len(dataset))
-        blocks = iter_features(
-            model,
-            backbone_for(dataset, backbone_name, input_size),
-            files=dataset.files[done:],
-            x=None if dataset.files else dataset.x[done:],
-            batch_size=batch_size,
-        )
         finished += shards.write_as_computed(blocks, len(finished), done, progress)
     elif progress is not None:  # every shard finished; only the assembling was cut short
         progress(done, len(dataset))
@@ -162,6 +158,29 @@ def dataset_features(
     )
     shards.remove()
     return features
+
+
+# (the backbone at the geometry it reads the rows at, the first row to compute) -> the features of
+# that row and every later one, in order, a block at a time
+RowBlocks = Callable[[Backbone, int], Iterator[torch.Tensor]]
+
+
+def in_this_process(
+    dataset: Dataset, device: torch.device | str = "cpu", batch_size: int = 32, allow_download: bool = True
+) -> RowBlocks:
+    """The features computed here: the backbone loaded once on `device`, the rows read from their files."""
+
+    def compute(backbone: Backbone, start: int) -> Iterator[torch.Tensor]:
+        model = load_backbone(backbone.name, device, allow_download)
+        return iter_features(
+            model,
+            backbone,
+            files=dataset.files[start:],
+            x=None if dataset.files else dataset.x[start:],
+            batch_size=batch_size,
+        )
+
+    return compute
 
 
 def _cached_features(path: Path, rows: int) -> tuple[torch.Tensor | None, str]:

@@ -4,8 +4,9 @@
     result = run_sweep(sweep)                       # local Ray with this machine's cores
     result = run_sweep(sweep, address="10.0.0.5:6379")   # an existing cluster (`ray start --head`)
 
-The only module of Latentboard that imports `ray` (and only inside functions, so importing it is
-as cheap as the rest): the CLI, the dashboard and `latentboard train` never load Ray.
+With core.ray_cluster and core.features.distributed, the only modules of Latentboard that import
+`ray` (and only inside functions, so importing them is as cheap as the rest): the CLI, the
+dashboard and `latentboard train` without --address never load Ray.
 
 Why this shape:
 - A trial creates its run folder itself (start_run, then execute), on whichever node Tune puts
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, LatentboardError
+from core.ray_cluster import alive_nodes, connect, on_every_node, shutdown
 from core.sweeps.scoring import SCORE_NAME, epoch_score, score_run
 from core.sweeps.space import (
     Choice,
@@ -54,7 +56,6 @@ ASHA_GRACE_EPOCHS = 2  # no trial is stopped before this many epochs: the first 
 ASHA_REDUCTION = 2  # keep the better half at every rung: with a handful of trials, 4 would keep one
 ASHA_STOPPED = "Stopped early by the sweep's ASHA scheduler"
 LET_GO_SECONDS = 30  # how long a stopped sweep waits for its cut-off trials' processes to exit
-_ENV_PASSED = ("LATENTBOARD_HOME", "LATENTBOARD_RUNS_DIR", "LATENTBOARD_DATA_DIR")
 
 
 @dataclass(frozen=True)
@@ -69,59 +70,17 @@ class SweepResult:
 # --------------------------------------------------------------------------- the cluster
 
 
-def _project_root() -> str:
-    """The folder holding this `core` package: workers must import the same code as the driver."""
-    return str(Path(__file__).resolve().parents[2])
-
-
-def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Join `address`, or start a local Ray; True when this call started it (and so must shut it down).
-
-    Local means a new, private Ray (address="local"), never someone else's that happens to run on
-    this machine. Workers get the driver's project folder on their path and its LATENTBOARD_*
-    settings, so every node imports this code and finds the same data.
-    """
-    import ray
-
-    if ray.is_initialized():
-        return False
-    env = {name: os.environ[name] for name in _ENV_PASSED if name in os.environ}
-    path = [_project_root(), *([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])]
-    env["PYTHONPATH"] = os.pathsep.join(path)
-    kwargs: dict[str, Any] = {
-        "runtime_env": {"env_vars": env},
-        "include_dashboard": False,
-        "logging_level": "ERROR",
-        "log_to_driver": False,
-    }
-    try:
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            ray.init(address="local", num_cpus=num_cpus, **kwargs)
-    except ConnectionError as exc:
-        raise ConfigError(
-            f"Cannot join the Ray cluster at {address} ({exc}); start it with `ray start --head` "
-            "and give the address it prints."
-        ) from exc
-    return True
-
-
 def check_shared_runs_dir(folder: Path) -> int:
     """Every alive node reads the driver's probe file in `folder` and writes its own; returns the node count.
 
     Trials write their runs wherever Tune places them, and the driver, the dashboard and the
     other trials must all see them: a runs dir on one machine's local disk would scatter a sweep.
     """
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
     probes = folder / PROBE_DIR
     probes.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(8)
     (probes / "driver").write_text(token, encoding="utf-8")
 
-    @ray.remote(num_cpus=0)
     def probe(path: str, expected: str, node_id: str) -> str | None:
         try:
             if Path(path, "driver").read_text(encoding="utf-8") != expected:
@@ -131,15 +90,9 @@ def check_shared_runs_dir(folder: Path) -> int:
             return str(exc)
         return None
 
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    futures = {
-        n["NodeManagerAddress"] + f" ({n['NodeID'][:8]})": probe.options(
-            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
-        ).remote(str(probes), token, n["NodeID"])
-        for n in nodes
-    }
-    problems = [f"{where}: {problem}" for where, problem in zip(futures, ray.get(list(futures.values()))) if problem]
-    missing = [n["NodeManagerAddress"] for n in nodes if not (probes / f"node-{n['NodeID']}").exists()]
+    answers = on_every_node(probe, str(probes), token)
+    problems = [f"{where}: {problem}" for where, problem in answers.items() if problem]
+    missing = [n["NodeManagerAddress"] for n in alive_nodes() if not (probes / f"node-{n['NodeID']}").exists()]
     if problems or missing:
         raise ConfigError(
             f"The runs folder {folder.parent.parent} is not shared by every Ray node ("
@@ -148,7 +101,7 @@ def check_shared_runs_dir(folder: Path) -> int:
             "give --runs-dir a folder every node mounts at the same path "
             "(e.g. NFS), or sweep locally without --address."
         )
-    return len(nodes)
+    return len(answers)
 
 
 # --------------------------------------------------------------------------- one trial
@@ -291,7 +244,7 @@ def run_sweep(
     except BaseException as exc:
         cut = datetime.now(timezone.utc)
         with _interrupts_ignored():  # Stop is said again until it holds; the wind-down must not be cut short
-            _shutdown(started)  # first, so the cut-off trials let go of their runs
+            shutdown(started)  # first, so the cut-off trials let go of their runs
             _wait_for_trials_to_let_go(sweep)
             _settle_trials(sweep, {}, "Stopped: the sweep was interrupted.", cut=cut)
             if isinstance(exc, KeyboardInterrupt):
@@ -303,7 +256,7 @@ def run_sweep(
             else:
                 sweep.update(state="failed", message=str(exc) or type(exc).__name__, finished=now_iso())
         raise
-    _shutdown(started)
+    shutdown(started)
     _settle_trials(sweep, results, None)
     best = sweep.best()
     trials = sweep.trials()
@@ -332,13 +285,6 @@ def _interrupts_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _shutdown(started: bool) -> None:
-    if started:
-        import ray
-
-        ray.shutdown()
 
 
 def _tune(
