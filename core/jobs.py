@@ -5,6 +5,7 @@
     registry.queue_place(run_id)            # (place, queued) while waiting, else None
     registry.get(run_id).latest             # newest Progress, or None before the first one
     registry.stop(run_id)                   # queued: cancelled at once; running: stops after the batch
+    registry.progress.read(run.metrics_path)  # the run's events, one shared reading for every watcher
 
 Nothing here knows about Streamlit: a page keeps only the run id, and everything it draws can be
 read back from the run folder (`store.open(run_id).metrics()`), so a refresh or a second browser
@@ -32,6 +33,7 @@ from core.errors import LatentboardError, RunError
 from core.experiment import execute, start_run
 from core.gate import prepare, settle
 from core.job_limits import JobLimits
+from core.live_progress import LiveProgress
 from core.runs import Run, RunStore
 from core.training import Progress
 
@@ -117,6 +119,7 @@ class JobRegistry:
         self._running = 0
         self._epoch_seconds: deque[float] = deque(maxlen=20)  # recent epochs of any job, for estimates
         self._lock = threading.Lock()
+        self.progress = LiveProgress()  # one reading of each watched run's metrics, shared by its pages
 
     def start(self, config: RunConfig, session: str | None = None) -> str:
         """Create a run for `config` and queue it for training; returns its id at once.

@@ -15,7 +15,7 @@ from PIL import Image
 from core.evaluation.result import EvaluationResult
 from core.evaluation.tables import clustering_table, probes_table, quality_table
 from core.figures import confusion_figure, scatter_figure, table_frame
-from dashboard import pages, state
+from dashboard import pages, refresh, state
 from dashboard.components import (
     IMAGE_TYPES,
     image_grid,
@@ -275,11 +275,14 @@ def evaluation_progress(run: Run, split: str) -> None:
     """The running evaluation's step, ETA and finished parts, redrawn every LIVE_EVERY seconds in a
     fragment: the rest of the page (and every other page) stays usable meanwhile."""
 
-    @st.fragment(run_every=LIVE_EVERY)
+    every = refresh.live_every(LIVE_EVERY, True)
+
+    @st.fragment(run_every=every)
     def panel() -> None:
         job = state.evaluations().get(run.id, split)
         if job is None or job.done:
             st.rerun(scope="app")  # finished or failed: redraw the page from the stored result (or the error)
+        refresh.follow_cadence(every, LIVE_EVERY)
         event = job.latest
         if event is None:
             st.progress(0.0, text="Starting the evaluation…")

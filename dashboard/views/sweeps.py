@@ -15,7 +15,7 @@ from core.sweeps import BUILTIN_SPACES, SweepStore, load_space, parse_space
 from core.sweeps.jobs import start_sweep, stop_sweep, sweep_state
 from core.sweeps.scoring import SCORE_TEXT
 from core.sweeps.table import CHECK_NOTE, short_name, trial_records
-from dashboard import pages, state
+from dashboard import pages, refresh, state
 from dashboard.components import user_errors
 from dashboard.sweeping import base_config, parallel_figure
 
@@ -102,7 +102,7 @@ def is_live(sweep_id: str) -> bool:
         return False
 
 
-def live(sweep_id: str, was_live: bool) -> None:
+def live(sweep_id: str, was_live: bool, every: float | None = None) -> None:
     """The sweep's state, trials and best run; a fragment redrawn every LIVE_EVERY seconds while the
     sweep runs, and once more as a whole page when it ends, so the timer stops."""
     with user_errors("Reading the sweep"):
@@ -111,6 +111,8 @@ def live(sweep_id: str, was_live: bool) -> None:
         now = sweep_state(sweep)
         if was_live and now not in LIVE_STATES:
             st.rerun(scope="app")
+        if every is not None:
+            refresh.follow_cadence(every, LIVE_EVERY)
         trials = sweep.trials()
         a, b, c = st.columns([2, 2, 1])
         a.metric("State", now)
@@ -153,4 +155,5 @@ def live(sweep_id: str, was_live: bool) -> None:
 
 
 running = is_live(sweep_id)
-st.fragment(live, run_every=LIVE_EVERY if running else None)(sweep_id, running)
+every = refresh.live_every(LIVE_EVERY, running)
+st.fragment(live, run_every=every)(sweep_id, running, every)
