@@ -74,11 +74,16 @@ def registry() -> JobRegistry:
 
 
 @st.cache_resource(show_spinner=False)
-def evaluations() -> EvaluationJobs:
-    """The EvaluationJobs evaluating runs in background threads, one per server."""
+def _evaluations(root: str) -> EvaluationJobs:
     from core.evaluation.background import EvaluationJobs
 
-    return EvaluationJobs()
+    return EvaluationJobs(queue=_registry(root))
+
+
+def evaluations() -> EvaluationJobs:
+    """The EvaluationJobs evaluating runs in background threads, one per server, waiting in the
+    registry's queue like the trainings (keyed by runs dir like the registry)."""
+    return _evaluations(runs_dir())
 
 
 @st.cache_resource(show_spinner=False)
