@@ -37,13 +37,14 @@ from core.data import Dataset
 from core.errors import LatentboardError, RunError
 from core.experiment import execute, start_run
 from core.gate import prepare, settle
-from core.job_limits import JobLimits
+from core.job_limits import JobLimits, remember
 from core.live_progress import LiveProgress
 from core.runs import Run, RunStore
 from core.training import Progress
 
 log = logging.getLogger(__name__)
 
+FINISHED_KEPT = 200  # ended jobs remembered (their error for a page to show); older ones are forgotten
 RESUMABLE = ("stopped", "interrupted", "failed")  # the states Resume continues from the last checkpoint
 CANCELLED = "Cancelled while queued: nothing was trained. Start it again to train."
 
@@ -196,7 +197,7 @@ class JobRegistry:
             current = self._jobs.get(key)
             if current is not None and not current.done:
                 raise RunError(f"{kind.capitalize()} {key} is already queued or running.")
-            self._jobs[key] = job
+            remember(self._jobs, job.run_id, job, FINISHED_KEPT)
             self._waiting.append(_Waiting(job, None, work=work, on_cancel=on_cancel))
             self._start_waiting()
         return job
@@ -276,7 +277,7 @@ class JobRegistry:
             current = self._jobs.get(run.id)
             if current is not None and not current.done:
                 raise RunError(f"Run {run.id} is already training.")
-            self._jobs[run.id] = job
+            remember(self._jobs, job.run_id, job, FINISHED_KEPT)
             self._waiting.append(_Waiting(job, run, resume, dataset))
             self._start_waiting()
         return run.id

@@ -28,6 +28,7 @@ from core.errors import LatentboardError, RunError
 from core.evaluation.progress import EvalProgress
 from core.evaluation.result import EvaluationResult
 from core.evaluation.run_evaluation import evaluate_run
+from core.job_limits import remember
 
 if TYPE_CHECKING:
     from core.jobs import Job, JobRegistry
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+FINISHED_KEPT = 64  # ended evaluations remembered (their error or result for a page); older ones forgotten
 CANCELLED = "Cancelled while queued: nothing was computed; the stored numbers are as they were."
 STOPPED = "Stopped: nothing was stored; the numbers shown are the last stored ones."
 
@@ -117,7 +119,7 @@ class EvaluationJobs:
                     kind="evaluation",
                     on_cancel=lambda: self._cancelled(job),
                 )
-                self._jobs[key] = job
+                remember(self._jobs, key, job, FINISHED_KEPT)
                 return job
             job.thread = threading.Thread(
                 target=self._evaluate,
@@ -125,7 +127,7 @@ class EvaluationJobs:
                 name=f"latentboard-evaluate-{trained.run.id}-{split}",
                 daemon=True,
             )
-            self._jobs[key] = job
+            remember(self._jobs, key, job, FINISHED_KEPT)
             job.thread.start()
         return job
 

@@ -159,3 +159,17 @@ def test_a_queued_sweep_whose_server_went_away_reads_interrupted(tmp_path):
     gone.wait()
     sweep.update(queued_by=gone.pid, launcher_host=socket.gethostname())
     assert sweep_jobs.sweep_state(sweep) == "interrupted"
+
+
+def test_a_long_running_server_forgets_old_ended_jobs_but_not_live_ones(one_slot, monkeypatch):
+    from core import jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "FINISHED_KEPT", 2)
+    ids = [one_slot.submit(f"work:{n}", lambda job: None, kind="evaluation").run_id for n in range(5)]
+    last = one_slot.get(ids[-1])
+    assert last.wait(30)  # one slot: the last one done means all are
+    held = one_slot.submit("work:held", lambda job: job.stop_event.wait(30), kind="evaluation")
+    one_slot.submit("work:last", lambda job: None, kind="evaluation")
+    assert one_slot.get(ids[0]) is None and one_slot.get(ids[1]) is None  # the oldest ended ones forgotten
+    assert one_slot.get("work:held") is held and not held.done  # a live one is never forgotten
+    one_slot.stop("work:held")
