@@ -4,8 +4,8 @@ A class watching its trainings: every open page's fragment reran its script each
 resent its charts, and six of them starved six trainings on two cores. Here a watching page's
 redraw interval grows with how busy the server is (its trainings queued or running per core, and
 the load average per core, whichever is higher), up to SLOWEST seconds, and the page says so in a
-caption. (Nicing the redraw's thread was tried on paper and left out: Streamlit may run a Start
-click in the same thread, and the training thread it starts would inherit the lower priority.)
+caption. The redraw's thread is not niced below the trainings: Streamlit may run a Start click in
+that same thread, and the training thread it starts would inherit the lower priority.
 
 A fragment keeps the interval it was made with, so `follow_cadence` reruns the whole page once
 when the interval should change; the steps are coarse, so that happens seldom.
@@ -25,7 +25,7 @@ STEPS = (1, 2, 3, 5)  # multiples of a page's own interval, so a busy server cha
 
 
 def busyness(active_jobs: int, cores: int, load: float) -> float:
-    """How many times over the cores are taken: trainings queued or running, or the load average, per core."""
+    """How many times over the cores are taken: jobs queued or running, or the load average, per core."""
     cores = max(cores, 1)
     return max(active_jobs / cores, load / cores)
 
@@ -40,7 +40,7 @@ def busy_note(every: float, base: float, active_jobs: int, load: float, cores: i
     """Why a page refreshes slower than usual, or None when it does not."""
     if every <= base:
         return None
-    jobs = f"{active_jobs} training{'s' if active_jobs != 1 else ''} queued or running"
+    jobs = f"{active_jobs} job{'s' if active_jobs != 1 else ''} (trainings, evaluations, sweeps) queued or running"
     return (
         f"Server busy: refreshing every {every:g} s, so that the trainings keep the cores "
         f"({jobs}, load {load:.1f} on {cores} core{'s' if cores != 1 else ''})."

@@ -30,4 +30,4 @@ def test_the_page_says_why_it_refreshes_slower_only_when_it_does():
     assert busy_note(1.0, 1.0, active_jobs=0, load=0.3, cores=2) is None
     note = busy_note(3.0, 1.0, active_jobs=6, load=5.2, cores=2)
     assert note.startswith("Server busy: refreshing every 3 s")
-    assert "6 trainings queued or running, load 5.2 on 2 cores" in note
+    assert "6 jobs (trainings, evaluations, sweeps) queued or running, load 5.2 on 2 cores" in note
