@@ -238,6 +238,12 @@ def metrics(run: Run) -> Seen:
     return registry().progress.read(run.metrics_path)
 
 
+def charted_metrics(run: Run) -> Seen:
+    """The events a live loss chart draws: `metrics` as it was at most CHART_EVERY seconds ago
+    (core.live_progress), so a chart shared by the run's watchers is rebuilt that often at most."""
+    return registry().progress.charted(run.metrics_path)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _loss_chart(path: str, version: tuple[int, int, int] | None, _events: tuple) -> Figure:
     from core.figures import loss_figure

@@ -291,7 +291,8 @@ def live_panel(run_id: str) -> None:
         c.metric("Remaining", format_seconds(numbers["remaining"]) if now_live else "–")
         d.metric("Samples / s", f"{numbers['samples_per_second']:,.0f}")
         if events:
-            st.plotly_chart(state.loss_chart(run, seen), key="train.loss", width="stretch")
+            charted = state.charted_metrics(run) if now_live else seen  # a finished run's chart: every line
+            st.plotly_chart(state.loss_chart(run, charted), key="train.loss", width="stretch")
         elif now_live:  # before the first epoch: loading, and for photos the backbone's features (the slow part)
             st.info(
                 summary.message or "Preparing data and model… the first points appear after a few batches.",

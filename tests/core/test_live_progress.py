@@ -70,3 +70,16 @@ def test_the_job_registry_holds_the_shared_reading(tmp_path):
     registry = JobRegistry(RunStore(tmp_path / "runs"))
     (tmp_path / "metrics.jsonl").write_bytes(line(1))
     assert registry.progress.read(tmp_path / "metrics.jsonl").events == (event(1),)
+
+
+def test_the_chart_is_renewed_at_most_every_few_seconds_while_the_numbers_follow_each_line(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(line(1))
+    slow, eager = LiveProgress(chart_every=3600), LiveProgress(chart_every=0)
+    for progress in (slow, eager):
+        assert [e.epoch for e in progress.charted(path).events] == [1]  # the first lines are drawn at once
+    with open(path, "ab") as f:
+        f.write(line(2))
+    assert [e.epoch for e in slow.read(path).events] == [1, 2]
+    assert [e.epoch for e in slow.charted(path).events] == [1]  # the chart waits its turn
+    assert [e.epoch for e in eager.charted(path).events] == [1, 2]
