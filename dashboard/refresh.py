@@ -22,6 +22,7 @@ from dashboard import state
 
 SLOWEST = 5.0  # seconds: a page still shows progress at least this often
 STEPS = (1, 2, 3, 5)  # multiples of a page's own interval, so a busy server changes cadence seldom
+SWAY = 1.25  # how far busyness may move before a page's interval follows it
 
 
 def busyness(active_jobs: int, cores: int, load: float) -> float:
@@ -56,17 +57,25 @@ def server_load() -> tuple[int, float, int]:
     return len(state.registry().active()), load, server_cores()
 
 
-def cadence(base: float) -> tuple[float, str | None]:
-    """(seconds between redraws, why it is slower than `base` or None) for a watching page now."""
+def keeps(made_with: float, base: float, busy: float) -> bool:
+    """Whether a fragment made with `made_with` seconds may keep it: busyness within a quarter of what
+    would choose it, so a load average wavering at a step's edge does not rerun whole pages."""
+    return redraw_every(base, busy / SWAY) <= made_with <= redraw_every(base, busy * SWAY)
+
+
+def cadence(base: float, made_with: float | None = None) -> tuple[float, str | None]:
+    """(seconds between redraws, why it is slower than `base` or None) for a watching page now; a
+    fragment's own interval while `keeps` allows it."""
     active, load, cores = server_load()
-    every = redraw_every(base, busyness(active, cores, load))
+    busy = busyness(active, cores, load)
+    every = made_with if made_with is not None and keeps(made_with, base, busy) else redraw_every(base, busy)
     return every, busy_note(every, base, active, load, cores)
 
 
 def follow_cadence(made_with: float, base: float) -> None:
     """Inside a live fragment: say why it redraws slowly when it does, and rerun the page once when the
     interval should change (a fragment keeps the one it was made with)."""
-    every, note = cadence(base)
+    every, note = cadence(base, made_with)
     if every != made_with:
         st.rerun(scope="app")
     if note:

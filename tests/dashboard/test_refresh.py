@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.refresh import SLOWEST, busy_note, busyness, redraw_every
+from dashboard.refresh import SLOWEST, busy_note, busyness, keeps, redraw_every
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,9 @@ def test_the_page_says_why_it_refreshes_slower_only_when_it_does():
     note = busy_note(3.0, 1.0, active_jobs=6, load=5.2, cores=2)
     assert note.startswith("Server busy: refreshing every 3 s")
     assert "6 jobs (trainings, evaluations, sweeps) queued or running, load 5.2 on 2 cores" in note
+
+
+def test_a_load_wavering_at_a_steps_edge_keeps_the_interval_a_page_has():
+    assert redraw_every(1.0, 1.9) == 2.0 and redraw_every(1.0, 2.1) == 3.0
+    assert keeps(2.0, 1.0, busy=2.1) and keeps(3.0, 1.0, busy=1.9)  # either side of the edge: no page rerun
+    assert not keeps(1.0, 1.0, busy=3.0) and not keeps(5.0, 1.0, busy=0.5)  # a real change is followed
