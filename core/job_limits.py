@@ -7,8 +7,9 @@ before it starts without paying for that import.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from core.errors import ConfigError
 
@@ -64,3 +65,13 @@ def parse_max_jobs(raw: str) -> int:
     if value < 1:
         raise ConfigError(f"{MAX_JOBS_ENV}={value} would never train anything; {advice}.")
     return value
+
+
+def remember(jobs: MutableMapping[Hashable, Any], key: Hashable, job: Any, keep: int) -> None:
+    """Add `job` under `key` as the newest, and forget the oldest ended jobs (`job.done`) beyond `keep`:
+    a server that ran for days must not hold every job it ever ran. The caller holds its lock."""
+    jobs.pop(key, None)
+    jobs[key] = job
+    ended = [k for k, known in jobs.items() if known.done]
+    for k in ended[: max(0, len(ended) - keep)]:
+        del jobs[k]

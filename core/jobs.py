@@ -5,6 +5,8 @@
     registry.queue_place(run_id)            # (place, queued) while waiting, else None
     registry.get(run_id).latest             # newest Progress, or None before the first one
     registry.stop(run_id)                   # queued: cancelled at once; running: stops after the batch
+    registry.progress.read(run.metrics_path)  # the run's events, one shared reading for every watcher
+    registry.submit("evaluate:RUN:test", work, session="abc", kind="evaluation")  # other work, same queue
 
 Nothing here knows about Streamlit: a page keeps only the run id, and everything it draws can be
 read back from the run folder (`store.open(run_id).metrics()`), so a refresh or a second browser
@@ -15,6 +17,9 @@ intra-op threads, so twelve students oversubscribed two cores many times over. N
 `max_jobs` train at once (JobLimits: one per core, or LATENTBOARD_MAX_JOBS), each with
 `threads_per_job` PyTorch threads, and the rest wait in order of arrival. One browser session
 may hold at most `per_session` queued or running jobs, so nobody fills the queue ahead of the rest.
+
+Evaluations and sweeps started from the dashboard wait in the same queue (`submit`): each takes one
+slot while it works, so a class evaluating and training at once still shares the cores the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -31,12 +37,14 @@ from core.data import Dataset
 from core.errors import LatentboardError, RunError
 from core.experiment import execute, start_run
 from core.gate import prepare, settle
-from core.job_limits import JobLimits
+from core.job_limits import JobLimits, remember
+from core.live_progress import LiveProgress
 from core.runs import Run, RunStore
 from core.training import Progress
 
 log = logging.getLogger(__name__)
 
+FINISHED_KEPT = 200  # ended jobs remembered (their error for a page to show); older ones are forgotten
 RESUMABLE = ("stopped", "interrupted", "failed")  # the states Resume continues from the last checkpoint
 CANCELLED = "Cancelled while queued: nothing was trained. Start it again to train."
 
@@ -53,8 +61,9 @@ class Job:
     thread: threading.Thread | None = None
     latest: Progress | None = None
     error: str | None = None
-    epochs_left: int = 0  # for the queue's estimates
+    epochs_left: int = 0  # for the queue's estimates (other work counts as none)
     cancelled: bool = False  # stopped while still queued: it never trained
+    kind: str = "training"  # or what `submit` was told: "evaluation", "sweep"
 
     @property
     def queued(self) -> bool:
@@ -71,12 +80,14 @@ class Job:
 
 @dataclass(eq=False)
 class _Waiting:
-    """What a queued job needs to start: its run and how."""
+    """What a queued job needs to start: its run and how, or the other work it does and what a cancel does."""
 
     job: Job
-    run: Run
-    resume: bool
-    dataset: Dataset | None
+    run: Run | None
+    resume: bool = False
+    dataset: Dataset | None = None
+    work: Callable[[Job], None] | None = None  # not a training: run this in the slot
+    on_cancel: Callable[[], None] | None = None
 
 
 def is_training(status: str, job: Job | None = None) -> bool:
@@ -117,6 +128,7 @@ class JobRegistry:
         self._running = 0
         self._epoch_seconds: deque[float] = deque(maxlen=20)  # recent epochs of any job, for estimates
         self._lock = threading.Lock()
+        self.progress = LiveProgress()  # one reading of each watched run's metrics, shared by its pages
 
     def start(self, config: RunConfig, session: str | None = None) -> str:
         """Create a run for `config` and queue it for training; returns its id at once.
@@ -163,6 +175,32 @@ class JobRegistry:
             return False
         job.stop_event.set()
         return True
+
+    def submit(
+        self,
+        key: str,
+        work: Callable[[Job], None],
+        *,
+        session: str | None = None,
+        kind: str = "work",
+        on_cancel: Callable[[], None] | None = None,
+    ) -> Job:
+        """Queue other work (an evaluation, a sweep) under `key`, to run as `work(job)` in a slot of its own.
+
+        It waits, is placed, counted against its session and cancelled like a training: `stop(key)`
+        while queued calls `on_cancel` (and `work` never runs); while running it sets `job.stop_event`,
+        which `work` should heed soon. A LatentboardError it raises ends up in `job.error`.
+        """
+        self._check_session(session)
+        job = Job(key, session=session, kind=kind)
+        with self._lock:
+            current = self._jobs.get(key)
+            if current is not None and not current.done:
+                raise RunError(f"{kind.capitalize()} {key} is already queued or running.")
+            remember(self._jobs, job.run_id, job, FINISHED_KEPT)
+            self._waiting.append(_Waiting(job, None, work=work, on_cancel=on_cancel))
+            self._start_waiting()
+        return job
 
     def get(self, run_id: str) -> Job | None:
         with self._lock:
@@ -221,10 +259,14 @@ class JobRegistry:
         """Browser sessions run their callbacks one at a time, so counting here cannot race with a second Start."""
         if session is None:
             return
-        held = len(self.session_jobs(session))
+        jobs = self.session_jobs(session)
+        held = len(jobs)
         if held >= self.limits.per_session:
+            what = (
+                "trainings" if all(job.kind == "training" for job in jobs) else "jobs (trainings, evaluations, sweeps)"
+            )
             raise RunError(
-                f"This session already has {held} trainings queued or running, the most one session may hold "
+                f"This session already has {held} {what} queued or running, the most one session may hold "
                 "so that everyone's turn comes; stop one, or wait until one finishes."
             )
 
@@ -235,7 +277,7 @@ class JobRegistry:
             current = self._jobs.get(run.id)
             if current is not None and not current.done:
                 raise RunError(f"Run {run.id} is already training.")
-            self._jobs[run.id] = job
+            remember(self._jobs, job.run_id, job, FINISHED_KEPT)
             self._waiting.append(_Waiting(job, run, resume, dataset))
             self._start_waiting()
         return run.id
@@ -245,7 +287,10 @@ class JobRegistry:
         while self._waiting and self._running < self.limits.max_jobs:
             entry = self._waiting.popleft()
             entry.job.thread = threading.Thread(
-                target=self._train, args=(entry,), name=f"latentboard-train-{entry.run.id}", daemon=True
+                target=self._train if entry.work is None else self._work,
+                args=(entry,),
+                name=f"latentboard-{entry.job.kind}-{entry.job.run_id}",
+                daemon=True,
             )
             self._running += 1
             entry.job.thread.start()
@@ -253,12 +298,36 @@ class JobRegistry:
     def _cancel(self, entry: _Waiting) -> None:
         entry.job.cancelled = True
         try:
-            if not entry.resume:
+            if entry.on_cancel is not None:
+                entry.on_cancel()
+            elif entry.run is not None and not entry.resume:
                 entry.run.set_status("stopped", CANCELLED, epochs_done=0)
         except OSError as exc:  # the folder went away meanwhile: nothing of it is left to mark
-            log.warning("could not mark cancelled run %s: %s", entry.run.id, exc)
+            log.warning("could not mark cancelled job %s: %s", entry.job.run_id, exc)
         finally:
             entry.job.ended.set()
+
+    def _release(self, job: Job) -> None:
+        """A job's thread is done: free its slot, start the next waiting one, then say it ended."""
+        with self._lock:
+            self._running -= 1
+            self._start_waiting()
+        job.ended.set()
+
+    def _work(self, entry: _Waiting) -> None:
+        """The thread of other work (an evaluation, a sweep), with a training's share of PyTorch threads."""
+        job = entry.job
+        try:
+            torch.set_num_threads(self.limits.threads_per_job)
+            entry.work(job)
+        except LatentboardError as exc:
+            job.error = str(exc)
+        except Exception as exc:  # a bug: say what broke instead of a silent stop
+            log.exception("%s %s failed", job.kind, job.run_id)
+            job.error = f"Unexpected error: {type(exc).__name__}: {exc}"
+        finally:
+            entry.work = None  # a finished job keeps nothing of its work in memory
+            self._release(job)
 
     def _train(self, entry: _Waiting) -> None:
         """The job's thread. torch.set_num_threads is called here because it is per thread: checked with
@@ -284,7 +353,4 @@ class JobRegistry:
             job.error = f"Unexpected error: {type(exc).__name__}: {exc}"
         finally:
             entry.dataset = None  # a finished job keeps no data in memory
-            with self._lock:
-                self._running -= 1
-                self._start_waiting()
-            job.ended.set()
+            self._release(job)

@@ -15,7 +15,7 @@ import streamlit as st
 
 from core.errors import LatentboardError
 from core.figures import compose_grid
-from dashboard import links, pages, state
+from dashboard import links, pages, refresh, state
 from dashboard.gallery import PHOTO_TILE
 
 SPLITS = links.SPLITS  # the split picker offers what a link may carry
@@ -188,10 +188,13 @@ def first_epoch_note(run_id: str) -> None:
         icon=":material/hourglass_top:",
     )
 
-    @st.fragment(run_every=FIRST_EPOCH_POLL)
+    every = refresh.live_every(FIRST_EPOCH_POLL, True)
+
+    @st.fragment(run_every=every)
     def poll() -> None:
         if _has_checkpoint(run_id) or not state.is_running(run_id):
             st.rerun(scope="app")
+        refresh.follow_cadence(every, FIRST_EPOCH_POLL)
 
     poll()
 

@@ -75,7 +75,6 @@ class TrainKeys:
     backbone: str = "f.backbone"  # the 'Pretrained features' select
     model_prefix: str = "m."  # + a ModelConfig field: its widget
     train_prefix: str = "t."  # + a TrainConfig field: its widget
-    metrics_tails: str = "train.metrics_tails"  # run id -> core.metrics_log.MetricsTail, kept across reruns
 
     def model(self, field: str) -> str:
         """The widget key of a ModelConfig field."""

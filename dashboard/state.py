@@ -21,13 +21,15 @@ import streamlit as st
 
 from core.data import DataSpec, load_dataset
 from core.paths import default_runs_dir
-from dashboard.keys import TRAIN
 
 if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
+
     from core.data import Dataset
     from core.evaluation.background import EvaluationJobs
     from core.group_count import GroupCount
     from core.jobs import Job, JobRegistry
+    from core.live_progress import Seen
     from core.map_trust import MapTrust
     from core.runs import Run, RunStore
     from core.snapshots import Replay
@@ -72,11 +74,16 @@ def registry() -> JobRegistry:
 
 
 @st.cache_resource(show_spinner=False)
-def evaluations() -> EvaluationJobs:
-    """The EvaluationJobs evaluating runs in background threads, one per server."""
+def _evaluations(root: str) -> EvaluationJobs:
     from core.evaluation.background import EvaluationJobs
 
-    return EvaluationJobs()
+    return EvaluationJobs(queue=_registry(root))
+
+
+def evaluations() -> EvaluationJobs:
+    """The EvaluationJobs evaluating runs in background threads, one per server, waiting in the
+    registry's queue like the trainings (keyed by runs dir like the registry)."""
+    return _evaluations(runs_dir())
 
 
 @st.cache_resource(show_spinner=False)
@@ -224,14 +231,31 @@ def is_running(run_id: str) -> bool:
     return is_training(status, job_for(run_id))
 
 
-def metrics(run: Run) -> list[dict[str, Any]]:
-    """The run's metrics events, read incrementally: a live chart redrawn every second parses only
-    the lines added since the last redraw (core.metrics_log.MetricsTail, one per run and session)."""
-    tails = st.session_state.setdefault(TRAIN.metrics_tails, {})
-    tail = tails.get(run.id)
-    if tail is None or tail.path != run.metrics_path:
-        tail = tails[run.id] = run.metrics_tail()
-    return tail.read()
+def metrics(run: Run) -> Seen:
+    """The run's metrics events and their version, read incrementally and once for every session
+    watching it (core.live_progress, kept in the job registry): a live chart redrawn every second
+    parses only the lines added since anyone's last redraw, and none when nothing was logged."""
+    return registry().progress.read(run.metrics_path)
+
+
+def charted_metrics(run: Run) -> Seen:
+    """The events a live loss chart draws: `metrics` as it was at most CHART_EVERY seconds ago
+    (core.live_progress), so a chart shared by the run's watchers is rebuilt that often at most."""
+    return registry().progress.charted(run.metrics_path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _loss_chart(path: str, version: tuple[int, int, int] | None, _events: tuple) -> Figure:
+    from core.figures import loss_figure
+    from core.live_progress import live_points
+
+    return loss_figure(live_points(_events), title="Loss")
+
+
+def loss_chart(run: Run, seen: Seen) -> Figure:
+    """The live loss chart, built once per new metrics line and shared by every session watching the run
+    (at most core.live_progress.LIVE_STEPS step points, so its size stops growing)."""
+    return _loss_chart(str(run.metrics_path), seen.version, seen.events)
 
 
 def teaching() -> bool:

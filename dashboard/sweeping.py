@@ -1,4 +1,5 @@
-"""What the Sweeps page draws and starts from: the parallel-coordinates chart and the base settings.
+"""What the Sweeps page draws, starts from and stops with: the parallel-coordinates chart, the base
+settings, and Stop through the server's queue.
 
 Kept apart from core/figures.py so the sweep feature stays in its own files.
 """
@@ -14,9 +15,18 @@ import streamlit as st
 
 from core.config import RunConfig
 from core.models import ModelConfig
+from core.sweeps.jobs import stop_sweep, sweep_key
+from core.sweeps.store import Sweep
 from core.training import TrainConfig
 from dashboard import state
 from dashboard.keys import TRAIN
+
+
+def stop(sweep: Sweep) -> None:
+    """The Stop (or Cancel) button: through the server's queue, which cancels a waiting sweep and stops
+    a running one; a sweep this server did not start (the CLI, an earlier server) gets the Ctrl-C directly."""
+    if not state.registry().stop(sweep_key(sweep.id)):
+        stop_sweep(sweep)
 
 
 def base_config() -> RunConfig:

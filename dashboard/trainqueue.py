@@ -1,5 +1,6 @@
-"""What the Train page shows while its run waits in the server's job queue (core.jobs): its place,
-about how long, and Cancel. Once the job starts, the page's live view takes over."""
+"""What a page shows while its job (a training, an evaluation, a sweep) waits in the server's job
+queue (core.jobs): its place, about how long, and Cancel. Once the job starts, the page's live view
+takes over."""
 
 from __future__ import annotations
 
@@ -30,6 +31,21 @@ def limits_text(limits: JobLimits) -> str:
     )
 
 
+def waiting_bar(place: tuple[int, int], estimate: float | None, what: str = "training") -> None:
+    """The place in the queue as an empty progress bar, and why it waits."""
+    st.progress(0.0, text=waiting_text(place, estimate))
+    limits = state.registry().limits
+    if what == "training":
+        st.info(limits_text(limits), icon=":material/hourglass_top:")
+    else:
+        jobs = "one job" if limits.max_jobs == 1 else f"{limits.max_jobs} jobs"
+        st.info(
+            f"This server runs {jobs} (trainings, evaluations, sweeps) at a time, so that each gets its share "
+            f"of the cores; this {what} starts by itself when a place frees.",
+            icon=":material/hourglass_top:",
+        )
+
+
 def queued_panel(run: Run, place: tuple[int, int]) -> None:
     """The waiting run's head with Cancel (nothing has trained yet, so nothing is lost), its place and why."""
     registry = state.registry()
@@ -44,5 +60,4 @@ def queued_panel(run: Run, place: tuple[int, int]) -> None:
         width="stretch",
         help="Leave the queue. Nothing has been trained yet, so nothing is lost.",
     )
-    st.progress(0.0, text=waiting_text(place, registry.wait_estimate(run.id)))
-    st.info(limits_text(registry.limits), icon=":material/hourglass_top:")
+    waiting_bar(place, registry.wait_estimate(run.id))

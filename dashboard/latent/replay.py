@@ -10,7 +10,7 @@ import streamlit as st
 from core.data import Dataset
 from core.figures import cluster_names
 from core.runs import Run
-from dashboard import state
+from dashboard import refresh, state
 from dashboard.keys import LATENT
 from dashboard.replay import axis_ranges, next_epoch, replay_figure
 
@@ -23,15 +23,21 @@ def replay_section(run: Run, ds: Dataset, settings: dict[str, Any]) -> None:
     st.subheader("Training replay")
     live = state.is_running(run.id)
     playing = bool(st.session_state.get(LATENT.replay_playing))
-    st.fragment(replay_frames, run_every=REPLAY_STEP if playing or live else None)(run, ds, settings, live)
+    every = REPLAY_STEP if playing else refresh.live_every(REPLAY_STEP, live)
+    st.fragment(replay_frames, run_every=every)(run, ds, settings, live, every if live and not playing else None)
 
 
-def replay_frames(run: Run, ds: Dataset, settings: dict[str, Any], was_live: bool) -> None:
+def replay_frames(
+    run: Run, ds: Dataset, settings: dict[str, Any], was_live: bool, following: float | None = None
+) -> None:
+    """`following`: the interval this fragment follows a live run at (not playing), which a busy server slows."""
     live = state.is_running(run.id)
     if was_live and not live:
         # The fragment keeps the arguments and timer of the page run that made it: once training
         # ends, redraw the whole page, so the timer stops and the map above shows the last epoch.
         st.rerun(scope="app")
+    if following is not None:
+        refresh.follow_cadence(following, REPLAY_STEP)
     replay, maps = state.replay(run, len(ds))
     for note in replay.notes:
         st.caption(f"Left out of the replay: {note}.")

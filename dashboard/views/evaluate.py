@@ -12,10 +12,12 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from core.errors import LatentboardError
+from core.evaluation.background import CANCELLED, STOPPED
 from core.evaluation.result import EvaluationResult
 from core.evaluation.tables import clustering_table, probes_table, quality_table
 from core.figures import confusion_figure, scatter_figure, table_frame
-from dashboard import pages, state
+from dashboard import pages, refresh, state
 from dashboard.components import (
     IMAGE_TYPES,
     image_grid,
@@ -25,7 +27,9 @@ from dashboard.components import (
     uploaded_picture,
     user_errors,
 )
+from dashboard.evaluating import EVAL_ERROR, evaluation_controls
 from dashboard.gallery import PHOTO_TILE, file_captions, square
+from dashboard.trainqueue import waiting_bar
 
 if TYPE_CHECKING:
     from core.runs import Run
@@ -267,19 +271,31 @@ def report_button(trained: TrainedRun) -> None:
 
 
 def start_evaluation(trained: TrainedRun, split: str) -> None:
-    """The Compute button's callback: one background evaluation per run and split (a second click joins it)."""
-    state.evaluations().start(trained, split)
+    """The Compute button's callback: one background evaluation per run and split (a second click joins
+    it), queued with the server's other jobs; a session over its limit hears why."""
+    try:
+        state.evaluations().start(trained, split, session=state.session_id())
+    except LatentboardError as error:
+        st.session_state[EVAL_ERROR] = str(error)
 
 
 def evaluation_progress(run: Run, split: str) -> None:
     """The running evaluation's step, ETA and finished parts, redrawn every LIVE_EVERY seconds in a
     fragment: the rest of the page (and every other page) stays usable meanwhile."""
 
-    @st.fragment(run_every=LIVE_EVERY)
+    every = refresh.live_every(LIVE_EVERY, True)
+
+    @st.fragment(run_every=every)
     def panel() -> None:
         job = state.evaluations().get(run.id, split)
         if job is None or job.done:
             st.rerun(scope="app")  # finished or failed: redraw the page from the stored result (or the error)
+        refresh.follow_cadence(every, LIVE_EVERY)
+        evaluation_controls(run.id, split, job)
+        place = state.evaluations().queue_place(job)
+        if place is not None:
+            waiting_bar(place, state.evaluations().wait_estimate(job), what="evaluation")
+            return
         event = job.latest
         if event is None:
             st.progress(0.0, text="Starting the evaluation…")
@@ -321,7 +337,12 @@ if shown is not None:
     )
     with b:
         report_button(trained)
+    if EVAL_ERROR in st.session_state:
+        st.error(st.session_state.pop(EVAL_ERROR), icon=":material/error:")
     failed = job.error if job is not None and not busy else None
+    if failed in (CANCELLED, STOPPED):
+        st.info(failed, icon=":material/stop_circle:")
+        failed = None
     if failed:
         st.error(
             f"The evaluation failed: {failed}" + (" The numbers below are the last stored ones." if metrics else ""),

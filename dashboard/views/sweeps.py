@@ -1,7 +1,8 @@
 """Sweeps: start a Ray Tune sweep from the current dataset and settings, watch its trials arrive.
 
-The sweep runs as its own process (core.sweeps.jobs); this page only reads the sweep's folder and
-its trials' runs, so a refresh, a restart or a second tab shows the same thing.
+The sweep runs as its own process (core.sweeps.jobs), started when its turn in the server's job
+queue comes; this page only reads the sweep's folder and its trials' runs, so a refresh, a restart or
+a second tab shows the same thing.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import pandas as pd
 import streamlit as st
 
 from core.sweeps import BUILTIN_SPACES, SweepStore, load_space, parse_space
-from core.sweeps.jobs import start_sweep, stop_sweep, sweep_state
+from core.sweeps.jobs import queue_sweep, sweep_key, sweep_state
 from core.sweeps.scoring import SCORE_TEXT
 from core.sweeps.table import CHECK_NOTE, short_name, trial_records
-from dashboard import pages, state
+from dashboard import pages, refresh, state
 from dashboard.components import user_errors
-from dashboard.sweeping import base_config, parallel_figure
+from dashboard.sweeping import base_config, parallel_figure, stop
+from dashboard.trainqueue import waiting_bar
 
 SWEEP_KEY = "sweep"  # query parameter and session key of the sweep on show
 LIVE_EVERY = 2.0
@@ -33,7 +35,15 @@ def start(space_name: str, custom: str, samples: int, concurrent: int) -> None:
     """Button callback: record and launch the sweep, then show it."""
     try:
         space = parse_space(json.loads(custom)) if space_name == CUSTOM else load_space(space_name)
-        sweep = start_sweep(sweeps(), base_config(), space, samples, max_concurrent=concurrent or None)
+        sweep = queue_sweep(
+            state.registry(),
+            sweeps(),
+            base_config(),
+            space,
+            samples,
+            max_concurrent=concurrent or None,
+            session=state.session_id(),
+        )
     except json.JSONDecodeError as error:
         st.session_state["sweeps.error"] = f"The custom space is not valid JSON: {error}."
         return
@@ -102,7 +112,7 @@ def is_live(sweep_id: str) -> bool:
         return False
 
 
-def live(sweep_id: str, was_live: bool) -> None:
+def live(sweep_id: str, was_live: bool, every: float | None = None) -> None:
     """The sweep's state, trials and best run; a fragment redrawn every LIVE_EVERY seconds while the
     sweep runs, and once more as a whole page when it ends, so the timer stops."""
     with user_errors("Reading the sweep"):
@@ -111,12 +121,20 @@ def live(sweep_id: str, was_live: bool) -> None:
         now = sweep_state(sweep)
         if was_live and now not in LIVE_STATES:
             st.rerun(scope="app")
+        if every is not None:
+            refresh.follow_cadence(every, LIVE_EVERY)
         trials = sweep.trials()
         a, b, c = st.columns([2, 2, 1])
         a.metric("State", now)
         b.metric("Trials", f"{len(trials)} of {parse_space(record['space']).trials(int(record['samples']))}")
         if now in LIVE_STATES:
-            c.button("Stop", key="sweeps.stop", icon=":material/stop:", on_click=stop_sweep, args=(sweep,))
+            place = state.registry().queue_place(sweep_key(sweep_id))
+            c.button(
+                "Cancel" if place else "Stop", key="sweeps.stop", icon=":material/stop:", on_click=stop, args=(sweep,)
+            )
+            if place is not None:
+                waiting_bar(place, state.registry().wait_estimate(sweep_key(sweep_id)), what="sweep")
+                return
         if record.get("message") and now != "running":
             st.warning(record["message"], icon=":material/warning:")
         if not trials:
@@ -153,4 +171,5 @@ def live(sweep_id: str, was_live: bool) -> None:
 
 
 running = is_live(sweep_id)
-st.fragment(live, run_every=LIVE_EVERY if running else None)(sweep_id, running)
+every = refresh.live_every(LIVE_EVERY, running)
+st.fragment(live, run_every=every)(sweep_id, running, every)

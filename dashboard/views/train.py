@@ -7,13 +7,13 @@ import streamlit as st
 from core.config import RunConfig
 from core.data import SOURCES
 from core.features import BACKBONES, FeatureConfig
-from core.figures import format_seconds, loss_figure, progress_numbers
+from core.figures import format_seconds, progress_numbers
 from core.jobs import CANCELLED, is_training, offers_resume
 from core.models import FAMILIES, ModelConfig, families_for
 from core.presets import AUTO, preset_summary
 from core.registry import label_of
 from core.training import TrainConfig
-from dashboard import links, pages, state
+from dashboard import links, pages, refresh, state
 from dashboard.components import run_label, user_errors
 from dashboard.keys import TRAIN
 from dashboard.trainform import (
@@ -36,7 +36,7 @@ PRESET_BUTTONS = {
     "photos": "Photos",
 }  # digits, objects: by link or CLI
 DEFAULT_PRESET = "quick-demo"  # a newcomer's first click should finish in well under a minute
-LIVE_EVERY = 1.0  # seconds between redraws of the live panel
+LIVE_EVERY = 1.0  # seconds between redraws of the live panel on an idle server (dashboard.refresh slows it)
 
 
 # --- settings --------------------------------------------------------------------------------------
@@ -228,8 +228,9 @@ def _preset_help(name: str) -> str:
 
 def live_panel(run_id: str) -> None:
     live = state.is_running(run_id)
+    every = refresh.live_every(LIVE_EVERY, live)
 
-    @st.fragment(run_every=LIVE_EVERY if live else None)
+    @st.fragment(run_every=every)
     def panel() -> None:
         try:
             run = state.open_run(run_id)
@@ -240,9 +241,11 @@ def live_panel(run_id: str) -> None:
         place = state.registry().queue_place(run_id) if job is not None and job.queued else None
         if place is not None:
             queued_panel(run, place)
+            refresh.follow_cadence(every or LIVE_EVERY, LIVE_EVERY)
             return
         status = run.status()
-        events = state.metrics(run)
+        seen = state.metrics(run)
+        events = seen.events
         latest = (job.latest if job is not None and job.latest is not None else None) or (
             events[-1] if events else None
         )
@@ -288,7 +291,8 @@ def live_panel(run_id: str) -> None:
         c.metric("Remaining", format_seconds(numbers["remaining"]) if now_live else "–")
         d.metric("Samples / s", f"{numbers['samples_per_second']:,.0f}")
         if events:
-            st.plotly_chart(loss_figure(events, title="Loss"), key="train.loss", width="stretch")
+            charted = state.charted_metrics(run) if now_live else seen  # a finished run's chart: every line
+            st.plotly_chart(state.loss_chart(run, charted), key="train.loss", width="stretch")
         elif now_live:  # before the first epoch: loading, and for photos the backbone's features (the slow part)
             st.info(
                 summary.message or "Preparing data and model… the first points appear after a few batches.",
@@ -308,6 +312,8 @@ def live_panel(run_id: str) -> None:
             a, b, c = st.columns(3)
             for column, page in zip((a, b, c), (pages.RECONSTRUCTIONS, pages.LATENT, pages.EVALUATE)):
                 pages.link(page, container=column)
+        if now_live and every is not None:
+            refresh.follow_cadence(every, LIVE_EVERY)
         if live != now_live:
             # Training ended (or a resume began): redraw the whole page once, so the timer stops
             # (or starts) and the buttons on the left follow.
