@@ -62,6 +62,11 @@ class LatentKeys:
     # near-duplicates
     duplicates: str = "latent.duplicates"  # the toggle: look for them, and set them aside in the sorted zip
     keeper: str = "latent.keeper."  # + run, group's first row, keepers' revision: which photo to keep
+    # the tour for the report (dashboard.latent.tour)
+    tour_caption: str = "latent.tour.caption"  # what the author says about the view being added
+    tour_add: str = "latent.tour.add"
+    tour_step: str = "latent.tour.step."  # + the tour's revision, step: a step's caption box (and its buttons)
+    tour_said: str = "latent.tour.said"  # why the last change to the tour could not be saved
 
 
 @dataclass(frozen=True)

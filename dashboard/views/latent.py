@@ -7,7 +7,8 @@ codes epoch by epoch (live while the run trains).
 Below the map, naming a few photos so the rest follow (dashboard.latent.spread), then the clusters
 themselves: a gallery of each (the original photos, for a folder) and the file -> cluster table to
 download. For someone sorting a folder of photos, that is the product.
-Then the near-duplicates, with the best shot of each group kept.
+Then the near-duplicates, with the best shot of each group kept. Just under the map, the tour for the
+report: this view, with a caption, kept as a step (dashboard.latent.tour).
 
 The page only draws its parts in order; each lives in dashboard.latent.
 """
@@ -27,6 +28,7 @@ from dashboard.latent.map import map_section
 from dashboard.latent.outliers import outliers_section
 from dashboard.latent.replay import replay_section
 from dashboard.latent.spread import spread_section
+from dashboard.latent.tour import tour_section
 
 links.notice(links.read_url(links.map_params()))  # before the widgets: the split picker is the first
 shown = page_header(
@@ -44,6 +46,8 @@ if shown is not None:
     settings = controls(trained.dataset, preferred=sorted_by(run.config), clusterers=offered, estimate=estimate)
     picked = map_section(run, trained, split, settings)  # the first chart on the page: the map
     if picked is not None:
+        with user_errors("Tour"):
+            tour_section(run, split, settings, picked)  # keep this view, with a caption, for the report
         with user_errors("Training replay"):
             replay_section(run, trained.dataset, settings)
         count = counted_groups(run, split, trained.dataset, settings, ready)
