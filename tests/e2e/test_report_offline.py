@@ -36,6 +36,21 @@ VIEW = """() => {
 }"""
 
 
+def block_network(context) -> list[str]:
+    """Abort every request of `context` that is not file:// or data:; the list fills with those attempted."""
+    attempted: list[str] = []
+
+    def only_the_file(route) -> None:
+        if route.request.url.startswith(("file://", "data:")):
+            route.continue_()
+        else:
+            attempted.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_file)
+    return attempted
+
+
 @pytest.fixture(scope="module")
 def report_file(home):
     """A digits run trained by core, a tour of three views saved with it, and its report on disk."""
@@ -56,17 +71,7 @@ def report_file(home):
 
 def test_the_report_opens_offline_shows_pictures_on_hover_and_walks_the_tour(browser, report_file):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
-    attempted: list[str] = []
-
-    def only_the_file(route) -> None:
-        url = route.request.url
-        if url.startswith(("file://", "data:")):
-            route.continue_()
-        else:
-            attempted.append(url)
-            route.abort()
-
-    context.route("**/*", only_the_file)
+    attempted = block_network(context)
     page = context.new_page()
     try:
         page.goto(report_file.as_uri())
