@@ -207,7 +207,7 @@ class MapData:
             self.colourings[key] = _scale(map_trust(codes, xy).scores, "map trust", (0.0, 1.0))
         return key
 
-    def view(self, step: Step, default_k: int | None = None) -> dict[str, Any]:
+    def view(self, step: Step) -> dict[str, Any]:
         """One step as report_map.js draws it: which map and colouring, the selected points, the zoom."""
         own = CLUSTER_METHODS[step.clusterer].chooses_own_cluster_count
         map_key = self.map_key(step.method, dict(step.params))
