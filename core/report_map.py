@@ -126,7 +126,12 @@ def _categories(values: list[str], title: str) -> dict[str, Any]:
 def _scale(values: np.ndarray, title: str, value_range: tuple[float, float] | None = None) -> dict[str, Any]:
     values = np.asarray(values, dtype=np.float64)
     low, high = value_range or (float(np.nanmin(values)), float(np.nanmax(values)))
-    return {"kind": "scale", "title": title, "range": [low, high], "values": [float(f"{v:.4g}") for v in values]}
+    return {
+        "kind": "scale",
+        "title": title,
+        "range": [low, high],
+        "values": [float(f"{v:.4g}") if math.isfinite(v) else None for v in values.tolist()],
+    }
 
 
 def _cluster_labels(trained: TrainedRun, points: MapPoints, keep: np.ndarray, method: str, k: int | None) -> list[str]:
