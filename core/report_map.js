@@ -92,7 +92,6 @@
   const text = document.createElement("div");
   if (D.sprite) {
     const s = D.sprite;
-    img.src = s.uri;
     img.style.width = s.columns * s.display + "px";
     img.style.imageRendering = s.pixelated ? "pixelated" : "auto";
     frame.style.width = frame.style.height = s.display + "px";
@@ -134,6 +133,7 @@
   }
 
   show(0).then(() => {
+    if (D.sprite) img.src = D.sprite.uri;  // decoded after the first draw: the map comes first
     gd.on("plotly_hover", hover);
     gd.on("plotly_unhover", () => { card.style.display = "none"; });
     document.body.dataset.mapDrawn = String(performance.now());
