@@ -1,8 +1,9 @@
 """One self-contained HTML file that shows what a run learned: settings, loss curves,
 reconstructions, the latent map and the metrics beside their baselines.
 
-plotly.js is inlined once (the first figure), images are base64 PNG data URIs: the file opens in
-a browser offline, attached to an email or copied anywhere.
+plotly.js is inlined once (in the head), images are base64 data URIs, and the latent map is interactive
+(core.report_map: zoom, pan, pictures on hover from one sprite sheet, the cluster names and the run's
+tour with Next / Back): the file opens in a browser offline, attached to an email or copied anywhere.
 
     path = write_report(load_trained(run))       # <run folder>/report.html
 """
@@ -22,14 +23,14 @@ import torch
 from core.atomic import atomic_write_bytes
 from core.evaluation.result import EvaluationResult
 from core.evaluation.tables import Table, clustering_table, probes_table, quality_table, skipped_lines
-from core.figures import compose_grid, loss_figure, pair_tiles, scatter_figure
+from core.figures import compose_grid, loss_figure, pair_tiles
+from core.report_map import map_section
 
 if TYPE_CHECKING:
     from core.trained import TrainedRun
 
 GRID_COUNT = 16  # originals vs reconstructions shown
 GRID_MIN_SIDE = 56  # small images (8x8 digits) are scaled up, pixel for pixel
-MAP_MAX_POINTS = 20_000
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px;
@@ -40,6 +41,10 @@ h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; }
 th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; } th { background: #f6f8fa; }
 tr.baseline td { color: #59636e; font-style: italic; }
+.notice { background: #fff8c5; border: 1px solid #d4a72c; padding: .5rem .8rem; border-radius: 6px; }
+.tour { display: flex; gap: .8rem; align-items: center; margin: .6rem 0; }
+.tour button { font: inherit; padding: .3rem 1rem; border: 1px solid #8c959f; border-radius: 6px; background: #f6f8fa; }
+.tour button:disabled { color: #8c959f; } .caption { font-size: 1.1rem; min-height: 1.4em; margin: .3rem 0; }
 .settings { display: flex; gap: 1.5rem; flex-wrap: wrap; } img.grid { image-rendering: pixelated; max-width: 100%; }
 """
 
@@ -93,8 +98,15 @@ def _settings(trained: TrainedRun) -> str:
     return f'<div class="settings">{"".join(blocks)}</div>'
 
 
-def _figure_html(fig: Any, first: bool) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=first, config={"displaylogo": False})
+def _figure_html(fig: Any) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+
+
+def _plotly_script() -> str:
+    """plotly.js itself, once, in the page's head: every chart (and the map's script) draws with it offline."""
+    from plotly.offline import get_plotlyjs
+
+    return f'<script charset="utf-8">{get_plotlyjs()}</script>'
 
 
 def _loss_figure(trained: TrainedRun) -> Any | None:
@@ -102,38 +114,6 @@ def _loss_figure(trained: TrainedRun) -> Any | None:
     if not any(e.kind == "epoch" for e in events):
         return None
     return loss_figure(events, title="")
-
-
-def _map_figure(trained: TrainedRun, split: str, random_state: int | None) -> Any:
-    from core.evaluation.clustering import too_few_rows
-    from core.evaluation.run_evaluation import run_clusters
-    from core.run_cache import run_projection
-
-    index = np.asarray(trained.splits.get(split))
-    xy = run_projection(trained, split, "umap", 2, random_state)
-    if trained.dataset.y is not None:
-        colour = np.asarray(trained.dataset.label_names(trained.dataset.y.numpy()[index]), dtype=object)
-        legend = "label"
-    elif too_few_rows("n2d", len(index)):
-        colour, legend = np.full(len(index), "all rows", dtype=object), "too few rows to cluster"
-    else:
-        colour = np.array(
-            [f"cluster {c}" for c in run_clusters(trained, split, "n2d", random_state=random_state)], dtype=object
-        )
-        legend = "N2D cluster"
-    keep = np.arange(len(xy))
-    if len(keep) > MAP_MAX_POINTS:
-        keep = np.sort(np.random.default_rng(0).choice(len(keep), MAP_MAX_POINTS, replace=False))
-    fig, _ = scatter_figure(
-        xy[keep],
-        colour[keep],
-        categorical=True,
-        index=index[keep],
-        hover=[f"row {index[i]}" for i in keep],
-        colour_title=legend,
-        height=560,
-    )
-    return fig
 
 
 def _reconstructions(trained: TrainedRun, split: str) -> str:
@@ -215,18 +195,11 @@ def render_report(trained: TrainedRun, evaluation: EvaluationResult | None = Non
         split = "test" if len(trained.splits.test) else "all"
         evaluation = load_evaluation(run, split) or evaluate_run(trained, split)
     split = evaluation.split or "test"
-    random_state = 0 if evaluation.random_state is None else evaluation.random_state
     info = run.info()
     config = trained.config
     title = config.name or run.id
-    figures, first = [], True
     loss = _loss_figure(trained)
-    if loss is not None:
-        figures.append(("Loss curves", _figure_html(loss, first)))
-        first = False
-    else:
-        figures.append(("Loss curves", '<p class="muted">No epochs logged.</p>'))
-    map_html = _figure_html(_map_figure(trained, split, random_state), first)
+    figures = [("Loss curves", _figure_html(loss) if loss is not None else '<p class="muted">No epochs logged.</p>')]
     body = [
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="muted">Run {html.escape(run.id)} · {html.escape(config.model.family)} autoencoder, latent size '
@@ -238,15 +211,14 @@ def render_report(trained: TrainedRun, evaluation: EvaluationResult | None = Non
         *[f"<h2>{name}</h2>{content}" for name, content in figures],
         "<h2>Reconstructions</h2>",
         _reconstructions(trained, split),
-        f'<h2>Latent map</h2><p class="muted">UMAP of the codes of the {html.escape(split)} split, '
-        f"coloured by {'label' if trained.dataset.y is not None else 'N2D cluster'}.</p>",
-        map_html,
+        "<h2>Latent map</h2>",
+        map_section(trained, split),
         "<h2>How good are the codes?</h2>",
         _metrics(evaluation),
     ]
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)} · Latentboard report</title><style>{_STYLE}</style></head>"
+        f"<title>{html.escape(title)} · Latentboard report</title><style>{_STYLE}</style>{_plotly_script()}</head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
 

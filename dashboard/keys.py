@@ -64,6 +64,11 @@ class LatentKeys:
     keeper: str = "latent.keeper."  # + run, group's first row, keepers' revision: which photo to keep
     # the odd ones out
     outliers: str = "latent.outliers"  # the toggle: score every row's oddness (and, with labels, the mislabels)
+    # the tour for the report (dashboard.latent.tour)
+    tour_caption: str = "latent.tour.caption"  # what the author says about the view being added
+    tour_add: str = "latent.tour.add"
+    tour_step: str = "latent.tour.step."  # + the tour's revision, step: a step's caption box (and its buttons)
+    tour_said: str = "latent.tour.said"  # why the last change to the tour could not be saved
 
 
 @dataclass(frozen=True)

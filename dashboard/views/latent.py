@@ -9,7 +9,8 @@ themselves: a gallery of each (the original photos, for a folder) and the file -
 download. For someone sorting a folder of photos, that is the product.
 Then the near-duplicates, with the best shot of each group kept, and the odd ones out (both off until
 asked for). While the run still trains, only the map and the replay follow it: the groups, names and
-clusters of a checkpoint about to be replaced would cost the server minutes for nothing.
+clusters of a checkpoint about to be replaced would cost the server minutes for nothing. Just under
+the map, the tour for the report: this view, with a caption, kept as a step (dashboard.latent.tour).
 
 The page only draws its parts in order; each lives in dashboard.latent.
 """
@@ -29,6 +30,7 @@ from dashboard.latent.map import map_section
 from dashboard.latent.outliers import outliers_section
 from dashboard.latent.replay import replay_section
 from dashboard.latent.spread import spread_section
+from dashboard.latent.tour import tour_section
 
 links.notice(links.read_url(links.map_params()))  # before the widgets: the split picker is the first
 shown = page_header(
@@ -46,6 +48,8 @@ if shown is not None:
     settings = controls(trained.dataset, preferred=sorted_by(run.config), clusterers=offered, estimate=estimate)
     picked = map_section(run, trained, split, settings)  # the first chart on the page: the map
     if picked is not None:
+        with user_errors("Tour"):
+            tour_section(run, split, settings, picked)  # keep this view, with a caption, for the report
         with user_errors("Training replay"):
             replay_section(run, trained.dataset, settings)
         if state.is_running(run.id):  # the replay reruns the whole page once training ends

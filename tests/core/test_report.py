@@ -21,7 +21,7 @@ def test_report_is_one_self_contained_file(trained):
     assert not re.search(r"<script[^>]+src=", text) and "<link" not in text
     images = re.findall(r'<img[^>]+src="([^"]*)"', text)
     assert images and all(src.startswith("data:image/png;base64,") for src in images)
-    assert text.count("Plotly.newPlot") == 2  # loss curves + latent map
+    assert text.count("Plotly.newPlot") == 1 and text.count('id="latent-map"') == 1  # loss curves; the map (JS)
     for piece in (
         "Loss curves",
         "Reconstructions",
@@ -85,3 +85,44 @@ def test_an_old_evaluation_file_still_renders(trained):
     html = render_report(trained, EvaluationResult.from_dict(old))
     for piece in ("N2D: UMAP of codes + GMM", "k-means on raw inputs (baseline)", "0.500", "0.95", "20.00"):
         assert piece in html, piece
+
+
+def test_the_report_map_walks_the_tour_and_carries_one_sprite_sheet(trained):
+    from core.report_map import map_payload
+    from core.sorting import save_sorting, sorting_path, start
+    from core.tour import Step, Tour, save_tour, tour_path
+
+    rows = tuple(trained.splits.get("all")[:5].tolist())
+    tour = Tour(trained.run.id, len(trained.dataset))
+    tour = tour.added(Step("By label.", split="all", colour="label"))
+    tour = tour.added(
+        Step("Named clusters.", split="all", colour="cluster", clusterer="kmeans", n_clusters=4, rows=rows)
+    )
+    save_tour(trained.run.path, tour)
+    save_sorting(trained.run.path, start("kmeans", 4, len(trained.dataset)).renamed(2, "loops"))
+    try:
+        payload, problem = map_payload(trained, "test")
+        text = render_report(trained)
+    finally:
+        tour_path(trained.run.path).unlink()
+        sorting_path(trained.run.path).unlink()
+    assert problem is None and payload["n"] == len(trained.dataset)  # the tour's split: every row
+    assert [v["caption"] for v in payload["views"]] == ["By label.", "Named clusters."]
+    assert payload["views"][1]["selected"] == [0, 1, 2, 3, 4] and not payload["views"][0]["selected"]
+    clusters = payload["colourings"][payload["views"][1]["colouring"]]
+    assert "loops" in clusters["names"]  # the team's name for cluster 2, from sorting.json
+    assert len(payload["maps"]) == 1 and all(len(m["x"]) == payload["n"] for m in payload["maps"].values())
+    assert text.count("data:image/png;base64,") + text.count("data:image/jpeg;base64,") == 3  # 2 grids + 1 sheet
+    assert "Named clusters." in text and 'id="tour-next"' in text
+
+
+def test_a_tour_of_another_run_leaves_the_report_with_a_notice_and_no_tour(trained):
+    from core.tour import Tour, save_tour, tour_path
+
+    save_tour(trained.run.path, Tour("another-run", len(trained.dataset)))
+    try:
+        text = render_report(trained)
+    finally:
+        tour_path(trained.run.path).unlink()
+    assert '<p class="notice">' in text and "tour of run &#x27;another-run&#x27;" in text
+    assert 'id="tour-next"' not in text and 'id="latent-map"' in text
