@@ -80,10 +80,10 @@ def class_at_once(browser, server, sessions: int) -> dict:
 def watched_run(home: Path, cpus) -> tuple[subprocess.Popen, str]:
     """A quick demo that a separate `latentboard train` process trains (on the browsers' cores)."""
     pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
-    command = [*pin, sys.executable, "-m", "core.cli", "train", "--preset", "quick-demo"]
+    command = [*pin, sys.executable, "-m", "core.cli", "train", "--dataset", "digits", "--preset", "quick-demo"]
     command += ["--epochs", str(UNTIL_STOPPED_EPOCHS), "--runs-dir", str(home / "runs")]
     env = dict(os.environ, LATENTBOARD_HOME=str(home), LATENTBOARD_DATA_DIR=str(home / "data"), OMP_NUM_THREADS="1")
-    trainer = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    trainer = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     first = trainer.stdout.readline()  # "Training run <id>: ..."
     if not first.startswith("Training run "):
         trainer.kill()

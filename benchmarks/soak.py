@@ -106,7 +106,11 @@ def one_round(browser, url: str, sessions: int, errors: list[str]) -> float:
         if unfinished:
             errors.append(f"sessions {unfinished}: no finished run within {ROUND_DEADLINE} s")
         evaluate_all(pages, errors)
-        print(f"  round: {sessions} runs finished {seen.last_finish() or float('nan'):.1f} s after Start", flush=True)
+        print(
+            f"  round: {len(seen.finished_at)} of {sessions} pages showed their finished run, the last "
+            f"{seen.last_finish() or float('nan'):.1f} s after Start",
+            flush=True,
+        )
     except Exception as error:  # a stuck page: counted, and the soak goes on with new sessions
         errors.append(f"round failed: {type(error).__name__}: {str(error).splitlines()[0]}")
     finally:

@@ -129,6 +129,7 @@ class Watch:
     finished_at: dict[int, float] = field(default_factory=dict)
     places: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     runs: dict[int, str] = field(default_factory=dict)
+    last_bar: dict[int, str] = field(default_factory=dict)  # the live panel's bar text when last seen
     problems: dict[int, list[str]] = field(default_factory=dict)
     late_opened: float | None = None
     late_shown: float | None = None
@@ -154,8 +155,11 @@ def watch_class(pages: list, started: float, deadline: float, late=None, on_roun
             view = train_view(page)
             if view["run"]:
                 seen.runs.setdefault(index, view["run"])
-            if view["place"] and view["place"] not in seen.places.setdefault(index, []):
-                seen.places[index].append(tuple(view["place"]))
+            place = tuple(view["place"] or ())
+            if place and place not in seen.places.setdefault(index, []):
+                seen.places[index].append(place)
+            if view["bars"]:
+                seen.last_bar[index] = view["bars"][0]
             if view["exception"] or view["alerts"]:
                 problems = seen.problems.setdefault(index, [])
                 problems.extend(a for a in view["alerts"] or ["Traceback on the page"] if a not in problems)

@@ -71,7 +71,8 @@ def test_six_watching_students_and_a_late_visitor(pinned_server, class_browser, 
     finishes = sorted(round(t - started, 1) for t in seen.finished_at.values())
     print(
         f"{SESSIONS} sessions, queue limit {limit}: finished after {finishes} s; "
-        f"late visitor's Data page after {seen.late_wait()} s; queue places seen {seen.places}"
+        f"late visitor's Data page after {seen.late_wait()} s; queue places seen {seen.places}; "
+        f"bars last seen {seen.last_bar}"
     )
 
     assert not seen.problems, f"pages showed exceptions or errors: {seen.problems}"
