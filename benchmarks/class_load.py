@@ -126,7 +126,7 @@ def wait_for_training(page) -> None:
     )
 
 
-def report(sessions: int, limit: int, crowd: dict, watching: dict, tracebacks: list[str]) -> None:
+def report(sessions: int, limit: int, crowd: dict, watching: dict | None, tracebacks: list[str]) -> None:
     last = crowd["last_finish"] if crowd["finished"] == sessions else None
     late = crowd["late_wait"]
     print(f"\n{sessions} sessions (queue limit {limit}):")
@@ -137,11 +137,12 @@ def report(sessions: int, limit: int, crowd: dict, watching: dict, tracebacks: l
     )
     print("  late visitor's Data page: " + (f"{late:.1f} s" if late is not None else "never rendered"))
     print(f"  server CPU per watching page: {crowd['cpu_per_page_minute']:.2f} s/min during the class (training in)")
-    print(
-        f"  server CPU per watching page, watch only: {watching['cpu_per_page_minute']:.2f} s/min "
-        f"(server with no page open: {watching['idle_per_minute']:.2f} s/min; pages not showing Training at the "
-        f"end: {watching['lag']})"
-    )
+    if watching is not None:
+        print(
+            f"  server CPU per watching page, watch only: {watching['cpu_per_page_minute']:.2f} s/min "
+            f"(server with no page open: {watching['idle_per_minute']:.2f} s/min; pages not showing Training "
+            f"at the end: {watching['lag']})"
+        )
     problems = [p for found in crowd["problems"].values() for p in found] + tracebacks
     print(f"  errors: {len(problems)}" + "".join(f"\n    - {p}" for p in problems))
 
@@ -150,6 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[12, 24])
     parser.add_argument("--deadline", type=float, default=600, help="seconds to wait for a class's runs")
+    parser.add_argument("--no-watch-only", action="store_true", help="skip the watch-only CPU measurement")
     args = parser.parse_args()
     if browser_missing():
         sys.exit(browser_missing())
@@ -161,7 +163,9 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as root, dashboard_server(Path(root), split.server) as server:
                 crowd = class_at_once(browser, server, sessions, args.deadline)
                 print(f"{sessions} sessions: {crowd}", flush=True)
-                watching = watch_only(browser, server, Path(root), sessions, split.browsers)
+                watching = None
+                if not args.no_watch_only:
+                    watching = watch_only(browser, server, Path(root), sessions, split.browsers)
                 tracebacks = server_tracebacks(server.log.read_text(errors="replace"))
             report(sessions, limit, crowd, watching, tracebacks)
 
