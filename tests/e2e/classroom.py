@@ -188,11 +188,19 @@ def final_views(pages: list) -> list[dict]:
     return views
 
 
+CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+
+
 def server_tracebacks(log_text: str) -> list[str]:
-    """The server log's tracebacks, each as its last line (the exception), in order."""
-    found, lines = [], log_text.splitlines()
+    """The server log's errors, each as the last line of its traceback (a chain of them counts once)."""
+    found, lines, previous = [], log_text.splitlines(), ""
     for number, line in enumerate(lines):
         if line.startswith("Traceback"):
             tail = next((later for later in lines[number + 1 :] if later and not later.startswith(" ")), line)
-            found.append(tail.strip())
+            if found and previous.startswith(CHAINED):
+                found[-1] = tail.strip()  # the chain's last exception stands for it
+            else:
+                found.append(tail.strip())
+        if line.strip():
+            previous = line
     return found
