@@ -25,7 +25,7 @@ from core.data.dataset import Dataset
 from core.data.images import open_image
 from core.errors import ConfigError
 from core.features.backbones import Backbone, get_backbone, load_backbone
-from core.features.extract import Progress, iter_features
+from core.features.extract import Progress, StandIn, iter_features, tensor_for_backbone
 from core.features.shards import SHARD_ROWS, ShardFolder, read_sealed_features
 from core.paths import default_data_dir
 
@@ -145,14 +145,19 @@ def dataset_features(
         model = load_backbone(backbone_name, device, allow_download)
         if progress is not None:  # after loading: the rate counts photos, not the backbone's start-up
             progress(done, len(dataset))
+        backbone = backbone_for(dataset, backbone_name, input_size)
+        stood_in: list[str] = []
         blocks = iter_features(
             model,
-            backbone_for(dataset, backbone_name, input_size),
+            backbone,
             files=dataset.files[done:],
             x=None if dataset.files else dataset.x[done:],
             batch_size=batch_size,
+            stand_in=_loaded_copy(dataset, backbone, done, stood_in),
         )
         finished += shards.write_as_computed(blocks, len(finished), done, progress)
+        if stood_in:
+            note(_stood_in_note(stood_in))
     elif progress is not None:  # every shard finished; only the assembling was cut short
         progress(done, len(dataset))
     features = torch.cat(finished)
@@ -162,6 +167,30 @@ def dataset_features(
     )
     shards.remove()
     return features
+
+
+def _loaded_copy(dataset: Dataset, backbone: Backbone, offset: int, stood_in: list[str]) -> StandIn:
+    """A photo gone or changed since the folder was loaded: the backbone reads the copy decoded then.
+
+    Its row stays (every later step counts on the rows), and `stood_in` collects its name and why.
+    """
+
+    def stand_in(position: int, why: str) -> np.ndarray:
+        row = offset + position
+        stood_in.append(f"{Path(dataset.files[row]).name} ({why.split(' (')[-1].split(');')[0]})")
+        pixels = tensor_for_backbone(dataset.x[row : row + 1], backbone)[0]
+        return pixels.permute(1, 2, 0).mul(255.0).round().to(torch.uint8).numpy()
+
+    return stand_in
+
+
+def _stood_in_note(stood_in: list[str]) -> str:
+    more = f"; and {len(stood_in) - 5} more" if len(stood_in) > 5 else ""
+    return (
+        f"{len(stood_in)} photo(s) could not be read for the features any more (gone or changed since the folder "
+        f"was loaded): {'; '.join(stood_in[:5])}{more}. Their features come from the copies decoded when it was "
+        "loaded; load the folder again to leave them out."
+    )
 
 
 def _cached_features(path: Path, rows: int) -> tuple[torch.Tensor | None, str]:
