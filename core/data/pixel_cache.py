@@ -10,11 +10,13 @@ unchanged folder (the second command on the same photos) decodes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import struct
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_write_json, writing
+from core.atomic import TEMP_SUFFIX, atomic_write_json, fsync_dir, writing
 from core.paths import default_data_dir
 
 PIXELS_DIR = "pixels"
@@ -96,6 +98,17 @@ def _header(rows: int, side: int) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(body)) + body
 
 
+ABANDONED_AFTER_S = 600  # a writer alive appends a batch every few seconds
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Half-written copies of `path` left by a killed process (untouched for minutes): gigabytes at 100,000 photos."""
+    for temp in path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if time.time() - temp.stat().st_mtime > ABANDONED_AFTER_S:
+                temp.unlink()
+
+
 def _decode_all(
     files: Sequence[Path],
     side: int,
@@ -107,9 +120,11 @@ def _decode_all(
     skipped: list[tuple[int, str]] = []
     cropped, all_gray = 0, True
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_abandoned(path)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with writing(path), os.fdopen(handle, "wb") as out, ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+            os.fchmod(out.fileno(), 0o644)  # as core.atomic's writes: mkstemp makes 0600
             out.write(_header(0, side))
             for start in range(0, len(files), BATCH):
                 for i, result in enumerate(pool.map(decode, files[start : start + BATCH]), start):
@@ -129,6 +144,7 @@ def _decode_all(
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, path)
+        fsync_dir(path.parent)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise

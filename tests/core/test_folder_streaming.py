@@ -4,6 +4,9 @@ turn unreadable midway skipped (while loading) or stood in for (while computing 
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -131,3 +134,15 @@ def test_a_photo_unreadable_while_features_are_computed_is_stood_in_for_and_said
     copy = extract_features(load_backbone(BACKBONE), backbone_for(ds, BACKBONE, SIZE), x=ds.x[6:7])[0]
     similarity = torch.nn.functional.cosine_similarity(features[6], copy, dim=0)
     assert similarity > 0.99  # the copy decoded when loading (rounded to bytes on the way)
+
+
+def test_a_copy_left_half_written_by_a_killed_load_is_removed_a_live_one_kept(photos):
+    folder = default_data_dir() / pixel_cache.PIXELS_DIR
+    folder.mkdir(parents=True)
+    key = pixel_cache.cache_key(sorted(photos.rglob("*.jpg")), 24)
+    abandoned, live = folder / f".{key}.npy.old1.tmp", folder / f".{key}.npy.new1.tmp"
+    for temp in (abandoned, live):
+        temp.write_bytes(b"\0" * 64)
+    os.utime(abandoned, (time.time() - 3600,) * 2)
+    load(photos)
+    assert not abandoned.exists() and live.exists()
