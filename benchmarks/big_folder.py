@@ -47,8 +47,9 @@ def build_folder(folder: Path, photos: int, seed: int = 0) -> float:
     x, y, classes = data["x"], data["y"], [str(c) for c in data["classes"]]
     for name in classes:
         (folder / name).mkdir(parents=True, exist_ok=True)
+    order = np.random.default_rng(seed).permutation(len(x))  # any N holds every class alike
     for i in range(photos):
-        source = i % len(x)
+        source = int(order[i % len(x)])
         target = folder / classes[int(y[source])] / f"{i:06d}.jpg"
         if not target.exists():
             photo(x[source], np.random.default_rng([seed, i])).save(target, quality=90)
