@@ -31,9 +31,16 @@ class ImageRows:
     run at a library's size index in batches instead.
     """
 
-    def __init__(self, path: str | Path, channels: Channels = "rgb", rows: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        channels: Channels = "rgb",
+        rows: np.ndarray | None = None,
+        value_range: tuple[float, float] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.channels = channels
+        self._range = value_range  # of every stored row, found while decoding: min() and max() read nothing
         try:
             stored = np.load(self.path, mmap_mode="r")
         except (OSError, ValueError) as error:
@@ -85,9 +92,13 @@ class ImageRows:
         return self._read_stored(np.atleast_1d(self.rows[index]))
 
     def min(self) -> torch.Tensor:
+        if self._range is not None:
+            return torch.tensor(self._range[0])
         return torch.stack([self[i : i + _CHUNK].min() for i in range(0, len(self), _CHUNK)]).min()
 
     def max(self) -> torch.Tensor:
+        if self._range is not None:
+            return torch.tensor(self._range[1])
         return torch.stack([self[i : i + _CHUNK].max() for i in range(0, len(self), _CHUNK)]).max()
 
     def materialize(self) -> torch.Tensor:
@@ -128,10 +139,15 @@ class ImageRows:
         return out
 
     def _read(self, rows: np.ndarray) -> torch.Tensor:
-        """float32 (n, C, S, S): the same numbers the in-memory loader gave (uint8 / 255, then luma)."""
-        x = self._read_stored(rows).astype(np.float32) / np.float32(255.0)
-        if self.channels == "gray":
-            x = x[..., :1]
-        elif self.channels == "luma":
-            x = np.clip(x @ _LUMA, 0.0, 1.0)[..., None]
+        x = as_float(self._read_stored(rows), self.channels)
         return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def as_float(stored: np.ndarray, channels: Channels) -> np.ndarray:
+    """uint8 (n, S, S, 3) -> float32 (n, S, S, C): the numbers the in-memory loader gave (/ 255, then luma)."""
+    x = stored.astype(np.float32) / np.float32(255.0)
+    if channels == "gray":
+        return x[..., :1]
+    if channels == "luma":
+        return np.clip(x @ _LUMA, 0.0, 1.0)[..., None]
+    return x

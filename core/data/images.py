@@ -362,7 +362,8 @@ def load_folder(spec: DataSpec) -> Dataset:
         )
     if skipped:
         notes.append(_skipped_note(skipped, root))
-    x = ImageRows(decoded.path, _channels(decoded.all_gray, spec.grayscale))
+    channels = _channels(decoded.all_gray, spec.grayscale)
+    x = ImageRows(decoded.path, channels, value_range=decoded.ranges.get(channels))
     notes.append(
         f"Read {count(len(x), 'image')} as {'grayscale' if x.shape[1] == 1 else 'RGB'} {size}x{size}"
         + (f", centre-cropping {decoded.cropped} that were not square." if decoded.cropped else ".")

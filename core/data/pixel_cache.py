@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import TEMP_SUFFIX, atomic_write_json, fsync_dir, writing
+from core.data.image_rows import as_float
 from core.paths import default_data_dir
 
 PIXELS_DIR = "pixels"
@@ -44,6 +45,8 @@ class DecodedFolder:
     skipped: list[tuple[int, str]]  # (index into the files, why it could not be read)
     cropped: int  # how many were not square
     all_gray: bool  # every stored image has three equal channels
+    ranges: dict[str, tuple[float, float]]  # (min, max) of all rows as ImageRows gives them, per channels mode;
+    # empty in a cache from before they were kept: ImageRows then reads the rows to find them
 
 
 def cache_key(files: Sequence[Path], side: int) -> str:
@@ -85,7 +88,12 @@ def _cached(path: Path, side: int) -> DecodedFolder | None:
         if meta.get("format") != _FORMAT or rows != (len(meta["read"]), side, side, 3):
             return None
         return DecodedFolder(
-            path, list(meta["read"]), [tuple(s) for s in meta["skipped"]], int(meta["cropped"]), bool(meta["all_gray"])
+            path,
+            list(meta["read"]),
+            [tuple(s) for s in meta["skipped"]],
+            int(meta["cropped"]),
+            bool(meta["all_gray"]),
+            {mode: (float(lo), float(hi)) for mode, (lo, hi) in meta.get("ranges", {}).items()},
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -119,6 +127,7 @@ def _decode_all(
     read: list[int] = []
     skipped: list[tuple[int, str]] = []
     cropped, all_gray = 0, True
+    ranges = {mode: (np.inf, -np.inf) for mode in ("rgb", "gray", "luma")}
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(path)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
@@ -139,6 +148,9 @@ def _decode_all(
                     all_gray = all_gray and bool((pixels[..., 1] == pixels[..., 2]).all())
                     read.append(i)
                     cropped += not square
+                    for mode, (lo, hi) in ranges.items():
+                        values = as_float(pixels[None], mode)
+                        ranges[mode] = (min(lo, float(values.min())), max(hi, float(values.max())))
             out.seek(0)
             out.write(_header(len(read), side))
             out.flush()
@@ -148,6 +160,13 @@ def _decode_all(
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    meta = {"format": _FORMAT, "read": read, "skipped": skipped, "cropped": cropped, "all_gray": all_gray}
+    meta = {
+        "format": _FORMAT,
+        "read": read,
+        "skipped": skipped,
+        "cropped": cropped,
+        "all_gray": all_gray,
+        "ranges": ranges,
+    }
     atomic_write_json(path.with_suffix(".json"), meta)
-    return DecodedFolder(path, read, skipped, cropped, all_gray)
+    return DecodedFolder(path, read, skipped, cropped, all_gray, ranges)

@@ -146,3 +146,11 @@ def test_a_copy_left_half_written_by_a_killed_load_is_removed_a_live_one_kept(ph
     os.utime(abandoned, (time.time() - 3600,) * 2)
     load(photos)
     assert not abandoned.exists() and live.exists()
+
+
+@pytest.mark.parametrize("grayscale", [None, True])
+def test_the_value_range_the_data_page_shows_was_found_while_decoding(photos, grayscale, monkeypatch):
+    ds = load(photos, grayscale=grayscale)
+    whole = ds.x[:]
+    monkeypatch.setattr(ImageRows, "_read_stored", lambda *_: pytest.fail("read the rows again"))
+    assert float(ds.x.min()) == float(whole.min()) and float(ds.x.max()) == float(whole.max())
