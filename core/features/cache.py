@@ -21,6 +21,7 @@ import torch
 
 from core.atomic import atomic_write_bytes
 from core.checksums import sealed_safetensors
+from core.data.common import count
 from core.data.dataset import Dataset
 from core.data.images import open_image
 from core.errors import ConfigError
@@ -187,9 +188,9 @@ def _loaded_copy(dataset: Dataset, backbone: Backbone, offset: int, stood_in: li
 def _stood_in_note(stood_in: list[str]) -> str:
     more = f"; and {len(stood_in) - 5} more" if len(stood_in) > 5 else ""
     return (
-        f"{len(stood_in)} photo(s) could not be read for the features any more (gone or changed since the folder "
-        f"was loaded): {'; '.join(stood_in[:5])}{more}. Their features come from the copies decoded when it was "
-        "loaded; load the folder again to leave them out."
+        f"{count(len(stood_in), 'photo')} could not be read for the features any more (gone or changed since "
+        f"the folder was loaded): {'; '.join(stood_in[:5])}{more}. Their features come from the copies decoded "
+        "when it was loaded; load the folder again to leave them out."
     )
 
 

@@ -130,7 +130,7 @@ def test_a_photo_unreadable_while_features_are_computed_is_stood_in_for_and_said
     features = dataset_features(ds, BACKBONE, input_size=SIZE, on_note=notes.append)
     assert features.shape[0] == 15 and torch.isfinite(features).all()
     [note] = [n for n in notes if "could not be read for the features" in n]
-    assert "1 photo(s)" in note and broken.split("/")[-1] in note and "load the folder again" in note
+    assert note.startswith("1 photo could not") and broken.split("/")[-1] in note and "load the folder again" in note
     copy = extract_features(load_backbone(BACKBONE), backbone_for(ds, BACKBONE, SIZE), x=ds.x[6:7])[0]
     similarity = torch.nn.functional.cosine_similarity(features[6], copy, dim=0)
     assert similarity > 0.99  # the copy decoded when loading (rounded to bytes on the way)
