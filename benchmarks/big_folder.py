@@ -11,6 +11,8 @@ the commands print (where the time goes). The issue's bar: under 4 GB at 100,000
     .venv/bin/python benchmarks/big_folder.py --photos 5000 --work /tmp/big5k
 
 Everything (photos, data cache, runs, export) lives under --work; a second call reuses the photos.
+`--load-only` times just what every command does first: load the folder (decode it into the cache
+of small copies), then again (read from that cache).
 """
 
 from __future__ import annotations
@@ -56,15 +58,26 @@ def build_folder(folder: Path, photos: int, seed: int = 0) -> float:
     return time.perf_counter() - start
 
 
+# What every command does first: load the folder (decoding it, or reading the cache of copies),
+# then read a gallery's worth of rows back (one in 50).
+LOAD = """
+import sys
+from core.data import DataSpec, load_dataset
+ds = load_dataset(DataSpec("folder", path=sys.argv[1], image_size=96))
+ds.x[list(range(0, len(ds), 50))]
+print(ds.notes[-1])
+"""
+
+
 def run_step(name: str, args: list[str], env: dict[str, str], log: Path) -> tuple[float, float, str]:
-    """(wall seconds, peak resident MB, output) of one latentboard command run as a child process.
+    """(wall seconds, peak resident MB, output) of one Python child process (`python *args`).
 
     os.wait4 gives this child's own rusage: its maximum resident set, not the largest of all children.
     """
     start = time.perf_counter()
     with log.open("w") as out:
         child = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, *args], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1]
         )
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -83,6 +96,7 @@ def main() -> None:
     parser.add_argument(
         "--features-size", type=int, default=None, help="the backbone's input side (quicker features, same memory)"
     )
+    parser.add_argument("--load-only", action="store_true", help="time loading the folder only: first, then cached")
     args = parser.parse_args()
 
     folder = args.work / f"photos-{args.photos}"
@@ -93,22 +107,23 @@ def main() -> None:
         "LATENTBOARD_DATA_DIR": str(args.work / "data"),
         "LATENTBOARD_RUNS_DIR": str(args.work / "runs"),
     }
-    train = ["train", "--preset", "photos", "--dataset", "folder", "--data-dir", str(folder)]
-    train += ["--epochs", str(args.epochs)] if args.epochs else []
-    train += ["--features-size", str(args.features_size)] if args.features_size else []
-    steps = [("train", train)]
     results = []
-    for name, step_args in steps:
-        results.append((name, *run_step(name, step_args, env, args.work / f"{name}.log")))
+
+    def step(name: str, argv: list[str]) -> str:
+        results.append((name, *run_step(name, argv, env, args.work / f"{name}.log")))
         print(f"{name}: {results[-1][1]:.0f} s, peak {results[-1][2]:.0f} MB", flush=True)
-    run_id = Path(re.search(r"^Run folder: (.+)$", results[0][3], re.M)[1]).name
-    export_to = args.work / f"sorted-{run_id}"
-    for name, step_args in [
-        ("evaluate", ["evaluate", run_id, "--split", "all", "--skip-probes"]),
-        ("export", ["export", run_id, "--sorted-folders", str(export_to)]),
-    ]:
-        results.append((name, *run_step(name, step_args, env, args.work / f"{name}.log")))
-        print(f"{name}: {results[-1][1]:.0f} s, peak {results[-1][2]:.0f} MB", flush=True)
+        return results[-1][3]
+
+    if args.load_only:
+        step("load", ["-c", LOAD, str(folder)])
+        step("load-again", ["-c", LOAD, str(folder)])
+    else:
+        train = ["-m", "core.cli", "train", "--preset", "photos", "--dataset", "folder", "--data-dir", str(folder)]
+        train += ["--epochs", str(args.epochs)] if args.epochs else []
+        train += ["--features-size", str(args.features_size)] if args.features_size else []
+        run_id = Path(re.search(r"^Run folder: (.+)$", step("train", train), re.M)[1]).name
+        step("evaluate", ["-m", "core.cli", "evaluate", run_id, "--split", "all", "--skip-probes"])
+        step("export", ["-m", "core.cli", "export", run_id, "--sorted-folders", str(args.work / f"sorted-{run_id}")])
     print(f"\n{args.photos:,} photos ({PHOTO_SIDE} px JPEG), {os.cpu_count()} cores")
     print(f"{'step':<10}{'wall s':>10}{'peak MB':>10}")
     for name, wall, peak, _ in results:
