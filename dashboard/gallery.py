@@ -40,16 +40,20 @@ def row_pictures(dataset: Any, rows: Sequence[int] | np.ndarray, size: int = PHO
     Rows without a readable file get the dataset's pixels, scaled to `size` so every tile matches.
     """
     rows = np.asarray(rows, dtype=np.int64)
-    shown = dataset.to_display(dataset.x[rows]) if len(rows) else np.zeros((0, size, size, 3), np.uint8)
-    if not dataset.files:
-        return shown
+    if not dataset.files or not len(rows):
+        return dataset.to_display(dataset.x[rows]) if len(rows) else np.zeros((0, size, size, 3), np.uint8)
     out = np.empty((len(rows), size, size, 3), dtype=np.uint8)
+    unread = []
     for i, row in enumerate(rows.tolist()):
         picture = thumbnail(dataset.files[row], size)
         if picture is None:
-            fallback = Image.fromarray(shown[i][..., 0] if shown.shape[-1] == 1 else shown[i]).convert("RGB")
-            picture = np.asarray(fallback.resize((size, size), Image.Resampling.NEAREST))
-        out[i] = picture
+            unread.append(i)
+        else:
+            out[i] = picture
+    if unread:  # the pixels only of these: a folder's are read from disk (core.data.image_rows)
+        for i, shown in zip(unread, dataset.to_display(dataset.x[rows[unread]]), strict=True):
+            fallback = Image.fromarray(shown[..., 0] if shown.shape[-1] == 1 else shown).convert("RGB")
+            out[i] = np.asarray(fallback.resize((size, size), Image.Resampling.NEAREST))
     return out
 
 

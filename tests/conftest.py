@@ -18,6 +18,18 @@ from core.trained import load_trained
 from core.training import TrainConfig
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_session_home(tmp_path_factory):
+    """Module- and session-scoped fixtures run before `isolated_home`: they get a home of their own
+    (a folder they load writes its decoded images to the data folder)."""
+    home = tmp_path_factory.mktemp("session-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LATENTBOARD_HOME", str(home))
+        patch.setenv("LATENTBOARD_RUNS_DIR", str(home / "runs"))
+        patch.setenv("LATENTBOARD_DATA_DIR", str(home / "data"))
+        yield home
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "latentboard-home"

@@ -11,15 +11,17 @@ import numpy as np
 import torch
 
 from core.config import DataSpec  # defined below core.data, so that core.runs need not import it
+from core.data.image_rows import ImageRows
 
 Kind = Literal["image", "table"]
 
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A whole dataset in memory.
+    """A whole dataset, in memory or (image folders) read from disk by row.
 
-    Images: `x` float32 (N, C, H, W) scaled to [0, 1]. Tables: `x` float32 (N, D), standardised
+    Images: `x` float32 (N, C, H, W) scaled to [0, 1]; from a folder an ImageRows, indexed like
+    the tensor (`x[rows]` is a tensor) but holding nothing until then. Tables: `x` float32 (N, D), standardised
     with `feature_mean` / `feature_std` so values can be shown in original units.
     `y` is int64 (N,) or None; `classes[i]` names label i. `notes` says what loading did
     (rows dropped, images resized, subsampled) in sentences a user can read. `files`, when the
@@ -29,7 +31,7 @@ class Dataset:
 
     name: str
     kind: Kind
-    x: torch.Tensor
+    x: torch.Tensor | ImageRows
     y: torch.Tensor | None = None
     classes: tuple[str, ...] = ()
     feature_names: tuple[str, ...] = ()
@@ -53,7 +55,8 @@ class Dataset:
     def subset(self, index: np.ndarray | torch.Tensor) -> Dataset:
         index = torch.as_tensor(np.asarray(index), dtype=torch.long)
         files = tuple(self.files[i] for i in index.tolist()) if self.files else ()
-        return dataclasses.replace(self, x=self.x[index], y=None if self.y is None else self.y[index], files=files)
+        x = self.x.take(index) if isinstance(self.x, ImageRows) else self.x[index]
+        return dataclasses.replace(self, x=x, y=None if self.y is None else self.y[index], files=files)
 
     def file_names(self, rows: np.ndarray | list[int]) -> list[str]:
         """Short names for rows (the file relative to its class folder's parent), or '' without files."""

@@ -3,7 +3,9 @@
 One sub-folder per class gives labels (the sub-folder names, sorted), like torchvision's
 ImageFolder; image files straight in the folder give an unlabelled dataset, which ImageFolder
 refuses. Every image is centre-cropped to a square and resized, so a folder of phone photos,
-screenshots and scans of any size and mode becomes one (N, C, S, S) tensor.
+screenshots and scans of any size and mode becomes (N, C, S, S) images. They are decoded a batch
+at a time into a uint8 file in the data cache and read back by row (core.data.image_rows), so a
+library of 100,000 photos never sits in memory.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -26,6 +27,8 @@ from PIL import Image, ImageOps
 
 from core.data.common import count, require_path
 from core.data.dataset import Dataset, DataSpec
+from core.data.image_rows import Channels, ImageRows
+from core.data.pixel_cache import Decode, decoded_folder
 from core.data.splits import sample_rows
 from core.errors import DataError
 from core.limits import Limits, current_limits, describe_bytes, over_limit
@@ -34,7 +37,6 @@ from core.paths import default_data_dir
 DEFAULT_IMAGE_SIZE = 32
 _JUNK = {"__MACOSX", "Thumbs.db", "desktop.ini"}
 _LOOKED_FOR = "image files (PNG, JPEG, BMP, GIF, WebP), either in one sub-folder per class or straight in the folder"
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, what PIL's convert("L") uses
 
 
 def _visible(path: Path) -> bool:
@@ -281,7 +283,7 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
 
 
 def _read_image(path: Path, size: int) -> tuple[np.ndarray, bool]:
-    """(H, W, 3) float32 pixels in [0, 1] at `size` x `size`, and whether the source was square."""
+    """(H, W, 3) uint8 pixels at `size` x `size`, and whether the source was square."""
     try:
         with open_image(path) as img:
             if min(img.size) < MIN_IMAGE_SIDE:
@@ -292,12 +294,22 @@ def _read_image(path: Path, size: int) -> tuple[np.ndarray, bool]:
             img = ImageOps.exif_transpose(img)  # phone photos: honour the orientation tag
             square = img.width == img.height
             rgb = ImageOps.fit(to_rgb(img), (size, size), Image.Resampling.BICUBIC)
-            return np.asarray(rgb, dtype=np.float32) / 255.0, square
+            return np.asarray(rgb, dtype=np.uint8), square
     except UnreadableImage:
         raise
     except Exception as error:  # PIL raises many types for broken or non-image files
         reason = str(error).split(" '")[0].split(" <")[0] or type(error).__name__
         raise UnreadableImage(reason) from None
+
+
+def _decoder(size: int) -> Decode:
+    def decode(file: Path) -> tuple[np.ndarray, bool] | str:
+        try:
+            return _read_image(file, size)
+        except UnreadableImage as error:
+            return str(error)
+
+    return decode
 
 
 def _skipped_note(skipped: list[tuple[Path, str]], root: Path) -> str:
@@ -306,44 +318,11 @@ def _skipped_note(skipped: list[tuple[Path, str]], root: Path) -> str:
     return f"Skipped {count(len(skipped), 'unreadable file')}: {names}{more}."
 
 
-def _read_all(
-    files: list[Path], size: int, root: Path, fail: bool
-) -> tuple[list[np.ndarray], list[int], list[tuple[Path, str]], int]:
-    """(pixels, indices of the files read, (file, reason) skipped, how many were not square).
-
-    Decoding runs on a few threads: Pillow releases the GIL while it decodes and resizes.
-    With `fail`, the first unreadable file (in file order) stops loading with its name and why.
-    """
-
-    def read(file: Path) -> tuple[np.ndarray, bool] | str:
-        try:
-            return _read_image(file, size)
-        except UnreadableImage as error:
-            return str(error)
-
-    pixels, read_rows, skipped, cropped = [], [], [], 0
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        for i, (file, result) in enumerate(zip(files, pool.map(read, files))):
-            if isinstance(result, str):
-                if fail:
-                    raise DataError(
-                        f"'{file.relative_to(root)}' is not a usable image ({result}). Remove it, "
-                        "or choose to skip unreadable files (--bad-files skip)."
-                    )
-                skipped.append((file, result))
-                continue
-            pixels.append(result[0])
-            read_rows.append(i)
-            cropped += not result[1]
-    return pixels, read_rows, skipped, cropped
-
-
-def _channels(x: np.ndarray, grayscale: bool | None) -> np.ndarray:
-    """(N, S, S, 3) -> (N, S, S, 1) when asked, or when every image is gray (None)."""
-    all_gray = bool(np.all(x[..., 0] == x[..., 1]) and np.all(x[..., 1] == x[..., 2]))
+def _channels(all_gray: bool, grayscale: bool | None) -> Channels:
+    """Stored RGB as asked: one channel when asked, or when every image is gray (None)."""
     if not (all_gray if grayscale is None else grayscale):
-        return x
-    return x[..., :1] if all_gray else np.clip(x @ _LUMA, 0.0, 1.0)[..., None]
+        return "rgb"
+    return "gray" if all_gray else "luma"
 
 
 def _present_classes(labels: np.ndarray, classes: list[str]) -> tuple[torch.Tensor, tuple[str, ...]]:
@@ -366,8 +345,15 @@ def load_folder(spec: DataSpec) -> Dataset:
         how = "a stratified" if labels is not None else "a random"
         notes.append(f"Read {how} sample of {len(files)} files (seed {spec.seed}).")
 
-    pixels, read, skipped, cropped = _read_all(files, size, root, fail=spec.bad_files == "fail")
-    if not pixels:
+    def refuse(index: int, why: str) -> None:
+        raise DataError(
+            f"'{files[index].relative_to(root)}' is not a usable image ({why}). Remove it, "
+            "or choose to skip unreadable files (--bad-files skip)."
+        )
+
+    decoded = decoded_folder(files, size, _decoder(size), refuse if spec.bad_files == "fail" else None)
+    skipped = [(files[i], why) for i, why in decoded.skipped]
+    if not decoded.read:
         first, why = skipped[0] if skipped else (None, "")
         example = f" ({first.relative_to(root)}: {why.rstrip('.')})" if first is not None else ""
         raise DataError(
@@ -376,16 +362,18 @@ def load_folder(spec: DataSpec) -> Dataset:
         )
     if skipped:
         notes.append(_skipped_note(skipped, root))
-    x = _channels(np.stack(pixels), spec.grayscale)
+    channels = _channels(decoded.all_gray, spec.grayscale)
+    x = ImageRows(decoded.path, channels, value_range=decoded.ranges.get(channels))
     notes.append(
-        f"Read {count(len(pixels), 'image')} as {'grayscale' if x.shape[-1] == 1 else 'RGB'} {size}x{size}"
-        + (f", centre-cropping {cropped} that were not square." if cropped else ".")
+        f"Read {count(len(x), 'image')} as {'grayscale' if x.shape[1] == 1 else 'RGB'} {size}x{size}"
+        + (f", centre-cropping {decoded.cropped} that were not square." if decoded.cropped else ".")
     )
+    read = np.asarray(decoded.read, dtype=np.int64)
     y, names = (None, ()) if labels is None else _present_classes(labels[read], classes)
     return Dataset(
         name=path.name,
         kind="image",
-        x=torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32)),
+        x=x,
         y=y,
         classes=names,
         notes=tuple(notes),

@@ -21,11 +21,12 @@ import torch
 
 from core.atomic import atomic_write_bytes
 from core.checksums import sealed_safetensors
+from core.data.common import count
 from core.data.dataset import Dataset
 from core.data.images import open_image
 from core.errors import ConfigError
 from core.features.backbones import Backbone, get_backbone, load_backbone
-from core.features.extract import Progress, iter_features
+from core.features.extract import Progress, StandIn, iter_features, tensor_for_backbone
 from core.features.shards import SHARD_ROWS, ShardFolder, read_sealed_features
 from core.paths import default_data_dir
 
@@ -144,11 +145,14 @@ def dataset_features(
             f"({len(finished)} shards in {shards.folder})."
         )
     if done < len(dataset):
-        compute = compute or in_this_process(dataset, device, batch_size, allow_download)
+        stood_in: list[str] = []  # photos gone or changed since loading, read from their loaded copies
+        compute = compute or in_this_process(dataset, device, batch_size, allow_download, stood_in)
         blocks = compute(backbone_for(dataset, backbone_name, input_size), done)
         if progress is not None:  # after loading: the rate counts photos, not the backbone's start-up
             progress(done, len(dataset))
         finished += shards.write_as_computed(blocks, len(finished), done, progress)
+        if stood_in:
+            note(_stood_in_note(stood_in))
     elif progress is not None:  # every shard finished; only the assembling was cut short
         progress(done, len(dataset))
     features = torch.cat(finished)
@@ -166,9 +170,14 @@ RowBlocks = Callable[[Backbone, int], Iterator[torch.Tensor]]
 
 
 def in_this_process(
-    dataset: Dataset, device: torch.device | str = "cpu", batch_size: int = 32, allow_download: bool = True
+    dataset: Dataset,
+    device: torch.device | str = "cpu",
+    batch_size: int = 32,
+    allow_download: bool = True,
+    stood_in: list[str] | None = None,
 ) -> RowBlocks:
-    """The features computed here: the backbone loaded once on `device`, the rows read from their files."""
+    """The features computed here: the backbone loaded once on `device`, the rows read from their files
+    (with `stood_in`, a photo gone since loading is read from its loaded copy and named there)."""
 
     def compute(backbone: Backbone, start: int) -> Iterator[torch.Tensor]:
         model = load_backbone(backbone.name, device, allow_download)
@@ -178,9 +187,34 @@ def in_this_process(
             files=dataset.files[start:],
             x=None if dataset.files else dataset.x[start:],
             batch_size=batch_size,
+            stand_in=None if stood_in is None else _loaded_copy(dataset, backbone, start, stood_in),
         )
 
     return compute
+
+
+def _loaded_copy(dataset: Dataset, backbone: Backbone, offset: int, stood_in: list[str]) -> StandIn:
+    """A photo gone or changed since the folder was loaded: the backbone reads the copy decoded then.
+
+    Its row stays (every later step counts on the rows), and `stood_in` collects its name and why.
+    """
+
+    def stand_in(position: int, why: str) -> np.ndarray:
+        row = offset + position
+        stood_in.append(f"{Path(dataset.files[row]).name} ({why.split(' (')[-1].split(');')[0]})")
+        pixels = tensor_for_backbone(dataset.x[row : row + 1], backbone)[0]
+        return pixels.permute(1, 2, 0).mul(255.0).round().to(torch.uint8).numpy()
+
+    return stand_in
+
+
+def _stood_in_note(stood_in: list[str]) -> str:
+    more = f"; and {len(stood_in) - 5} more" if len(stood_in) > 5 else ""
+    return (
+        f"{count(len(stood_in), 'photo')} could not be read for the features any more (gone or changed since "
+        f"the folder was loaded): {'; '.join(stood_in[:5])}{more}. Their features come from the copies decoded "
+        "when it was loaded; load the folder again to leave them out."
+    )
 
 
 def _cached_features(path: Path, rows: int) -> tuple[torch.Tensor | None, str]:

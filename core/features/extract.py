@@ -59,20 +59,38 @@ def tensor_for_backbone(x: torch.Tensor, backbone: Backbone) -> torch.Tensor:
     return x[..., top : top + backbone.input_size, left : left + backbone.input_size]
 
 
-def _file_batches(files: Sequence[str], backbone: Backbone, batch_size: int, workers: int) -> Iterator[torch.Tensor]:
-    """uint8 (B, 3, S, S) batches in file order, decoded `workers` batches ahead."""
-    chunks = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
+StandIn = Callable[[int, str], np.ndarray]  # (position in the files, why unreadable) -> uint8 (S, S, 3)
 
-    def decode(chunk: Sequence[str]) -> torch.Tensor:
-        return torch.from_numpy(np.stack([read_for_backbone(f, backbone) for f in chunk])).permute(0, 3, 1, 2)
+
+def _file_batches(
+    files: Sequence[str], backbone: Backbone, batch_size: int, workers: int, stand_in: StandIn | None = None
+) -> Iterator[torch.Tensor]:
+    """uint8 (B, 3, S, S) batches in file order, decoded `workers` batches ahead.
+
+    A file that cannot be read any more (gone or changed since the dataset was loaded) stops the
+    extraction, or with `stand_in` is replaced by what it gives for it.
+    """
+    starts = range(0, len(files), batch_size)
+
+    def read(position: int) -> np.ndarray:
+        try:
+            return read_for_backbone(files[position], backbone)
+        except DataError as error:
+            if stand_in is None:
+                raise
+            return stand_in(position, str(error))
+
+    def decode(start: int) -> torch.Tensor:
+        rows = range(start, min(start + batch_size, len(files)))
+        return torch.from_numpy(np.stack([read(i) for i in rows])).permute(0, 3, 1, 2)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = deque(pool.submit(decode, chunk) for chunk in chunks[: workers + 1])
+        pending = deque(pool.submit(decode, start) for start in starts[: workers + 1])
         queued = len(pending)
         while pending:
             batch = pending.popleft().result()
-            if queued < len(chunks):
-                pending.append(pool.submit(decode, chunks[queued]))
+            if queued < len(starts):
+                pending.append(pool.submit(decode, starts[queued]))
                 queued += 1
             yield batch
 
@@ -118,9 +136,11 @@ def iter_features(
     images: Sequence[Image.Image] = (),
     batch_size: int = 32,
     workers: int | None = None,
+    stand_in: StandIn | None = None,
 ) -> Iterator[torch.Tensor]:
     """`extract_features`' rows a batch at a time, as they are computed: a caller can keep them as it goes
-    (the features cache writes them in shards, so a killed extraction loses at most one shard)."""
+    (the features cache writes them in shards, so a killed extraction loses at most one shard).
+    `stand_in` gives the pixels of a file that can no longer be read (see _file_batches)."""
     if batch_size < 1:
         raise ConfigError(f"The features batch size must be at least 1 (got {batch_size}).")
     if images:  # a handful of uploads: decode here, then the same batched forward
@@ -131,7 +151,10 @@ def iter_features(
     if x is not None and x.dim() != 4:
         raise ConfigError(f"Pretrained image features need images shaped (N, C, H, W); got {tuple(x.shape)}.")
     workers = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
-    batches = _file_batches(files, backbone, batch_size, workers) if files else _tensor_batches(x, backbone, batch_size)
+    if files:
+        batches = _file_batches(files, backbone, batch_size, workers, stand_in)
+    else:
+        batches = _tensor_batches(x, backbone, batch_size)
     return _forward(model, backbone, batches)
 
 

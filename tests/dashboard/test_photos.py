@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.config import RunConfig
@@ -303,6 +305,26 @@ def test_row_pictures_read_the_original_photos(birds):
     blown_up = np.repeat(np.repeat(ds.to_display(ds.x[[0]])[0], 7, axis=0), 7, axis=1)
     assert np.abs(pictures[0].astype(int) - blown_up.astype(int)).mean() > 1
     assert gallery.file_captions(ds, [0]) == [Path(ds.files[0]).name]
+
+
+def test_row_pictures_read_the_loaded_pixels_only_of_a_photo_gone_since(birds, tmp_path):
+    shutil.copytree(birds, tmp_path / "birds")  # the module's photos stay whole for the other tests
+    ds = load_dataset(DataSpec(source="folder", path=str(tmp_path / "birds"), image_size=16))
+    Path(ds.files[1]).unlink()
+    read = []
+    rows = ds.x
+
+    class Watched:  # the folder's pixels, noting which rows are read from disk
+        shape = rows.shape
+
+        def __getitem__(self, index):
+            read.append(np.asarray(index).tolist())
+            return rows[index]
+
+    pictures = gallery.row_pictures(dataclasses.replace(ds, x=Watched()), [0, 1, 2], 112)
+    assert read == [[1]]
+    expected = Image.fromarray(ds.to_display(ds.x[[1]])[0]).resize((112, 112), Image.Resampling.NEAREST)
+    assert np.array_equal(pictures[1], np.asarray(expected))
 
 
 def test_cluster_groups_and_label_mix():
