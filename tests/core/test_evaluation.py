@@ -104,6 +104,8 @@ def test_every_pipeline_finds_well_separated_blobs():
         "n2d-features",
         "temi",
         "temi-features",
+        "turtle",
+        "turtle-features",
     }  # a run's features; a trained head
     for method, scores in results.items():
         assert scores["acc"] >= 0.99, method
@@ -226,7 +228,7 @@ def test_evaluate_run_reports_everything(trained, evaluation):
     assert (
         set(r["clustering"])
         == set(run_methods(trained.config))
-        == set(CLUSTER_METHODS) - {"n2d-features", "temi", "temi-features"}
+        == set(CLUSTER_METHODS) - {"n2d-features", "temi", "temi-features", "turtle", "turtle-features"}
     )
     assert r["sorted_by"] == sorted_by(trained.config) == "n2d"  # a run on pixels sorts by N2D on its codes
     for scores in [*r["clustering"].values(), *r["baselines"].values()]:
