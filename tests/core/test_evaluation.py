@@ -394,6 +394,10 @@ def test_trained_heads_are_scored_only_when_asked(trained, monkeypatch):
 
     small = {**TEMIClusterer.__init__.__kwdefaults__, "min_steps": 30, "hidden_dim": 16, "bottleneck_dim": 16}
     monkeypatch.setattr(TEMIClusterer.__init__, "__kwdefaults__", small)  # a head sized for a test
+    from core.heads.turtle import TURTLEClusterer
+
+    quick = {**TURTLEClusterer.__init__.__kwdefaults__, "outer_steps": 30, "outer_lr": 5e-2}
+    monkeypatch.setattr(TURTLEClusterer.__init__, "__kwdefaults__", quick)
     skip = ("baselines", "probes")
     plain = evaluate_run(trained, "test", save=False, skip=skip)
     with_heads = evaluate_run(trained, "test", save=False, skip=skip, heads=True)
