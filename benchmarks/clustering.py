@@ -5,7 +5,7 @@ data's kind), then exactly what `latentboard evaluate --split SPLIT [--heads]` r
 N2D, every other clustering, the trained heads with --heads, reconstruction, the map, the
 no-autoencoder baselines, the number of groups and the probes), each stage timed in wall seconds.
 Prints every clustering stage on the codes and, for runs on a backbone's features, on the features
-(UMAP + GMM = N2D, McConville et al., 2019; k-means; the TEMI head with --heads), the baselines
+(UMAP + GMM = N2D, McConville et al., 2019; k-means; the TEMI and TURTLE heads with --heads), the baselines
 (k-means / UMAP + GMM on raw pixels, on PCA, on the backbone's own features), the estimated number
 of groups with the labels hidden against the truth, and, as the ceiling, a logistic probe with
 labels on each representation. mnist-10k holds all of mnist-5k, on which the digits recipe was
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n2d-neighbors", type=int, default=N2D_NEIGHBORS)
     parser.add_argument("--runs-dir", default=None, help="keep the runs here (default: a temporary folder)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, like a laptop / CI)")
-    parser.add_argument("--heads", action="store_true", help="also train and score the TEMI heads, as evaluate --heads")
+    parser.add_argument("--heads", action="store_true", help="also train and score TEMI and TURTLE (evaluate --heads)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 

@@ -1013,8 +1013,8 @@ COMMANDS: dict[str, Command] = {
             arg(
                 "--heads",
                 action="store_true",
-                help="also train and score the clustering heads (temi; temi-features for runs on features): "
-                "a minute or more each on a CPU",
+                help="also train and score the clustering heads (temi, turtle; temi-features and turtle-features for "
+                "runs on features): a minute or more each on a CPU",
             ),
             arg("--json", action="store_true", help="print one JSON object instead of tables"),
             RUNS_DIR,

@@ -161,4 +161,23 @@ CLUSTER_METHODS: dict[str, ClusterMethod] = registry(
         trained_head=True,
         reads="features",
     ),
+    ClusterMethod(
+        "turtle",
+        "TURTLE head",
+        "TURTLE (Gadetsky et al., 2024): the grouping whose linear classifiers on the codes separate it with "
+        "the widest margin; trains small networks, so it takes a minute or more.",
+        "core.heads.turtle:TURTLEClusterer",
+        summary="TURTLE on codes",
+        trained_head=True,
+    ),
+    ClusterMethod(
+        "turtle-features",
+        "TURTLE on backbone features",
+        "TURTLE's widest-margin grouping of the pretrained backbone's features (runs trained on features only); "
+        "a minute or more.",
+        "core.heads.turtle:TURTLEClusterer",
+        summary="TURTLE on backbone features",
+        trained_head=True,
+        reads="features",
+    ),
 )

@@ -5,5 +5,6 @@ reports its training steps through an optional `progress(done, total)` callable.
 """
 
 from core.heads.temi import TEMIClusterer
+from core.heads.turtle import TURTLEClusterer
 
-__all__ = ["TEMIClusterer"]
+__all__ = ["TEMIClusterer", "TURTLEClusterer"]

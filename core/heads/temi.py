@@ -58,6 +58,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
 from core.errors import ConfigError, TrainingDiverged
+from core.heads.rows import check_room, checked_rows
 
 MIN_ROWS = 10  # fewer rows than this have no neighbourhoods worth distilling
 KNN_BLOCK = 2048  # rows per block of the cosine-similarity search (keeps memory at block x N)
@@ -209,16 +210,7 @@ class TEMIClusterer(ClusterMixin, BaseEstimator):
             raise ConfigError("TEMI: progress must be a callable(done, total) or None.")
 
     def _check_rows(self, X) -> np.ndarray:
-        try:
-            X = np.asarray(X, dtype=np.float32)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"TEMI needs a numeric (N, D) array ({error}).") from None
-        if X.ndim != 2 or X.shape[1] == 0:
-            raise ConfigError(f"TEMI needs a two-dimensional (N, D) array of rows (got shape {X.shape}).")
-        if not np.isfinite(X).all():
-            bad = int((~np.isfinite(X)).any(axis=1).sum())
-            raise ConfigError(f"TEMI: {bad} of {len(X)} rows hold NaN or infinite values; clean or drop them first.")
-        return X
+        return checked_rows(X, "TEMI")
 
     # ------------------------------------------------------------------ sklearn API
 
@@ -229,12 +221,7 @@ class TEMIClusterer(ClusterMixin, BaseEstimator):
         self._check_params()
         X = self._check_rows(X)
         n = len(X)
-        if n < MIN_ROWS:
-            raise ConfigError(f"A TEMI clustering head needs at least {MIN_ROWS} rows to learn from (got {n}).")
-        if self.n_clusters > n:
-            raise ConfigError(
-                f"TEMI cannot make {self.n_clusters} groups of {n} rows: ask for at most {n} groups, or add rows."
-            )
+        check_room(n, self.n_clusters, "TEMI", MIN_ROWS)
         device = resolve_device(self.device)
         seed = 0 if self.random_state is None else int(self.random_state)
         gen = torch.Generator().manual_seed(seed)

@@ -19,8 +19,10 @@ from tests.core.data_fixtures import blobs
 
 ON_CODES = [name for name, m in CLUSTER_METHODS.items() if not m.on_manifold]
 # A trained head sized for a test: 40 steps of small heads still find well-separated blobs, in well under a second.
+TEMI_FAST = {"min_steps": 40, "epochs": 1, "warmup_epochs": 0, "hidden_dim": 32, "bottleneck_dim": 32}
+TURTLE_FAST = {"outer_steps": 40, "inner_steps": 5, "outer_lr": 5e-2}
 FAST = {
-    name: {"min_steps": 40, "epochs": 1, "warmup_epochs": 0, "hidden_dim": 32, "bottleneck_dim": 32}
+    name: TURTLE_FAST if m.build.endswith("TURTLEClusterer") else TEMI_FAST
     for name, m in CLUSTER_METHODS.items()
     if m.trained_head
 }
@@ -103,6 +105,8 @@ class TestEstimators:
             "agglomerative",
             "temi",
             "temi-features",
+            "turtle",
+            "turtle-features",
         ]  # HDBSCAN and the UMAP ones label only their rows
 
     @pytest.mark.parametrize("method", ["kmeans", "gmm", "agglomerative"])

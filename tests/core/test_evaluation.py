@@ -104,6 +104,8 @@ def test_every_pipeline_finds_well_separated_blobs():
         "n2d-features",
         "temi",
         "temi-features",
+        "turtle",
+        "turtle-features",
     }  # a run's features; a trained head
     for method, scores in results.items():
         assert scores["acc"] >= 0.99, method
@@ -226,7 +228,7 @@ def test_evaluate_run_reports_everything(trained, evaluation):
     assert (
         set(r["clustering"])
         == set(run_methods(trained.config))
-        == set(CLUSTER_METHODS) - {"n2d-features", "temi", "temi-features"}
+        == set(CLUSTER_METHODS) - {"n2d-features", "temi", "temi-features", "turtle", "turtle-features"}
     )
     assert r["sorted_by"] == sorted_by(trained.config) == "n2d"  # a run on pixels sorts by N2D on its codes
     for scores in [*r["clustering"].values(), *r["baselines"].values()]:
@@ -392,6 +394,10 @@ def test_trained_heads_are_scored_only_when_asked(trained, monkeypatch):
 
     small = {**TEMIClusterer.__init__.__kwdefaults__, "min_steps": 30, "hidden_dim": 16, "bottleneck_dim": 16}
     monkeypatch.setattr(TEMIClusterer.__init__, "__kwdefaults__", small)  # a head sized for a test
+    from core.heads.turtle import TURTLEClusterer
+
+    quick = {**TURTLEClusterer.__init__.__kwdefaults__, "outer_steps": 30, "outer_lr": 5e-2}
+    monkeypatch.setattr(TURTLEClusterer.__init__, "__kwdefaults__", quick)
     skip = ("baselines", "probes")
     plain = evaluate_run(trained, "test", save=False, skip=skip)
     with_heads = evaluate_run(trained, "test", save=False, skip=skip, heads=True)
