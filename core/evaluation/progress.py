@@ -38,7 +38,7 @@ CALIBRATE_AFTER = 0.1  # trust measured speed once steps worth this share of the
 STEP_LABELS = {
     "encode": "Encoding the rows",
     "n2d": "N2D: UMAP of the codes + GMM",
-    "groups": "How many groups (silhouette on N2D's manifold)",
+    "groups": "How many groups (modularity of spectral clusterings of the neighbour graph)",
     "clusterings": "Other clusterings of the codes",
     "reconstruction": "Reconstruction quality",
     "map": "2-D map and its trustworthiness",
