@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -83,11 +85,23 @@ def watched_run(home: Path, cpus) -> tuple[subprocess.Popen, str]:
     command = [*pin, sys.executable, "-m", "core.cli", "train", "--dataset", "digits", "--preset", "quick-demo"]
     command += ["--epochs", str(UNTIL_STOPPED_EPOCHS), "--runs-dir", str(home / "runs")]
     env = dict(os.environ, LATENTBOARD_HOME=str(home), LATENTBOARD_DATA_DIR=str(home / "data"), OMP_NUM_THREADS="1")
-    trainer = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    trainer = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        # Started from a shell's background job, this process ignores SIGINT and so would the trainer:
+        # its Ctrl-C below must reach it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     first = trainer.stdout.readline()  # "Training run <id>: ..."
     if not first.startswith("Training run "):
         trainer.kill()
         raise RuntimeError(f"latentboard train did not start: {first!r}")
+    # Keep reading what it prints: a full pipe would block the trainer mid-epoch, and its Ctrl-C with it.
+    threading.Thread(target=trainer.stdout.read, daemon=True).start()
     return trainer, first.split()[2].rstrip(":")
 
 
@@ -109,8 +123,12 @@ def watch_only(browser, server, home: Path, sessions: int, cpus) -> dict:
         seconds, cpu = time.monotonic() - began, cpu_seconds(server.pid) - cpu_before
         lagging = sum(1 for page in pages if not train_view(page)["training"])
     finally:
-        trainer.send_signal(2)  # Ctrl-C: the trainer stops after its batch and keeps its checkpoint
-        trainer.wait(60)
+        trainer.send_signal(signal.SIGINT)  # Ctrl-C: the trainer stops after its batch and keeps its checkpoint
+        try:
+            trainer.wait(60)
+        except subprocess.TimeoutExpired:
+            trainer.kill()
+            trainer.wait()
         for page in pages:
             leave(page)
     return {"cpu_per_page_minute": per_page_minute(cpu, sessions, seconds), "idle_per_minute": idle, "lag": lagging}
