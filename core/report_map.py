@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.errors import ConfigError
 from core.figures import NOISE_COLOUR, PALETTE, cluster_names, marker_size, natural_sort
 from core.methods import CLUSTER_METHODS, MAP_METHODS
 from core.tour import Step, read_tour
@@ -247,7 +248,16 @@ def map_payload(trained: TrainedRun, split: str) -> tuple[dict[str, Any], str | 
     steps = list(tour.steps)
     points, keep = map_points(trained, steps[0].split if steps else split)
     data = MapData(trained, points, keep)
-    views = [data.view(step) for step in (steps or [overview(trained, points.split)])]
+    views, left_out = [], []
+    for number, step in enumerate(steps, 1):
+        try:  # a step a hand-edited file asks for that this run cannot draw: dropped, not the whole report
+            views.append(data.view(step))
+        except ConfigError as error:
+            left_out.append(f"step {number} ({error})")
+    if left_out:
+        problem = " ".join(filter(None, [problem, f"The tour's {'; '.join(left_out)} could not be drawn: left out."]))
+    steps = steps if views else []
+    views = views or [data.view(overview(trained, points.split))]
     payload = {
         "n": len(points.rows),
         "size": marker_size(len(points.rows)),

@@ -126,3 +126,20 @@ def test_a_tour_of_another_run_leaves_the_report_with_a_notice_and_no_tour(train
         tour_path(trained.run.path).unlink()
     assert '<p class="notice">' in text and "tour of run &#x27;another-run&#x27;" in text
     assert 'id="tour-next"' not in text and 'id="latent-map"' in text
+
+
+def test_a_tour_step_the_run_cannot_draw_is_left_out_with_a_notice(trained):
+    from core.report_map import map_payload
+    from core.tour import Step, Tour, save_tour, tour_path
+
+    tour = Tour(trained.run.id, len(trained.dataset)).added(Step("By label.", split="all", colour="label"))
+    tour = tour.added(Step("The backbone's clusters.", split="all", colour="cluster", clusterer="n2d-features"))
+    save_tour(trained.run.path, tour)  # valid as a file, but this run reads pixels: it has no backbone features
+    try:
+        payload, problem = map_payload(trained, "test")
+        text = render_report(trained)
+    finally:
+        tour_path(trained.run.path).unlink()
+    assert [v["caption"] for v in payload["views"]] == ["By label."] and payload["tour"]
+    assert problem is not None and problem.startswith("The tour's step 2 (") and problem.endswith("left out.")
+    assert '<p class="notice">' in text and 'id="latent-map"' in text
