@@ -18,29 +18,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
+
+from tests.e2e.live_dashboard import dashboard_server, headless_chromium  # noqa: E402
+from tests.e2e.server_usage import cpu_seconds  # noqa: E402
+
 HERE = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its waited-for children, from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / TICKS  # utime stime cutime cstime
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(check, timeout: float, what: str):
@@ -51,14 +40,6 @@ def wait_for(check, timeout: float, what: str):
             return found
         time.sleep(0.3)
     raise SystemExit(f"timed out waiting for {what}")
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-            return reply.read().strip() == b"ok"
-    except OSError:
-        return False
 
 
 def running_run(runs: Path) -> str | None:
@@ -103,57 +84,45 @@ def measure(checkout: Path, pages: int, seconds: float, browser) -> tuple[float,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    port = free_port()
-    log = open(home / "server.log", "wb")
-    server = subprocess.Popen(
-        [python, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true"]
-        + ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=checkout,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     contexts = []
     try:
-        wait_for(lambda: healthy(url), 90, "the server")
-        run_id = wait_for(lambda: running_run(home / "runs"), 120, "the training's first metrics")
-        first = browser.new_context(viewport={"width": 1280, "height": 900})
-        warm = first.new_page()  # the first page pays for imports: not part of what a watcher costs
-        warm.goto(f"{url}/train?run={run_id}", wait_until="commit", timeout=120_000)
-        if not shows_training(warm):
-            raise SystemExit(f"{checkout}: the first page did not show the training in {SHOWN_WITHIN} s")
-        first.close()
-        time.sleep(3)
-        before = cpu_seconds(server.pid)
-        time.sleep(10)
-        idle = (cpu_seconds(server.pid) - before) * 6
-        for _ in range(pages):
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            page.goto(f"{url}/train?run={run_id}", wait_until="commit", timeout=120_000)
-            contexts.append((context, page))
-        unshown = sum(not shows_training(page) for _, page in contexts)
-        time.sleep(3)
-        before, began = cpu_seconds(server.pid), time.monotonic()
-        time.sleep(seconds)
-        used = cpu_seconds(server.pid) - before
-        minutes = (time.monotonic() - began) / 60
-        if trainer.poll() is not None:
-            print(f"  (the training ended early: exit {trainer.returncode})")
-        if unshown:
-            print(f"  ({unshown} of {pages} pages had not shown the training after {SHOWN_WITHIN} s)")
-        return idle, (used / minutes - idle) / pages
+        with dashboard_server(home, env={"OMP_NUM_THREADS": "1"}, root=checkout) as server:
+            url = server.url
+            run_id = wait_for(lambda: running_run(home / "runs"), 120, "the training's first metrics")
+            first = browser.new_context(viewport={"width": 1280, "height": 900})
+            warm = first.new_page()  # the first page pays for imports: not part of what a watcher costs
+            warm.goto(f"{url}/train?run={run_id}", wait_until="commit", timeout=120_000)
+            if not shows_training(warm):
+                raise SystemExit(f"{checkout}: the first page did not show the training in {SHOWN_WITHIN} s")
+            first.close()
+            time.sleep(3)
+            before = cpu_seconds(server.pid)
+            time.sleep(10)
+            idle = (cpu_seconds(server.pid) - before) * 6
+            for _ in range(pages):
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                page.goto(f"{url}/train?run={run_id}", wait_until="commit", timeout=120_000)
+                contexts.append((context, page))
+            unshown = sum(not shows_training(page) for _, page in contexts)
+            time.sleep(3)
+            before, began = cpu_seconds(server.pid), time.monotonic()
+            time.sleep(seconds)
+            used = cpu_seconds(server.pid) - before
+            minutes = (time.monotonic() - began) / 60
+            if trainer.poll() is not None:
+                print(f"  (the training ended early: exit {trainer.returncode})")
+            if unshown:
+                print(f"  ({unshown} of {pages} pages had not shown the training after {SHOWN_WITHIN} s)")
+            return idle, (used / minutes - idle) / pages
     finally:
         for context, _ in contexts:
             context.close()
-        for process in (server, trainer):
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
+        trainer.terminate()
+        try:
+            trainer.wait(15)
+        except subprocess.TimeoutExpired:
+            trainer.kill()
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -165,17 +134,12 @@ def main() -> None:
         "--checkout", type=Path, nargs="*", default=[HERE], help="source trees to serve, each measured in turn"
     )
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     print(f"{args.pages} pages watching one training for {args.seconds:.0f} s; load average {os.getloadavg()[0]:.1f}")
     print("checkout                          idle server (CPU s/min)  per watching page (CPU s/min)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+    with headless_chromium() as browser:
         for checkout in args.checkout:
             idle, per_page = measure(checkout.resolve(), args.pages, args.seconds, browser)
             print(f"{str(checkout):32s}  {idle:23.1f}  {per_page:29.1f}")
-        browser.close()
 
 
 if __name__ == "__main__":

@@ -109,19 +109,22 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def dashboard_server(home: Path, cpus: Iterable[int] | None = None, env: dict | None = None) -> Iterator[Server]:
+def dashboard_server(
+    home: Path, cpus: Iterable[int] | None = None, env: dict | None = None, root: Path = ROOT
+) -> Iterator[Server]:
     """A server whose runs, data and log (home / "server.log") live in `home`; with `cpus`, it runs
-    under `taskset -c` on those cores only (it then sizes its job queue from them)."""
+    under `taskset -c` on those cores only (it then sizes its job queue from them). `root`: the
+    source tree it serves (a benchmark compares checkouts)."""
     port = free_port()
-    environ = dict(
-        os.environ,
-        LATENTBOARD_HOME=str(home),
-        LATENTBOARD_RUNS_DIR=str(home / "runs"),
-        LATENTBOARD_DATA_DIR=str(home / "data"),
-        OMP_NUM_THREADS="2",
-        PYTHONUNBUFFERED="1",
-        **(env or {}),
-    )
+    environ = {
+        **os.environ,
+        "LATENTBOARD_HOME": str(home),
+        "LATENTBOARD_RUNS_DIR": str(home / "runs"),
+        "LATENTBOARD_DATA_DIR": str(home / "data"),
+        "OMP_NUM_THREADS": "2",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),  # the caller's settings win, these defaults included
+    }
     pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
     command = [
         *pin,
@@ -141,7 +144,7 @@ def dashboard_server(home: Path, cpus: Iterable[int] | None = None, env: dict | 
     ]
     log_path = home / "server.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=root, env=environ, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + SERVER_START_TIMEOUT
