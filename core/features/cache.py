@@ -152,7 +152,7 @@ def dataset_features(
             progress(done, len(dataset))
         finished += shards.write_as_computed(blocks, len(finished), done, progress)
         if stood_in:
-            note(_stood_in_note(stood_in))
+            note(stood_in_note(stood_in))
     elif progress is not None:  # every shard finished; only the assembling was cut short
         progress(done, len(dataset))
     features = torch.cat(finished)
@@ -187,13 +187,13 @@ def in_this_process(
             files=dataset.files[start:],
             x=None if dataset.files else dataset.x[start:],
             batch_size=batch_size,
-            stand_in=None if stood_in is None else _loaded_copy(dataset, backbone, start, stood_in),
+            stand_in=None if stood_in is None else loaded_copy(dataset, backbone, start, stood_in),
         )
 
     return compute
 
 
-def _loaded_copy(dataset: Dataset, backbone: Backbone, offset: int, stood_in: list[str]) -> StandIn:
+def loaded_copy(dataset: Dataset, backbone: Backbone, offset: int, stood_in: list[str]) -> StandIn:
     """A photo gone or changed since the folder was loaded: the backbone reads the copy decoded then.
 
     Its row stays (every later step counts on the rows), and `stood_in` collects its name and why.
@@ -208,7 +208,7 @@ def _loaded_copy(dataset: Dataset, backbone: Backbone, offset: int, stood_in: li
     return stand_in
 
 
-def _stood_in_note(stood_in: list[str]) -> str:
+def stood_in_note(stood_in: list[str]) -> str:
     more = f"; and {len(stood_in) - 5} more" if len(stood_in) > 5 else ""
     return (
         f"{count(len(stood_in), 'photo')} could not be read for the features any more (gone or changed since "

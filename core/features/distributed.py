@@ -10,10 +10,11 @@ later step reads them as if this machine had computed them, and a stopped run re
 shards with or without a cluster.
 
 Every node must see the photos at the driver's path; `check_nodes_see` proves it at start with a
-tiny task per node. A photo that turns unreadable midway stops the stage with the same message
-a single-machine run gives (read_for_backbone's), naming the node that read it; the shards
-finished before it are kept. With core.sweeps and core.ray_cluster, the only modules that import
-`ray`, and only inside functions.
+tiny task per node. A photo that turns unreadable midway is stood in for as on one machine: its
+worker marks the row, this machine computes it from the copy decoded when the folder was loaded
+(core.features.cache.loaded_copy), and a note names it and the node that tried it. A node or
+worker lost stops the stage; the shards finished before it are kept. With core.sweeps and
+core.ray_cluster, the only modules that import `ray`, and only inside functions.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import torch
 from core.data.dataset import Dataset
 from core.errors import ClusterError, ConfigError, DataError, LatentboardError
 from core.features.backbones import Backbone
-from core.features.cache import RowBlocks, dataset_features
+from core.features.cache import RowBlocks, dataset_features, loaded_copy, stood_in_note
 
 SAMPLE_FILES = 8  # files each node opens at start: the first, the last and some between
 
@@ -65,15 +66,19 @@ def cluster_features(
                 f"{'GPU' if on_gpu else 'CPU'} worker{'s' if workers != 1 else ''} on {nodes} "
                 f"node{'s' if nodes != 1 else ''}."
             )
-        return dataset_features(
+        stood_in: list[str] = []  # photos gone or changed since loading, computed here from their loaded copies
+        features = dataset_features(
             dataset,
             backbone_name,
             batch_size=batch_size,
             allow_download=allow_download,
             on_note=on_note,
-            compute=on_cluster(dataset, workers, on_gpu, batch_size, allow_download),
+            compute=on_cluster(dataset, workers, on_gpu, batch_size, allow_download, stood_in),
             **settings,
         )
+        if stood_in and on_note is not None:
+            on_note(stood_in_note(stood_in))
+        return features
     finally:
         shutdown(started)
 
@@ -146,8 +151,9 @@ class BackboneWorker:
     """One Ray Data actor: the backbone loaded once, then batches of rows -> their features.
 
     A batch holds "row" (and "path" for file rows); the answer adds "features", "node" (who
-    computed them) and "error": read_for_backbone's message when a file could not be read, or why
-    this worker has no backbone (say, its weights are missing on this node).
+    computed them), "error": why this worker has no backbone (say, its weights are missing on this
+    node), and "unreadable": read_for_backbone's message for a file that could not be read any more
+    (its features are left for the driver to compute from the copy it loaded).
     """
 
     def __init__(
@@ -168,34 +174,45 @@ class BackboneWorker:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = batch["row"]
-        features, error = torch.zeros(len(rows), self.backbone.dim), self.problem
-        if not error:
-            try:
-                features = self._features(batch)
-            except DataError as exc:  # a file gone or changed since the dataset was read
-                error = str(exc)
+        unreadable = np.full(len(rows), "", dtype=object)
+        features = torch.zeros(len(rows), self.backbone.dim) if self.problem else self._features(batch, unreadable)
         return {
             "row": rows,
             "features": features.numpy(),
             "node": np.full(len(rows), self.node),
-            "error": np.full(len(rows), error),
+            "error": np.full(len(rows), self.problem),
+            "unreadable": unreadable.astype(str),
         }
 
-    def _features(self, batch: dict[str, np.ndarray]) -> torch.Tensor:
-        from core.features.extract import extract_features
+    def _features(self, batch: dict[str, np.ndarray], unreadable: np.ndarray) -> torch.Tensor:
+        from core.features.extract import extract_features, iter_features
 
         if self.pixels is None:  # files, read here: on this node's disk
             files = [str(name) for name in batch["path"]]
-            return extract_features(self.model, self.backbone, files=files, batch_size=len(files), workers=1)
+            side = self.backbone.input_size
+
+            def mark(position: int, why: str) -> np.ndarray:  # gone or changed since the dataset was read
+                unreadable[position] = why
+                return np.zeros((side, side, 3), dtype=np.uint8)
+
+            blocks = iter_features(
+                self.model, self.backbone, files=files, batch_size=len(files), workers=1, stand_in=mark
+            )
+            return torch.cat(list(blocks))
         x = self.pixels[torch.from_numpy(batch["row"].astype(np.int64))]
         return extract_features(self.model, self.backbone, x=x, batch_size=len(x))
 
 
-def on_cluster(dataset: Dataset, workers: int, on_gpu: bool, batch_size: int, allow_download: bool) -> RowBlocks:
-    """core.features.cache's `compute`: the rows from `start` on, mapped over `workers` actors, in order."""
+def on_cluster(
+    dataset: Dataset, workers: int, on_gpu: bool, batch_size: int, allow_download: bool, stood_in: list[str]
+) -> RowBlocks:
+    """core.features.cache's `compute`: the rows from `start` on, mapped over `workers` actors, in order.
+    A photo a worker could not read is computed here from its loaded copy and named in `stood_in`."""
 
     def compute(backbone: Backbone, start: int) -> Iterator[torch.Tensor]:
         import ray
+
+        stand_in = from_loaded_copy(dataset, backbone, allow_download, stood_in)
 
         rows = range(start, len(dataset))
         items = [{"row": i, "path": dataset.files[i]} for i in rows] if dataset.files else [{"row": i} for i in rows]
@@ -217,7 +234,7 @@ def on_cluster(dataset: Dataset, workers: int, on_gpu: bool, batch_size: int, al
         )
         try:
             with _console_warnings_only():  # Ray Data's plan and progress, each step at INFO: our bar says it
-                yield from in_row_order(mapped.iter_batches(batch_size=None, batch_format="numpy"), start)
+                yield from in_row_order(mapped.iter_batches(batch_size=None, batch_format="numpy"), start, stand_in)
         except ray.exceptions.RayError as exc:  # a node or worker lost: nothing the photos did
             raise ClusterError(
                 f"The Ray cluster lost the features stage ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
@@ -241,21 +258,50 @@ def _console_warnings_only() -> Iterator[None]:
             handler.setLevel(level)
 
 
-def in_row_order(batches: Iterable[dict[str, np.ndarray]], start: int) -> Iterator[torch.Tensor]:
+def from_loaded_copy(
+    dataset: Dataset, backbone: Backbone, allow_download: bool, stood_in: list[str]
+) -> Callable[[int, str, str], np.ndarray]:
+    """(row, why its file could not be read, the node that tried) -> its features, computed here from
+    the copy decoded when the folder was loaded, as a single-machine run stands in for it; the
+    backbone is loaded here only if some photo needs it."""
+    from core.features.backbones import load_backbone
+    from core.features.extract import features_of_pixels
+
+    model: list[torch.nn.Module] = []
+
+    def features(row: int, why: str, node: str) -> np.ndarray:
+        if not model:
+            model.append(load_backbone(backbone.name, "cpu", allow_download))
+        pixels = loaded_copy(dataset, backbone, row, stood_in)(0, why)
+        stood_in[-1] = f"{stood_in[-1][:-1]}, on the Ray node {node[:8]})"
+        return features_of_pixels(model[0], backbone, pixels[None])[0].numpy()
+
+    return features
+
+
+def in_row_order(
+    batches: Iterable[dict[str, np.ndarray]], start: int, stand_in: Callable[[int, str, str], np.ndarray] | None = None
+) -> Iterator[torch.Tensor]:
     """The workers' answers as blocks of consecutive rows from `start` on, whatever order they finished in.
-    An unreadable file stops the stage with its message and the node that tried it, once every row
-    before it is out."""
-    waiting: dict[int, tuple[np.ndarray, str, str]] = {}
+
+    A worker without a backbone stops the stage with its message and node, once every row before it
+    is out (their shards are kept for the next run). A file a worker could not read gets
+    `stand_in(row, why, node)`'s features (without one, it stops the stage the same way).
+    """
+    waiting: dict[int, tuple[np.ndarray, str, str, str]] = {}
     expected = start
     for batch in batches:
-        for row, features, node, error in zip(batch["row"], batch["features"], batch["node"], batch["error"]):
-            waiting[int(row)] = features, str(node), str(error)
+        answers = zip(batch["row"], batch["features"], batch["node"], batch["error"], batch["unreadable"])
+        for row, features, node, error, unreadable in answers:
+            waiting[int(row)] = features, str(node), str(error), str(unreadable)
         ready = []
         while expected in waiting:
-            features, node, error = waiting.pop(expected)
-            if error:  # every row before it is yielded, so its shards are kept for the next run
+            features, node, error, unreadable = waiting.pop(expected)
+            if unreadable and stand_in is not None:
+                features = stand_in(expected, unreadable, node)
+            elif error or unreadable:
                 yield from ([torch.from_numpy(np.stack(ready))] if ready else [])
-                raise DataError(f"{error} (on the Ray node {node[:8]})")
+                raise DataError(f"{error or unreadable} (on the Ray node {node[:8]})")
             ready.append(features)
             expected += 1
         if ready:

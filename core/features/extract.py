@@ -158,6 +158,11 @@ def iter_features(
     return _forward(model, backbone, batches)
 
 
+def features_of_pixels(model: torch.nn.Module, backbone: Backbone, pixels: np.ndarray) -> torch.Tensor:
+    """The features of uint8 (N, S, S, 3) pixels already at the backbone's geometry (a stand-in's, say)."""
+    return next(_forward(model, backbone, iter([torch.from_numpy(pixels).permute(0, 3, 1, 2)])))
+
+
 def _forward(model: torch.nn.Module, backbone: Backbone, batches: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
     """Normalise each batch (uint8 0-255 or float 0-1) the backbone's way and run it, on its device."""
     device = next(model.parameters()).device
