@@ -6,7 +6,11 @@ mirror, a crop of a few pixels, a brightness shift), saved as JPEG in one sub-fo
 Then runs, each as its own process, `latentboard train --preset photos` on it, `evaluate --split
 all --skip-probes` and `export --sorted-folders`, and prints each one's wall seconds and peak
 resident memory (getrusage of the finished child: its maximum resident set), with the step lines
-the commands print (where the time goes). The issue's bar: under 4 GB at 100,000 photos.
+the commands print (where the time goes). Last (`--page`, on by default), the dashboard is served
+on that runs folder and the run's Latent space page opened in headless Chromium: the seconds to
+the map on screen and to the page settled (clusters, names and all), and the server's peak
+resident memory (sampled every 0.5 s, its children included). The issue's bar: under 4 GB at
+100,000 photos.
 
     .venv/bin/python benchmarks/big_folder.py --photos 5000 --work /tmp/big5k
 
@@ -22,11 +26,17 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
+
+from tests.e2e.live_dashboard import dashboard_server, headless_chromium  # noqa: E402
+from tests.e2e.server_usage import resident_bytes  # noqa: E402
 
 CIFAR = Path("/work/shared/data/cifar10-train-10k.npz")
 PHOTO_SIDE = 128  # small photos: the backbone reads them at its own size, the galleries at 96 px
@@ -88,6 +98,43 @@ def run_step(name: str, args: list[str], env: dict[str, str], log: Path) -> tupl
     return wall, usage.ru_maxrss / 1024, text  # ru_maxrss is in KB on Linux
 
 
+PAGE_DEADLINE = 3600  # seconds: a wait for the page, not a speed bar
+DRAWN_MAP = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .some(g => (g._fullData || []).reduce((n, t) => n + (t._length ?? 0), 0) > 100)"""
+
+
+def latent_page(work: Path, run_id: str) -> tuple[float, float, float, str]:
+    """(seconds to the map on screen, seconds to the page settled, the server's peak resident MB, what
+    the page said below the map) for the run's Latent space page, opened cold on a server of its own."""
+    from tests.e2e.test_browser import wait_idle
+
+    peak, stop = [0], threading.Event()
+    with dashboard_server(work, env={"LATENTBOARD_RUNS_DIR": str(work / "runs")}) as server:
+
+        def sample() -> None:
+            while not stop.wait(0.5):
+                peak[0] = max(peak[0], resident_bytes(server.pid) or 0)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            with headless_chromium() as browser:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                start = time.perf_counter()
+                page.goto(f"{server.url}/?run={run_id}")
+                wait_idle(page, timeout=120)
+                page.locator('[data-testid="stSidebarNav"] a', has_text="Latent space").first.click()
+                page.wait_for_function(DRAWN_MAP, timeout=PAGE_DEADLINE * 1000)
+                drawn = time.perf_counter() - start
+                wait_idle(page, timeout=PAGE_DEADLINE)
+                settled = time.perf_counter() - start
+                headings = page.locator("h2, h3").all_inner_texts()
+        finally:
+            stop.set()
+            sampler.join()
+    return drawn, settled, peak[0] / 2**20, " | ".join(headings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=100_000)
@@ -97,6 +144,8 @@ def main() -> None:
         "--features-size", type=int, default=None, help="the backbone's input side (quicker features, same memory)"
     )
     parser.add_argument("--load-only", action="store_true", help="time loading the folder only: first, then cached")
+    parser.add_argument("--run", default=None, help="skip train/evaluate/export: open this run's Latent space page")
+    parser.add_argument("--no-page", dest="page", action="store_false", help="leave out the Latent space page")
     args = parser.parse_args()
 
     folder = args.work / f"photos-{args.photos}"
@@ -118,12 +167,20 @@ def main() -> None:
         step("load", ["-c", LOAD, str(folder)])
         step("load-again", ["-c", LOAD, str(folder)])
     else:
-        train = ["-m", "core.cli", "train", "--preset", "photos", "--dataset", "folder", "--data-dir", str(folder)]
-        train += ["--epochs", str(args.epochs)] if args.epochs else []
-        train += ["--features-size", str(args.features_size)] if args.features_size else []
-        run_id = Path(re.search(r"^Run folder: (.+)$", step("train", train), re.M)[1]).name
-        step("evaluate", ["-m", "core.cli", "evaluate", run_id, "--split", "all", "--skip-probes"])
-        step("export", ["-m", "core.cli", "export", run_id, "--sorted-folders", str(args.work / f"sorted-{run_id}")])
+        run_id = args.run
+        if run_id is None:
+            train = ["-m", "core.cli", "train", "--preset", "photos", "--dataset", "folder", "--data-dir", str(folder)]
+            train += ["--epochs", str(args.epochs)] if args.epochs else []
+            train += ["--features-size", str(args.features_size)] if args.features_size else []
+            run_id = Path(re.search(r"^Run folder: (.+)$", step("train", train), re.M)[1]).name
+            step("evaluate", ["-m", "core.cli", "evaluate", run_id, "--split", "all", "--skip-probes"])
+            export = ["-m", "core.cli", "export", run_id, "--sorted-folders", str(args.work / f"sorted-{run_id}")]
+            step("export", export)
+        if args.page:
+            drawn, settled, peak, headings = latent_page(args.work, run_id)
+            results.append(("page", settled, peak, headings))
+            print(f"page: map on screen after {drawn:.0f} s, settled after {settled:.0f} s, server peak {peak:.0f} MB")
+            print(f"  its sections: {headings}", flush=True)
     print(f"\n{args.photos:,} photos ({PHOTO_SIDE} px JPEG), {os.cpu_count()} cores")
     print(f"{'step':<10}{'wall s':>10}{'peak MB':>10}")
     for name, wall, peak, _ in results:
