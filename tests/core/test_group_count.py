@@ -177,3 +177,20 @@ def test_a_damaged_cached_estimate_is_counted_again(flat):
     assert stored_group_count(trained, "all") is None  # the page counts again instead of failing
     assert run_group_count(trained, "all").estimate == 3
     assert stored_group_count(trained, "all") == run_group_count(trained, "all")
+
+
+def test_principal_rows_fit_on_a_sample_of_many_rows_and_project_every_one():
+    from sklearn.decomposition import PCA
+
+    from core.group_count import principal_rows
+
+    rng = np.random.default_rng(0)
+    rows = (rng.normal(size=(600, 5)) * [9, 7, 5, 3, 2]) @ rng.normal(size=(5, 80)) + rng.normal(size=(600, 80))
+    rows = rows.astype(np.float32)
+    whole = principal_rows(rows)  # few rows: fitted on all of them, as a PCA of the centred rows
+    centred = rows.astype(np.float64) - rows.astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(whole, PCA(50, random_state=0).fit_transform(centred), atol=1e-6)
+    sampled = principal_rows(rows, fit_rows=200)  # fitted on 200, every row projected
+    assert sampled.shape == whole.shape == (600, 50) and sampled.dtype == np.float64
+    for i in range(5):  # the strong directions are the same ones, up to sign
+        assert abs(np.corrcoef(sampled[:, i], whole[:, i])[0, 1]) > 0.97
