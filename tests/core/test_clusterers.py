@@ -53,6 +53,14 @@ class TestCluster:
         labels = clusterer("agglomerative", n_clusters=3).fit_predict(x)
         assert cluster_accuracy(y, labels) >= 0.99
 
+    def test_hdbscan_on_many_points_fits_a_sample_and_far_points_stay_noise(self, monkeypatch):
+        monkeypatch.setattr(clusterers, "HDBSCAN_FIT_MAX", 200)
+        x, y = blobs(900)
+        outliers = np.array([[60.0] * 5, [-60.0] * 5], dtype=np.float32)
+        labels = clusterer("hdbscan", random_state=0).fit_predict(np.vstack([x, outliers]))
+        assert labels.shape == (902,) and cluster_accuracy(y, labels[:900]) >= 0.99
+        assert labels[-1] == -1 and labels[-2] == -1  # their nearest sampled rows are far: noise, as sampled
+
     def test_bad_inputs_are_refused_in_fit(self):
         x, _ = blobs(20)
         with pytest.raises(ConfigError, match="kmeans, gmm, hdbscan, agglomerative, umap-kmeans"):
