@@ -645,6 +645,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from core.evaluation.run_evaluation import run_sorted_by
     from core.export import cluster_assignments, export_cluster_count, write_assignments, write_sorted_folders
     from core.methods import CLUSTER_METHODS
 
@@ -655,6 +656,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if sorting is None and n_clusters is None:  # the number given wins, and needs no word
         n_clusters, _, why = export_cluster_count(trained, method, n_clusters, seed)
         print(f"latentboard: {why}", file=sys.stderr)
+    if sorting is None and args.method is None:  # the clustering the run sorts by, chosen at that number
+        choice = run_sorted_by(trained, "all", n_clusters, seed)
+        method = choice.method
+        print(f"latentboard: {choice.line()}; --method sets another", file=sys.stderr)
     progress = _HeadProgress(CLUSTER_METHODS[method].label) if CLUSTER_METHODS[method].trained_head else None
     try:
         frame = cluster_assignments(trained, method, n_clusters, seed, sorting, progress=progress)
@@ -827,7 +832,7 @@ def cmd_spread(args: argparse.Namespace) -> int:
 def _sorting_to_name(trained: Any) -> Any:
     """The run's saved sorting (its cluster edits kept), or a new one on the clustering export would use."""
     from core.evaluation import sorted_by
-    from core.evaluation.run_evaluation import cluster_count
+    from core.evaluation.run_evaluation import cluster_count, run_sorted_by
     from core.export import export_cluster_count
     from core.sorting import read_sorting, start
 
@@ -836,8 +841,8 @@ def _sorting_to_name(trained: Any) -> Any:
         print(f"latentboard: note: starting the sorting over: {problem}", file=sys.stderr)
     if saved is not None:
         return saved
-    method = sorted_by(trained.config)
-    n_clusters = export_cluster_count(trained, method)[0]
+    n_clusters = export_cluster_count(trained, sorted_by(trained.config))[0]
+    method = run_sorted_by(trained, "all", n_clusters).method  # as export would sort
     return start(method, cluster_count(n_clusters, trained.dataset), len(trained.dataset))
 
 

@@ -20,6 +20,8 @@ class LatentKeys:
     clusterer: str = "latent.clusterer"
     k: str = "latent.k"
     k_stand_in: str = "latent.k_stand_in"  # the number of clusters used while the groups were being counted
+    sort_choice_applied: str = "latent.sort_choice_applied"  # (run, split, k) whose chosen clustering was applied
+    clusterer_switch: str = "latent.clusterer_switch"  # the chosen clustering, for the Clusters box on the rerun
     tile: str = "latent.tile"
     umap_neighbours: str = "latent.nn"
     umap_min_dist: str = "latent.md"

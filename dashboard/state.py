@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from core.map_trust import MapTrust
     from core.runs import Run, RunStore
     from core.snapshots import Replay
+    from core.sort_choice import SortChoice
     from core.trained import TrainedRun
     from dashboard.neighbours import Index
 
@@ -364,6 +365,29 @@ def _group_count(root: str, run_id: str, stamp: str, split: str) -> GroupCount |
 def group_count(run: Run, split: str) -> GroupCount | str:
     """The estimated number of groups of a split (core.group_count, cached in the run), or why there is none."""
     return _group_count(runs_dir(), run.id, run_stamp(run), split)
+
+
+def sort_choice(run: Run, split: str, n_clusters: int) -> SortChoice | str:
+    """The clustering the run sorts by at `n_clusters` (core.sort_choice, chosen and cached in the run), or
+    why it cannot be chosen."""
+    from core.errors import ConfigError
+    from core.evaluation.run_evaluation import run_sorted_by
+
+    try:
+        return run_sorted_by(_trained(runs_dir(), run.id, run_stamp(run)), split, n_clusters, random_state=0)
+    except ConfigError as error:
+        return str(error)
+
+
+def stored_sort_choice(run: Run, split: str, n_clusters: int) -> SortChoice | None:
+    """sort_choice when it needs no work (already chosen, or nothing to choose from), else None."""
+    from core.errors import ConfigError
+    from core.evaluation.run_evaluation import stored_sorted_by
+
+    try:
+        return stored_sorted_by(_trained(runs_dir(), run.id, run_stamp(run)), split, n_clusters, random_state=0)
+    except ConfigError:
+        return None
 
 
 def stored_group_count(run: Run, split: str) -> GroupCount | str | None:

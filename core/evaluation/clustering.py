@@ -125,14 +125,15 @@ def clustering_scores(
 
 
 def sorted_by(config: Any) -> str:
-    """The clustering a run sorts by by default: the one `evaluate --json` names as "sorted_by", the
-    Latent space page opens on and `export` uses (a key of CLUSTER_METHODS, so of the clustering table).
+    """The clustering a run sorts by until its choice is made, and whose rows (the standardised backbone
+    features for a run trained on them, the codes otherwise) the group count and the choice read.
 
-    N2D on the backbone's features for a run trained on them, N2D on the codes otherwise. A
-    reconstruction autoencoder on features keeps less of what tells photos apart than the features
-    themselves: on the birds tuning photos (10 species, `train --preset photos`, `evaluate --split
-    all`, seeds 0-2) N2D scored ACC 0.973-0.974 on the codes and 0.981-0.985 on the standardised
-    Lite0 features. The codes stay for the maps, the reconstructions and compact storage.
+    A photo run then chooses among core.sort_choice's candidates without labels
+    (core.evaluation.run_evaluation.run_sorted_by): that choice is what `evaluate --json` names as
+    "sorted_by", the Latent space page switches to and `export` uses. A run on pixels keeps N2D on its
+    codes. A reconstruction autoencoder on features keeps less of what tells photos apart than the
+    features themselves (birds: N2D 0.973 on the codes, 0.981-0.985 on the features), so the default
+    reads the features; the codes stay for the maps, the reconstructions and compact storage.
     """
     return "n2d-features" if config.features.backbone else "n2d"
 

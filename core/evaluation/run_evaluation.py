@@ -50,6 +50,8 @@ from core.group_count import RECIPE, GroupCount, candidate_counts, estimate_grou
 from core.methods import CLUSTER_METHODS
 from core.registry import lookup
 from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection, stored_array
+from core.sort_choice import RECIPE as SORT_RECIPE
+from core.sort_choice import SortChoice, modularity_scores, sort_candidates
 
 if TYPE_CHECKING:
     from core.runs import Run
@@ -98,7 +100,7 @@ def split_index(trained: TrainedRun, split: str) -> np.ndarray:
 
 def flat_inputs(trained: TrainedRun, index: np.ndarray) -> np.ndarray:
     """The raw pixels (or table values) of rows, flattened: the no-model baseline's input."""
-    return trained.dataset.x[torch.as_tensor(index)].reshape(len(index), -1).numpy().astype(np.float32)
+    return trained.dataset.x[torch.as_tensor(index)].reshape(len(index), -1).numpy().astype(np.float32, copy=False)
 
 
 def raw_inputs(
@@ -139,7 +141,7 @@ def backbone_features(trained: TrainedRun, index: np.ndarray) -> np.ndarray | No
     from core.features import dataset_features
 
     features = dataset_features(trained.dataset, backbone, input_size=trained.config.features.input_size)
-    return features[torch.as_tensor(index)].numpy().astype(np.float32)
+    return features[torch.as_tensor(index)].numpy().astype(np.float32, copy=False)
 
 
 def cluster_rows(trained: TrainedRun, split: str, method: str) -> np.ndarray:
@@ -152,7 +154,7 @@ def cluster_rows(trained: TrainedRun, split: str, method: str) -> np.ndarray:
             f"Run {trained.run.id} was trained on its inputs, not on a backbone's features, so {method} "
             f"has nothing to cluster; choose one of {', '.join(run_methods(trained.config, heads=True))}."
         )
-    return trained.inputs[torch.as_tensor(split_index(trained, split))].numpy().astype(np.float32)
+    return trained.inputs[torch.as_tensor(split_index(trained, split))].numpy().astype(np.float32, copy=False)
 
 
 def trustworthiness_of_map(
@@ -303,6 +305,7 @@ class _Evaluation:
         self._raw: tuple[np.ndarray, np.ndarray] | None = None
         self.raw_components: int | None = None  # PCA components wide raw inputs were reduced to
         self._alongside: Alongside | None = None
+        self.sorted_by = sorted_by(trained.config)  # the default until the clusterings step chooses
 
     def raw(self) -> tuple[np.ndarray, np.ndarray]:
         """(the split's raw inputs, the train split's), flattened, PCA-reduced when wide: the no-model
@@ -363,6 +366,10 @@ class _Evaluation:
         out = self._cluster(on_codes)
         if on_features:
             out = self._cluster(on_features, cluster_rows(self.trained, self.split, on_features[0]))
+        if len(sort_candidates(self.trained.config)) > 1:  # the labels are cached now: the choice is quick
+            choice = run_sorted_by(self.trained, self.split, self.n_clusters, self.random_state, self.n2d_neighbors)
+            self.sorted_by = choice.method
+            out["sort_choice"] = choice.to_dict()
         return out
 
     def reconstruction(self) -> dict[str, Any]:
@@ -428,7 +435,7 @@ class _Evaluation:
             "has_labels": self.y is not None,
             "random_state": self.random_state,
             "n2d_neighbors": self.n2d_neighbors,
-            "sorted_by": sorted_by(trained.config),
+            "sorted_by": self.sorted_by,
             "checkpoint": checkpoint_fingerprint(trained.run),
             "epochs_done": int(trained.run.info().get("epochs_done") or 0),
             "seconds": time.perf_counter() - clock.began,
@@ -564,6 +571,90 @@ def run_clusters(
         return clusterer(method, k, random_state, n2d_neighbors, progress=progress).fit_predict(rows)
 
     return _cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute)
+
+
+def run_sorted_by(
+    trained: TrainedRun,
+    split: str = "all",
+    n_clusters: int | None = None,
+    random_state: int | None = 0,
+    n2d_neighbors: int = N2D_NEIGHBORS,
+) -> SortChoice:
+    """The clustering the run sorts by at `n_clusters` (None: the dataset's default), chosen without labels
+    (core.sort_choice): cached in the run folder with the candidates' labels, which run_clusters then reads.
+
+    A run with one candidate (trained on pixels), or a split too small for the candidates, keeps the default.
+    """
+    candidates = sort_candidates(trained.config)
+    k = cluster_count(n_clusters, trained.dataset, random_state)
+    if len(candidates) == 1 or _too_few_to_choose(trained, split, candidates, k):
+        return SortChoice(candidates[0])
+
+    def compute() -> np.ndarray:
+        partitions = _candidate_labels(trained, split, candidates, k, random_state, n2d_neighbors)
+        return modularity_scores(partitions, cluster_rows(trained, split, sorted_by(trained.config)))
+
+    key = _sort_choice_key(candidates, k, random_state, n2d_neighbors)
+    return SortChoice.from_scores(candidates, cached_array(trained, f"sortedby-{split}", compute, **key))
+
+
+def stored_sorted_by(
+    trained: TrainedRun, split: str = "all", n_clusters: int | None = None, random_state: int | None = 0
+) -> SortChoice | None:
+    """run_sorted_by's choice when it needs no work (one candidate, or already chosen), else None: a page
+    can open on the default and switch once the choice is made."""
+    candidates = sort_candidates(trained.config)
+    k = cluster_count(n_clusters, trained.dataset, random_state)
+    if len(candidates) == 1 or _too_few_to_choose(trained, split, candidates, k):
+        return SortChoice(candidates[0])
+    key = _sort_choice_key(candidates, k, random_state, N2D_NEIGHBORS)
+    scores = stored_array(trained, f"sortedby-{split}", **key)
+    return None if scores is None else SortChoice.from_scores(candidates, scores)
+
+
+def _sort_choice_key(candidates: tuple[str, ...], k: int, random_state: int | None, n2d_neighbors: int) -> dict:
+    return {
+        "candidates": candidates,
+        "n_clusters": k,
+        "random_state": random_state,
+        "n_neighbors": n2d_neighbors,
+        **SORT_RECIPE,
+    }
+
+
+def _too_few_to_choose(trained: TrainedRun, split: str, candidates: tuple[str, ...], k: int) -> bool:
+    n = len(split_index(trained, split))
+    return n <= max(k, 3) or any(too_few_rows(method, n) for method in candidates)
+
+
+def _candidate_labels(
+    trained: TrainedRun,
+    split: str,
+    candidates: tuple[str, ...],
+    k: int,
+    random_state: int | None,
+    n2d_neighbors: int,
+) -> list[np.ndarray]:
+    """Each candidate's labels (cached as run_clusters caches them); the candidates on the codes share one
+    UMAP manifold when none of them is cached yet, as an evaluation shares it."""
+    from core.clusterers import umap_manifold
+
+    manifolds: dict[str, np.ndarray] = {}
+    out = []
+    for method in candidates:
+
+        def compute(method: str = method) -> np.ndarray:
+            estimator = clusterer(method, k, random_state, n2d_neighbors)
+            rows = cluster_rows(trained, split, method)
+            if not CLUSTER_METHODS[method].on_manifold:
+                return estimator.fit_predict(rows)
+            reads = CLUSTER_METHODS[method].reads
+            if reads not in manifolds:
+                manifolds[reads] = umap_manifold(rows, k, random_state, n2d_neighbors)
+            return estimator.fit_embedded(manifolds[reads]).labels_
+
+        out.append(_cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute))
+    return out
 
 
 def run_group_count(trained: TrainedRun, split: str = "all", random_state: int | None = 0) -> GroupCount:

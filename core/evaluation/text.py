@@ -31,7 +31,12 @@ def n2d_line(result: EvaluationResult) -> str:
 def sorted_by_line(result: EvaluationResult) -> str:
     """'Sorted by: N2D: UMAP of backbone features + GMM (n2d-features)': what the page and export use by default."""
     name = CLUSTERING_NAMES.get(result.sorted_by, result.sorted_by)
-    return f"Sorted by (the Latent space page and export, by default): {name} ({result.sorted_by})"
+    line = f"Sorted by (the Latent space page and export, by default): {name} ({result.sorted_by})"
+    choice = result.extra.get("sort_choice")
+    if isinstance(choice, dict) and choice.get("scores"):  # chosen without labels, among the candidates
+        scored = ", ".join(f"{m} {s:.3f}" for m, s in choice["scores"].items() if s is not None)
+        line += f", the candidate whose groups keep their neighbours best (modularity: {scored})"
+    return line
 
 
 def group_count_lines(result: EvaluationResult) -> list[str]:

@@ -71,6 +71,8 @@ def controls(
             help="Size of each picture in the galleries below and beside the map.",
         )
     methods = clusterers or links.clusterers()
+    if st.session_state.get(LATENT.clusterer_switch) in methods:  # the run's choice arrived (latent.sorted_by)
+        st.session_state[LATENT.clusterer] = st.session_state.pop(LATENT.clusterer_switch)
     if st.session_state.get(LATENT.clusterer, methods[0]) not in methods:  # e.g. a link's n2d-features on a pixel run
         links.notice([f"clusters={st.session_state.pop(LATENT.clusterer)} (not offered for this run)"])
     settings["clusterer"] = d.selectbox(

@@ -23,12 +23,13 @@ from core.evaluation import run_methods, sorted_by
 from dashboard import links, state
 from dashboard.components import page_header, user_errors
 from dashboard.latent.clusters import clusters_section
-from dashboard.latent.controls import controls
+from dashboard.latent.controls import controls, default_clusters
 from dashboard.latent.duplicates import duplicates_section
 from dashboard.latent.groups import counted_groups, groups_section
 from dashboard.latent.map import map_section
 from dashboard.latent.outliers import outliers_section
 from dashboard.latent.replay import replay_section
+from dashboard.latent.sorted_by import opening_clusterer, sort_choice_section
 from dashboard.latent.spread import spread_section
 from dashboard.latent.tour import tour_section
 
@@ -40,12 +41,13 @@ shown = page_header(
 )
 if shown is not None:
     run, trained, split = shown
-    # The clustering the run sorts by (N2D on the backbone's features for photos, else on the codes):
-    # the one `evaluate` names as sorted_by and `latentboard export` uses by default.
+    # The clustering the run sorts by (its choice when made, else N2D on the backbone's features for photos,
+    # on the codes otherwise): the one `evaluate` names as sorted_by and `latentboard export` uses by default.
     offered = list(run_methods(run.config, heads=True))
     ready = state.stored_group_count(run, split)  # None until counted: the map does not wait for the count
     estimate = getattr(ready, "estimate", None)
-    settings = controls(trained.dataset, preferred=sorted_by(run.config), clusterers=offered, estimate=estimate)
+    opened_on = opening_clusterer(run, split, default_clusters(trained.dataset, estimate), sorted_by(run.config))
+    settings = controls(trained.dataset, preferred=opened_on, clusterers=offered, estimate=estimate)
     picked = map_section(run, trained, split, settings)  # the first chart on the page: the map
     if picked is not None:
         with user_errors("Tour"):
@@ -61,6 +63,8 @@ if shown is not None:
         else:
             count = counted_groups(run, split, trained.dataset, settings, ready)
             groups_section(trained.dataset, count, settings)  # how many groups, just before the groups
+            with user_errors("Choosing the clustering"):
+                sort_choice_section(run, split, settings, opened_on)  # may rerun once, onto the run's choice
             with user_errors("Naming"):
                 spread_section(run, trained, split, settings, picked)
             with st.spinner("Sorting into clusters…"), user_errors("Clustering"):

@@ -41,10 +41,13 @@ from core.evaluation import (
 )
 from core.evaluation.clustering import labelled_clusterings
 from core.evaluation.reconstruction import per_sample_quality, ssim_window
+from core.evaluation.run_evaluation import cluster_rows, run_sorted_by, stored_sorted_by
 from core.experiment import execute, start_run
 from core.methods import CLUSTER_METHODS
 from core.models import ModelConfig
+from core.run_cache import run_codes
 from core.runs import RunStore
+from core.sort_choice import PHOTO_CANDIDATES, SortChoice, modularity_scores
 from core.trained import load_trained
 from core.training import TrainConfig
 
@@ -163,6 +166,43 @@ def test_a_feature_run_sorts_by_n2d_on_the_features_it_read(trained):
     np.testing.assert_array_equal(labels, clusterer("n2d", 4, random_state=0).fit_predict(x[test]))
     assert cluster_accuracy(y[test], labels) >= 0.99  # the blobs, not the digits the codes hold
     assert "temi" not in run_methods(featured.config) and "temi" in run_methods(featured.config, heads=True)
+
+
+def with_its_codes(trained, features: np.ndarray):
+    """on_features, its codes those the model gives its pixels (cached first: they are what the run keeps)."""
+    run_codes(trained, "all")
+    return on_features(trained, features)
+
+
+def test_a_feature_run_chooses_what_it_sorts_by_without_labels_and_keeps_the_choice(trained):
+    x, _ = blobs(len(trained.dataset), centers=4)
+    featured = with_its_codes(trained, x)
+    assert stored_sorted_by(featured, "all", 4) is None  # not chosen yet: a page opens on the default
+    choice = run_sorted_by(featured, "all", 4)
+    assert choice.candidates == PHOTO_CANDIDATES and len(choice.scores) == 3 and not np.isnan(choice.scores).any()
+    # Four tight blobs in the features, ten digits in the codes: the graph of the features is what decides.
+    assert choice.method == "n2d-features" and choice.scores[0] == max(choice.scores)
+    assert stored_sorted_by(featured, "all", 4) == choice  # kept in the run folder
+    # The partitions it scored are the ones every later step reads.
+    labels = run_clusters(featured, "all", "umap-kmeans", n_clusters=4)
+    assert modularity_scores([labels], cluster_rows(featured, "all", "n2d-features"))[0] == choice.scores[2]
+    # A run on pixels has nothing to choose from: N2D on its codes, with no scores.
+    assert run_sorted_by(trained, "all", 4) == SortChoice("n2d") == stored_sorted_by(trained, "all", 4)
+
+
+@pytest.mark.slow  # a whole evaluation of the fixture run, read as features
+def test_evaluate_names_the_chosen_clustering_as_sorted_by(trained, monkeypatch):
+    from core.evaluation import run_evaluation
+
+    # The stand-in features are no image the model could redraw: its reconstruction is beside the point here.
+    monkeypatch.setattr(run_evaluation._Evaluation, "reconstruction", lambda self: {})
+    x, _ = make_blobs(len(trained.dataset), n_features=trained.inputs[0].numel(), centers=4, random_state=0)
+    featured = with_its_codes(trained, x.astype(np.float32))  # as wide as its inputs: the model reconstructs them
+    result = evaluate_run(featured, "all", n_clusters=4, save=False, skip=("baselines", "probes"))
+    choice = run_sorted_by(featured, "all", 4)
+    assert result.sorted_by == choice.method == result.extra["sort_choice"]["method"]
+    assert set(result.extra["sort_choice"]["scores"]) == set(PHOTO_CANDIDATES)
+    assert "whose groups keep their neighbours best" in format_evaluation(result)
 
 
 # --------------------------------------------------------------------------- probes

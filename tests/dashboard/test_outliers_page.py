@@ -49,7 +49,15 @@ def runs(tmp_path_factory) -> tuple[Path, Path, str, str]:
     return root, data, train(folder, root, data, "efficientnet-lite0"), train(folder, root, data, None)
 
 
-def latent_page(runs: tuple, run_id: str, monkeypatch: pytest.MonkeyPatch, odd_ones: bool = True) -> AppTest:
+def latent_page(
+    runs: tuple,
+    run_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    odd_ones: bool = True,
+    clusterer: str | None = "kmeans",
+    k: int | None = K,
+) -> AppTest:
+    """The Latent space page on `run_id`; `clusterer` / `k` None: the page's own defaults."""
     root, data, *_ = runs
     monkeypatch.setenv("LATENTBOARD_RUNS_DIR", str(root))
     monkeypatch.setenv("LATENTBOARD_DATA_DIR", str(data))
@@ -57,8 +65,9 @@ def latent_page(runs: tuple, run_id: str, monkeypatch: pytest.MonkeyPatch, odd_o
     at.query_params["run"] = run_id
     at.session_state["latent.split"] = "all"
     at.session_state["latent.method"] = "pca"
-    at.session_state["latent.clusterer"] = "kmeans"
-    at.session_state["latent.k"] = K
+    for key, value in (("latent.clusterer", clusterer), ("latent.k", k)):
+        if value is not None:
+            at.session_state[key] = value
     at.session_state["latent.outliers"] = odd_ones  # off until asked for
     at.run()
     at.switch_page("views/latent.py").run()
@@ -135,3 +144,30 @@ def test_a_table_run_lists_its_odd_rows_and_mislabels_as_tables(tmp_path, monkey
     flagged = [t.value for t in at.dataframe if "neighbours say" in t.value.columns]
     assert flagged and "row 30" in set(flagged[0]["row"])
     assert "No names to suggest" not in captions(at)  # tables get no word about photo names
+
+
+def test_a_photo_run_opens_on_the_clustering_it_chose_without_labels(runs, monkeypatch):
+    from core.evaluation.run_evaluation import run_sorted_by
+    from core.trained import load_trained
+
+    root, _, featured, _ = runs
+    at = latent_page(runs, featured, monkeypatch, odd_ones=False, clusterer=None, k=None)  # the page's defaults
+    trained = load_trained(RunStore(root).open(featured))
+    choice = run_sorted_by(trained, "all", at.session_state["latent.k"])  # made by the page, read back here
+    assert len(choice.scores) == 3
+    assert at.selectbox(key="latent.clusterer").value == choice.method
+    assert f"Sorted by default by {choice.line().split(': ', 1)[0].removeprefix('sorted by ')}" in captions(at)
+    at.selectbox(key="latent.clusterer").set_value("kmeans").run()  # the person's pick stays
+    assert at.selectbox(key="latent.clusterer").value == "kmeans"
+
+
+def test_when_the_choice_is_not_the_default_the_page_switches_to_it_once(runs, monkeypatch):
+    from core.evaluation import run_evaluation
+
+    # Whatever these tiny photos give, N2D on the codes wins here: the switch is what is tested.
+    monkeypatch.setattr(run_evaluation, "modularity_scores", lambda partitions, rows: np.array([0.1, 0.9, 0.5]))
+    at = latent_page(runs, runs[2], monkeypatch, odd_ones=False, clusterer=None, k=2)  # a k not chosen for before
+    assert at.selectbox(key="latent.clusterer").value == "n2d"
+    assert "Sorted by default by N2D (UMAP + GMM)" in captions(at)
+    at.selectbox(key="latent.clusterer").set_value("n2d-features").run()  # once chosen, the person decides
+    assert at.selectbox(key="latent.clusterer").value == "n2d-features"
