@@ -9,7 +9,8 @@ resident memory (getrusage of the finished child: its maximum resident set), wit
 the commands print (where the time goes). Last (`--page`, on by default), the dashboard is served
 on that runs folder and the run's Latent space page opened in headless Chromium: the seconds to
 the map on screen and to the page settled (clusters, names and all), and the server's peak
-resident memory (sampled every 0.5 s, its children included). The issue's bar: under 4 GB at
+resident memory (sampled every 0.5 s, its children included). `--run RUN` starts from a run
+already trained on that folder. The issue's bar: under 4 GB at
 100,000 photos.
 
     .venv/bin/python benchmarks/big_folder.py --photos 5000 --work /tmp/big5k
@@ -144,7 +145,8 @@ def main() -> None:
         "--features-size", type=int, default=None, help="the backbone's input side (quicker features, same memory)"
     )
     parser.add_argument("--load-only", action="store_true", help="time loading the folder only: first, then cached")
-    parser.add_argument("--run", default=None, help="skip train/evaluate/export: open this run's Latent space page")
+    parser.add_argument("--run", default=None, help="skip training: evaluate, export and open this run")
+    parser.add_argument("--page-only", dest="evaluate", action="store_false", help="with --run: only the page")
     parser.add_argument("--no-page", dest="page", action="store_false", help="leave out the Latent space page")
     args = parser.parse_args()
 
@@ -173,6 +175,7 @@ def main() -> None:
             train += ["--epochs", str(args.epochs)] if args.epochs else []
             train += ["--features-size", str(args.features_size)] if args.features_size else []
             run_id = Path(re.search(r"^Run folder: (.+)$", step("train", train), re.M)[1]).name
+        if args.evaluate:
             step("evaluate", ["-m", "core.cli", "evaluate", run_id, "--split", "all", "--skip-probes"])
             export = ["-m", "core.cli", "export", run_id, "--sorted-folders", str(args.work / f"sorted-{run_id}")]
             step("export", export)

@@ -122,7 +122,8 @@ def rows_for(trained, result, seed: int) -> list[tuple]:
 
 
 def ceiling_and_groups(dataset: str, trained, result) -> list[str]:
-    """The labelled ceiling (a logistic probe on each representation) and the estimated number of groups."""
+    """The labelled ceiling (a logistic probe on each representation), what the run sorts by with its
+    scores, and the estimated number of groups."""
     lines = []
     probes = result.probes.held_out if result.split in ("val", "test") else result.probes.cross_validated
     ceiling = ", ".join(
@@ -133,6 +134,12 @@ def ceiling_and_groups(dataset: str, trained, result) -> list[str]:
     if ceiling:
         lines.append(
             f"{dataset} {result.split}: ceiling, a logistic probe with labels ({result.probes.protocol}): {ceiling}"
+        )
+    chosen = (result.clustering or {}).get(result.sorted_by)
+    if chosen is not None and chosen.acc is not None:
+        lines.append(
+            f"{dataset} {result.split}: sorted by {result.sorted_by} (what export and the page use, chosen without "
+            f"labels): ACC {chosen.acc:.3f}, NMI {chosen.nmi:.3f}"
         )
     count = result.group_count
     if count is not None:
