@@ -48,6 +48,7 @@ def test_a_real_error_is_not_hidden():
 def test_when_it_pays(monkeypatch):
     assert not worth_a_process(alongside.MIN_ROWS - 1)
     assert worth_a_process(alongside.MIN_ROWS) == ((__import__("os").cpu_count() or 1) >= 2)
+    assert not worth_a_process(alongside.MAX_ROWS + 1)  # two processes' memory would add up
     monkeypatch.setenv(alongside.OFF_ENV, "1")
     assert not worth_a_process(10**6)
 
