@@ -444,3 +444,14 @@ def test_trained_heads_are_scored_only_when_asked(trained, monkeypatch):
     temi = with_heads.clustering["temi"]  # the fixture's 2-epoch codes cluster poorly whatever reads them
     assert "temi" not in plain.clustering and temi.acc is not None and temi.n_clusters >= 2 and temi.skipped is None
     assert with_heads.clustering["n2d"].acc == plain.clustering["n2d"].acc  # the head changes nothing else
+
+
+def test_per_sample_errors_are_the_same_a_chunk_at_a_time():
+    from core.evaluation.reconstruction import mse_per_sample, ssim_per_sample
+
+    rng = np.random.default_rng(0)
+    x, x_hat = rng.random((10, 1, 8, 8)).astype(np.float32), rng.random((10, 1, 8, 8)).astype(np.float32)
+    whole = ((x.astype(np.float64) - x_hat) ** 2).reshape(10, -1).mean(axis=1)
+    np.testing.assert_allclose(mse_per_sample(x, x_hat, chunk=3), whole)
+    each = [structural_similarity(a[0], b[0], data_range=1.0, win_size=7) for a, b in zip(x, x_hat)]
+    np.testing.assert_allclose(ssim_per_sample(x, x_hat), each, atol=1e-6)
