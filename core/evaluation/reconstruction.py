@@ -96,6 +96,20 @@ def reconstruction_quality(x: np.ndarray, x_hat: np.ndarray, kind: str = "image"
     return {key: None if values is None or len(values) == 0 else float(np.mean(values)) for key, values in per.items()}
 
 
+def streamed_reconstruction_quality(
+    model: torch.nn.Module, inputs: torch.Tensor, index: np.ndarray, kind: str = "image", chunk: int = 8192
+) -> dict[str, Any]:
+    """reconstruction_quality of inputs[index] and their reconstructions, `chunk` rows at a time: only one
+    chunk of inputs and reconstructions is ever in memory (at 100,000 photos all of both took 1 GB)."""
+    per: dict[str, list[np.ndarray]] = {"mse": [], "psnr": [], "ssim": []}
+    for start in range(0, len(index), chunk):
+        x = inputs[torch.as_tensor(np.asarray(index[start : start + chunk]))].numpy()
+        for key, values in per_sample_quality(x, reconstruct(model, x), kind).items():
+            if values is not None:
+                per[key].append(values)
+    return {key: float(np.mean(np.concatenate(values))) if values else None for key, values in per.items()}
+
+
 def nearest_to_reconstruction(
     model: torch.nn.Module, inputs: torch.Tensor, rows: np.ndarray, pool: np.ndarray, k: int = 3
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -44,7 +44,7 @@ from core.evaluation.clustering import (
 )
 from core.evaluation.probes import cv_skip_reason, probe_cv_scores, probe_scores, probe_skip_reason
 from core.evaluation.progress import EvalProgress, StepClock, expected_seconds
-from core.evaluation.reconstruction import reconstruct, reconstruction_quality
+from core.evaluation.reconstruction import streamed_reconstruction_quality
 from core.evaluation.result import EvaluationResult
 from core.group_count import RECIPE, GroupCount, candidate_counts, estimate_group_count
 from core.methods import CLUSTER_METHODS
@@ -374,9 +374,8 @@ class _Evaluation:
 
     def reconstruction(self) -> dict[str, Any]:
         trained = self.trained
-        x = trained.inputs[torch.as_tensor(self.index)].numpy()  # features are scored like a table's values
-        kind = "table" if trained.config.features.backbone else trained.dataset.kind
-        return {"reconstruction": reconstruction_quality(x, reconstruct(trained.model, x), kind)}
+        kind = "table" if trained.config.features.backbone else trained.dataset.kind  # features: like a table's values
+        return {"reconstruction": streamed_reconstruction_quality(trained.model, trained.inputs, self.index, kind)}
 
     def map(self) -> dict[str, Any]:
         embedding = run_projection(self.trained, self.split, "umap", 2, self.random_state)

@@ -455,3 +455,16 @@ def test_per_sample_errors_are_the_same_a_chunk_at_a_time():
     np.testing.assert_allclose(mse_per_sample(x, x_hat, chunk=3), whole)
     each = [structural_similarity(a[0], b[0], data_range=1.0, win_size=7) for a, b in zip(x, x_hat)]
     np.testing.assert_allclose(ssim_per_sample(x, x_hat), each, atol=1e-6)
+
+
+def test_reconstruction_quality_streamed_in_chunks_equals_it_whole(trained):
+    from core.evaluation.reconstruction import reconstruct, reconstruction_quality, streamed_reconstruction_quality
+
+    index = np.asarray(trained.splits.test)
+    x = trained.inputs[torch.as_tensor(index)].numpy()
+    whole = reconstruction_quality(x, reconstruct(trained.model, x), "image")
+    streamed = streamed_reconstruction_quality(trained.model, trained.inputs, index, "image", chunk=50)
+    assert streamed.keys() == whole.keys() and all(v is not None for v in streamed.values())
+    for key in whole:
+        assert streamed[key] == pytest.approx(whole[key], rel=1e-6)
+    assert streamed_reconstruction_quality(trained.model, trained.inputs, index[:0]) == dict.fromkeys(whole)
