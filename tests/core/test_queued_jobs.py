@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -125,7 +126,10 @@ def test_a_queued_sweep_is_recorded_placed_and_cancelled_without_starting(one_sl
 
 def test_a_running_sweep_holds_its_slot_until_stop_ends_its_process(one_slot, monkeypatch):
     def fake_launch(sweep, store, max_concurrent, address):  # the sweep's process, without Ray
-        process = subprocess.Popen(["sleep", "60"])
+        # Like core.sweeps.tune's main, it takes Ctrl-C even where it started with SIGINT ignored (a shell's
+        # background job): a bare `sleep` there outlived the Stop and the wait below.
+        honours_ctrl_c = "import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler); time.sleep(60)"
+        process = subprocess.Popen([sys.executable, "-c", honours_ctrl_c])
         sweep.update(launcher_pid=process.pid)
         return process
 
