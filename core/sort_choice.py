@@ -63,12 +63,16 @@ class SortChoice:
         from core.methods import CLUSTER_METHODS
 
         label = CLUSTER_METHODS[self.method].label
-        if not self.scores:
-            return f"sorted by {label}"
+        return f"sorted by {label}: {self.reason()}" if self.scores else f"sorted by {label}"
+
+    def reason(self) -> str:
+        """Why this one, with every candidate's score (the page's caption, the end of `line`)."""
+        from core.methods import CLUSTER_METHODS
+
         scored = ", ".join(
             f"{CLUSTER_METHODS[m].label} {s:.3f}" for m, s in zip(self.candidates, self.scores) if not np.isnan(s)
         )
-        return f"sorted by {label}: of the candidates, its groups keep their neighbours best (modularity: {scored})"
+        return f"of the candidates, its groups keep their neighbours best (modularity: {scored})"
 
     @classmethod
     def from_scores(cls, candidates: Sequence[str], scores: Sequence[float]) -> SortChoice:

@@ -35,7 +35,7 @@ def sort_choice_section(run: Run, split: str, settings: dict[str, Any], opened_o
             choice = state.sort_choice(run, split, k)
     if isinstance(choice, str) or not choice.scores:  # too few rows, or a run with nothing to choose from
         return
-    st.caption(f"Sorted by default by {label_of(CLUSTER_METHODS, choice.method)}: {choice.line().split(': ', 1)[1]}.")
+    st.caption(f"Sorted by default by {label_of(CLUSTER_METHODS, choice.method)}: {choice.reason()}.")
     applied = (run.id, split, k)
     if st.session_state.get(LATENT.sort_choice_applied) == applied:
         return
