@@ -11,6 +11,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +31,21 @@ def worth_a_process(rows: int) -> bool:
     """Whether a step over `rows` rows should run alongside: enough rows to pay for a process, not so many
     that two processes' memory adds up, a spare core, not switched off."""
     return MIN_ROWS <= rows <= MAX_ROWS and (os.cpu_count() or 1) >= 2 and os.environ.get(OFF_ENV) != "1"
+
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """In the second process: leave when the evaluation that started it is gone. A parent killed with
+    SIGTERM runs no clean-up, and its orphan kept working (and holding about 1 GB) for an hour."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _one_thread(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
@@ -57,7 +74,12 @@ class Alongside:
         except Exception:
             return
         try:  # spawn, not fork: a forked copy of a process whose OpenMP pool has run can hang
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
             self._future = self._pool.submit(_one_thread, fn, args, kwargs)
         except (OSError, RuntimeError):
             self.close()

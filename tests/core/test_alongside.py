@@ -64,3 +64,56 @@ def test_evaluation_alongside_equals_evaluation_in_one_process(tmp_path, monkeyp
     strip = lambda r: {k: {**v, "seconds": None} for k, v in r.to_dict()["baselines"].items()}  # noqa: E731
     assert strip(one) == strip(two)
     assert one.to_dict()["clustering"]["n2d"]["acc"] == two.to_dict()["clustering"]["n2d"]["acc"]
+
+
+_PARENT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from core.evaluation.alongside import Alongside
+job = Alongside(time.sleep, 120)
+print(job._pool._processes and next(iter(job._pool._processes)), flush=True)
+time.sleep(120)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie that a container's init has not reaped yet."""
+    import os
+    from pathlib import Path
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.is_file() and stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def test_the_second_process_leaves_when_its_parent_is_killed(tmp_path):
+    """SIGTERM runs none of the parent's clean-up; the child must notice and go, not work on for an hour."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT.format(root=root)], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        child = int(parent.stdout.readline())
+        os.kill(child, 0)  # alive while its parent is
+        parent.send_signal(signal.SIGTERM)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if _gone(child):
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(child, signal.SIGKILL)
+            pytest.fail(f"the second process {child} outlived its killed parent by 30 s")
+    finally:
+        parent.kill()
