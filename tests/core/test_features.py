@@ -218,6 +218,11 @@ class TestGeometry:
         assert backbone.input_size == size
         assert backbone.resize >= size  # still a centre crop of a slightly larger resize, as at 224
 
+    @pytest.mark.parametrize("side, size", [(28, 128), (32, 128), (48, 192), (64, 224), (96, 260), (500, 260)])
+    def test_a_backbone_trained_larger_reads_small_images_larger(self, side, size):
+        """Lite2 learned at 260 px, not 224: its objects were larger, so a thumbnail is enlarged in proportion."""
+        assert get_backbone("efficientnet-lite2").for_images(side).input_size == size
+
     def test_files_and_fixed_size_backbones_keep_their_size(self):
         assert get_backbone("efficientnet-lite0").for_images(None).input_size == 224
         assert get_backbone("dinov2-small").for_images(28).input_size == 224
