@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from core.data.dataset import Dataset
 
-KINDS = ("line-art", "objects", "photos", "table")
+KINDS = ("line-art", "objects", "thumbnails", "photos", "table")
 # The median share of ink pixels that touch the background: strokes are a few pixels wide, so most
 # of their pixels lie on an edge; filled shapes have an inside. Measured: 8x8 digits 0.96, mnist
 # 0.70-0.71, Fashion-MNIST 0.43. The threshold sits between handwriting and clothes.
@@ -53,11 +53,17 @@ def edge_share(x: torch.Tensor) -> np.ndarray:
 
 
 def data_kind(dataset: Dataset, seed: int = 0) -> DataKind:
-    """Table, photos (colour, or grayscale at least PHOTO_MIN_SIDE), line art or objects (small grayscale)."""
+    """Table, thumbnails (colour, smaller than PHOTO_MIN_SIDE), photos (colour, or grayscale at least
+    PHOTO_MIN_SIDE), line art or objects (small grayscale)."""
     if dataset.kind == "table":
         return DataKind("table", "a table of values")
     channels, height, width = dataset.input_shape
     if channels == 3 and not _all_gray(dataset.x, seed):
+        from core.features.cache import pictures_side  # the pictures' real side, not what the loader resized to
+
+        side = pictures_side(dataset)
+        if side < PHOTO_MIN_SIDE:
+            return DataKind("thumbnails", f"colour pictures of {side} px, which a backbone reads enlarged")
         return DataKind("photos", "colour images")
     if min(height, width) >= PHOTO_MIN_SIDE:
         return DataKind("photos", f"grayscale images of {width} x {height} pixels")

@@ -61,7 +61,8 @@ def test_filled_shapes_are_objects():
 
 def test_colour_large_gray_and_tables():
     rng = torch.Generator().manual_seed(0)
-    assert data_kind(_images(torch.rand(10, 3, 16, 16, generator=rng))).name == "photos"
+    assert data_kind(_images(torch.rand(10, 3, 16, 16, generator=rng))).name == "thumbnails"
+    assert data_kind(_images(torch.rand(10, 3, 64, 64, generator=rng))).name == "photos"
     gray_in_rgb = torch.rand(10, 1, 16, 16, generator=rng).expand(-1, 3, -1, -1).clone()
     assert data_kind(_images(gray_in_rgb)).name != "photos"  # a colour file of a grayscale picture is not a photo
     assert data_kind(_images(_drawn(5, filled=False, side=64))).name == "photos"
@@ -87,6 +88,32 @@ def test_best_quality_lays_the_recipe_of_the_kind():
     assert apply_preset(RunConfig(), AUTO, table) == RunConfig()  # no recipe is tuned for tables: the defaults
     assert "objects recipe" in recipe_for(AUTO, shapes).reason
     assert "line-art -> digits" in preset_summary(AUTO)
+
+
+def test_thumbnails_are_told_by_the_pictures_real_side_and_read_by_lite2(tmp_path):
+    """A folder of 32 px colour pictures is thumbnails even when loaded at 96 px (the side comes from the
+    files' headers); the same pictures at 100 px are photos. Thumbnails take Lite2, photos Lite0."""
+    from PIL import Image
+
+    from core.data import load_dataset
+
+    rng = np.random.default_rng(0)
+    for side in (32, 100):
+        folder = tmp_path / f"side-{side}"
+        for label in ("a", "b"):
+            (folder / label).mkdir(parents=True)
+            for i in range(5):
+                pixels = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / label / f"{i}.png")
+    small = load_dataset(DataSpec("folder", path=str(tmp_path / "side-32"), image_size=96))
+    large = load_dataset(DataSpec("folder", path=str(tmp_path / "side-100"), image_size=32))
+    kind = data_kind(small)
+    assert kind.name == "thumbnails" and "32 px" in kind.reason
+    assert data_kind(large).name == "photos"
+    assert "thumbnails recipe" in recipe_for(AUTO, small).reason
+    assert apply_preset(RunConfig(), AUTO, small).features.backbone == "efficientnet-lite2"
+    assert apply_preset(RunConfig(), AUTO, large).features.backbone == "efficientnet-lite0"
+    assert "thumbnails -> thumbnails" in preset_summary(AUTO)
 
 
 def test_best_quality_without_data_or_unknown_names_say_why():
