@@ -121,6 +121,28 @@ def rows_for(trained, result, seed: int) -> list[tuple]:
     return rows
 
 
+def reference_rows(trained, result, reference: str, seed: int) -> list[tuple]:
+    """For a run on another backbone's features: UMAP + GMM (N2D) on `reference`'s features of the same
+    split, read at the size rule's side, scored as the run's own features baseline is. The photos issue's
+    bar is measured against Lite0's features, whichever backbone the photos path now reads."""
+    backbone = trained.config.features.backbone
+    if backbone is None or backbone == reference or trained.dataset.y is None:
+        return []
+    from core.evaluation.clustering import _timed_scores
+    from core.evaluation.run_evaluation import split_index
+    from core.features import dataset_features, settled_input_size
+
+    index = split_index(trained, result.split)
+    size = settled_input_size(trained.dataset, reference)
+    features = dataset_features(trained.dataset, reference, input_size=size)[torch.as_tensor(index)].numpy()
+    y = trained.dataset.y.numpy()[index]
+    k = len(np.unique(trained.dataset.y.numpy()))
+    scores = _timed_scores(features, y, "n2d", k, seed)  # exactly the run's umap_gmm_features baseline
+    label = f"{result.split} ({result.n})"
+    name = f"UMAP of {reference} features ({size} px) + GMM (reference)"
+    return [(label, name, scores["acc"], scores["nmi"], scores["ari"], f"{scores['seconds']:.1f}")]
+
+
 def ceiling_and_groups(dataset: str, trained, result) -> list[str]:
     """The labelled ceiling (a logistic probe on each representation), what the run sorts by with its
     scores, and the estimated number of groups."""
@@ -161,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n2d-neighbors", type=int, default=N2D_NEIGHBORS)
     parser.add_argument("--runs-dir", default=None, help="keep the runs here (default: a temporary folder)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, like a laptop / CI)")
+    parser.add_argument(
+        "--reference-backbone",
+        default="efficientnet-lite0",
+        help="for runs on another backbone, also UMAP + GMM on this one's features (default efficientnet-lite0)",
+    )
     parser.add_argument("--heads", action="store_true", help="also train and score TEMI and TURTLE (evaluate --heads)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -184,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                 steps = ", ".join(f"{name} {t:.0f}" for name, t in result.timings.items())
                 stages.append(f"evaluate --split {split} {seconds:.0f} s ({steps})")
                 table += [(dataset, *row) for row in rows_for(trained, result, args.seed)]
+                reference = reference_rows(trained, result, args.reference_backbone, args.seed)
+                table += [(dataset, *row) for row in reference]
                 notes += ceiling_and_groups(dataset, trained, result)
             walls.append(
                 f"{dataset}: {'; '.join(stages)}; together {total:.0f} s wall (run {trained.run.id}, {recipe.reason})"
