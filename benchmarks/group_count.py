@@ -1,6 +1,7 @@
 """Does the estimated number of groups (core.group_count) find the number of classes, labels hidden?
 
-Each set's EfficientNet-Lite0 features (core.features.dataset_features, cached under
+Each set's EfficientNet-Lite0 features (or --backbone's; `recipe`: the backbone best-quality's recipe
+gives the set, Lite2 for CIFAR-10's thumbnails) (core.features.dataset_features, cached under
 LATENTBOARD_DATA_DIR), standardised as a photos run reads them, go to estimate_group_count; the
 labels are used only to say how many classes there are, and to take subsets with fewer classes
 (so a method that always says 10 shows up). Prints one row per set: true k, estimate, seconds;
@@ -75,9 +76,15 @@ def spec(source: str) -> DataSpec:
     )
 
 
-def features(source: str) -> tuple[torch.Tensor, np.ndarray]:
+def features(source: str, backbone: str) -> tuple[torch.Tensor, np.ndarray]:
     dataset = load_dataset(spec(source))
-    return dataset_features(dataset, "efficientnet-lite0"), dataset.y.numpy()
+    if backbone == "recipe":
+        from core.config import RunConfig
+        from core.presets import AUTO, apply_preset
+
+        backbone = apply_preset(RunConfig(data=dataset.spec), AUTO, dataset).features.backbone
+    print(f"{source}: {backbone} features", file=sys.stderr, flush=True)
+    return dataset_features(dataset, backbone), dataset.y.numpy()
 
 
 def main() -> None:
@@ -85,6 +92,11 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--curves", action="store_true", help="print each set's score per k too")
+    parser.add_argument(
+        "--backbone",
+        default="efficientnet-lite0",
+        help="whose features (default efficientnet-lite0); 'recipe': the one best-quality chooses for each set",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -93,7 +105,7 @@ def main() -> None:
     for name in args.sets:
         source, keep = SETS[name]
         if source not in loaded:
-            loaded[source] = features(source)
+            loaded[source] = features(source, args.backbone)
         x, y = loaded[source]
         if keep is not None:
             rows = np.isin(y, keep)

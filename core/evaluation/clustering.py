@@ -144,13 +144,18 @@ def quick_methods() -> tuple[str, ...]:
     return tuple(name for name, entry in CLUSTER_METHODS.items() if entry.reads == "codes" and not entry.trained_head)
 
 
-def run_methods(config: Any, heads: bool = False) -> tuple[str, ...]:
+def run_methods(config: Any, heads: bool = False, rows: int | None = None) -> tuple[str, ...]:
     """The clustering methods that apply to a run, in CLUSTER_METHODS order: those reading the
-    backbone's features only for a run trained on them; trained heads (TEMI) only with `heads`."""
+    backbone's features only for a run trained on them; trained heads (TEMI) only with `heads`, or
+    where the run may sort by one on `rows` rows (core.sort_choice.sort_candidates)."""
+    from core.sort_choice import sort_candidates
+
+    candidates = sort_candidates(config, rows)
     return tuple(
         name
         for name, entry in CLUSTER_METHODS.items()
-        if (entry.reads != "features" or config.features.backbone) and (heads or not entry.trained_head)
+        if (entry.reads != "features" or config.features.backbone)
+        and (heads or not entry.trained_head or name in candidates)
     )
 
 

@@ -254,7 +254,7 @@ def evaluation_steps(
         cluster_count(n_clusters, trained.dataset, random_state),
         random_state,
         n2d_neighbors,
-        run_methods(trained.config, heads),
+        run_methods(trained.config, heads, len(index)),
     )
     steps = [name for name in STEPS if name not in skip]
     earlier = trained.run.read_json(f"evaluation-{split}.json")
@@ -366,7 +366,7 @@ class _Evaluation:
         out = self._cluster(on_codes)
         if on_features:
             out = self._cluster(on_features, cluster_rows(self.trained, self.split, on_features[0]))
-        if len(sort_candidates(self.trained.config)) > 1:  # the labels are cached now: the choice is quick
+        if len(sort_candidates(self.trained.config, len(self.index))) > 1:  # labels cached now: a quick choice
             choice = run_sorted_by(self.trained, self.split, self.n_clusters, self.random_state, self.n2d_neighbors)
             self.sorted_by = choice.method
             out["sort_choice"] = choice.to_dict()
@@ -584,7 +584,7 @@ def run_sorted_by(
 
     A run with one candidate (trained on pixels), or a split too small for the candidates, keeps the default.
     """
-    candidates = sort_candidates(trained.config)
+    candidates = sort_candidates(trained.config, len(split_index(trained, split)))
     k = cluster_count(n_clusters, trained.dataset, random_state)
     if len(candidates) == 1 or _too_few_to_choose(trained, split, candidates, k):
         return SortChoice(candidates[0])
@@ -602,7 +602,7 @@ def stored_sorted_by(
 ) -> SortChoice | None:
     """run_sorted_by's choice when it needs no work (one candidate, or already chosen), else None: a page
     can open on the default and switch once the choice is made."""
-    candidates = sort_candidates(trained.config)
+    candidates = sort_candidates(trained.config, len(split_index(trained, split)))
     k = cluster_count(n_clusters, trained.dataset, random_state)
     if len(candidates) == 1 or _too_few_to_choose(trained, split, candidates, k):
         return SortChoice(candidates[0])

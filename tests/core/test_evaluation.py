@@ -47,7 +47,7 @@ from core.methods import CLUSTER_METHODS
 from core.models import ModelConfig
 from core.run_cache import run_codes
 from core.runs import RunStore
-from core.sort_choice import PHOTO_CANDIDATES, SortChoice, modularity_scores
+from core.sort_choice import PHOTO_CANDIDATES, SortChoice, modularity_scores, sort_candidates
 from core.trained import load_trained
 from core.training import TrainConfig
 
@@ -179,7 +179,8 @@ def test_a_feature_run_chooses_what_it_sorts_by_without_labels_and_keeps_the_cho
     featured = with_its_codes(trained, x)
     assert stored_sorted_by(featured, "all", 4) is None  # not chosen yet: a page opens on the default
     choice = run_sorted_by(featured, "all", 4)
-    assert choice.candidates == PHOTO_CANDIDATES and len(choice.scores) == 3 and not np.isnan(choice.scores).any()
+    assert choice.candidates == sort_candidates(featured.config, len(featured.dataset))
+    assert choice.candidates[:3] == PHOTO_CANDIDATES and not np.isnan(choice.scores).any()
     # Four tight blobs in the features, ten digits in the codes: the graph of the features is what decides.
     assert choice.method == "n2d-features" and choice.scores[0] == max(choice.scores)
     assert stored_sorted_by(featured, "all", 4) == choice  # kept in the run folder
@@ -188,6 +189,24 @@ def test_a_feature_run_chooses_what_it_sorts_by_without_labels_and_keeps_the_cho
     assert modularity_scores([labels], cluster_rows(featured, "all", "n2d-features"))[0] == choice.scores[2]
     # A run on pixels has nothing to choose from: N2D on its codes, with no scores.
     assert run_sorted_by(trained, "all", 4) == SortChoice("n2d") == stored_sorted_by(trained, "all", 4)
+
+
+def test_a_temi_head_on_the_features_joins_the_candidates_where_the_rows_allow(trained, monkeypatch):
+    from core import sort_choice
+
+    x, _ = blobs(len(trained.dataset), centers=4)
+    featured = with_its_codes(trained, x)
+    n = len(trained.dataset)
+    monkeypatch.setattr(sort_choice, "HEAD_ROWS", range(n + 1, 10**6))  # too few rows for the head
+    assert "temi-features" not in run_methods(featured.config, rows=n)
+    assert run_sorted_by(featured, "all", 4).candidates == PHOTO_CANDIDATES
+    monkeypatch.setattr(sort_choice, "HEAD_ROWS", range(10, 10**6))
+    assert "temi-features" in run_methods(featured.config, rows=n)  # evaluate scores it in its table too
+    assert "temi-features" not in run_methods(trained.config, rows=n)  # a run on pixels has no features
+    choice = run_sorted_by(featured, "all", 4)
+    assert choice.candidates == (*PHOTO_CANDIDATES, "temi-features") and not np.isnan(choice.scores).any()
+    labels = run_clusters(featured, "all", "temi-features", n_clusters=4)  # cached: the very partition scored
+    assert modularity_scores([labels], cluster_rows(featured, "all", "n2d-features"))[0] == choice.scores[3]
 
 
 @pytest.mark.slow  # a whole evaluation of the fixture run, read as features
@@ -201,7 +220,8 @@ def test_evaluate_names_the_chosen_clustering_as_sorted_by(trained, monkeypatch)
     result = evaluate_run(featured, "all", n_clusters=4, save=False, skip=("baselines", "probes"))
     choice = run_sorted_by(featured, "all", 4)
     assert result.sorted_by == choice.method == result.extra["sort_choice"]["method"]
-    assert set(result.extra["sort_choice"]["scores"]) == set(PHOTO_CANDIDATES)
+    assert set(result.extra["sort_choice"]["scores"]) == set(sort_candidates(featured.config, len(featured.dataset)))
+    assert set(result.extra["sort_choice"]["scores"]) <= set(result.clustering)  # each scored in the table too
     assert "whose groups keep their neighbours best" in format_evaluation(result)
 
 

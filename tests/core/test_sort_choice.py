@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.sort_choice import PHOTO_CANDIDATES, SortChoice, choose_sorting, modularity_scores, sort_candidates
+from core.sort_choice import HEAD_ROWS, PHOTO_CANDIDATES, SortChoice, choose_sorting, modularity_scores, sort_candidates
 
 
 @pytest.fixture(scope="module")
@@ -60,5 +60,13 @@ def test_only_runs_on_features_choose(three_groups):
 
     assert sort_candidates(Config("efficientnet-lite0")) == PHOTO_CANDIDATES
     assert sort_candidates(Config(None)) == ("n2d",)
+    # A TEMI head joins on enough rows for neighbourhoods of a group's own kind, and not so many that
+    # its training and memory go unmeasured; never for a run on pixels.
+    low, high = HEAD_ROWS.start, HEAD_ROWS.stop - 1
+    assert sort_candidates(Config("efficientnet-lite0"), low - 1) == PHOTO_CANDIDATES
+    assert sort_candidates(Config("efficientnet-lite0"), low) == (*PHOTO_CANDIDATES, "temi-features")
+    assert sort_candidates(Config("efficientnet-lite0"), high) == (*PHOTO_CANDIDATES, "temi-features")
+    assert sort_candidates(Config("efficientnet-lite0"), high + 1) == PHOTO_CANDIDATES
+    assert sort_candidates(Config(None), low) == ("n2d",)
     line = SortChoice.from_scores(PHOTO_CANDIDATES, [0.5, 0.7, 0.6]).line()
     assert line.startswith("sorted by N2D (UMAP + GMM): of the candidates") and "0.700" in line
