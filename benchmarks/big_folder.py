@@ -151,8 +151,9 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = args.work / f"photos-{args.photos}"
-    print(f"Building {args.photos:,} photos in {folder} ...", flush=True)
-    print(f"  {build_folder(folder, args.photos):.0f} s", flush=True)
+    if args.run is None or args.load_only:  # an existing run (--run) needs no folder built
+        print(f"Building {args.photos:,} photos in {folder} ...", flush=True)
+        print(f"  {build_folder(folder, args.photos):.0f} s", flush=True)
     env = {
         **os.environ,
         "LATENTBOARD_DATA_DIR": str(args.work / "data"),
@@ -184,7 +185,8 @@ def main() -> None:
             results.append(("page", settled, peak, headings))
             print(f"page: map on screen after {drawn:.0f} s, settled after {settled:.0f} s, server peak {peak:.0f} MB")
             print(f"  its sections: {headings}", flush=True)
-    print(f"\n{args.photos:,} photos ({PHOTO_SIDE} px JPEG), {os.cpu_count()} cores")
+    what = f"run {args.run}" if args.run else f"{args.photos:,} photos ({PHOTO_SIDE} px JPEG)"
+    print(f"\n{what}, {os.cpu_count()} cores")
     print(f"{'step':<10}{'wall s':>10}{'peak MB':>10}")
     for name, wall, peak, _ in results:
         print(f"{name:<10}{wall:>10.0f}{peak:>10.0f}")
