@@ -58,7 +58,8 @@ PRESETS: dict[str, dict[str, dict]] = {
         # which reads them at 128 px (Backbone.for_images). On the CIFAR-10 tuning file, UMAP + k-means on
         # the features: Lite0 at 96 px 0.470, Lite0 at 128 px 0.515, Lite2 at 96 px 0.477, Lite2 at 128 px
         # 0.523 (flip averaging and Lite0 + Lite2 side by side added nothing); the whole path 0.528 against
-        # 0.497 on Lite0, for 100 s of features instead of 30. On photos Lite2 did not pay: the ten bird
+        # 0.497 on Lite0 (0.553 once a TEMI head joined the sort candidates, core.sort_choice), for 100 s
+        # of features instead of 30. On photos Lite2 did not pay: the ten bird
         # species sorted 0.976 / 0.973 / 0.973 (seeds 0-2) against 0.981 / 0.985 / 0.971 for UMAP + GMM on
         # Lite0, at 2.5x the compute, so photos keep Lite0.
         "features": {"backbone": "efficientnet-lite2"},

@@ -8,6 +8,7 @@ core.clusterers.clusterer; the ones on N2D's manifold share one UMAP here.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
 from core.clusterers import N2D_NEIGHBORS, OnManifold, clusterer
+from core.errors import TrainingDiverged
 from core.methods import CLUSTER_METHODS
 from core.registry import lookup
 
@@ -221,13 +223,15 @@ def labelled_clusterings(
     methods: tuple[str, ...] | None = None,
     n2d_neighbors: int = N2D_NEIGHBORS,
     manifold: tuple[np.ndarray, float] | None = None,
+    tolerate: Collection[str] = (),
 ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
     """compare_clusterings, plus the labels each method gave: ({method: scores}, {method: labels}).
 
     The methods on N2D's manifold share one UMAP; each one's `seconds` includes it, so a row
     says what that method costs on its own. Pass `manifold` (timed_manifold's pair) to reuse
     one computed earlier, e.g. for N2D alone first. A method that cannot run on so few rows is
-    skipped: its row says why under "skipped", and it gives no labels.
+    skipped: its row says why under "skipped", and it gives no labels. So is a trained head in
+    `tolerate` (one nobody asked for: a sort candidate) whose training diverged; any other raises.
     """
     features = np.asarray(features, dtype=np.float32)
     scores, labels = {}, {}
@@ -242,7 +246,13 @@ def labelled_clusterings(
         if shared and embedded is None:
             embedded, manifold_seconds = timed_manifold(features, n_clusters, random_state, n2d_neighbors)
         began = time.perf_counter()
-        pred = (estimator.fit_embedded(embedded) if shared else estimator.fit(features)).labels_
+        try:
+            pred = (estimator.fit_embedded(embedded) if shared else estimator.fit(features)).labels_
+        except TrainingDiverged as error:
+            if method not in tolerate:
+                raise
+            scores[method] = _skipped(str(error))
+            continue
         seconds = time.perf_counter() - began + (manifold_seconds if shared else 0.0)
         scores[method] = {**clustering_scores(features, y, pred, random_state), "seconds": seconds}
         labels[method] = pred

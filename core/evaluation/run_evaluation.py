@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from core.clusterers import N2D_NEIGHBORS, clusterer
 from core.config import check_seed
-from core.errors import ConfigError
+from core.errors import ConfigError, TrainingDiverged
 from core.evaluation.alongside import Alongside, worth_a_process
 from core.evaluation.clustering import (
     clustering_baselines,
@@ -50,8 +50,8 @@ from core.group_count import RECIPE, GroupCount, candidate_counts, estimate_grou
 from core.methods import CLUSTER_METHODS
 from core.registry import lookup
 from core.run_cache import cached_array, checkpoint_fingerprint, run_codes, run_projection, stored_array
+from core.sort_choice import HEAD_CANDIDATES, SortChoice, modularity_scores, sort_candidates
 from core.sort_choice import RECIPE as SORT_RECIPE
-from core.sort_choice import SortChoice, modularity_scores, sort_candidates
 
 if TYPE_CHECKING:
     from core.runs import Run
@@ -255,6 +255,7 @@ def evaluation_steps(
         random_state,
         n2d_neighbors,
         run_methods(trained.config, heads, len(index)),
+        tolerate=() if heads else HEAD_CANDIDATES,  # a head nobody asked for must not fail the evaluation
     )
     steps = [name for name in STEPS if name not in skip]
     earlier = trained.run.read_json(f"evaluation-{split}.json")
@@ -290,10 +291,12 @@ class _Evaluation:
         random_state: int | None,
         n2d_neighbors: int,
         methods: tuple[str, ...] = (),
+        tolerate: tuple[str, ...] = (),
     ):
         self.trained, self.split, self.index, self.n_clusters = trained, split, index, n_clusters
         self.random_state, self.n2d_neighbors = random_state, n2d_neighbors
         self.methods = methods or run_methods(trained.config)  # what the clusterings step scores
+        self.tolerate = tolerate  # heads whose diverged training is a skipped row, not a failed evaluation
         y_all = None if trained.dataset.y is None else trained.dataset.y.numpy()
         self.y_all, self.y = y_all, None if y_all is None else y_all[index]
         self.train_index = np.asarray(trained.splits.train)
@@ -329,6 +332,7 @@ class _Evaluation:
             methods,
             self.n2d_neighbors,
             manifold=self.manifold if rows is None else None,
+            tolerate=self.tolerate,
         )
         for method, pred in labels.items():  # the dashboard's run_clusters() then shows these very labels
             _cache_clusters(
@@ -652,7 +656,13 @@ def _candidate_labels(
                 manifolds[reads] = umap_manifold(rows, k, random_state, n2d_neighbors)
             return estimator.fit_embedded(manifolds[reads]).labels_
 
-        out.append(_cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute))
+        try:
+            out.append(_cache_clusters(trained, method, split, k, random_state, n2d_neighbors, compute))
+        except TrainingDiverged:
+            if method not in HEAD_CANDIDATES:
+                raise
+            # A head nobody asked for diverged: no labels kept, and all noise scores NaN, so it is never chosen.
+            out.append(np.full(len(split_index(trained, split)), -1))
     return out
 
 

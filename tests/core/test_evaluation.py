@@ -20,7 +20,7 @@ from core import cli
 from core.clusterers import clusterer
 from core.config import RunConfig
 from core.data import DataSpec
-from core.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError, TrainingDiverged
 from core.evaluation import (
     Classification,
     classify_images,
@@ -207,6 +207,30 @@ def test_a_temi_head_on_the_features_joins_the_candidates_where_the_rows_allow(t
     assert choice.candidates == (*PHOTO_CANDIDATES, "temi-features") and not np.isnan(choice.scores).any()
     labels = run_clusters(featured, "all", "temi-features", n_clusters=4)  # cached: the very partition scored
     assert modularity_scores([labels], cluster_rows(featured, "all", "n2d-features"))[0] == choice.scores[3]
+
+
+def test_a_head_candidate_that_diverges_is_left_out_of_the_choice_not_a_failure(trained, monkeypatch):
+    from core import sort_choice
+    from core.evaluation.clustering import labelled_clusterings
+    from core.heads import temi
+
+    def diverge(self, X, y=None):
+        raise TrainingDiverged("TEMI training diverged: the loss became NaN at step 3. Lower the learning rate.")
+
+    monkeypatch.setattr(temi.TEMIClusterer, "fit", diverge)
+    monkeypatch.setattr(sort_choice, "HEAD_ROWS", range(10, 10**6))
+    x, _ = blobs(len(trained.dataset), centers=3)
+    featured = with_its_codes(trained, x)
+    choice = run_sorted_by(featured, "all", 3)  # 3 groups: no head cached by another test
+    assert choice.candidates[-1] == "temi-features" and np.isnan(choice.scores[-1])
+    assert choice.method in PHOTO_CANDIDATES and "temi" not in choice.reason().lower()
+    with pytest.raises(TrainingDiverged, match="Lower the learning rate"):  # no garbage labels were kept for it
+        run_clusters(featured, "all", "temi-features", n_clusters=3)
+    # In evaluate: a skipped row that says why, when the head is there only as a candidate; asked for, it raises.
+    scores, labels = labelled_clusterings(x, None, 3, 0, ("kmeans", "temi-features"), tolerate=("temi-features",))
+    assert "diverged" in scores["temi-features"]["skipped"] and set(labels) == {"kmeans"}
+    with pytest.raises(TrainingDiverged):
+        labelled_clusterings(x, None, 3, 0, ("temi-features",))
 
 
 @pytest.mark.slow  # a whole evaluation of the fixture run, read as features
