@@ -53,19 +53,19 @@ PRESETS: dict[str, dict[str, dict]] = {
         "model": {"family": "dense", "latent_dim": 32, "width": 256, "depth": 2, "augment": 0.0, "noise": 0.0},
         "train": {"epochs": 50, "batch_size": 64, "lr": 1e-3},
     },
-    "thumbnails": {
-        # Colour pictures of a few dozen pixels (CIFAR-10's 32 px): the photos recipe on EfficientNet-Lite2,
-        # which reads them at 128 px (Backbone.for_images). On the CIFAR-10 tuning file, UMAP + k-means on
-        # the features: Lite0 at 96 px 0.470, Lite0 at 128 px 0.515, Lite2 at 96 px 0.477, Lite2 at 128 px
-        # 0.523 (flip averaging and Lite0 + Lite2 side by side added nothing); the whole path 0.528 against
-        # 0.497 on Lite0 (0.553 once a TEMI head joined the sort candidates, core.sort_choice), for 100 s
-        # of features instead of 30. On photos Lite2 did not pay: the ten bird
-        # species sorted 0.976 / 0.973 / 0.973 (seeds 0-2) against 0.981 / 0.985 / 0.971 for UMAP + GMM on
-        # Lite0, at 2.5x the compute, so photos keep Lite0.
-        "features": {"backbone": "efficientnet-lite2"},
-        "model": {"family": "dense", "latent_dim": 32, "width": 256, "depth": 2, "augment": 0.0, "noise": 0.0},
-        "train": {"epochs": 50, "batch_size": 64, "lr": 1e-3},
-    },
+}
+# Colour pictures of a few dozen pixels (CIFAR-10's 32 px): the photos recipe on EfficientNet-Lite2, which
+# reads them at 128 px (Backbone.for_images). On the CIFAR-10 tuning file, UMAP + k-means on the features:
+# Lite0 at 96 px 0.470, Lite0 at 128 px 0.515, Lite2 at 96 px 0.477, Lite2 at 128 px 0.523 (flip averaging
+# and Lite0 + Lite2 side by side added nothing); the whole path 0.528 against 0.497 on Lite0 (0.553 once a
+# TEMI head joined the sort candidates, core.sort_choice), for 100 s of features instead of 30. On photos
+# Lite2 did not pay: the ten bird species sorted 0.976 / 0.973 / 0.973 (seeds 0-2) against 0.981 / 0.985 /
+# 0.971 for UMAP + GMM on Lite0, at 2.5x the compute, so photos keep Lite0. Galleries of thumbnails keep
+# the pictures' own size (no "data" section).
+PRESETS["thumbnails"] = {
+    "features": {"backbone": "efficientnet-lite2"},
+    "model": PRESETS["photos"]["model"],
+    "train": PRESETS["photos"]["train"],
 }
 PRESET_NAMES = ("quick-demo", AUTO, *[name for name in PRESETS if name != "quick-demo"])
 RECIPE_BY_KIND = {

@@ -588,13 +588,12 @@ def run_sorted_by(
 
     A run with one candidate (trained on pixels), or a split too small for the candidates, keeps the default.
     """
-    candidates = sort_candidates(trained.config, len(split_index(trained, split)))
-    k = cluster_count(n_clusters, trained.dataset, random_state)
-    if len(candidates) == 1 or _too_few_to_choose(trained, split, candidates, k):
+    candidates, k, rows = _choice_to_make(trained, split, n_clusters, random_state)
+    if len(candidates) == 1:
         return SortChoice(candidates[0])
 
     def compute() -> np.ndarray:
-        partitions = _candidate_labels(trained, split, candidates, k, random_state, n2d_neighbors)
+        partitions = _candidate_labels(trained, split, candidates, k, random_state, n2d_neighbors, rows)
         return modularity_scores(partitions, cluster_rows(trained, split, sorted_by(trained.config)))
 
     key = _sort_choice_key(candidates, k, random_state, n2d_neighbors)
@@ -606,9 +605,8 @@ def stored_sorted_by(
 ) -> SortChoice | None:
     """run_sorted_by's choice when it needs no work (one candidate, or already chosen), else None: a page
     can open on the default and switch once the choice is made."""
-    candidates = sort_candidates(trained.config, len(split_index(trained, split)))
-    k = cluster_count(n_clusters, trained.dataset, random_state)
-    if len(candidates) == 1 or _too_few_to_choose(trained, split, candidates, k):
+    candidates, k, _ = _choice_to_make(trained, split, n_clusters, random_state)
+    if len(candidates) == 1:
         return SortChoice(candidates[0])
     key = _sort_choice_key(candidates, k, random_state, N2D_NEIGHBORS)
     scores = stored_array(trained, f"sortedby-{split}", **key)
@@ -625,9 +623,17 @@ def _sort_choice_key(candidates: tuple[str, ...], k: int, random_state: int | No
     }
 
 
-def _too_few_to_choose(trained: TrainedRun, split: str, candidates: tuple[str, ...], k: int) -> bool:
-    n = len(split_index(trained, split))
-    return n <= max(k, 3) or any(too_few_rows(method, n) for method in candidates)
+def _choice_to_make(
+    trained: TrainedRun, split: str, n_clusters: int | None, random_state: int | None
+) -> tuple[tuple[str, ...], int, int]:
+    """(the candidates, the number of clusters, the split's rows); the default alone as the only candidate
+    where there is nothing to choose: a run on pixels, or too few rows for a candidate."""
+    rows = len(split_index(trained, split))
+    candidates = sort_candidates(trained.config, rows)
+    k = cluster_count(n_clusters, trained.dataset, random_state)
+    if rows <= max(k, 3) or any(too_few_rows(method, rows) for method in candidates):
+        candidates = candidates[:1]
+    return candidates, k, rows
 
 
 def _candidate_labels(
@@ -637,6 +643,7 @@ def _candidate_labels(
     k: int,
     random_state: int | None,
     n2d_neighbors: int,
+    rows: int,
 ) -> list[np.ndarray]:
     """Each candidate's labels (cached as run_clusters caches them); the candidates on the codes share one
     UMAP manifold when none of them is cached yet, as an evaluation shares it."""
@@ -648,12 +655,12 @@ def _candidate_labels(
 
         def compute(method: str = method) -> np.ndarray:
             estimator = clusterer(method, k, random_state, n2d_neighbors)
-            rows = cluster_rows(trained, split, method)
+            values = cluster_rows(trained, split, method)
             if not CLUSTER_METHODS[method].on_manifold:
-                return estimator.fit_predict(rows)
+                return estimator.fit_predict(values)
             reads = CLUSTER_METHODS[method].reads
             if reads not in manifolds:
-                manifolds[reads] = umap_manifold(rows, k, random_state, n2d_neighbors)
+                manifolds[reads] = umap_manifold(values, k, random_state, n2d_neighbors)
             return estimator.fit_embedded(manifolds[reads]).labels_
 
         try:
@@ -662,7 +669,7 @@ def _candidate_labels(
             if method not in HEAD_CANDIDATES:
                 raise
             # A head nobody asked for diverged: no labels kept, and all noise scores NaN, so it is never chosen.
-            out.append(np.full(len(split_index(trained, split)), -1))
+            out.append(np.full(rows, -1))
     return out
 
 
