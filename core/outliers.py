@@ -20,6 +20,7 @@ Disagreement fails because a foreign photo's neighbours mostly share one cluster
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 NEIGHBORS = 20  # LOF's own default, and enough for groups of a few dozen photos
 MAX_FOLDS = 5
+# cleanlab's find_label_issues keeps its per-class arrays in module globals, even in one process, so two
+# dashboard sessions asking at once would read each other's; one call at a time (seconds at most).
+_CLEANLAB_GLOBALS = threading.Lock()
 
 
 def _neighbours(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -186,9 +190,11 @@ def possible_mislabels(
         raise ConfigError(f"Possible mislabels are not looked for: {reason}.")
     classes, codes = np.unique(labels, return_inverse=True)
     probabilities = out_of_fold_probabilities(np.asarray(x, dtype=np.float32), codes, random_state)
-    with warnings.catch_warnings():
+    # n_jobs=1: by default it forks a multiprocessing.Pool, and a fork of the dashboard's server (threads,
+    # OpenMP pools) can hang for good; one run in CI did, 180 s and more. The result is the same.
+    with _CLEANLAB_GLOBALS, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        flagged = find_label_issues(codes, probabilities, return_indices_ranked_by="self_confidence")
+        flagged = find_label_issues(codes, probabilities, return_indices_ranked_by="self_confidence", n_jobs=1)
     quality = get_label_quality_scores(codes, probabilities)
     rows = np.arange(len(labels)) if rows is None else np.asarray(rows)
     return Mislabels(

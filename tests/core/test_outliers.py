@@ -83,6 +83,38 @@ def test_planted_label_flips_come_back_as_possible_mislabels():
         assert 0 <= found.quality[at] <= 1
 
 
+def test_mislabels_start_no_process(monkeypatch):
+    """cleanlab forks a multiprocessing.Pool by default; a fork of the dashboard's threaded server can hang."""
+    import multiprocessing
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("possible_mislabels started a process pool")
+
+    monkeypatch.setattr(multiprocessing, "Pool", no_pool)
+    x, labels, _ = blobs_with_one_far(1)
+    flipped = labels.copy()
+    flipped[[3, 44, 90]] = (flipped[[3, 44, 90]] + 1) % 3
+    assert {3, 44, 90} <= set(possible_mislabels(x, flipped).rows.tolist())
+
+
+def test_sessions_asking_at_once_each_get_their_own_mislabels():
+    """cleanlab keeps its per-class arrays in module globals: two threads at once must not mix them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    asks = []
+    for seed in range(8):
+        x, labels, _ = blobs_with_one_far(seed)
+        flipped = labels.copy()
+        flips = rng.choice(len(labels), 6, replace=False)
+        flipped[flips] = (flipped[flips] + 1) % 3
+        asks.append((x, flipped))
+    alone = [possible_mislabels(x, y).rows.tolist() for x, y in asks]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda ask: possible_mislabels(*ask).rows.tolist(), asks * 3))
+    assert together == alone * 3
+
+
 @pytest.mark.parametrize(
     ("labels", "message"),
     [([0, 0, 0, 0], "single label"), ([0, 0, 0, 1], "a label has a single row")],
