@@ -113,8 +113,8 @@ def export_cluster_count(
     return (
         count.estimate,
         count,
-        f"{count.estimate} clusters, the estimated number of groups ({count.method}: "
-        f"{count.best_score:.3f} of k={count.candidates[0]}..{count.candidates[-1]}); --clusters sets another number",
+        f"{count.estimate} clusters, the estimated number of groups ({count.method}, of "
+        f"k={count.candidates[0]}..{count.candidates[-1]}); --clusters sets another number",
     )
 
 

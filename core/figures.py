@@ -431,8 +431,9 @@ def label_mix_figure(names: Sequence[str], title: str = "Labels in the selection
 
 
 def group_count_figure(count: GroupCount, chosen: int | None = None) -> go.Figure:
-    """The estimate's evidence: its score against the number of groups (with its standard error),
-    the estimate marked (and the number in use, `chosen`, when it differs)."""
+    """The estimate's evidence: the modularity of spectral clustering into each number of groups (with its
+    standard error), the Leiden partitions the estimate was read from as diamonds, the estimate marked
+    (and the number in use, `chosen`, when it differs)."""
     from core.group_count import SCORE_NAME
 
     def finite(values: Sequence[float]) -> list[float | None]:
@@ -449,6 +450,17 @@ def group_count_figure(count: GroupCount, chosen: int | None = None) -> go.Figur
             name="score",
         )
     )
+    if count.found:  # the partitions the estimate was read from: each subsample's Leiden partition
+        fig.add_trace(
+            go.Scatter(
+                x=[k for k, _ in count.found],
+                y=[q for _, q in count.found],
+                mode="markers",
+                marker={"symbol": "diamond", "size": 9, "color": "#F58518", "opacity": 0.7},
+                hovertemplate="Leiden: %{x} groups, %{y:.3f}<extra></extra>",
+                name="Leiden",
+            )
+        )
     fig.add_vline(
         x=count.estimate, line_dash="dash", line_color="#E45756", annotation_text=f"estimate {count.estimate}"
     )

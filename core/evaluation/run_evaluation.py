@@ -682,9 +682,9 @@ def run_group_count(trained: TrainedRun, split: str = "all", random_state: int |
     index, key = _group_count_key(trained, split, random_state)
 
     def compute() -> np.ndarray:
-        return estimate_group_count(cluster_rows(trained, split, sorted_by(trained.config)), random_state).curve()
+        return estimate_group_count(cluster_rows(trained, split, sorted_by(trained.config)), random_state).to_array()
 
-    return GroupCount.from_curve(cached_array(trained, f"groups-{split}", compute, **key), len(index))
+    return GroupCount.from_array(cached_array(trained, f"groups-{split}", compute, **key), len(index))
 
 
 def stored_group_count(trained: TrainedRun, split: str = "all", random_state: int | None = 0) -> GroupCount | None:
@@ -692,7 +692,7 @@ def stored_group_count(trained: TrainedRun, split: str = "all", random_state: in
     can draw first and count after. ConfigError, at once, when the split has too few rows to estimate."""
     index, key = _group_count_key(trained, split, random_state)
     curve = stored_array(trained, f"groups-{split}", **key)
-    return None if curve is None else GroupCount.from_curve(curve, len(index))
+    return None if curve is None else GroupCount.from_array(curve, len(index))
 
 
 def _group_count_key(trained: TrainedRun, split: str, random_state: int | None) -> tuple[np.ndarray, dict[str, Any]]:

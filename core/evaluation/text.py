@@ -47,10 +47,12 @@ def group_count_lines(result: EvaluationResult) -> list[str]:
         return [f"Number of groups: not estimated ({reason})"] if reason else []
     scored = "the number of classes" if result.labelled else "the default; --clusters sets another"
     curve = "  ".join(f"{k}:{fmt(s, 2)}" for k, s in zip(count.candidates, count.scores))
+    found = "  ".join(f"{k}:{fmt(q, 3)}" for k, q in count.found)
     return [
         f"Number of groups, estimated without labels: {count.estimate} ({count.method}); "
         f"scored with {result.n_clusters} clusters ({scored})",
-        f"  score per k: {curve}",
+        f"  modularity of spectral clustering per k: {curve}",
+        *([f"  Leiden's partitions of {len(count.found)} samples (groups, modularity): {found}"] if found else []),
     ]
 
 
