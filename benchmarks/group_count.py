@@ -8,22 +8,23 @@ labels are used only to say how many classes there are, and to take subsets with
 `--curves` adds the scores (mean modularity of spectral clustering per k) and each subsample's
 Leiden partition (groups: modularity), which the estimate is the median of. Never part of the tests' pass/fail.
 
-Measured at the commit that added the modularity rule (2 CPU cores shared with five other jobs,
-so the seconds are inflated and noisy; seed 0):
+Measured at the commit that counts Leiden's communities (2 CPU cores, nothing else running; seed 0;
+`--backbone recipe` differs only on CIFAR-10, whose thumbnails recipe reads Lite2):
 
-    set            rows true k estimate  seconds
-    birds           588     10       10     12.3
-    birds-4         240      4        4     11.8
-    birds-6         360      6        6     14.6
-    cifar10       10000     10        9    229.9
-    cifar10-6      6000      6       11    147.9
-    fashion       10000     10       10    224.7
-    fashion-6      6000      6        9     95.7
+    set            rows true k estimate  seconds   Lite2   the one-standard-error rule it replaced
+    birds           588     10       10      1.6              10
+    birds-4         240      4        4      0.6               4
+    birds-6         360      6        6      0.8               6
+    cifar10       10000     10        9     36.9       9       9 (Lite2: 7)
+    cifar10-6      6000      6        9     21.7      10      11
+    fashion       10000     10       11     32.1              10
+    fashion-6      6000      6        9     15.7               9
 
-The subsets show where it over-counts: CIFAR-10's first six classes (cat and dog, bird and deer
-hard to tell apart) give a curve flat from 7 to 14 (0.550, 0.550, 0.546, 0.544, 0.555), and its
-highest point is 11. With the standard error taken over k-means seeds on all the rows instead of
-subsamples: 10, 4, 6, 9, 7, 13, 9. The silhouette rule it replaced: 10, 4, -, 2, 2, 2, 4.
+(The seconds ran Leiden to convergence; its default two iterations, kept, found the same counts in
+about half the time.) The subsets show where it over-counts: CIFAR-10's first six classes (cat and
+dog, bird and deer hard to tell apart) and Fashion-MNIST's (shirts, pullovers and coats). The
+spectral curve's one-standard-error rule took the low end of flat stretches instead: CIFAR-10 on
+Lite2, flat from 6 to 12, gave 7. The silhouette rule before it: 10, 4, -, 2, 2, 2, 4.
 
     LATENTBOARD_DATA_DIR=/tmp/latentboard-temi-bench python benchmarks/group_count.py
     python benchmarks/group_count.py --sets birds birds-4 --curves
