@@ -379,6 +379,17 @@ def sort_choice(run: Run, split: str, n_clusters: int) -> SortChoice | str:
         return str(error)
 
 
+def sort_candidates(run: Run, split: str, n_clusters: int) -> tuple[str, ...]:
+    """What sort_choice chooses among (nothing when it cannot choose)."""
+    from core.errors import ConfigError
+    from core.evaluation.run_evaluation import sort_candidates_of
+
+    try:
+        return sort_candidates_of(_trained(runs_dir(), run.id, run_stamp(run)), split, n_clusters, random_state=0)
+    except ConfigError:
+        return ()
+
+
 def stored_sort_choice(run: Run, split: str, n_clusters: int) -> SortChoice | None:
     """sort_choice when it needs no work (already chosen, or nothing to choose from), else None."""
     from core.errors import ConfigError

@@ -623,6 +623,13 @@ def _sort_choice_key(candidates: tuple[str, ...], k: int, random_state: int | No
     }
 
 
+def sort_candidates_of(
+    trained: TrainedRun, split: str = "all", n_clusters: int | None = None, random_state: int | None = 0
+) -> tuple[str, ...]:
+    """The clusterings run_sorted_by chooses among for this split (the default alone: nothing to choose)."""
+    return _choice_to_make(trained, split, n_clusters, random_state)[0]
+
+
 def _choice_to_make(
     trained: TrainedRun, split: str, n_clusters: int | None, random_state: int | None
 ) -> tuple[tuple[str, ...], int, int]:

@@ -171,3 +171,13 @@ def test_when_the_choice_is_not_the_default_the_page_switches_to_it_once(runs, m
     assert "Sorted by default by N2D (UMAP + GMM)" in captions(at)
     at.selectbox(key="latent.clusterer").set_value("n2d-features").run()  # once chosen, the person decides
     assert at.selectbox(key="latent.clusterer").value == "n2d-features"
+
+
+def test_the_spinner_names_the_candidates_and_warns_of_a_head_to_train():
+    from dashboard.latent.sorted_by import choosing_message
+
+    plain = choosing_message(("n2d-features", "n2d", "umap-kmeans"))
+    assert "N2D on backbone features" in plain and "UMAP + k-means" in plain and "trains first" not in plain
+    with_head = choosing_message(("n2d-features", "n2d", "umap-kmeans", "temi-features"))
+    assert "TEMI head on backbone features trains first, about 16 s per 10,000 rows" in with_head
+    assert choosing_message(()).endswith("best)…")
