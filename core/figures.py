@@ -462,10 +462,20 @@ def group_count_figure(count: GroupCount, chosen: int | None = None) -> go.Figur
             )
         )
     fig.add_vline(
-        x=count.estimate, line_dash="dash", line_color="#E45756", annotation_text=f"estimate {count.estimate}"
+        x=count.estimate,
+        line_dash="dash",
+        line_color="#E45756",
+        annotation_text=f"estimate {count.estimate}",
+        annotation_position="top left",  # the number in use, often one beside it, is labelled on its right
     )
     if chosen is not None and chosen != count.estimate:
-        fig.add_vline(x=chosen, line_dash="dot", line_color="#7F7F7F", annotation_text=f"in use {chosen}")
+        fig.add_vline(
+            x=chosen,
+            line_dash="dot",
+            line_color="#7F7F7F",
+            annotation_text=f"in use {chosen}",
+            annotation_position="top right",
+        )
     fig.update_layout(
         title="How many groups?",
         height=240,

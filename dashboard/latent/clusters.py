@@ -19,7 +19,7 @@ from dashboard import cluster_edits, links, state
 from dashboard.cluster_edits import NEW, method_title
 from dashboard.components import show_rows
 from dashboard.exports import clusters_table, sorted_photos_zip
-from dashboard.gallery import cluster_groups, file_captions, label_mix
+from dashboard.gallery import a_few, cluster_groups, file_captions, label_mix
 from dashboard.keys import LATENT
 from dashboard.latent.controls import edited_clusters
 from dashboard.latent.duplicates import setting_aside
@@ -72,7 +72,7 @@ def clusters_section(run: Run, trained: TrainedRun, split: str, settings: dict[s
     photos = bool(ds.files)
     suggestions = name_suggestions(trained, edited.clusters, rows)
     for cluster, members in groups:
-        shown = members[: GALLERY_COLUMNS if photos else 2 * GALLERY_COLUMNS]
+        shown = a_few(members, GALLERY_COLUMNS if photos else 2 * GALLERY_COLUMNS)
         plain = "Noise (no cluster)" if cluster < 0 else f"Cluster {cluster}"
         title = f"**{edited.names[cluster]}** ({plain.lower()})" if cluster in edited.names else f"**{plain}**"
         mix = label_mix(ds.label_names(ds.y[rows[members]])) if ds.has_labels else ""

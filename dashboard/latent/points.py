@@ -14,7 +14,7 @@ from core.figures import label_mix_figure, natural_sort, selected_rows
 from core.runs import Run
 from dashboard import state
 from dashboard.components import IMAGE_TYPES, is_feature_run, show_rows, uploaded_picture
-from dashboard.gallery import file_captions, square
+from dashboard.gallery import a_few, file_captions, square
 from dashboard.keys import LATENT
 from dashboard.neighbours import SPACES, Neighbours, nearest
 
@@ -241,7 +241,7 @@ def examples_panel(
     )
     picked, captions = [], []
     for group in groups:
-        members = np.flatnonzero(colour == group)[: EXAMPLES_PER_GROUP // 2 if ds.kind == "image" else 2]
+        members = a_few(np.flatnonzero(colour == group), EXAMPLES_PER_GROUP // 2 if ds.kind == "image" else 2)
         picked.extend(members.tolist())
         captions.extend([group] * len(members))
     picked = np.asarray(picked, dtype=np.int64)

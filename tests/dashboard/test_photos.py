@@ -335,6 +335,18 @@ def test_cluster_groups_and_label_mix():
     assert gallery.label_mix(["a", "a"]) == "all a"
 
 
+def test_a_gallery_shows_a_fair_few_of_a_cluster_not_its_first_members():
+    """Rows sorted by class (as folders and arrays often are): a cluster of 300 'b' rows holding 100 'a'
+    rows that strayed in shows mostly 'b', the same ones on every rerun; its first 16 were all 'a'."""
+    labels = np.array(["a"] * 400 + ["b"] * 400)
+    members = np.concatenate([np.arange(100), np.arange(450, 750)])  # 100 strays first, then 300 'b'
+    shown = gallery.a_few(members, 16)
+    assert len(shown) == 16 and set(shown.tolist()) <= set(members.tolist()) and list(shown) == sorted(shown)
+    assert (labels[shown] == "b").sum() >= 9 and (labels[members[:16]] == "b").sum() == 0
+    assert np.array_equal(gallery.a_few(members, 16), shown)
+    assert gallery.a_few(members[:5], 16).tolist() == members[:5].tolist()  # fewer than asked: all of them
+
+
 def test_neighbours_of_a_clicked_photo_in_code_and_in_backbone_features(runs_dir):
     labelled, _ = runs_dir
     at = app("latent", labelled, latent__method="pca", latent__focus=(labelled, "all", 0), latent__split="all")
