@@ -381,6 +381,11 @@ FAMILIES: dict[str, Family] = registry(
 )
 
 
+# Refused before the size check: that check builds the model on the meta device, layer by layer, and at
+# depth 100,000 the refusal took 30 s.
+MAX_DEPTH = 64
+
+
 def families_for(images: bool) -> list[str]:
     """The family names that can read these inputs: all for images, those that are not image-only for vectors."""
     return [name for name, family in FAMILIES.items() if images or not family.image_only]
@@ -409,6 +414,11 @@ def check_model_config(config: ModelConfig, input_shape: tuple[int, ...]) -> Non
         value = getattr(config, name)
         if not value >= low:  # also catches NaN
             raise ConfigError(f"{name} must be at least {low} (got {value}).")
+    if config.depth > MAX_DEPTH:
+        raise ConfigError(
+            f"depth must be at most {MAX_DEPTH} hidden layers a side (got {config.depth}); the Train form offers "
+            "1 to 8, and a wider model (--width) is the usual way to add capacity."
+        )
     if len(input_shape) not in (1, 3) or min(input_shape, default=0) < 1:
         raise ConfigError(f"Inputs must be images (C, H, W) or table rows (D,); got shape {tuple(input_shape)}.")
     if len(input_shape) == 1:

@@ -163,7 +163,7 @@ class TestSettings:
             (["--image-size", "100000"], "LATENTBOARD_MAX_IMAGE_SIDE"),
             (["--latent-dim", "1000000000"], "LATENTBOARD_MAX_MODEL_BYTES"),
             (["--width", "100000000", "--model", "dense"], "LATENTBOARD_MAX_MODEL_BYTES"),
-            (["--depth", "100000", "--model", "dense"], "LATENTBOARD_MAX_MODEL_BYTES"),
+            (["--depth", "100000", "--model", "dense"], "depth must be at most 64"),
         ],
     )
     def test_impossible_sizes_are_refused_before_a_run_exists(self, flags, message, capsys):

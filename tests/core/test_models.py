@@ -193,6 +193,13 @@ class TestConfigErrors:
         with pytest.raises(ConfigError):
             build_model(ModelConfig(**change), (1, 8, 8))
 
+    def test_a_depth_past_the_most_is_refused_at_once(self):
+        from core.models import MAX_DEPTH, check_model_config
+
+        check_model_config(ModelConfig(family="dense", depth=MAX_DEPTH), (13,))
+        with pytest.raises(ConfigError, match=f"depth must be at most {MAX_DEPTH} hidden layers"):
+            build_model(ModelConfig(family="dense", depth=MAX_DEPTH + 1), (13,))
+
     def test_bad_shape(self):
         with pytest.raises(ConfigError, match="shape"):
             build_model(ModelConfig(), (8, 8))
