@@ -136,9 +136,8 @@ def reference_rows(trained, result, reference: str, seed: int) -> list[tuple]:
     size = settled_input_size(trained.dataset, reference)
     features = dataset_features(trained.dataset, reference, input_size=size)[torch.as_tensor(index)].numpy()
     y = trained.dataset.y.numpy()[index]
-    k = len(np.unique(trained.dataset.y.numpy()))
-    began = time.perf_counter()  # N2D on the raw features, as the run's umap_gmm_features baseline
-    scores = clustering_scores(features, y, clusterer("n2d", k, seed).fit_predict(features), seed)
+    began = time.perf_counter()  # N2D on the raw features, into as many clusters as the run's rows were scored with
+    scores = clustering_scores(features, y, clusterer("n2d", result.n_clusters, seed).fit_predict(features), seed)
     seconds = time.perf_counter() - began
     label = f"{result.split} ({result.n})"
     name = f"UMAP of {reference} features ({size} px) + GMM (reference)"

@@ -1,7 +1,7 @@
 """How many groups are there? An estimate from the rows alone, and the curve behind it.
 
     count = estimate_group_count(rows, random_state=0)   # GroupCount(estimate=10, candidates=(2, ..., 30), ...)
-    count.estimate, count.best_score, count.errors, count.to_dict()
+    count.estimate, count.found, count.scores, count.errors, count.to_dict()
 
 The rows (a photo run's standardised backbone features, or codes) become a k-nearest-neighbour
 graph: GRAPH_NEIGHBORS neighbours (PhenoGraph's 30, Levine et al. 2015) in the first PCA_DIMS
@@ -86,11 +86,6 @@ class GroupCount:
     n: int = 0  # rows the estimate saw
     errors: tuple[float, ...] = ()  # the standard error of each score, over SUBSAMPLES subsamples
     found: tuple[tuple[int, float], ...] = ()  # (groups, modularity) of Leiden's partition of each subsample
-
-    @property
-    def best_score(self) -> float:
-        """The curve's score at the estimate."""
-        return self.scores[self.candidates.index(self.estimate)]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: lists, and None for a NaN score."""
@@ -255,7 +250,7 @@ def leiden_partition(graph: sp.coo_matrix, seed: int) -> tuple[int, float]:
     return max(groups, 1), modularity(graph, labels)
 
 
-def modularity_curve(
+def curve_and_partitions(
     rows: np.ndarray, candidates: tuple[int, ...], random_state: int | None = 0, n_neighbors: int = GRAPH_NEIGHBORS
 ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[tuple[int, float], ...]]:
     """(mean, standard error) of partition_scores over SUBSAMPLES seeded subsamples of SUBSAMPLE_SHARE of
@@ -294,5 +289,5 @@ def estimate_group_count(
         )
     if not np.ptp(rows, axis=0).any():
         chosen_count(candidates, ())  # raises: every row is alike
-    scores, errors, found = modularity_curve(principal_rows(rows), candidates, random_state, n_neighbors)
+    scores, errors, found = curve_and_partitions(principal_rows(rows), candidates, random_state, n_neighbors)
     return GroupCount(chosen_count(candidates, found), candidates, scores, METHOD, len(rows), errors, found)

@@ -36,7 +36,7 @@ def groups_section(ds: Dataset, count: GroupCount | str, settings: dict[str, Any
         text.markdown(
             f"**Estimated number of groups: {count.estimate}** "
             f"(of {count.candidates[0]} to {count.candidates[-1]}): the {count.method}, the median over "
-            f"{len(count.found) or 'several'} samples of the rows (the diamonds). The line: the same score "
+            f"{len(count.found)} samples of the rows (the diamonds). The line: the same score "
             f"for spectral clustering into each number. {default}"
         )
         if in_use is not None and in_use != count.estimate:
