@@ -234,7 +234,12 @@ def on_cluster(
         )
         try:
             with _console_warnings_only():  # Ray Data's plan and progress, each step at INFO: our bar says it
-                yield from in_row_order(mapped.iter_batches(batch_size=None, batch_format="numpy"), start, stand_in)
+                # prefetch_batches=0: Ray Data's prefetcher thread outlives an iteration ended early (a Stop, a
+                # failed worker) and ray.shutdown(); woken with blocks to fetch, it called into the shut-down
+                # core worker, which ends the whole process ("The core worker has already been shutdown"): a
+                # full test run died so. The actors compute ahead regardless; only the local fetch waits.
+                batches = mapped.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0)
+                yield from in_row_order(batches, start, stand_in)
         except ray.exceptions.RayError as exc:  # a node or worker lost: nothing the photos did
             raise ClusterError(
                 f"The Ray cluster lost the features stage ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "

@@ -84,7 +84,12 @@ def on_cluster(dataset, address: str, **kwargs) -> torch.Tensor:
 
 
 @on_ray
-def test_two_nodes_compute_the_single_process_features_into_the_same_cache_file(photos, cluster):
+def test_two_nodes_compute_the_single_process_features_into_the_same_cache_file(photos, cluster, monkeypatch):
+    from ray.data._internal.block_batching import util
+
+    handed: list[int] = []  # blocks given to Ray Data's prefetcher thread, which outlives an early stop
+    for prefetcher in (util.WaitBlockPrefetcher, util.ActorBlockPrefetcher):
+        monkeypatch.setattr(prefetcher, "prefetch_blocks", lambda self, blocks: handed.append(len(blocks)))
     dataset = load(photos)
     path = features_path(dataset, BACKBONE, SIZE)
     here = dataset_features(dataset, BACKBONE, batch_size=4, input_size=SIZE)
@@ -94,6 +99,7 @@ def test_two_nodes_compute_the_single_process_features_into_the_same_cache_file(
     there = on_cluster(dataset, cluster.address, on_note=notes.append)
 
     assert "2 CPU workers on 2 nodes" in notes[0]  # two one-CPU workers on two one-CPU nodes: one each
+    assert handed == []  # nothing for a thread to fetch after ray.shutdown(), which would end this process
     torch.testing.assert_close(there, here, atol=1e-4, rtol=1e-4)
     stored, metadata, problem = read_sealed_features(path)  # the single-machine path and key, sealed
     assert problem == "" and metadata["backbone"] == BACKBONE
